@@ -1,0 +1,7 @@
+"""dpmodel: analytical performance model and optimizer for dual-path KV-cache loading.
+
+Where does KV-cache loading bottleneck a disaggregated (prefill/decode) LLM cluster, and how
+should the scheduler split KV reads between the prefill-side and decode-side storage paths?
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,147 @@
+"""Compute kernels: KV bytes per token, parameter counts, prefill FLOPs, decode step time.
+
+Pure, vectorized functions of explicit keyword arguments (scalars or numpy arrays in, arrays of
+the broadcast shape out). :class:`~dpmodel.profiles.model.ModelSpec` composes them.
+
+Notes
+-----
+Attention FLOPs count one multiply-add as 2 FLOP. For a query at position ``c + i`` (``c`` cached
+tokens, ``i``-th new token) the keys visited are ``min(c + i, k)`` where ``k`` is the sparse top-k
+or the sliding window (``inf`` for dense attention). Per (query, key) pair and per layer:
+
+* MLA in absorbed form (the form used when a short append attends a long cached latent):
+  ``2 h (d_c + d_r)`` for QK plus ``2 h d_c`` for AV (``d_c`` latent rank, ``d_r`` RoPE dim);
+* GQA / MHA: ``4 h d`` (QK and AV over head dim ``d``);
+* a sparse-attention indexer (DSA) adds ``2 h_I d_I`` over *every* visible key.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from .units import DTYPE_BYTES
+
+
+def sum_min_positions(*, context_tokens: ArrayLike, new_tokens: ArrayLike, cap_tokens: ArrayLike) -> np.ndarray:
+    """Exact ``sum_{i=1..a} min(c + i, k)``: keys visited by ``a`` new tokens after ``c`` cached ones.
+
+    ``cap_tokens`` may be ``np.inf`` (no cap).
+    """
+    c = np.asarray(context_tokens, dtype=float)
+    a = np.asarray(new_tokens, dtype=float)
+    k = np.asarray(cap_tokens, dtype=float)
+    # number of new tokens whose window is still below the cap: c + i < k  <=>  i < k - c
+    below = np.clip(np.where(np.isinf(k), a, k - c), 0.0, a)
+    below = np.floor(below)
+    uncapped = below * c + below * (below + 1.0) / 2.0
+    capped = (a - below) * np.where(np.isinf(k), 0.0, k)
+    return uncapped + capped
+
+
+def mla_kv_bytes_per_token_layer(
+    *, kv_lora_rank_dim: ArrayLike, qk_rope_head_dim: ArrayLike, kv_dtype: str, rope_dtype: str, scale_group_dim: int
+) -> np.ndarray:
+    """Bytes one token's MLA cache entry takes in one layer: latent + scales + RoPE key.
+
+    DeepSeek's FP8 layout: 512 B latent + 4 x 4 B scales (one per 128) + 64 x 2 B RoPE = 656 B.
+    """
+    latent = np.asarray(kv_lora_rank_dim, dtype=float)
+    scales = 4.0 * latent / scale_group_dim if scale_group_dim else 0.0
+    return latent * DTYPE_BYTES[kv_dtype] + scales + np.asarray(qk_rope_head_dim, float) * DTYPE_BYTES[rope_dtype]
+
+
+def gqa_kv_bytes_per_token_layer(
+    *, kv_heads_count: ArrayLike, head_dim: ArrayLike, kv_dtype: str, scale_group_dim: int
+) -> np.ndarray:
+    """Bytes one token's K and V take in one layer of grouped-query attention."""
+    elems = 2.0 * np.asarray(kv_heads_count, float) * np.asarray(head_dim, float)
+    scales = 4.0 * elems / scale_group_dim if scale_group_dim else 0.0
+    return elems * DTYPE_BYTES[kv_dtype] + scales
+
+
+def attention_pair_flops(
+    *,
+    kind: str,
+    heads_count: ArrayLike,
+    head_dim: ArrayLike = 0,
+    kv_lora_rank_dim: ArrayLike = 0,
+    qk_rope_head_dim: ArrayLike = 0,
+) -> np.ndarray:
+    """FLOPs per (query, key) pair per layer for the attention core (QK and AV)."""
+    h = np.asarray(heads_count, float)
+    if kind == "mla":
+        dc = np.asarray(kv_lora_rank_dim, float)
+        dr = np.asarray(qk_rope_head_dim, float)
+        return 2.0 * h * (dc + dr) + 2.0 * h * dc
+    if kind == "gqa":
+        return 4.0 * h * np.asarray(head_dim, float)
+    raise ValueError(f"unknown attention kind {kind!r}")
+
+
+def prefill_flops(
+    *,
+    context_tokens: ArrayLike,
+    append_tokens: ArrayLike,
+    active_params: ArrayLike,
+    pair_flops: ArrayLike,
+    full_layers_count: ArrayLike,
+    top_k_tokens: ArrayLike = np.inf,
+    sliding_layers_count: ArrayLike = 0,
+    sliding_window_tokens: ArrayLike = np.inf,
+    indexer_pair_flops: ArrayLike = 0.0,
+) -> np.ndarray:
+    """FLOPs to prefill ``append_tokens`` new tokens after ``context_tokens`` cached ones.
+
+    ``2 N a`` for the weights (N = active parameters that do FLOPs: every layer's active
+    weights plus the LM head) plus attention over the visible keys of every layer.
+    """
+    c = np.asarray(context_tokens, float)
+    a = np.asarray(append_tokens, float)
+    weights = 2.0 * np.asarray(active_params, float) * a
+    full_keys = sum_min_positions(context_tokens=c, new_tokens=a, cap_tokens=top_k_tokens)
+    all_keys = sum_min_positions(context_tokens=c, new_tokens=a, cap_tokens=np.inf)
+    win_keys = sum_min_positions(context_tokens=c, new_tokens=a, cap_tokens=sliding_window_tokens)
+    attn = np.asarray(full_layers_count, float) * (
+        np.asarray(pair_flops, float) * full_keys + np.asarray(indexer_pair_flops, float) * all_keys
+    )
+    attn = attn + np.asarray(sliding_layers_count, float) * np.asarray(pair_flops, float) * win_keys
+    return weights + attn
+
+
+def decode_step_s(
+    *,
+    batch_seqs: ArrayLike,
+    seq_kv_bytes: ArrayLike,
+    weight_bytes_per_gpu: ArrayLike,
+    hbm_Bps: ArrayLike,
+    hbm_efficiency_frac: ArrayLike,
+    step_overhead_s: ArrayLike,
+) -> np.ndarray:
+    """Time of one decode step on one GPU: fixed overhead + (weights + batch KV) / HBM bandwidth.
+
+    Decode is memory-bound: each step reads the GPU's weight shard once and every admitted
+    sequence's KV once.
+    """
+    n = np.asarray(batch_seqs, float)
+    read = np.asarray(weight_bytes_per_gpu, float) + n * np.asarray(seq_kv_bytes, float)
+    return np.asarray(step_overhead_s, float) + read / (np.asarray(hbm_Bps, float) * np.asarray(hbm_efficiency_frac, float))
+
+
+def decode_batch_max(
+    *,
+    hbm_kv_bytes_per_gpu: ArrayLike,
+    seq_kv_bytes: ArrayLike,
+    weight_bytes_per_gpu: ArrayLike,
+    hbm_Bps: ArrayLike,
+    hbm_efficiency_frac: ArrayLike,
+    step_overhead_s: ArrayLike,
+    tpot_max_s: ArrayLike = np.inf,
+) -> np.ndarray:
+    """Largest decode batch per GPU (sequences, continuous) under HBM capacity and a TPOT cap."""
+    by_hbm = np.maximum(np.asarray(hbm_kv_bytes_per_gpu, float), 0.0) / np.asarray(seq_kv_bytes, float)
+    bw = np.asarray(hbm_Bps, float) * np.asarray(hbm_efficiency_frac, float)
+    slack = np.asarray(tpot_max_s, float) - np.asarray(step_overhead_s, float) - np.asarray(weight_bytes_per_gpu, float) / bw
+    with np.errstate(invalid="ignore"):
+        by_tpot = np.where(np.isinf(slack), np.inf, np.maximum(slack, 0.0) * bw / np.asarray(seq_kv_bytes, float))
+    return np.minimum(by_hbm, by_tpot)

@@ -1,0 +1,27 @@
+"""One error hierarchy. Every message says what is wrong, where, and how to fix it."""
+
+from __future__ import annotations
+
+
+class DpmodelError(Exception):
+    """Base of every error dpmodel raises on purpose (the CLI turns these into exit status 2)."""
+
+
+class ProfileError(DpmodelError, ValueError):
+    """A profile (hardware, model, workload, cost) is missing, malformed or out of range."""
+
+
+class ScenarioError(DpmodelError, ValueError):
+    """A scenario option (node counts, deployment knobs) is invalid."""
+
+
+class WorkloadError(DpmodelError, ValueError):
+    """A workload or trace is malformed."""
+
+
+class InfeasibleError(DpmodelError):
+    """An optimization problem has no solution; the message names the constraint that cannot hold."""
+
+
+class SolverError(DpmodelError):
+    """Every solver tried failed to return an optimal solution."""

@@ -1,0 +1,130 @@
+"""Per-turn byte flows of the two KV load paths over every named resource.
+
+Notes
+-----
+Per turn: ``H = c b`` hit KV bytes, ``A = a b`` new-prompt KV bytes, ``O = o b`` generated KV
+bytes (``b`` = KV bytes per token, all layers); ``f`` in [0, 1] is the share of ``H`` read through
+the decode-node (DE) path. Following the paper's Fig. 4 (the PCIe side of each compute NIC is
+counted, as the paper does):
+
+====================  ===========================
+resource              bytes per turn
+====================  ===========================
+pe.snic.read          (1 - f) H
+pe.dram               2 (1 - f) H
+pe.cnic.read          2 (1 - f) H + A
+pe.cnic.write         H
+de.snic.read          f H
+de.snic.write         A + O
+de.dram               2 H + 2 A + f H
+de.cnic.read          H + A + f H
+de.cnic.write         2 H + 2 A - f H
+store.read            H
+store.write           A + O
+====================  ===========================
+
+Every demand is affine in ``f``: ``demand = const + slope * f``. With ``A = O = 0`` these give the
+paper's equations (1)-(8).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+@dataclass(frozen=True)
+class ResourceDef:
+    """A named resource: ``<side>.<resource>.<quantity>``, its unit and what it is."""
+
+    name: str
+    unit: str  # unit of demand per turn; capacity is this unit per second
+    price_unit: str  # unit in which a shadow price is quoted
+    description: str
+
+
+#: Byte-flow resources, in the order of the table above.
+KV_RESOURCES: tuple[ResourceDef, ...] = (
+    ResourceDef("pe.snic.read", "bytes", "GB/s", "prefill-node storage NICs, reads"),
+    ResourceDef("pe.dram", "bytes", "GB/s", "prefill-node DRAM, reads + writes (half duplex)"),
+    ResourceDef("pe.cnic.read", "bytes", "GB/s", "prefill-node compute NICs reading host/GPU memory"),
+    ResourceDef("pe.cnic.write", "bytes", "GB/s", "prefill-node compute NICs writing GPU memory"),
+    ResourceDef("de.snic.read", "bytes", "GB/s", "decode-node storage NICs, reads"),
+    ResourceDef("de.snic.write", "bytes", "GB/s", "decode-node storage NICs, writes (persist new KV)"),
+    ResourceDef("de.dram", "bytes", "GB/s", "decode-node DRAM, reads + writes (half duplex)"),
+    ResourceDef("de.cnic.read", "bytes", "GB/s", "decode-node compute NICs reading host/GPU memory"),
+    ResourceDef("de.cnic.write", "bytes", "GB/s", "decode-node compute NICs writing host/GPU memory"),
+    ResourceDef("store.read", "bytes", "GB/s", "storage back end, aggregate reads"),
+    ResourceDef("store.write", "bytes", "GB/s", "storage back end, aggregate writes"),
+)
+
+#: Compute resources: prefill GPU time (seconds per turn) and decode tokens.
+COMPUTE_RESOURCES: tuple[ResourceDef, ...] = (
+    ResourceDef("pe.gpu.time", "gpu_s", "GPU", "prefill GPU time: compute plus any load not overlapped"),
+    ResourceDef("de.gpu.tokens", "tokens", "tokens/s", "decode GPU token generation"),
+)
+
+RESOURCES: tuple[ResourceDef, ...] = KV_RESOURCES + COMPUTE_RESOURCES
+RESOURCE_NAMES: tuple[str, ...] = tuple(r.name for r in RESOURCES)
+KV_RESOURCE_NAMES: tuple[str, ...] = tuple(r.name for r in KV_RESOURCES)
+
+
+def kv_flow_coefficients(
+    *, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-turn bytes on each KV resource as ``(const, slope)`` with ``demand = const + slope * f``."""
+    H = np.asarray(hit_bytes, float)
+    A = np.asarray(new_bytes, float)
+    O = np.asarray(gen_bytes, float)  # noqa: E741 - the paper's symbol
+    z = np.zeros(np.broadcast(H, A, O).shape)
+    return {
+        "pe.snic.read": (H + z, -H + z),
+        "pe.dram": (2 * H + z, -2 * H + z),
+        "pe.cnic.read": (2 * H + A + z, -2 * H + z),
+        "pe.cnic.write": (H + z, z),
+        "de.snic.read": (z, H + z),
+        "de.snic.write": (A + O + z, z),
+        "de.dram": (2 * H + 2 * A + z, H + z),
+        "de.cnic.read": (H + A + z, H + z),
+        "de.cnic.write": (2 * H + 2 * A + z, -H + z),
+        "store.read": (H + z, z),
+        "store.write": (A + O + z, z),
+    }
+
+
+def kv_flows_bytes(
+    *, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike, de_frac: ArrayLike
+) -> dict[str, np.ndarray]:
+    """Bytes per turn on every KV resource for a DE-path share ``de_frac`` of the hit bytes."""
+    f = np.asarray(de_frac, float)
+    if np.any((f < 0) | (f > 1)):
+        raise ValueError("de_frac must lie in [0, 1]")
+    coef = kv_flow_coefficients(hit_bytes=hit_bytes, new_bytes=new_bytes, gen_bytes=gen_bytes)
+    return {name: c + s * f for name, (c, s) in coef.items()}
+
+
+def prefill_gpu_time_coefficients(
+    *,
+    compute_s: ArrayLike,
+    hit_bytes: ArrayLike,
+    snic_read_Bps_per_gpu: ArrayLike,
+    cnic_kv_Bps_per_gpu: ArrayLike,
+    overlap_frac: ArrayLike,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Prefill GPU-seconds per turn as ``(const, slope)`` in ``f``.
+
+    ``compute_s + (1 - overlap) * load_s`` where a GPU loading alone would read its PE-path share
+    at its share of the node's storage NICs and its DE-path share through its compute NIC:
+    ``load_s = (1 - f) H / snic_per_gpu + f H / cnic_per_gpu``. With layerwise prefill
+    (``overlap = 1``) loading hides behind compute; the paper's Basic (``overlap = 0``) holds the
+    GPU while the whole KV loads.
+    """
+    H = np.asarray(hit_bytes, float)
+    lost = 1.0 - np.asarray(overlap_frac, float)
+    pe_s = H / np.asarray(snic_read_Bps_per_gpu, float)
+    de_s = H / np.asarray(cnic_kv_Bps_per_gpu, float)
+    const = np.asarray(compute_s, float) + lost * pe_s
+    slope = lost * (de_s - pe_s)
+    return const, slope

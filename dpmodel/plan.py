@@ -1,0 +1,196 @@
+"""Saturated-throughput analysis of a scenario in every mode: the ``dpmodel plan`` main job."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import capacity, flows
+from .optimize import compiled_balance_lp, compiled_lp, normalized_coefficients
+from .scenario import MODES, Scenario
+
+#: capacity in base units -> display unit
+_DISPLAY = {"bytes": ("GB/s", 1e9), "gpu_s": ("GPUs", 1.0), "tokens": ("tokens/s", 1.0)}
+BINDING_UTIL_FRAC = 1.0 - 1e-6
+
+
+@dataclass(frozen=True)
+class ResourceResult:
+    """One resource at the optimum: capacity and demand in ``unit``; shadow price in turns/s per unit."""
+
+    name: str
+    description: str
+    unit: str
+    capacity: float
+    demand: float
+    utilization_frac: float
+    shadow_price: float
+    shadow_price_unit: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class ModeResult:
+    mode: str
+    description: str
+    turns_per_s: float
+    prompt_tokens_per_s: float
+    generated_tokens_per_s: float
+    split_de_frac: float
+    bottleneck: str
+    binding: tuple[str, ...]
+    resources: tuple[ResourceResult, ...]
+    solver: str
+    solver_note: str = ""
+
+    def resource(self, name: str) -> ResourceResult:
+        for r in self.resources:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "turns_per_s": self.turns_per_s,
+            "prompt_tokens_per_s": self.prompt_tokens_per_s,
+            "generated_tokens_per_s": self.generated_tokens_per_s,
+            "split_de_frac": self.split_de_frac,
+            "bottleneck": self.bottleneck,
+            "binding": list(self.binding),
+            "solver": self.solver,
+            "resources": [r.to_dict() for r in self.resources],
+        }
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    scenario: dict[str, Any]
+    modes: dict[str, ModeResult]
+    pd_ratio_window: dict[str, float]
+    decode: dict[str, float]
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def speedup_dualpath_vs_basic(self) -> float:
+        return self.modes["dualpath"].turns_per_s / self.modes["basic"].turns_per_s
+
+    @property
+    def speedup_dualpath_vs_layerwise(self) -> float:
+        return self.modes["dualpath"].turns_per_s / self.modes["layerwise"].turns_per_s
+
+    @property
+    def dualpath_vs_oracle_frac(self) -> float:
+        return self.modes["dualpath"].turns_per_s / self.modes["oracle"].turns_per_s
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dict (infinite values become null)."""
+        win = {k: (None if not math.isfinite(v) else v) for k, v in self.pd_ratio_window.items()}
+        return {
+            "scenario": self.scenario,
+            "modes": {name: m.to_dict() for name, m in self.modes.items()},
+            "speedup_dualpath_vs_basic": self.speedup_dualpath_vs_basic,
+            "speedup_dualpath_vs_layerwise": self.speedup_dualpath_vs_layerwise,
+            "dualpath_vs_oracle_frac": self.dualpath_vs_oracle_frac,
+            "pd_ratio_window": win,
+            "decode": self.decode,
+            "resources": [r.to_dict() for r in self.modes["dualpath"].resources],
+            "notes": list(self.notes),
+        }
+
+    def to_frame(self):
+        """One row per (mode, resource): capacity, demand, utilization and shadow price (pandas)."""
+        import pandas as pd
+
+        rows = []
+        for m in self.modes.values():
+            for r in m.resources:
+                rows.append({"mode": m.mode, "turns_per_s": m.turns_per_s, **asdict(r)})
+        return pd.DataFrame(rows)
+
+
+def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
+    """Solve the throughput LP for one mode and map its duals back to resource names."""
+    m = MODES[mode]
+    d = scenario.demands(m)
+    coef_x, coef_z = normalized_coefficients(d.const, d.slope, d.capacity, d.weights)
+    z_max = d.weights * (1.0 if d.de_path else 0.0)
+    lp = compiled_lp(d.names, len(d.weights))
+    sol = lp.solve(coef_x, coef_z, z_max)
+    X = sol.turns_per_s
+    z = sol.de_turns_per_s
+    if d.de_path and X > 0:
+        balanced = compiled_balance_lp(d.names, flows.KV_RESOURCE_NAMES, len(d.weights)).solve(coef_x, coef_z, z_max, X)
+        if balanced is not None:
+            z = balanced
+    de_frac_k = np.divide(z, d.weights * X, out=np.zeros_like(d.weights), where=d.weights * X > 0)
+    de_frac_k = np.clip(de_frac_k, 0.0, 1.0)
+    hit_rate = d.weights * d.hit_bytes
+    split = float(np.dot(hit_rate, de_frac_k) / hit_rate.sum()) if hit_rate.sum() > 0 else 0.0
+    defs = {r.name: r for r in flows.RESOURCES}
+    out = []
+    for i, name in enumerate(d.names):
+        unit, scale = _DISPLAY[defs[name].unit]
+        cap = d.capacity[i]
+        dem = X * float(d.const[i] @ d.weights) + float(d.slope[i] @ z)
+        util = dem / cap if np.isfinite(cap) and cap > 0 else 0.0
+        lam = sol.duals[name]
+        price = lam / cap * scale if np.isfinite(cap) and cap > 0 else 0.0
+        out.append(
+            ResourceResult(
+                name=name,
+                description=defs[name].description,
+                unit=unit,
+                capacity=cap / scale,
+                demand=dem / scale,
+                utilization_frac=util,
+                shadow_price=price,
+                shadow_price_unit=f"turns/s per {unit.removesuffix('s') if unit == 'GPUs' else unit}",
+            )
+        )
+    binding = tuple(r.name for r in sorted(out, key=lambda r: -r.utilization_frac) if r.utilization_frac >= BINDING_UTIL_FRAC)
+    bottleneck = max(d.names, key=lambda n: sol.duals[n])
+    if sol.duals[bottleneck] <= 0 and binding:
+        bottleneck = binding[0]
+    ks = scenario.classes()
+    prompt = X * sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)
+    gen = X * sum(k.weight_frac * k.generated_tokens for k in ks)
+    return ModeResult(mode, m.description, X, prompt, gen, split, bottleneck, binding, tuple(out), sol.solver, sol.fallback_note)
+
+
+def pd_window_for(scenario: Scenario) -> dict[str, float]:
+    """The paper's bottleneck-free P/D window (eq. 9) for the scenario's cluster."""
+    cl = scenario.cluster
+    B = cl.cnic_kv_Bps_per_gpu
+    win = capacity.pd_ratio_window(
+        gpus_per_node=cl.gpus_per_node,
+        snic_per_cnic=cl.snic_read_Bps_per_node / B,
+        cnic_Bps=B,
+        dram_Bps=cl.dram_Bps_per_node,
+    )
+    return {k: float(v) for k, v in win.items()}
+
+
+def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanResult:
+    """Analyse ``scenario`` in every mode: throughput, binding resource, split and shadow prices."""
+    results = {m: analyse_mode(scenario, m) for m in modes}
+    win = pd_window_for(scenario)
+    dep = scenario.deployment
+    ratio = dep.prefill_nodes_count / dep.decode_nodes_count
+    notes = []
+    if not (win["min"] <= ratio <= win["max"]):
+        notes.append(
+            f"P/D = {ratio:.3g} lies outside the bottleneck-free window [{win['min']:.3g}, {win['max']:.3g}] "
+            "of the paper's equation (9): some link saturates before the storage NICs do"
+        )
+    notes.append(
+        f"prefill efficiency {dep.prefill_efficiency_frac:.2f} of peak and decode step overhead "
+        f"{dep.decode_step_overhead_s * 1e3:.1f} ms are assumptions until calibrated"
+    )
+    dec = {k: float(v) for k, v in scenario.decode_capacity().items()}
+    return PlanResult(scenario.to_dict(), results, win, dec, tuple(notes))

@@ -1,0 +1,268 @@
+"""Declarative field specs and a generic TOML-mapping -> frozen-dataclass validator.
+
+A profile class is a frozen dataclass whose fields are either nested section dataclasses or
+scalars declared with :func:`fld`. :func:`build` walks a parsed TOML mapping against the class and
+raises :class:`~dpmodel.errors.ProfileError` naming the file and the dotted field for every
+problem: unknown key (with a "did you mean"), missing field, wrong type, value out of range.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import typing
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import ProfileError
+from ..units import unit_suffix
+
+PROVENANCE_KINDS = ("datasheet", "paper", "measured", "derived", "config", "assumption")
+
+
+def fld(
+    description: str,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    default: Any = dataclasses.MISSING,
+    source: str | None = None,
+) -> Any:
+    """Declare a profile field: description, valid range and (for defaults) the default's source."""
+    if default is not dataclasses.MISSING and source is None and not isinstance(default, str | bool):
+        raise TypeError("a numeric default needs a source")
+    meta = {
+        "description": description,
+        "gt": gt,
+        "ge": ge,
+        "lt": lt,
+        "le": le,
+        "choices": choices,
+        "source": source,
+    }
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class Provenance:
+    """Where every number in a profile comes from.
+
+    ``fields`` maps each numeric field's dotted path to ``"<kind>: <text>"`` with kind one of
+    datasheet, paper, measured, derived, config, assumption (datasheet/paper values are nominal).
+    """
+
+    source: str
+    date: str
+    fields: Mapping[str, str]
+    notes: str = ""
+
+
+def _where(ctx: str, path: str) -> str:
+    return f"{ctx} field {path}" if path else ctx
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def is_section(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _scalar(value: Any, tp: Any, meta: Mapping[str, Any], ctx: str, path: str) -> Any:
+    where = _where(ctx, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ProfileError(f"{where} = {value!r}: must be true or false")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ProfileError(f"{where} = {value!r}: must be a string")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ProfileError(f"{where} = {value!r}: must be one of {', '.join(choices)}{hint}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProfileError(f"{where} = {value!r}: must be an integer")
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise ProfileError(f"{where} = {value!r}: must be an integer")
+            value = int(value)
+    elif tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ProfileError(f"{where} = {value!r}: must be a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ProfileError(f"{where} = {value!r}: must be a finite number")
+    else:  # pragma: no cover - schema author error
+        raise TypeError(f"unsupported field type {tp!r} at {path}")
+    checks = (
+        ("gt", lambda v, b: v > b, "> {}"),
+        ("ge", lambda v, b: v >= b, ">= {}"),
+        ("lt", lambda v, b: v < b, "< {}"),
+        ("le", lambda v, b: v <= b, "<= {}"),
+    )
+    for key, ok, text in checks:
+        bound = meta.get(key)
+        if bound is not None and not ok(value, bound):
+            raise ProfileError(f"{where} = {value!r}: must be {text.format(bound)}")
+    return value
+
+
+def build(cls: type, data: Any, *, ctx: str, path: str = "") -> Any:
+    """Validate ``data`` (a parsed TOML table) against dataclass ``cls`` and construct it."""
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{_where(ctx, path)}: must be a table, got {type(data).__name__}")
+    hints = _hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(fields)}"
+            dotted = f"{path}.{key}" if path else str(key)
+            raise ProfileError(f"{ctx}: unknown key {dotted!r}{hint}")
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        dotted = f"{path}.{name}" if path else name
+        tp = hints[name]
+        if name not in data:
+            if f.default is not dataclasses.MISSING:
+                kwargs[name] = f.default
+                continue
+            if is_section(tp):
+                raise ProfileError(f"{ctx}: missing table [{dotted}]")
+            raise ProfileError(f"{ctx}: missing field {dotted} ({f.metadata.get('description', '')})")
+        if tp is Provenance:
+            kwargs[name] = build_provenance(data[name], ctx=ctx)
+        elif is_section(tp):
+            kwargs[name] = build(tp, data[name], ctx=ctx, path=dotted)
+        else:
+            kwargs[name] = _scalar(data[name], tp, f.metadata, ctx, dotted)
+    return cls(**kwargs)
+
+
+def build_provenance(data: Any, *, ctx: str) -> Provenance:
+    if not isinstance(data, Mapping):
+        raise ProfileError(f"{ctx}: [provenance] must be a table")
+    for key in data:
+        if key not in ("source", "date", "fields", "notes"):
+            close = difflib.get_close_matches(str(key), ["source", "date", "fields", "notes"], n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ProfileError(f"{ctx}: unknown key 'provenance.{key}'{hint}")
+    for key in ("source", "date", "fields"):
+        if key not in data:
+            raise ProfileError(f"{ctx}: missing field provenance.{key}")
+    for key in ("source", "date"):
+        if not isinstance(data[key], str) or not data[key].strip():
+            raise ProfileError(f"{ctx} field provenance.{key}: must be a non-empty string")
+    fields = data["fields"]
+    if not isinstance(fields, Mapping):
+        raise ProfileError(f"{ctx} field provenance.fields: must be a table of 'path = \"kind: source\"'")
+    out: dict[str, str] = {}
+    for key, text in fields.items():
+        if not isinstance(text, str) or ":" not in text:
+            raise ProfileError(
+                f"{ctx} field provenance.fields.{key!s}: must be a string 'kind: source' "
+                f"with kind one of {', '.join(PROVENANCE_KINDS)}"
+            )
+        kind = text.split(":", 1)[0].strip()
+        if kind not in PROVENANCE_KINDS:
+            raise ProfileError(
+                f"{ctx} field provenance.fields.{key!s}: kind {kind!r} must be one of "
+                f"{', '.join(PROVENANCE_KINDS)}"
+            )
+        out[str(key)] = text
+    notes = data.get("notes", "")
+    if not isinstance(notes, str):
+        raise ProfileError(f"{ctx} field provenance.notes: must be a string")
+    return Provenance(source=data["source"], date=data["date"], fields=out, notes=notes)
+
+
+def numeric_paths(cls: type, prefix: str = "") -> list[str]:
+    """Dotted paths of every numeric scalar field of ``cls`` (recursively)."""
+    out: list[str] = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if tp is Provenance:
+            continue
+        if is_section(tp):
+            out.extend(numeric_paths(tp, dotted))
+        elif tp in (int, float):
+            out.append(dotted)
+    return out
+
+
+def given_numeric_paths(cls: type, data: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """Dotted paths of the numeric fields present in ``data`` (defaults excluded)."""
+    out: list[str] = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        tp = hints[f.name]
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if tp is Provenance:
+            continue
+        if is_section(tp):
+            out.extend(given_numeric_paths(tp, data[f.name], dotted))
+        elif tp in (int, float):
+            out.append(dotted)
+    return out
+
+
+def check_provenance_covers(cls: type, data: Mapping[str, Any], prov: Provenance, *, ctx: str) -> None:
+    """Every numeric value given in the file has a source; every source names a real field."""
+    given = given_numeric_paths(cls, data)
+    missing = [p for p in given if p not in prov.fields]
+    if missing:
+        raise ProfileError(
+            f"{ctx}: provenance.fields has no source for {missing[0]}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + "; add e.g. "
+            + f'"{missing[0]}" = "datasheet: ..."'
+        )
+    known = numeric_paths(cls)
+    for key in prov.fields:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ProfileError(f"{ctx}: provenance.fields names unknown field {key!r}{hint}")
+
+
+def field_table(cls: type, prefix: str = "") -> list[dict[str, Any]]:
+    """Schema of ``cls`` as rows (path, type, unit, description, range, default) for docs/CLI."""
+    rows: list[dict[str, Any]] = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if tp is Provenance:
+            continue
+        if is_section(tp):
+            rows.extend(field_table(tp, dotted))
+            continue
+        m = f.metadata
+        rng = " ".join(
+            f"{op}{m[k]}" for k, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if m.get(k) is not None
+        )
+        rows.append(
+            {
+                "field": dotted,
+                "type": tp.__name__,
+                "unit": unit_suffix(f.name) or "",
+                "description": m.get("description", ""),
+                "range": rng or (", ".join(m["choices"]) if m.get("choices") else ""),
+                "default": None if f.default is dataclasses.MISSING else f.default,
+                "default_source": m.get("source") or "",
+            }
+        )
+    return rows

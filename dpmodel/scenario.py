@@ -1,0 +1,315 @@
+"""A scenario: cluster + model + workload + deployment, and the per-turn demands it implies.
+
+This is the object layer: it composes the pure kernels of :mod:`dpmodel.compute`,
+:mod:`dpmodel.flows` into per-resource demand coefficients and capacities for the models.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import compute, flows
+from .errors import ScenarioError
+from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model, load_workload
+
+DEFAULT_CLUSTER = "dualpath-hopper"
+DEFAULT_MODEL = "deepseek-v3.2"
+DEFAULT_WORKLOAD = "agentic-64k"
+DEFAULT_PREFILL_NODES = 2
+DEFAULT_DECODE_NODES = 4
+
+
+@dataclass(frozen=True)
+class Mode:
+    """How KV reaches the prefill GPUs.
+
+    de_path: the DE read path may be used (split optimized); kv_io: KV I/O exists at all
+    (``oracle`` bypasses it); overlap: load overlaps compute (layerwise) or uses the deployment's
+    ``basic_overlap_frac`` (the paper's Basic: no layerwise prefill).
+    """
+
+    name: str
+    de_path: bool
+    kv_io: bool
+    layerwise: bool
+    description: str
+
+
+MODES: dict[str, Mode] = {
+    "basic": Mode("basic", False, True, False, "all reads via prefill-node storage NICs; load and compute serial"),
+    "layerwise": Mode("layerwise", False, True, True, "prefill-node reads, layerwise loading overlapped with compute"),
+    "dualpath": Mode("dualpath", True, True, True, "optimal split of hit-KV reads between prefill- and decode-node NICs"),
+    "oracle": Mode("oracle", False, False, True, "no KV I/O at all (the paper's zero-I/O upper bound)"),
+}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Deployment and calibration knobs (not hardware facts). Defaults are assumptions, stated.
+
+    Attributes
+    ----------
+    prefill_nodes_count, decode_nodes_count : P and D.
+    prefill_efficiency_frac : achieved / peak dense FLOP/s in prefill. The paper does not report
+        it; 0.4 is an assumption to be calibrated (issue: queueing calibration from Fig. 7 Oracle).
+    basic_overlap_frac : share of KV load time hidden behind compute in ``basic`` mode (the
+        paper's Basic has no layerwise prefill: 0).
+    decode_hbm_efficiency_frac : achieved / peak HBM bandwidth in decode steps (assumption 0.8).
+    decode_step_overhead_s : fixed cost per decode step (kernel launches, MoE all-to-all);
+        assumption 5 ms, to be calibrated.
+    hbm_reserve_frac : HBM share kept for activations, graphs and fragmentation (assumption 0.1).
+    tpot_max_s : cap on time per output token for the decode batch (inf = only HBM limits it).
+    decode_weight_nodes_count : decode nodes one model replica's weights are spread over; 0 =
+        auto (MoE: every decode node, expert parallel; dense: one node).
+    """
+
+    prefill_nodes_count: int = DEFAULT_PREFILL_NODES
+    decode_nodes_count: int = DEFAULT_DECODE_NODES
+    prefill_efficiency_frac: float = 0.4
+    basic_overlap_frac: float = 0.0
+    decode_hbm_efficiency_frac: float = 0.8
+    decode_step_overhead_s: float = 0.005
+    hbm_reserve_frac: float = 0.1
+    tpot_max_s: float = math.inf
+    decode_weight_nodes_count: int = 0
+
+    def __post_init__(self) -> None:
+        checks = {
+            "prefill_nodes_count": (self.prefill_nodes_count, 1, None, True),
+            "decode_nodes_count": (self.decode_nodes_count, 1, None, True),
+            "decode_weight_nodes_count": (self.decode_weight_nodes_count, 0, None, True),
+        }
+        for name, (v, lo, _hi, integer) in checks.items():
+            if integer and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
+                raise ScenarioError(f"deployment field {name} = {v!r}: must be an integer >= {lo}")
+            if v < lo:
+                raise ScenarioError(f"deployment field {name} = {v!r}: must be >= {lo}")
+        fracs = {
+            "prefill_efficiency_frac": (self.prefill_efficiency_frac, False),
+            "basic_overlap_frac": (self.basic_overlap_frac, True),
+            "decode_hbm_efficiency_frac": (self.decode_hbm_efficiency_frac, False),
+            "hbm_reserve_frac": (self.hbm_reserve_frac, True),
+        }
+        for name, (v, zero_ok) in fracs.items():
+            if not isinstance(v, int | float) or not (0 <= v <= 1) or (v == 0 and not zero_ok) or math.isnan(v):
+                rng = "[0, 1]" if zero_ok else "(0, 1]"
+                raise ScenarioError(f"deployment field {name} = {v!r}: must be in {rng}")
+        if not (self.decode_step_overhead_s >= 0 and math.isfinite(self.decode_step_overhead_s)):
+            raise ScenarioError(f"deployment field decode_step_overhead_s = {self.decode_step_overhead_s!r}: must be >= 0")
+        if not self.tpot_max_s > 0:
+            raise ScenarioError(f"deployment field tpot_max_s = {self.tpot_max_s!r}: must be > 0 (inf for no cap)")
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    """A class of turns: share of all turns, and hit / appended / generated tokens per turn."""
+
+    weight_frac: float
+    hit_tokens: float
+    append_tokens: float
+    generated_tokens: float
+
+
+@dataclass(frozen=True)
+class Demands:
+    """Per-turn demand coefficients and capacities for one mode.
+
+    ``const[r, k] + slope[r, k] * f_k`` is the demand of one class-``k`` turn on resource ``r``
+    (in the resource's unit) when a share ``f_k`` of its hit bytes is read on the DE path;
+    ``capacity[r]`` is the resource's cluster-wide capacity per second (``inf`` = unconstrained).
+    """
+
+    names: tuple[str, ...]
+    const: np.ndarray  # (R, K)
+    slope: np.ndarray  # (R, K)
+    capacity: np.ndarray  # (R,)
+    weights: np.ndarray  # (K,)
+    hit_bytes: np.ndarray  # (K,)
+    de_path: bool
+
+
+@dataclass(frozen=True)
+class Scenario:
+    cluster: ClusterProfile
+    model: ModelSpec
+    workload: WorkloadProfile
+    deployment: Deployment = Deployment()
+
+    @classmethod
+    def load(
+        cls,
+        cluster: str | Path = DEFAULT_CLUSTER,
+        model: str | Path = DEFAULT_MODEL,
+        workload: str | Path = DEFAULT_WORKLOAD,
+        prefill_nodes: int = DEFAULT_PREFILL_NODES,
+        decode_nodes: int = DEFAULT_DECODE_NODES,
+        **deployment: Any,
+    ) -> Scenario:
+        """Load profiles by name or path and build a scenario (defaults: the paper's 2P4D testbed)."""
+        dep = Deployment(prefill_nodes_count=prefill_nodes, decode_nodes_count=decode_nodes, **deployment)
+        return cls(load_cluster(cluster), load_model(model), load_workload(workload), dep)
+
+    def with_deployment(self, **changes: Any) -> Scenario:
+        return dataclasses.replace(self, deployment=dataclasses.replace(self.deployment, **changes))
+
+    # ---- workload -> classes ---------------------------------------------------------------
+    def classes(self) -> tuple[RequestClass, ...]:
+        """Request classes of the workload (the per-turn means: one class)."""
+        t = self.workload.trajectory
+        return (RequestClass(1.0, t.mean_context_tokens, t.mean_append_tokens, t.mean_generated_tokens),)
+
+    # ---- decode capacity -----------------------------------------------------------------
+    def decode_weight_bytes_per_gpu(self) -> float:
+        dep, g = self.deployment, self.cluster.gpus_per_node
+        nodes = dep.decode_weight_nodes_count
+        if nodes == 0:
+            moe = self.model.architecture.layers_count > self.model.architecture.dense_layers_count
+            nodes = dep.decode_nodes_count if moe else 1
+        nodes = min(nodes, dep.decode_nodes_count)
+        return self.model.weight_bytes / (g * nodes)
+
+    def decode_capacity(self) -> dict[str, float]:
+        """Decode batch per GPU, step time and tokens/s per GPU at the largest admissible batch."""
+        dep, cl = self.deployment, self.cluster
+        w = self.decode_weight_bytes_per_gpu()
+        hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w
+        if hbm_kv <= 0:
+            raise ScenarioError(
+                f"model '{self.model.name}' does not fit on the decode GPUs of '{cl.name}': "
+                f"{w / 1e9:.1f} GB of weights per GPU vs {cl.hbm_bytes_per_gpu * (1 - dep.hbm_reserve_frac) / 1e9:.1f} GB usable; "
+                "add decode nodes or set decode_weight_nodes_count"
+            )
+        seq_bytes = self._mean_decode_seq_bytes()
+        batch = float(
+            compute.decode_batch_max(
+                hbm_kv_bytes_per_gpu=hbm_kv,
+                seq_kv_bytes=seq_bytes,
+                weight_bytes_per_gpu=w,
+                hbm_Bps=cl.hbm_Bps_per_gpu,
+                hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+                step_overhead_s=dep.decode_step_overhead_s,
+                tpot_max_s=dep.tpot_max_s,
+            )
+        )
+        step = float(
+            compute.decode_step_s(
+                batch_seqs=batch,
+                seq_kv_bytes=seq_bytes,
+                weight_bytes_per_gpu=w,
+                hbm_Bps=cl.hbm_Bps_per_gpu,
+                hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+                step_overhead_s=dep.decode_step_overhead_s,
+            )
+        )
+        return {
+            "batch_seqs_per_gpu": batch,
+            "step_s": step,
+            "tokens_per_s_per_gpu": batch / step if step > 0 else 0.0,
+            "weight_bytes_per_gpu": w,
+            "hbm_kv_bytes_per_gpu": hbm_kv,
+            "seq_kv_bytes": seq_bytes,
+        }
+
+    def _mean_decode_seq_bytes(self) -> float:
+        b = self.model.kv_bytes_per_token
+        cls = self.classes()
+        return float(sum(k.weight_frac * (k.hit_tokens + k.append_tokens + k.generated_tokens / 2.0) * b for k in cls))
+
+    # ---- demands -------------------------------------------------------------------------
+    def prefill_compute_s(self, k: RequestClass) -> float:
+        """GPU-seconds of prefill compute for one turn of class ``k``."""
+        flops = float(self.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens))
+        rate = self.cluster.peak_flops_per_s_per_gpu(self.model.numerics.compute_dtype) * self.deployment.prefill_efficiency_frac
+        return flops / rate
+
+    def capacities(self) -> dict[str, float]:
+        """Cluster-wide capacity per second of every resource, in the resource's unit."""
+        cl, dep = self.cluster, self.deployment
+        P, D, g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
+        return {
+            "pe.snic.read": P * cl.snic_read_Bps_per_node,
+            "pe.dram": P * cl.dram_Bps_per_node,
+            "pe.cnic.read": P * g * cl.cnic_kv_Bps_per_gpu,
+            "pe.cnic.write": P * g * cl.cnic_kv_Bps_per_gpu,
+            "de.snic.read": D * cl.snic_read_Bps_per_node,
+            "de.snic.write": D * cl.snic_write_Bps_per_node,
+            "de.dram": D * cl.dram_Bps_per_node,
+            "de.cnic.read": D * g * cl.cnic_kv_Bps_per_gpu,
+            "de.cnic.write": D * g * cl.cnic_kv_Bps_per_gpu,
+            "store.read": cl.store_read_Bps,
+            "store.write": cl.store_write_Bps,
+            "pe.gpu.time": float(P * g),
+            "de.gpu.tokens": D * g * self.decode_capacity()["tokens_per_s_per_gpu"],
+        }
+
+    def demands(self, mode: str | Mode) -> Demands:
+        """Demand coefficients (per turn, per class) and capacities for ``mode``."""
+        m = MODES[mode] if isinstance(mode, str) else mode
+        cl, dep = self.cluster, self.deployment
+        b = self.model.kv_bytes_per_token
+        ks = self.classes()
+        names = flows.RESOURCE_NAMES
+        R, K = len(names), len(ks)
+        const = np.zeros((R, K))
+        slope = np.zeros((R, K))
+        idx = {n: i for i, n in enumerate(names)}
+        g = cl.gpus_per_node
+        for j, k in enumerate(ks):
+            io = 1.0 if m.kv_io else 0.0
+            H, A, O = io * k.hit_tokens * b, io * k.append_tokens * b, io * k.generated_tokens * b
+            for name, (c, s) in flows.kv_flow_coefficients(hit_bytes=H, new_bytes=A, gen_bytes=O).items():
+                const[idx[name], j], slope[idx[name], j] = float(c), float(s)
+            overlap = 1.0 if m.layerwise else dep.basic_overlap_frac
+            c, s = flows.prefill_gpu_time_coefficients(
+                compute_s=self.prefill_compute_s(k),
+                hit_bytes=H,
+                snic_read_Bps_per_gpu=cl.snic_read_Bps_per_node / g,
+                cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
+                overlap_frac=overlap,
+            )
+            const[idx["pe.gpu.time"], j], slope[idx["pe.gpu.time"], j] = float(c), float(s)
+            const[idx["de.gpu.tokens"], j] = k.generated_tokens
+        caps = self.capacities()
+        capacity = np.array([caps[n] for n in names])
+        weights = np.array([k.weight_frac for k in ks])
+        hit = np.array([k.hit_tokens * b for k in ks])
+        return Demands(names, const, slope, capacity, weights, hit, m.de_path)
+
+    # ---- identity ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        dep = dataclasses.asdict(self.deployment)
+        if math.isinf(dep["tpot_max_s"]):
+            dep["tpot_max_s"] = None
+        return {
+            "cluster": self.cluster.name,
+            "model": self.model.name,
+            "workload": self.workload.name,
+            "prefill_nodes": self.deployment.prefill_nodes_count,
+            "decode_nodes": self.deployment.decode_nodes_count,
+            "kv_bytes_per_token": self.model.kv_bytes_per_token,
+            "deployment": dep,
+            "fingerprint": self.fingerprint(),
+        }
+
+    def fingerprint(self) -> str:
+        """SHA-256 (first 16 hex) of the profiles' and deployment's contents."""
+
+        def plain(obj: Any) -> Any:
+            if dataclasses.is_dataclass(obj):
+                return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+            if isinstance(obj, dict):
+                return {str(k): plain(v) for k, v in obj.items()}
+            if isinstance(obj, float) and math.isinf(obj):
+                return "inf"
+            return obj
+
+        blob = json.dumps(plain(self), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
