@@ -178,7 +178,10 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
     for r in rows:
         if r["field"] in ("name", "description"):
             continue
-        src = prov.fields.get(r["field"]) or (f"(default) {r['default_source']}" if r["default_source"] else "(default)")
+        if r["type"] in ("str", "bool"):
+            src = ""
+        else:
+            src = prov.fields.get(r["field"]) or f"(default) {r['default_source']}"
         print(f"  {r['field']:<34} = {values[r['field']]!s:<12} {src}")
     if derived:
         print("derived:")

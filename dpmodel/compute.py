@@ -145,3 +145,43 @@ def decode_batch_max(
     with np.errstate(invalid="ignore"):
         by_tpot = np.where(np.isinf(slack), np.inf, np.maximum(slack, 0.0) * bw / np.asarray(seq_kv_bytes, float))
     return np.minimum(by_hbm, by_tpot)
+
+
+def decode_tokens_per_s_per_gpu(
+    *,
+    hbm_kv_bytes_per_gpu: ArrayLike,
+    seq_kv_bytes: ArrayLike,
+    weight_bytes_per_gpu: ArrayLike,
+    hbm_Bps: ArrayLike,
+    hbm_efficiency_frac: ArrayLike,
+    step_overhead_s: ArrayLike,
+    tpot_max_s: ArrayLike = np.inf,
+) -> dict[str, np.ndarray]:
+    """Decode capacity of one GPU at its largest admissible batch: batch, step time, tokens/s."""
+    common = dict(
+        seq_kv_bytes=seq_kv_bytes,
+        weight_bytes_per_gpu=weight_bytes_per_gpu,
+        hbm_Bps=hbm_Bps,
+        hbm_efficiency_frac=hbm_efficiency_frac,
+        step_overhead_s=step_overhead_s,
+    )
+    batch = decode_batch_max(hbm_kv_bytes_per_gpu=hbm_kv_bytes_per_gpu, tpot_max_s=tpot_max_s, **common)
+    step = decode_step_s(batch_seqs=batch, **common)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(step > 0, batch / step, 0.0)
+    return {"batch_seqs_per_gpu": batch, "step_s": step, "tokens_per_s_per_gpu": rate}
+
+
+def decode_weight_bytes_per_gpu(
+    *, weight_bytes: ArrayLike, gpus_per_node: ArrayLike, decode_nodes: ArrayLike, weight_nodes: ArrayLike, moe: bool
+) -> np.ndarray:
+    """Weight bytes each decode GPU holds and reads per step.
+
+    A replica's weights spread over ``weight_nodes`` decode nodes (0 = auto: every decode node
+    for an MoE model, expert parallel; one node for a dense model), never more than there are.
+    """
+    D = np.asarray(decode_nodes, float)
+    n = np.asarray(weight_nodes, float)
+    auto = D if moe else np.ones_like(D)
+    nodes = np.minimum(np.where(n > 0, n, auto), D)
+    return np.asarray(weight_bytes, float) / (np.asarray(gpus_per_node, float) * nodes)

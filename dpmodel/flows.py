@@ -128,3 +128,68 @@ def prefill_gpu_time_coefficients(
     const = np.asarray(compute_s, float) + lost * pe_s
     slope = lost * (de_s - pe_s)
     return const, slope
+
+
+def resource_capacities(
+    *,
+    prefill_nodes: ArrayLike,
+    decode_nodes: ArrayLike,
+    gpus_per_node: ArrayLike,
+    snic_read_Bps_per_node: ArrayLike,
+    snic_write_Bps_per_node: ArrayLike,
+    cnic_kv_Bps_per_gpu: ArrayLike,
+    dram_Bps_per_node: ArrayLike,
+    store_read_Bps: ArrayLike,
+    store_write_Bps: ArrayLike,
+    decode_tokens_per_s_per_gpu: ArrayLike,
+) -> dict[str, np.ndarray]:
+    """Cluster-wide capacity per second of every resource (bytes/s, GPUs, tokens/s)."""
+    P = np.asarray(prefill_nodes, float)
+    D = np.asarray(decode_nodes, float)
+    g = np.asarray(gpus_per_node, float)
+    snic_r = np.asarray(snic_read_Bps_per_node, float)
+    cnic = np.asarray(cnic_kv_Bps_per_gpu, float)
+    dram = np.asarray(dram_Bps_per_node, float)
+    return {
+        "pe.snic.read": P * snic_r,
+        "pe.dram": P * dram,
+        "pe.cnic.read": P * g * cnic,
+        "pe.cnic.write": P * g * cnic,
+        "de.snic.read": D * snic_r,
+        "de.snic.write": D * np.asarray(snic_write_Bps_per_node, float),
+        "de.dram": D * dram,
+        "de.cnic.read": D * g * cnic,
+        "de.cnic.write": D * g * cnic,
+        "store.read": np.asarray(store_read_Bps, float) + 0 * P,
+        "store.write": np.asarray(store_write_Bps, float) + 0 * P,
+        "pe.gpu.time": P * g,
+        "de.gpu.tokens": D * g * np.asarray(decode_tokens_per_s_per_gpu, float),
+    }
+
+
+def turn_demand_coefficients(
+    *,
+    hit_bytes: ArrayLike,
+    new_bytes: ArrayLike,
+    gen_bytes: ArrayLike,
+    generated_tokens: ArrayLike,
+    compute_s: ArrayLike,
+    snic_read_Bps_per_gpu: ArrayLike,
+    cnic_kv_Bps_per_gpu: ArrayLike,
+    overlap_frac: ArrayLike,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per-turn demand ``(const, slope)`` in ``f`` on every resource of :data:`RESOURCE_NAMES`.
+
+    Pass zero bytes for a mode without KV I/O (``oracle``).
+    """
+    out = kv_flow_coefficients(hit_bytes=hit_bytes, new_bytes=new_bytes, gen_bytes=gen_bytes)
+    out["pe.gpu.time"] = prefill_gpu_time_coefficients(
+        compute_s=compute_s,
+        hit_bytes=hit_bytes,
+        snic_read_Bps_per_gpu=snic_read_Bps_per_gpu,
+        cnic_kv_Bps_per_gpu=cnic_kv_Bps_per_gpu,
+        overlap_frac=overlap_frac,
+    )
+    tokens = np.asarray(generated_tokens, float)
+    out["de.gpu.tokens"] = (tokens, np.zeros_like(tokens))
+    return out

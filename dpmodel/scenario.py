@@ -168,13 +168,16 @@ class Scenario:
 
     # ---- decode capacity -----------------------------------------------------------------
     def decode_weight_bytes_per_gpu(self) -> float:
-        dep, g = self.deployment, self.cluster.gpus_per_node
-        nodes = dep.decode_weight_nodes_count
-        if nodes == 0:
-            moe = self.model.architecture.layers_count > self.model.architecture.dense_layers_count
-            nodes = dep.decode_nodes_count if moe else 1
-        nodes = min(nodes, dep.decode_nodes_count)
-        return self.model.weight_bytes / (g * nodes)
+        arch = self.model.architecture
+        return float(
+            compute.decode_weight_bytes_per_gpu(
+                weight_bytes=self.model.weight_bytes,
+                gpus_per_node=self.cluster.gpus_per_node,
+                decode_nodes=self.deployment.decode_nodes_count,
+                weight_nodes=self.deployment.decode_weight_nodes_count,
+                moe=arch.layers_count > arch.dense_layers_count,
+            )
+        )
 
     def decode_capacity(self) -> dict[str, float]:
         """Decode batch per GPU, step time and tokens/s per GPU at the largest admissible batch."""
@@ -188,31 +191,17 @@ class Scenario:
                 "add decode nodes or set decode_weight_nodes_count"
             )
         seq_bytes = self._mean_decode_seq_bytes()
-        batch = float(
-            compute.decode_batch_max(
-                hbm_kv_bytes_per_gpu=hbm_kv,
-                seq_kv_bytes=seq_bytes,
-                weight_bytes_per_gpu=w,
-                hbm_Bps=cl.hbm_Bps_per_gpu,
-                hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-                step_overhead_s=dep.decode_step_overhead_s,
-                tpot_max_s=dep.tpot_max_s,
-            )
-        )
-        step = float(
-            compute.decode_step_s(
-                batch_seqs=batch,
-                seq_kv_bytes=seq_bytes,
-                weight_bytes_per_gpu=w,
-                hbm_Bps=cl.hbm_Bps_per_gpu,
-                hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-                step_overhead_s=dep.decode_step_overhead_s,
-            )
+        cap = compute.decode_tokens_per_s_per_gpu(
+            hbm_kv_bytes_per_gpu=hbm_kv,
+            seq_kv_bytes=seq_bytes,
+            weight_bytes_per_gpu=w,
+            hbm_Bps=cl.hbm_Bps_per_gpu,
+            hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+            step_overhead_s=dep.decode_step_overhead_s,
+            tpot_max_s=dep.tpot_max_s,
         )
         return {
-            "batch_seqs_per_gpu": batch,
-            "step_s": step,
-            "tokens_per_s_per_gpu": batch / step if step > 0 else 0.0,
+            **{k: float(v) for k, v in cap.items()},
             "weight_bytes_per_gpu": w,
             "hbm_kv_bytes_per_gpu": hbm_kv,
             "seq_kv_bytes": seq_bytes,
@@ -233,22 +222,19 @@ class Scenario:
     def capacities(self) -> dict[str, float]:
         """Cluster-wide capacity per second of every resource, in the resource's unit."""
         cl, dep = self.cluster, self.deployment
-        P, D, g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
-        return {
-            "pe.snic.read": P * cl.snic_read_Bps_per_node,
-            "pe.dram": P * cl.dram_Bps_per_node,
-            "pe.cnic.read": P * g * cl.cnic_kv_Bps_per_gpu,
-            "pe.cnic.write": P * g * cl.cnic_kv_Bps_per_gpu,
-            "de.snic.read": D * cl.snic_read_Bps_per_node,
-            "de.snic.write": D * cl.snic_write_Bps_per_node,
-            "de.dram": D * cl.dram_Bps_per_node,
-            "de.cnic.read": D * g * cl.cnic_kv_Bps_per_gpu,
-            "de.cnic.write": D * g * cl.cnic_kv_Bps_per_gpu,
-            "store.read": cl.store_read_Bps,
-            "store.write": cl.store_write_Bps,
-            "pe.gpu.time": float(P * g),
-            "de.gpu.tokens": D * g * self.decode_capacity()["tokens_per_s_per_gpu"],
-        }
+        caps = flows.resource_capacities(
+            prefill_nodes=dep.prefill_nodes_count,
+            decode_nodes=dep.decode_nodes_count,
+            gpus_per_node=cl.gpus_per_node,
+            snic_read_Bps_per_node=cl.snic_read_Bps_per_node,
+            snic_write_Bps_per_node=cl.snic_write_Bps_per_node,
+            cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
+            dram_Bps_per_node=cl.dram_Bps_per_node,
+            store_read_Bps=cl.store_read_Bps,
+            store_write_Bps=cl.store_write_Bps,
+            decode_tokens_per_s_per_gpu=self.decode_capacity()["tokens_per_s_per_gpu"],
+        )
+        return {k: float(v) for k, v in caps.items()}
 
     def demands(self, mode: str | Mode) -> Demands:
         """Demand coefficients (per turn, per class) and capacities for ``mode``."""
@@ -257,26 +243,22 @@ class Scenario:
         b = self.model.kv_bytes_per_token
         ks = self.classes()
         names = flows.RESOURCE_NAMES
-        R, K = len(names), len(ks)
-        const = np.zeros((R, K))
-        slope = np.zeros((R, K))
-        idx = {n: i for i, n in enumerate(names)}
-        g = cl.gpus_per_node
+        const = np.zeros((len(names), len(ks)))
+        slope = np.zeros_like(const)
+        io = 1.0 if m.kv_io else 0.0
         for j, k in enumerate(ks):
-            io = 1.0 if m.kv_io else 0.0
-            H, A, O = io * k.hit_tokens * b, io * k.append_tokens * b, io * k.generated_tokens * b
-            for name, (c, s) in flows.kv_flow_coefficients(hit_bytes=H, new_bytes=A, gen_bytes=O).items():
-                const[idx[name], j], slope[idx[name], j] = float(c), float(s)
-            overlap = 1.0 if m.layerwise else dep.basic_overlap_frac
-            c, s = flows.prefill_gpu_time_coefficients(
+            coef = flows.turn_demand_coefficients(
+                hit_bytes=io * k.hit_tokens * b,
+                new_bytes=io * k.append_tokens * b,
+                gen_bytes=io * k.generated_tokens * b,
+                generated_tokens=k.generated_tokens,
                 compute_s=self.prefill_compute_s(k),
-                hit_bytes=H,
-                snic_read_Bps_per_gpu=cl.snic_read_Bps_per_node / g,
+                snic_read_Bps_per_gpu=cl.snic_read_Bps_per_node / cl.gpus_per_node,
                 cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
-                overlap_frac=overlap,
+                overlap_frac=1.0 if m.layerwise else dep.basic_overlap_frac,
             )
-            const[idx["pe.gpu.time"], j], slope[idx["pe.gpu.time"], j] = float(c), float(s)
-            const[idx["de.gpu.tokens"], j] = k.generated_tokens
+            for i, name in enumerate(names):
+                const[i, j], slope[i, j] = float(coef[name][0]), float(coef[name][1])
         caps = self.capacities()
         capacity = np.array([caps[n] for n in names])
         weights = np.array([k.weight_frac for k in ks])
