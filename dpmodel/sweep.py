@@ -35,8 +35,9 @@ SWEEP_AXES: dict[str, str] = {
 def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) -> dict[str, np.ndarray]:
     """Saturated turns/s of ``base`` with any of :data:`SWEEP_AXES` replaced by broadcastable arrays.
 
-    Returns arrays of the broadcast shape: ``turns_per_s``, ``split_de_frac`` and
-    ``bottleneck_index`` (into :data:`dpmodel.flows.RESOURCE_NAMES`).
+    Returns arrays of the broadcast shape: ``turns_per_s``, ``split_de_frac``,
+    ``bottleneck_index`` (into :data:`dpmodel.flows.RESOURCE_NAMES`) and ``fits`` (False where the
+    model's weights do not fit on the decode GPUs; throughput is 0 there).
     """
     unknown = set(axes) - set(SWEEP_AXES)
     if unknown:
@@ -73,8 +74,9 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         weight_nodes=dep.decode_weight_nodes_count,
         moe=arch.layers_count > arch.dense_layers_count,
     )
+    hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w
     dec = compute.decode_tokens_per_s_per_gpu(
-        hbm_kv_bytes_per_gpu=cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w,
+        hbm_kv_bytes_per_gpu=hbm_kv,
         seq_kv_bytes=(c + a + o / 2.0) * b,
         weight_bytes_per_gpu=w,
         hbm_Bps=cl.hbm_Bps_per_gpu,
@@ -116,7 +118,8 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         peak, f = minimize_max_affine(A, B)
     else:
         peak, f = A.max(axis=-1), np.zeros(A.shape[:-1])
+    fits = hbm_kv > 0
     with np.errstate(divide="ignore"):
-        X = np.where(peak > 0, 1.0 / peak, np.inf)
+        X = np.where(fits, np.where(peak > 0, 1.0 / peak, np.inf), 0.0)
     bottleneck = np.argmax(A + B * f[..., None], axis=-1)
-    return {"turns_per_s": X, "split_de_frac": f, "bottleneck_index": bottleneck}
+    return {"turns_per_s": X, "split_de_frac": f, "bottleneck_index": bottleneck, "fits": fits}

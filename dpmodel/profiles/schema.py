@@ -75,6 +75,7 @@ def is_section(tp: Any) -> bool:
 
 def _scalar(value: Any, tp: Any, meta: Mapping[str, Any], ctx: str, path: str) -> Any:
     where = _where(ctx, path)
+    given = value
     if tp is bool:
         if not isinstance(value, bool):
             raise ProfileError(f"{where} = {value!r}: must be true or false")
@@ -112,7 +113,7 @@ def _scalar(value: Any, tp: Any, meta: Mapping[str, Any], ctx: str, path: str) -
     for key, ok, text in checks:
         bound = meta.get(key)
         if bound is not None and not ok(value, bound):
-            raise ProfileError(f"{where} = {value!r}: must be {text.format(bound)}")
+            raise ProfileError(f"{where} = {given!r}: must be {text.format(bound)}")
     return value
 
 
