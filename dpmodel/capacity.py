@@ -84,31 +84,40 @@ def paper_link_loads(
 def minimize_max_affine(const: ArrayLike, slope: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Exact ``min over f in [0, 1] of max_r (const_r + slope_r f)``, vectorized over leading axes.
 
-    ``const`` and ``slope`` have shape ``(..., R)``. Returns ``(value, f_opt)``. In one dimension the
-    optimum is fixed by at most two lines (Helly): a horizontal line, or the crossing of one rising
-    and one falling line; the unconstrained optimum is then clipped to [0, 1] (convexity).
+    ``const`` and ``slope`` have shape ``(..., R)``. Returns ``(value, f_opt)``.
+
+    The envelope is convex and piecewise linear. Flat lines only add a constant floor, so the
+    optimum of the sloped lines alone is also optimal overall; that optimum lies at an end of
+    [0, 1] or where a rising line crosses a falling one (the left end of the optimal segment).
+    Every such candidate is evaluated and the best kept (ties go to the smallest ``f``).
     """
     a = np.asarray(const, float)
     b = np.asarray(slope, float)
     a, b = np.broadcast_arrays(a, b)
+    R = a.shape[-1]
     up = b > 0
     down = b < 0
-    # pairwise crossings of rising i and falling j: value (a_i |b_j| + a_j b_i) / (b_i + |b_j|)
-    ai, bi = a[..., :, None], b[..., :, None]
-    aj, bj = a[..., None, :], b[..., None, :]
-    valid = up[..., :, None] & down[..., None, :]
+    iu = np.flatnonzero(up.reshape(-1, R).any(axis=0))
+    idn = np.flatnonzero(down.reshape(-1, R).any(axis=0))
+    sloped = np.union1d(iu, idn)
+    lead = a.shape[:-1]
+    flat_floor = np.max(np.where(b == 0, a, -np.inf), axis=-1)
+    if sloped.size == 0:
+        return flat_floor, np.zeros(lead)
+    # crossings of rising i and falling j, clipped to [0, 1]; invalid pairs fall back to f = 0
+    ai, bi = a[..., iu][..., :, None], b[..., iu][..., :, None]
+    aj, bj = a[..., idn][..., None, :], b[..., idn][..., None, :]
+    valid = up[..., iu][..., :, None] & down[..., idn][..., None, :]
     with np.errstate(divide="ignore", invalid="ignore"):
-        denom = bi - bj
-        cross_val = np.where(valid, (ai * (-bj) + aj * bi) / denom, -np.inf)
-        cross_f = np.where(valid, (aj - ai) / denom, np.nan)
-    flat = cross_val.reshape(*cross_val.shape[:-2], -1)
-    best = np.argmax(flat, axis=-1)
-    f_pair = np.take_along_axis(cross_f.reshape(flat.shape), best[..., None], axis=-1)[..., 0]
-    any_up = up.any(axis=-1)
-    any_down = down.any(axis=-1)
-    # only falling lines: g never rises, so read everything on the DE side (f = 1); only rising
-    # or only flat lines: f = 0
-    f = np.where(any_up & any_down, f_pair, np.where(any_down, 1.0, 0.0))
-    f = np.clip(np.nan_to_num(f, nan=0.0), 0.0, 1.0)
+        cross = np.where(valid, (aj - ai) / (bi - bj), 0.0)
+    cross = np.clip(np.nan_to_num(cross, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0).reshape(*lead, -1)
+    cand = np.concatenate([np.zeros((*lead, 1)), cross, np.ones((*lead, 1))], axis=-1)  # (..., C)
+    As = np.where(b[..., sloped] != 0, a[..., sloped], -np.inf)
+    Bs = np.where(b[..., sloped] != 0, b[..., sloped], 0.0)
+    env = np.max(As[..., None, :] + Bs[..., None, :] * cand[..., :, None], axis=-1)  # (..., C)
+    best_val = env.min(axis=-1, keepdims=True)
+    # among equally good candidates take the smallest f (fewest bytes moved to the relay path)
+    masked = np.where(env <= best_val + 1e-12 * np.abs(best_val), cand, np.inf)
+    f = masked.min(axis=-1)
     value = np.max(a + b * f[..., None], axis=-1)
     return value, f

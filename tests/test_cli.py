@@ -1,0 +1,103 @@
+"""CLI: the main job, JSON shape, profile listing, and one-line errors with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from dpmodel.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dpmodel", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_plan_default_text_report():
+    p = run("plan")
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    for needle in ("dualpath-hopper", "deepseek-v3.2", "agentic-64k", "2P4D", "basic", "layerwise", "dualpath", "oracle",
+                   "dual-path split", "speedup", "shadow price", "P/D window", "0.143 <= P/D <= 3.5"):
+        assert needle in out, needle
+
+
+def test_plan_json_shape(capsys):
+    assert main(["plan", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"cluster", "model", "workload", "prefill_nodes", "decode_nodes"} <= set(d["scenario"])
+    assert set(d["modes"]) == {"basic", "layerwise", "dualpath", "oracle"}
+    for m in d["modes"].values():
+        assert m["turns_per_s"] > 0 and isinstance(m["bottleneck"], str)
+    assert 0 <= d["modes"]["dualpath"]["split_de_frac"] <= 1
+    assert d["speedup_dualpath_vs_basic"] == pytest.approx(d["modes"]["dualpath"]["turns_per_s"] / d["modes"]["basic"]["turns_per_s"])
+    assert d["pd_ratio_window"]["min"] == pytest.approx(1 / 7)
+    assert d["pd_ratio_window"]["max"] == pytest.approx(3.5)
+    names = {r["name"] for r in d["resources"]}
+    assert {"pe.snic.read", "de.snic.read", "pe.cnic.read", "de.dram", "pe.gpu.time"} <= names
+    for r in d["resources"]:
+        assert {"name", "utilization_frac", "shadow_price"} <= set(r)
+
+
+def test_plan_options_and_paths(capsys, tmp_path):
+    from dpmodel.profiles import hardware_dir
+
+    path = tmp_path / "node.toml"
+    path.write_bytes((hardware_dir() / "dualpath-hopper-2snic.toml").read_bytes())
+    assert main(["plan", "--json", "--cluster", str(path), "--model", "qwen2.5-32b", "--workload", "agentic-32k",
+                 "--prefill-nodes", "1", "--decode-nodes", "2", "--prefill-efficiency", "0.5"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["scenario"]["cluster"] == "dualpath-hopper-2snic"
+    assert (d["scenario"]["prefill_nodes"], d["scenario"]["decode_nodes"]) == (1, 2)
+    assert d["scenario"]["deployment"]["prefill_efficiency_frac"] == 0.5
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["plan", "--cluster", "h100"], "unknown cluster profile 'h100'; did you mean 'h100-sxm'"),
+        (["plan", "--model", "no/such.toml"], "does not exist"),
+        (["plan", "--prefill-nodes", "0"], "--prefill-nodes: '0' must be >= 1"),
+        (["plan", "--prefill-efficiency", "2"], "prefill_efficiency_frac = 2.0"),
+        (["plan", "--bogus"], "unrecognized arguments: --bogus"),
+        (["plan", "--model", "deepseek-v3.2", "--decode-nodes", "1"], "does not fit on the decode GPUs"),
+        (["profiles", "show", "qwen"], "did you mean 'qwen2.5-32b'"),
+    ],
+)
+def test_errors_are_one_line_exit_2(args, needle):
+    p = run(*args)
+    assert p.returncode == 2
+    assert "Traceback" not in p.stderr
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, p.stderr
+    assert needle in lines[0]
+    assert lines[0].startswith("dpmodel: error:")
+
+
+def test_bad_profile_file_is_one_line(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\n[node\n')
+    p = run("plan", "--cluster", str(bad))
+    assert p.returncode == 2 and "not valid TOML" in p.stderr and "bad.toml" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_profiles_list_and_show(capsys):
+    assert main(["profiles", "list", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "dualpath-hopper" in {r["name"] for r in d["cluster"]}
+    assert main(["profiles", "show", "deepseek-v3.2", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["kind"] == "model" and s["derived"]["kv_bytes_per_token"] == 40016
+    assert s["provenance"]["fields"]["attention.sparse_top_k_tokens"].startswith("config:")
+    assert main(["profiles", "show", "h20"]) == 0
+    text = capsys.readouterr().out
+    assert "node.cnic_Gbps" in text and "datasheet:" in text
+    assert main(["profiles", "list"]) == 0
+    assert "agentic-64k" in capsys.readouterr().out
+
+
+def test_no_command_prints_help_and_exits_2(capsys):
+    assert main([]) == 2
