@@ -11,7 +11,7 @@ import platform
 import statistics
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -66,7 +66,7 @@ def main() -> int:
         "# Core speed benchmark",
         "",
         f"Command: `{' '.join([sys.executable.rsplit('/', 1)[-1], *sys.argv])}` (from the repository root, in `.venv`)",
-        f"Date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}; dpmodel {__version__}; Python {platform.python_version()}; "
+        f"Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; dpmodel {__version__}; Python {platform.python_version()}; "
         f"{platform.machine()}, {platform.processor() or 'cpu'}; numpy {np.__version__}",
         "",
         "| what | target | median | min | max | first call |",

@@ -48,7 +48,10 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--cluster", default=DEFAULT_CLUSTER, help=f"hardware profile name or TOML path (default {DEFAULT_CLUSTER})")
     g.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec name or TOML path (default {DEFAULT_MODEL})")
-    g.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload name or TOML path (default {DEFAULT_WORKLOAD})")
+    g.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload name, TOML path or trajectory .jsonl (default {DEFAULT_WORKLOAD})")
+    g.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace to use as the workload")
+    g.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="with --trace: LRU KV cache size for hits (default infinite)")
+    g.add_argument("--classes", type=_positive_int, default=8, help="request classes for a trajectory file or trace (default 8)")
     g.add_argument("--prefill-nodes", type=_positive_int, default=DEFAULT_PREFILL_NODES, help="P, prefill nodes (default 2)")
     g.add_argument("--decode-nodes", type=_positive_int, default=DEFAULT_DECODE_NODES, help="D, decode nodes (default 4)")
     g.add_argument("--prefill-efficiency", type=_float, default=None, help="achieved/peak prefill FLOP/s (default 0.4, an assumption)")
@@ -70,6 +73,9 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         workload=args.workload,
         prefill_nodes=args.prefill_nodes,
         decode_nodes=args.decode_nodes,
+        trace=args.trace,
+        cache_GiB=args.cache_GiB,
+        classes_count=args.classes,
         **dep,
     )
 
@@ -192,6 +198,105 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_workload_stats(d: dict[str, Any]) -> None:
+    print(f"workload {d['name']}: {d['description']}")
+    rows = [
+        ("requests (turns)", f"{d['requests']:,}"),
+        ("rate", "-" if d["rate_per_s"] is None else f"{d['rate_per_s']:.3f} /s"),
+        ("inter-arrival CV", "-" if d.get("interarrival_cv") is None else f"{d['interarrival_cv']:.2f}"),
+        ("hit ratio (tokens)", f"{d['hit_ratio_tokens']:.4f}"),
+        ("sessions / agents", f"{d['sessions']:,}"),
+        ("turns per session", "mean {mean:.1f}, p50 {p50:.0f}, p90 {p90:.0f}, max {max:.0f}".format(**d["turns_per_session"])),
+    ]
+    for key in ("input_tokens", "output_tokens"):
+        t = d[key]
+        rows.append((key.replace("_", " "), f"mean {t['mean']:,.0f}, p50 {t['p50']:,.0f}, p90 {t['p90']:,.0f}, p99 {t['p99']:,.0f}, max {t['max']:,.0f}"))
+    for k, v in rows:
+        print(f"  {k:<20} {v}")
+    if d.get("skipped_lines"):
+        print(f"  skipped {d['skipped_lines']} malformed lines (lenient)")
+
+
+def _pct(x) -> dict[str, float]:
+    import numpy as np
+
+    x = np.asarray(x, float)
+    return {"mean": float(x.mean()), "p50": float(np.percentile(x, 50)), "p90": float(np.percentile(x, 90)),
+            "p99": float(np.percentile(x, 99)), "max": float(x.max())}
+
+
+def cmd_workload_list(args: argparse.Namespace) -> int:
+    args.kind = "workload"
+    return cmd_profiles_list(args)
+
+
+def cmd_workload_show(args: argparse.Namespace) -> int:
+    from .profiles import load_model
+    from .workload import open_trace, read_trajectories, summarize, synthesize_workload
+    from .workload.traces import LRUCache
+
+    if (args.name is None) == (args.trace is None):
+        raise DpmodelError("workload show: give a workload NAME or --trace PATH (one of them)")
+    if args.trace:
+        cache = None
+        if args.cache_GiB is not None:
+            if not args.cache_GiB >= 0:
+                raise DpmodelError(f"--cache-GiB {args.cache_GiB}: must be >= 0")
+            cache = LRUCache(args.cache_GiB * 2**30, 512 * load_model(args.model).kv_bytes_per_token)
+        s = summarize(open_trace(args.trace, cache=cache, lenient=args.lenient))
+        d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {args.model} KV" if cache else ", infinite cache"), **s.to_dict()}
+    else:
+        if str(args.name).endswith(".jsonl"):
+            ts = read_trajectories(args.name, lenient=args.lenient)
+            desc = f"trajectory file, {ts.agents_count} agents"
+        else:
+            w = load_profile("workload", args.name)
+            ts = synthesize_workload(w, agents=args.agents, seed=args.seed)
+            desc = f"{w.description}; synthesized {args.agents} agents, seed {args.seed}"
+        st = ts.stats()
+        ctx = ts.context_tokens()
+        d = {
+            "name": str(args.name),
+            "description": desc,
+            "requests": ts.turns_count,
+            "rate_per_s": None,
+            "interarrival_cv": None,
+            "hit_ratio_tokens": st["hit_frac_tokens"],
+            "input_tokens": _pct(ctx + ts.append_tokens),
+            "output_tokens": _pct(ts.generated_tokens),
+            "sessions": ts.agents_count,
+            "turns_per_session": _pct(ts.turns_per_trajectory()),
+            "table2": {k: st[k] for k in ("turns_turn_weighted", "append_tokens_per_turn", "generated_tokens_per_turn", "total_tokens_mean", "context_tokens_per_turn")},
+        }
+    if args.json:
+        print(json.dumps(_json_safe(d), indent=2))
+    else:
+        _print_workload_stats(d)
+        if "table2" in d:
+            print("  Table 2 columns (turn-weighted): " + ", ".join(f"{k} {v:,.0f}" for k, v in d["table2"].items()))
+    return 0
+
+
+def cmd_workload_synth(args: argparse.Namespace) -> int:
+    from .workload import synthesize_workload, write_trajectories
+
+    w = load_profile("workload", args.name)
+    if args.agents < 1:
+        raise DpmodelError(f"--agents {args.agents}: must be >= 1")
+    ts = synthesize_workload(w, agents=args.agents, seed=args.seed)
+    if args.append_scale != 1.0 or args.gen_scale != 1.0:
+        ts = ts.scaled(append_factor=args.append_scale, generated_factor=args.gen_scale)
+    if args.extra_agents:
+        ts = ts.with_extra_agents(args.extra_agents, seed=args.seed)
+    meta = {"workload": w.name, "seed": args.seed, "append_scale": args.append_scale, "gen_scale": args.gen_scale,
+            "extra_agents": args.extra_agents}
+    write_trajectories(args.out, ts, meta=meta)
+    st = ts.stats()
+    print(f"wrote {ts.agents_count} trajectories ({ts.turns_count} turns) to {args.out}; per turn: append "
+          f"{st['append_tokens_per_turn']:.0f}, generated {st['generated_tokens_per_turn']:.0f}, context {st['context_tokens_per_turn']:.0f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dpmodel", description="Where does KV-cache loading bottleneck a disaggregated LLM cluster, and how should reads be split between the two load paths?")
     p.add_argument("--version", action="version", version=f"dpmodel {__version__}")
@@ -211,6 +316,31 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--kind", choices=list(KINDS))
     ps.add_argument("--json", action="store_true")
     ps.set_defaults(func=cmd_profiles_show)
+
+    wl = sub.add_parser("workload", help="workloads: list, statistics of a workload or trace, synthesize trajectories")
+    wsub = wl.add_subparsers(dest="workload_command", parser_class=_Parser)
+    wll = wsub.add_parser("list", help="list packaged workloads")
+    wll.add_argument("--json", action="store_true")
+    wll.set_defaults(func=cmd_workload_list)
+    wsh = wsub.add_parser("show", help="statistics of a workload (synthesized), a trajectory file, or a trace")
+    wsh.add_argument("name", nargs="?", default=None, help="workload name, TOML path or trajectory .jsonl")
+    wsh.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace")
+    wsh.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="LRU KV cache size (default infinite)")
+    wsh.add_argument("--model", default=DEFAULT_MODEL, help="model whose KV bytes size the cache (default deepseek-v3.2)")
+    wsh.add_argument("--agents", type=_positive_int, default=500, help="agents to synthesize for a NAME (default 500)")
+    wsh.add_argument("--seed", type=int, default=0)
+    wsh.add_argument("--lenient", action="store_true", help="skip and count malformed lines")
+    wsh.add_argument("--json", action="store_true")
+    wsh.set_defaults(func=cmd_workload_show)
+    wsy = wsub.add_parser("synth", help="synthesize trajectories to our JSONL format")
+    wsy.add_argument("name", help="workload name or TOML path with a [synthesis] table")
+    wsy.add_argument("--agents", type=_positive_int, required=True)
+    wsy.add_argument("--seed", type=int, default=0)
+    wsy.add_argument("--out", required=True, help="output .jsonl (written atomically)")
+    wsy.add_argument("--append-scale", type=_float, default=1.0, help="scale every append, re-truncate at MAL")
+    wsy.add_argument("--gen-scale", type=_float, default=1.0, help="scale every generation, re-truncate at MAL")
+    wsy.add_argument("--extra-agents", type=int, default=0, help="add agents with a random first round (the paper's knob)")
+    wsy.set_defaults(func=cmd_workload_synth)
     return p
 
 

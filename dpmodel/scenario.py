@@ -18,7 +18,7 @@ import numpy as np
 
 from . import compute, flows
 from .errors import ScenarioError
-from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model, load_workload
+from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model
 
 DEFAULT_CLUSTER = "dualpath-hopper"
 DEFAULT_MODEL = "deepseek-v3.2"
@@ -116,6 +116,7 @@ class RequestClass:
     hit_tokens: float
     append_tokens: float
     generated_tokens: float
+    prefill_flops: float | None = None  # mean FLOPs of the members; None = from the mean tokens
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ class Scenario:
     model: ModelSpec
     workload: WorkloadProfile
     deployment: Deployment = Deployment()
+    request_classes: tuple[RequestClass, ...] = ()  # a mixture (from trajectories or a trace)
 
     @classmethod
     def load(
@@ -151,18 +153,37 @@ class Scenario:
         workload: str | Path = DEFAULT_WORKLOAD,
         prefill_nodes: int = DEFAULT_PREFILL_NODES,
         decode_nodes: int = DEFAULT_DECODE_NODES,
+        *,
+        trace: str | Path | None = None,
+        cache_GiB: float | None = None,
+        classes_count: int = 8,
         **deployment: Any,
     ) -> Scenario:
-        """Load profiles by name or path and build a scenario (defaults: the paper's 2P4D testbed)."""
+        """Load profiles by name or path and build a scenario (defaults: the paper's 2P4D testbed).
+
+        ``workload`` is a packaged name, a TOML profile, or a trajectory ``.jsonl`` (a mixture of
+        ``classes_count`` request classes); ``trace`` (a Mooncake ``.jsonl`` or Azure ``.csv``)
+        replaces it with the trace's requests, hits simulated with an LRU cache of ``cache_GiB``
+        (infinite when None).
+        """
+        from .workload.sources import resolve_trace, resolve_workload
+
         dep = Deployment(prefill_nodes_count=prefill_nodes, decode_nodes_count=decode_nodes, **deployment)
-        return cls(load_cluster(cluster), load_model(model), load_workload(workload), dep)
+        mdl = load_model(model)
+        if trace is not None:
+            wl, classes, _ = resolve_trace(trace, model=mdl, cache_GiB=cache_GiB, classes_count=classes_count)
+        else:
+            wl, classes = resolve_workload(workload, model=mdl, classes_count=classes_count)
+        return cls(load_cluster(cluster), mdl, wl, dep, classes)
 
     def with_deployment(self, **changes: Any) -> Scenario:
         return dataclasses.replace(self, deployment=dataclasses.replace(self.deployment, **changes))
 
     # ---- workload -> classes ---------------------------------------------------------------
     def classes(self) -> tuple[RequestClass, ...]:
-        """Request classes of the workload (the per-turn means: one class)."""
+        """Request classes: the given mixture, else one class of the workload's per-turn means."""
+        if self.request_classes:
+            return self.request_classes
         t = self.workload.trajectory
         return (RequestClass(1.0, t.mean_context_tokens, t.mean_append_tokens, t.mean_generated_tokens),)
 
@@ -215,7 +236,10 @@ class Scenario:
     # ---- demands -------------------------------------------------------------------------
     def prefill_compute_s(self, k: RequestClass) -> float:
         """GPU-seconds of prefill compute for one turn of class ``k``."""
-        flops = float(self.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens))
+        if k.prefill_flops is not None:
+            flops = k.prefill_flops
+        else:
+            flops = float(self.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens))
         rate = self.cluster.peak_flops_per_s_per_gpu(self.model.numerics.compute_dtype) * self.deployment.prefill_efficiency_frac
         return flops / rate
 
@@ -277,6 +301,7 @@ class Scenario:
             "prefill_nodes": self.deployment.prefill_nodes_count,
             "decode_nodes": self.deployment.decode_nodes_count,
             "kv_bytes_per_token": self.model.kv_bytes_per_token,
+            "request_classes": len(self.classes()),
             "deployment": dep,
             "fingerprint": self.fingerprint(),
         }

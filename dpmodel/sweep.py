@@ -46,6 +46,8 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         raise ScenarioError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     m = MODES[mode]
     cl, mdl, dep = base.cluster, base.model, base.deployment
+    if len(base.classes()) != 1:
+        raise ScenarioError("sweeps take a one-class scenario; use the LP (dpmodel.plan.analyse) for a class mixture")
     (k,) = base.classes()
     node, gpu, net = cl.node, cl.gpu, cl.network
 

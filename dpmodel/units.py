@@ -23,6 +23,7 @@ Glossary (name suffix -> meaning)
 ``_count``   a count of things (GPUs, NICs, layers, heads, experts)
 ``_dim``     an architecture dimension (elements along one axis of a tensor)
 ``_params``  a count of model parameters
+``_sigma``   the standard deviation of a log-normal's logarithm (dimensionless)
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ GLOSSARY: dict[str, str] = {
     "_count": "count",
     "_dim": "tensor dimension (elements)",
     "_params": "model parameters",
+    "_sigma": "log-normal log standard deviation",
 }
 
 GB = 1e9

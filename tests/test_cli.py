@@ -101,3 +101,65 @@ def test_profiles_list_and_show(capsys):
 
 def test_no_command_prints_help_and_exits_2(capsys):
     assert main([]) == 2
+
+
+# ---- workload commands ---------------------------------------------------------------------
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+
+
+def test_workload_list_and_show(capsys):
+    assert main(["workload", "list"]) == 0
+    assert "agentic-64k" in capsys.readouterr().out
+    assert main(["workload", "show", "agentic-32k", "--agents", "100", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"requests", "rate_per_s", "hit_ratio_tokens", "input_tokens", "output_tokens"} <= set(d)
+    assert {"mean", "p50", "p99"} <= set(d["input_tokens"]) and {"mean", "p50", "p99"} <= set(d["output_tokens"])
+    assert d["hit_ratio_tokens"] > 0.9
+
+
+def test_workload_show_trace(capsys):
+    assert main(["workload", "show", "--trace", str(DATA / "mooncake_small.jsonl"), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["requests"] == 5 and d["hit_ratio_tokens"] == pytest.approx(4096 / 5700)
+    assert d["rate_per_s"] == pytest.approx(1.0)
+    assert main(["workload", "show", "--trace", str(DATA / "mooncake_small.jsonl"), "--cache-GiB", "0"]) == 0
+    assert "hit ratio (tokens)   0.0000" in capsys.readouterr().out
+
+
+def test_workload_synth_roundtrip(tmp_path, capsys):
+    out = tmp_path / "t.jsonl"
+    assert main(["workload", "synth", "agentic-64k", "--agents", "20", "--seed", "3", "--out", str(out)]) == 0
+    assert "wrote 20 trajectories" in capsys.readouterr().out
+    assert main(["workload", "show", str(out), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["sessions"] == 20
+    assert main(["plan", "--workload", str(out), "--classes", "4", "--json"]) == 0
+    p = json.loads(capsys.readouterr().out)
+    assert p["scenario"]["request_classes"] == 4
+
+
+def test_plan_with_trace(capsys):
+    assert main(["plan", "--trace", str(DATA / "mooncake_small.jsonl"), "--classes", "2", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["scenario"]["workload"] == "mooncake_small" and d["scenario"]["request_classes"] == 2
+
+
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["workload", "show"], "give a workload NAME or --trace PATH"),
+        (["workload", "show", "--trace", str(DATA / "mooncake_bad.jsonl")], "mooncake_bad.jsonl:2:"),
+        (["workload", "synth", "agentic-64k", "--agents", "0", "--out", "/tmp/x.jsonl"], "--agents: '0' must be >= 1"),
+        (["plan", "--trace", "nope.jsonl"], "does not exist"),
+    ],
+)
+def test_workload_errors_one_line(args, needle):
+    p = run(*args)
+    assert p.returncode == 2 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and needle in p.stderr
+
+
+def test_workload_show_lenient(capsys):
+    assert main(["workload", "show", "--trace", str(DATA / "mooncake_bad.jsonl"), "--lenient"]) == 0
+    assert "skipped 4 malformed lines" in capsys.readouterr().out

@@ -46,8 +46,8 @@ def test_installed_wheel_finds_profiles(wheel, tmp_path):
     assert p.returncode == 0, p.stderr
     code = (
         "import dpmodel, dpmodel.profiles as pr; "
-        "assert dpmodel.__file__.startswith(%r), dpmodel.__file__; "
-        "print(pr.hardware_dir()); print(pr.load_cluster('dualpath-hopper').name)" % str(target)
+        f"assert dpmodel.__file__.startswith({str(target)!r}), dpmodel.__file__; "
+        "print(pr.hardware_dir()); print(pr.load_cluster('dualpath-hopper').name)"
     )
     env = {**os.environ, "PYTHONPATH": str(target)}
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)

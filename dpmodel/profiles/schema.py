@@ -69,8 +69,18 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+def section_type(tp: Any) -> type | None:
+    """The dataclass of a section field (``Spec`` or ``Spec | None``), else None."""
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return tp
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    if len(args) == 1 and isinstance(args[0], type) and dataclasses.is_dataclass(args[0]):
+        return args[0]
+    return None
+
+
 def is_section(tp: Any) -> bool:
-    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+    return section_type(tp) is not None
 
 
 def _scalar(value: Any, tp: Any, meta: Mapping[str, Any], ctx: str, path: str) -> Any:
@@ -143,7 +153,7 @@ def build(cls: type, data: Any, *, ctx: str, path: str = "") -> Any:
         if tp is Provenance:
             kwargs[name] = build_provenance(data[name], ctx=ctx)
         elif is_section(tp):
-            kwargs[name] = build(tp, data[name], ctx=ctx, path=dotted)
+            kwargs[name] = build(section_type(tp), data[name], ctx=ctx, path=dotted)
         else:
             kwargs[name] = _scalar(data[name], tp, f.metadata, ctx, dotted)
     return cls(**kwargs)
@@ -196,7 +206,7 @@ def numeric_paths(cls: type, prefix: str = "") -> list[str]:
         if tp is Provenance:
             continue
         if is_section(tp):
-            out.extend(numeric_paths(tp, dotted))
+            out.extend(numeric_paths(section_type(tp), dotted))
         elif tp in (int, float):
             out.append(dotted)
     return out
@@ -214,7 +224,9 @@ def given_numeric_paths(cls: type, data: Mapping[str, Any], prefix: str = "") ->
         if tp is Provenance:
             continue
         if is_section(tp):
-            out.extend(given_numeric_paths(tp, data[f.name], dotted))
+            sub = data[f.name]
+            if isinstance(sub, Mapping):
+                out.extend(given_numeric_paths(section_type(tp), sub, dotted))
         elif tp in (int, float):
             out.append(dotted)
     return out
@@ -249,7 +261,7 @@ def field_table(cls: type, prefix: str = "") -> list[dict[str, Any]]:
         if tp is Provenance:
             continue
         if is_section(tp):
-            rows.extend(field_table(tp, dotted))
+            rows.extend(field_table(section_type(tp), dotted))
             continue
         m = f.metadata
         rng = " ".join(

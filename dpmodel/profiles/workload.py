@@ -18,13 +18,34 @@ class TrajectorySpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class SynthesisSpec:
+    """Distributions the trajectory synthesizer draws from (before truncation at MAL).
+
+    Per trajectory: intended turns ~ Gamma(mean, shape), a size scale ~ LogNormal(mean 1,
+    ``trajectory_scale_sigma``); per turn: append and generation = scale x mean x LogNormal(mean 1,
+    ``turn_sigma``); the first round's append (task + tool descriptions) ~ LogNormal around its own
+    mean. Fitted to the paper's Table 2 (see ``benchmarks/fit_workloads.py``).
+    """
+
+    intended_turns_mean_count: float = fld("mean intended turns per trajectory before truncation", gt=0)
+    intended_turns_shape_factor: float = fld("gamma shape of intended turns", gt=0)
+    trajectory_scale_sigma: float = fld("log-sd of the per-trajectory size scale", ge=0)
+    append_mean_tokens: float = fld("mean append of a later turn before scaling", gt=0)
+    generated_mean_tokens: float = fld("mean generation per turn before scaling", gt=0)
+    first_append_mean_tokens: float = fld("mean append of the first round", gt=0)
+    turn_sigma: float = fld("log-sd of per-turn lengths", ge=0)
+    first_append_sigma: float = fld("log-sd of the first round's append", ge=0)
+
+
+@dataclasses.dataclass(frozen=True)
 class WorkloadProfile:
-    """An agentic workload. For now the per-turn means define one request class."""
+    """An agentic workload: Table 2 statistics, and optionally the synthesizer's distributions."""
 
     name: str = fld("workload name")
     description: str = fld("one line describing the workload")
     trajectory: TrajectorySpec = fld("per-turn and per-trajectory statistics")
     provenance: Provenance = fld("sources")
+    synthesis: SynthesisSpec | None = fld("synthesizer distributions (optional)", default=None, source="structural: none")
 
     @property
     def hit_frac(self) -> float:
