@@ -91,10 +91,11 @@ def _json_safe(obj: Any) -> Any:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)  # validate input before importing the solvers
     from .plan import analyse
     from .report import format_plan_text
 
-    res = analyse(scenario_from_args(args))
+    res = analyse(scenario)
     if args.json:
         print(json.dumps(_json_safe(res.to_dict()), indent=2))
     else:

@@ -252,7 +252,13 @@ def _mutations():
 def test_random_documents_yield_valid_profile_or_our_error(muts):
     d = copy.deepcopy(_testbed())
     for op, sec, i, value, name in muts:
-        table = d if sec == "" else (d["provenance"]["fields"] if sec == "fields" else d.get(sec, d))
+        if sec == "":
+            table = d
+        elif sec == "fields":
+            prov = d.get("provenance")
+            table = prov.get("fields") if isinstance(prov, dict) else None
+        else:
+            table = d.get(sec)
         if not isinstance(table, dict) or not table:
             continue
         key = list(table)[i % len(table)]
