@@ -57,6 +57,8 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--prefill-efficiency", type=_float, default=None, help="achieved/peak prefill FLOP/s (default 0.4, an assumption)")
     g.add_argument("--basic-overlap", type=_float, default=None, help="share of load hidden behind compute in basic mode (default 0)")
     g.add_argument("--tpot-max-s", type=_float, default=None, help="cap on time per output token for the decode batch (default none)")
+    g.add_argument("--decode-step-overhead-s", type=_float, default=None, help="fixed cost per decode step (default 0.005 s, an assumption)")
+    g.add_argument("--calibrated", action="store_true", help="use the Fig. 7 Oracle calibration of the model's compute knobs (if any)")
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
@@ -67,6 +69,18 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         dep["basic_overlap_frac"] = args.basic_overlap
     if args.tpot_max_s is not None:
         dep["tpot_max_s"] = args.tpot_max_s
+    if args.decode_step_overhead_s is not None:
+        dep["decode_step_overhead_s"] = args.decode_step_overhead_s
+    if args.calibrated:
+        from .profiles import load_model
+        from .queueing.fig7 import load_calibration
+
+        name = load_model(args.model).name
+        cal = load_calibration().get(name)
+        if cal is None:
+            raise DpmodelError(f"--calibrated: no Fig. 7 calibration for model '{name}' (calibrated: {', '.join(load_calibration())})")
+        for k, v in cal.items():
+            dep.setdefault(k, v)
     return Scenario.load(
         cluster=args.cluster,
         model=args.model,
@@ -298,6 +312,65 @@ def cmd_workload_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_offline(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    from .queueing import offline_jct
+
+    r = offline_jct(scenario, args.mode, args.agents, seed=args.seed, append_scale=args.append_scale, gen_scale=args.gen_scale)
+    if args.json:
+        print(json.dumps(_json_safe(r.to_dict()), indent=2))
+    else:
+        print(f"offline batch: {r.agents} agents, mode {r.mode}, {r.turns_total:,} turns (seed {r.seed})")
+        print(f"  JCT {r.jct_s:,.0f} s; {r.turns_per_s:.2f} turns/s on average, {r.saturated_turns_per_s:.2f} with every agent active")
+        print(f"  decode TPOT at full concurrency {r.decode_tpot_s * 1e3:.1f} ms; DE split {r.split_de_frac:.3f}")
+    return 0
+
+
+def cmd_online(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    from .queueing.online import online_metrics
+
+    r = online_metrics(scenario, args.mode, args.aps)
+    if args.json:
+        print(json.dumps(_json_safe(r.to_dict()), indent=2))
+        return 0
+    t = r.ttft_s
+    print(f"online: {r.aps} agents/s ({r.turn_rate_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
+    print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f} ({r.percentile_method})")
+    print(f"  TTST {r.ttst_s:.3f} s, TPOT {r.tpot_s * 1e3:.1f} ms")
+    print("  utilization: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1])))
+    if r.low_confidence:
+        lo, hi = r.ttft_s_range
+        print(f"  LOW CONFIDENCE: a resource is above 90 % busy; mean TTFT lies in [{lo:.3f}, {hi:.3f}] s for +-5 % load")
+    if not r.stable:
+        print("  UNSTABLE: a resource is saturated at this load")
+    return 0
+
+
+def cmd_capacity(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    from .queueing.online import slo_capacity
+
+    modes = ("basic", "layerwise", "dualpath", "oracle")
+    res = {m: slo_capacity(scenario, m, slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s) for m in modes}
+    out = {"slo_ttft_s": args.slo_ttft_s, "slo_tpot_s": args.slo_tpot_s, "modes": {m: r.to_dict() for m, r in res.items()}}
+    if res["basic"].max_aps > 0:
+        out["capacity_dualpath_vs_basic"] = res["dualpath"].max_aps / res["basic"].max_aps
+    if args.json:
+        print(json.dumps(_json_safe(out), indent=2))
+        return 0
+    print(f"SLO capacity (mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):")
+    for m, r in res.items():
+        print(f"  {m:<10} {r.max_aps:8.3f} agents/s  {r.reason}")
+    if "capacity_dualpath_vs_basic" in out:
+        print(f"  dualpath / basic = {out['capacity_dualpath_vs_basic']:.2f}x")
+    return 0
+
+
+def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
+    p.add_argument("--mode", choices=["basic", "layerwise", "dualpath", "oracle"], default=default)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="dpmodel", description="Where does KV-cache loading bottleneck a disaggregated LLM cluster, and how should reads be split between the two load paths?")
     p.add_argument("--version", action="version", version=f"dpmodel {__version__}")
@@ -317,6 +390,28 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--kind", choices=list(KINDS))
     ps.add_argument("--json", action="store_true")
     ps.set_defaults(func=cmd_profiles_show)
+
+    off = sub.add_parser("offline", help="job completion time of an offline batch of agents (closed network, MVA)")
+    add_scenario_options(off)
+    off.add_argument("--agents", type=_positive_int, required=True, help="agents that start together")
+    _mode_arg(off, "dualpath")
+    off.add_argument("--seed", type=int, default=0, help="seed of the synthesized trajectories")
+    off.add_argument("--append-scale", type=_float, default=1.0, help="scale every append (re-truncated at MAL)")
+    off.add_argument("--gen-scale", type=_float, default=1.0, help="scale every generation (re-truncated at MAL)")
+    off.add_argument("--json", action="store_true")
+    off.set_defaults(func=cmd_offline)
+    on = sub.add_parser("online", help="TTFT/TTST/TPOT at an agent arrival rate (open network)")
+    add_scenario_options(on)
+    on.add_argument("--aps", type=_float, required=True, help="agent arrivals per second (Poisson)")
+    _mode_arg(on, "dualpath")
+    on.add_argument("--json", action="store_true")
+    on.set_defaults(func=cmd_online)
+    cap = sub.add_parser("capacity", help="largest APS meeting the TTFT and TPOT SLOs, per mode")
+    add_scenario_options(cap)
+    cap.add_argument("--slo-ttft-s", type=_float, default=4.0, help="mean TTFT SLO (default 4 s, the paper's)")
+    cap.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
+    cap.add_argument("--json", action="store_true")
+    cap.set_defaults(func=cmd_capacity)
 
     wl = sub.add_parser("workload", help="workloads: list, statistics of a workload or trace, synthesize trajectories")
     wsub = wl.add_subparsers(dest="workload_command", parser_class=_Parser)

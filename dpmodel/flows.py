@@ -193,3 +193,28 @@ def turn_demand_coefficients(
     tokens = np.asarray(generated_tokens, float)
     out["de.gpu.tokens"] = (tokens, np.zeros_like(tokens))
     return out
+
+
+def resource_units(*, prefill_nodes: ArrayLike, decode_nodes: ArrayLike, gpus_per_node: ArrayLike) -> dict[str, np.ndarray]:
+    """How many identical parallel units make up each resource: one turn's transfer uses one unit
+    (one node's storage NICs or DRAM, one GPU's compute NIC), so a lone turn moves at the unit's
+    bandwidth while load spreads over all units."""
+    P = np.asarray(prefill_nodes, float)
+    D = np.asarray(decode_nodes, float)
+    g = np.asarray(gpus_per_node, float)
+    one = np.ones(np.broadcast(P, D, g).shape)
+    return {
+        "pe.snic.read": P * one,
+        "pe.dram": P * one,
+        "pe.cnic.read": P * g,
+        "pe.cnic.write": P * g,
+        "de.snic.read": D * one,
+        "de.snic.write": D * one,
+        "de.dram": D * one,
+        "de.cnic.read": D * g,
+        "de.cnic.write": D * g,
+        "store.read": one,
+        "store.write": one,
+        "pe.gpu.time": P * g,
+        "de.gpu.tokens": D * g,
+    }

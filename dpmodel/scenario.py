@@ -69,6 +69,7 @@ class Deployment:
     tpot_max_s : cap on time per output token for the decode batch (inf = only HBM limits it).
     decode_weight_nodes_count : decode nodes one model replica's weights are spread over; 0 =
         auto (MoE: every decode node, expert parallel; dense: one node).
+    prefill_quota_s : attention-time cap of one prefill forward pass (the paper's appendix A.4: 300 ms).
     """
 
     prefill_nodes_count: int = DEFAULT_PREFILL_NODES
@@ -80,6 +81,7 @@ class Deployment:
     hbm_reserve_frac: float = 0.1
     tpot_max_s: float = math.inf
     decode_weight_nodes_count: int = 0
+    prefill_quota_s: float = 0.3
 
     def __post_init__(self) -> None:
         checks = {
@@ -104,6 +106,8 @@ class Deployment:
                 raise ScenarioError(f"deployment field {name} = {v!r}: must be in {rng}")
         if not (self.decode_step_overhead_s >= 0 and math.isfinite(self.decode_step_overhead_s)):
             raise ScenarioError(f"deployment field decode_step_overhead_s = {self.decode_step_overhead_s!r}: must be >= 0")
+        if not (self.prefill_quota_s >= 0 and math.isfinite(self.prefill_quota_s)):
+            raise ScenarioError(f"deployment field prefill_quota_s = {self.prefill_quota_s!r}: must be >= 0")
         if not self.tpot_max_s > 0:
             raise ScenarioError(f"deployment field tpot_max_s = {self.tpot_max_s!r}: must be > 0 (inf for no cap)")
 

@@ -1,0 +1,103 @@
+"""Fig. 7 of the DualPath paper, predicted vs reported.
+
+    .venv/bin/python benchmarks/paper_fig7.py --calibrate --out benchmarks/results/paper_fig7.md
+
+``--calibrate`` refits the two compute knobs per model on the Oracle bars only and rewrites
+dpmodel/catalog/calibration/fig7-oracle.toml; without it the committed calibration is used.
+Basic and DualPath are predicted, never fitted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from datetime import UTC, datetime
+
+from dpmodel.fileio import atomic_write_text
+from dpmodel.queueing.fig7 import (
+    CALIBRATION_FILE,
+    calibrate_oracle,
+    load_calibration,
+    predict,
+    speedup_errors,
+)
+from dpmodel.reference import FIG7_JCT_S, FIG7_SOURCE
+
+
+def write_calibration(knobs: dict[str, dict[str, float]], rms: dict[str, float]) -> None:
+    lines = [
+        "# Compute knobs calibrated on the Oracle bars of the DualPath paper's Fig. 7 (no KV I/O).",
+        "# Written by: python benchmarks/paper_fig7.py --calibrate --out benchmarks/results/paper_fig7.md",
+        "",
+        "[provenance]",
+        f'source = "derived: least squares on log JCT of the Fig. 7 Oracle cells per model ({FIG7_SOURCE})"',
+        f'date = "{datetime.now(UTC):%Y-%m-%d}"',
+        'notes = "Only prefill efficiency and decode step overhead are fitted; Basic and DualPath are predicted."',
+        "",
+    ]
+    for m, k in knobs.items():
+        lines += [f'[models."{m}"]', f"prefill_efficiency_frac = {k['prefill_efficiency_frac']:.6g}",
+                  f"decode_step_overhead_s = {k['decode_step_overhead_s']:.6g}", f"# rms log error on Oracle: {rms[m]:.4f}", ""]
+    atomic_write_text(CALIBRATION_FILE, "\n".join(lines))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", default=None)
+    ap.add_argument("--calibrate", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    if args.calibrate:
+        knobs, rms = {}, {}
+        for m in FIG7_JCT_S:
+            knobs[m], rms[m] = calibrate_oracle(m)
+            print(m, knobs[m], rms[m], flush=True)
+        write_calibration(knobs, rms)
+    cal = load_calibration()
+    lines = [
+        "# DualPath Fig. 7: offline JCT, predicted vs paper",
+        "",
+        f"Command: `python {' '.join(sys.argv)}`; {datetime.now(UTC):%Y-%m-%d %H:%M UTC}.",
+        f"Paper values: {FIG7_SOURCE}. Cluster `dualpath-hopper`; trajectories synthesized from the",
+        "Table 2-fitted workloads, seed 0, the batch of n agents being the first n of one set.",
+        "",
+        "Calibrated on the **Oracle** bars only (per model; `dpmodel/catalog/calibration/fig7-oracle.toml`):",
+        "",
+        "| model | prefill efficiency | decode step overhead |",
+        "|---|---|---|",
+    ]
+    for m, k in cal.items():
+        lines.append(f"| {m} | {k['prefill_efficiency_frac']:.3f} | {k['decode_step_overhead_s'] * 1e3:.1f} ms |")
+    all_sp = []
+    for m in FIG7_JCT_S:
+        cells = predict(m, cal.get(m))
+        sp = speedup_errors(cells)
+        all_sp += sp
+        by = {(c.workload, c.agents, c.mode): c for c in cells}
+        lines += ["", f"## {m} ({FIG7_JCT_S[m]['prefill_nodes']}P{FIG7_JCT_S[m]['decode_nodes']}D)", "",
+                  "| MAL | agents | Oracle pred / paper (err) | DualPath pred / paper (err) | Basic pred / paper (err) | speedup pred / paper (err) |",
+                  "|---|---|---|---|---|---|"]
+        for s in sp:
+            wl, n = s["workload"], s["agents"]
+            cellstr = []
+            for mode in ("oracle", "dualpath", "basic"):
+                c = by[(wl, n, mode)]
+                cellstr.append(f"{c.jct_s_pred:,.0f} / {c.jct_s_paper:,.0f} ({c.error_frac:+.0%})")
+            lines.append(f"| {wl.split('-')[1]} | {n} | " + " | ".join(cellstr) + f" | {s['speedup_pred']:.2f} / {s['speedup_paper']:.2f} ({s['error_frac']:+.0%}) |")
+        med = statistics.median(abs(s["error_frac"]) for s in sp)
+        jerr = {mode: statistics.median(abs(c.error_frac) for c in cells if c.mode == mode) for mode in ("oracle", "dualpath", "basic")}
+        lines += ["", f"Median |error|: speedup {med:.1%}; JCT Oracle {jerr['oracle']:.1%}, DualPath {jerr['dualpath']:.1%}, Basic {jerr['basic']:.1%}."]
+    med_all = statistics.median(abs(s["error_frac"]) for s in all_sp)
+    lines += ["", f"**All {len(all_sp)} cells: median |speedup error| = {med_all:.1%}** (target <= 15 %); "
+              f"max {max(abs(s['error_frac']) for s in all_sp):.0%}. Run time {time.perf_counter() - t0:.0f} s.", ""]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        atomic_write_text(args.out, text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Offline batches (the RL rollout phase): n agents start together and run their trajectories with
+zero think time; job completion time (JCT) from an approximate MVA plus the drain of the longest
+trajectories (:mod:`dpmodel.queueing.mva`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import compute, flows
+from ..errors import ScenarioError
+from ..scenario import MODES, Scenario
+from ..workload.classes import classes_from_turns
+from ..workload.synth import synthesize_workload
+from ..workload.trajectory import TrajectorySet
+from .mva import Station, drain_jct_s, mva_dpmodel
+
+
+def build_network(scenario: Scenario, mode: str, de_frac: float):
+    """Stations of one turn's cycle, the decode service as a function of turns in decode, and the
+    share of the load's residence that holds the prefill GPU (1 in basic, 0 with layerwise loading).
+
+    Per-turn demands and capacities are the LP's (:meth:`Scenario.demands`), so the offline model
+    and the saturated-throughput bound share one source of truth.
+    """
+    d = scenario.demands(MODES[mode] if MODES[mode].layerwise else dataclasses.replace(MODES[mode], layerwise=True))
+    hold = 0.0 if MODES[mode].layerwise else 1.0 - scenario.deployment.basic_overlap_frac
+    f = np.full(len(d.weights), de_frac if d.de_path else 0.0)
+    per_turn = d.const @ d.weights + d.slope @ (d.weights * f)
+    cl, dep = scenario.cluster, scenario.deployment
+    units = flows.resource_units(prefill_nodes=dep.prefill_nodes_count, decode_nodes=dep.decode_nodes_count, gpus_per_node=cl.gpus_per_node)
+    stations: list[Station] = []
+    for i, name in enumerate(d.names):
+        if name in flows.KV_RESOURCE_NAMES:
+            if per_turn[i] > 0 and math.isfinite(d.capacity[i]):
+                u = float(units[name])
+                # one turn's transfer uses one unit (a node's NICs, a GPU's CNIC); load spreads over all
+                stations.append(Station(name, per_turn[i] / (d.capacity[i] / u), u, "kv"))
+        elif name == "pe.gpu.time":
+            stations.append(Station(name, per_turn[i], d.capacity[i], "pe"))
+    dec = scenario.decode_capacity()
+    g, D = cl.gpus_per_node, dep.decode_nodes_count
+    slots = max(dec["batch_seqs_per_gpu"] * g * D, 1.0)
+    gen = float(sum(k.weight_frac * k.generated_tokens for k in scenario.classes()))
+
+    def decode_service_s(in_decode: float) -> float:
+        batch = min(max(in_decode, 1.0), slots) / (g * D)
+        step = compute.decode_step_s(
+            batch_seqs=batch,
+            seq_kv_bytes=dec["seq_kv_bytes"],
+            weight_bytes_per_gpu=dec["weight_bytes_per_gpu"],
+            hbm_Bps=cl.hbm_Bps_per_gpu,
+            hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+            step_overhead_s=dep.decode_step_overhead_s,
+        )
+        return gen * float(step)
+
+    stations.append(Station("de.decode", decode_service_s(1.0), slots, "dec"))
+    return stations, decode_service_s, hold
+
+
+@dataclass(frozen=True)
+class OfflineResult:
+    mode: str
+    agents: int
+    jct_s: float
+    turns_per_s: float  # total turns / JCT
+    turns_total: int
+    saturated_turns_per_s: float  # MVA throughput with every agent active
+    split_de_frac: float
+    decode_tpot_s: float  # at full population
+    seed: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def trajectories_for(scenario: Scenario, agents: int, *, seed: int = 0, append_scale: float = 1.0, gen_scale: float = 1.0) -> TrajectorySet:
+    """The agents of an offline batch: synthesized from the workload, with the paper's knobs."""
+    ts = synthesize_workload(scenario.workload, agents=agents, seed=seed)
+    if append_scale != 1.0 or gen_scale != 1.0:
+        ts = ts.scaled(append_factor=append_scale, generated_factor=gen_scale)
+    return ts
+
+
+def offline_jct(
+    scenario: Scenario,
+    mode: str,
+    agents: int,
+    *,
+    seed: int = 0,
+    append_scale: float = 1.0,
+    gen_scale: float = 1.0,
+    trajectories: TrajectorySet | None = None,
+    de_frac: float | None = None,
+) -> OfflineResult:
+    """JCT of ``agents`` agents in ``mode`` (``basic``, ``layerwise``, ``dualpath``, ``oracle``)."""
+    if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
+        raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
+    (res,) = offline_jct_many(
+        scenario, mode, [int(agents)], seed=seed, append_scale=append_scale, gen_scale=gen_scale, trajectories=trajectories, de_frac=de_frac
+    )
+    return res
+
+
+def offline_jct_many(
+    scenario: Scenario,
+    mode: str,
+    agent_counts: list[int],
+    *,
+    seed: int = 0,
+    append_scale: float = 1.0,
+    gen_scale: float = 1.0,
+    trajectories: TrajectorySet | None = None,
+    de_frac: float | None = None,
+    turns_reading: str = "turn-weighted",
+) -> list[OfflineResult]:
+    """JCTs for several batch sizes from one MVA recursion: the batch of ``n`` agents is the first
+    ``n`` of one synthesized set (nested samples), and per-turn demands are that set's means.
+
+    ``turns_reading`` says how the workload's Table 2 is read (README, "Table 2 weighting"):
+    ``"turn-weighted"`` (default): the synthesized cumulative-context trajectories as they are;
+    ``"plain"``: Turns, Append, Gen and Context as plain means, as if agents manage their context
+    (context is not the sum of earlier turns): per-turn demands are Table 2's means and every
+    agent's turn count is scaled so the mean is Table 2's Turns.
+    """
+    if turns_reading not in ("turn-weighted", "plain"):
+        raise ScenarioError(f"turns_reading = {turns_reading!r}: use 'turn-weighted' or 'plain'")
+    if mode not in MODES:
+        raise ScenarioError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if not agent_counts or any(int(a) < 1 for a in agent_counts):
+        raise ScenarioError(f"agents = {agent_counts!r}: every count must be an integer >= 1")
+    n_max = max(int(a) for a in agent_counts)
+    ts = trajectories if trajectories is not None else trajectories_for(scenario, n_max, seed=seed, append_scale=append_scale, gen_scale=gen_scale)
+    if ts.agents_count < n_max:
+        raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {n_max} asked for")
+    turns = ts.turns_per_trajectory().astype(float)
+    if turns_reading == "plain":
+        sc = dataclasses.replace(scenario, request_classes=())
+        turns = turns * (scenario.workload.trajectory.mean_turns_count / turns[:n_max].mean())
+    else:
+        ctx = ts.context_tokens()
+        classes = classes_from_turns(ctx, ts.append_tokens, ts.generated_tokens, count=1, model=scenario.model)
+        sc = dataclasses.replace(scenario, request_classes=classes)
+    if de_frac is None:
+        de_frac = 0.0
+        if MODES[mode].de_path:
+            from ..plan import analyse_mode
+
+            de_frac = analyse_mode(sc, mode).split_de_frac
+    stations, dec_fn, hold = build_network(sc, mode, de_frac)
+    res = mva_dpmodel(stations, n_max, hold_frac=hold, decode_service_s=dec_fn)
+    X = res["throughput_per_s"]
+    dec_col = [s.group for s in stations].index("dec")
+    gen_mean = max(float(sum(k.weight_frac * k.generated_tokens for k in sc.classes())), 1e-9)
+    out = []
+    for a in agent_counts:
+        n = int(a)
+        jct = drain_jct_s(turns[:n], X[:n])
+        total = int(round(turns[:n].sum()))
+        tpot = dec_fn(res["queue"][n - 1][dec_col]) / gen_mean
+        out.append(OfflineResult(mode, n, jct, total / jct, total, float(X[n - 1]), float(de_frac), tpot, seed))
+    return out

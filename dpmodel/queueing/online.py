@@ -1,0 +1,246 @@
+"""Online serving (open network): Poisson agent arrivals at APS; TTFT / TTST / TPOT; SLO capacity.
+
+Notes
+-----
+Turns arrive at ``lambda = APS x turns per agent``. A turn's hit KV moves over the links of its
+read path (a share ``f`` on the decode-node path). Each link is a set of ``u`` identical units (a
+node's storage NICs or DRAM, a GPU's compute NIC) with load spread evenly, each an M/G/1
+processor-sharing queue: residence ``R = S / (1 - rho)`` with ``S`` the turn's bytes over one unit's
+bandwidth and ``rho = lambda x bytes / (u x unit bandwidth)``. A turn's load is one pipelined
+transfer, so it takes the max of its links' residences. Prefill GPUs are ``P g`` servers (Erlang C
+for the queueing wait) that run batches under a compute quota (a turn waits for the running
+forward pass: ``rho_pe x quota / 2`` on average). With layerwise loading, TTFT = max(load, prefill
+wait + compute); in ``basic`` they add. Decode: TPOT at the batch Little's law implies,
+``b = lambda o TPOT / (D g)``, a fixed point with a closed form because a step is linear in b.
+TTST = TTFT + the decode node's H2D of the prompt KV + one TPOT.
+
+Percentiles (method stated in every result): TTFT = its zero-load part (deterministic) plus a
+queueing part taken as exponential with the model's mean; p-quantile = base + (mean - base) x
+ln(1 / (1 - p)). Any utilization above 0.9 marks the result low-confidence and a range (the mean
+at 0.95x and 1.05x the load) is reported beside the number.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .. import flows
+from ..errors import ScenarioError
+from ..scenario import MODES, Scenario
+
+LOW_CONFIDENCE_UTIL_FRAC = 0.9
+PERCENTILE_METHOD = "zero-load part + exponential queueing part with the model's mean"
+
+
+def erlang_c_wait_s(*, arrival_per_s: float, service_s: float, servers: int) -> float:
+    """Mean waiting time in an M/M/c queue (Erlang C); inf when unstable."""
+    if service_s <= 0 or arrival_per_s <= 0:
+        return 0.0
+    a = arrival_per_s * service_s  # offered load in servers
+    c = int(servers)
+    if a >= c:
+        return math.inf
+    # Erlang C via the stable recursion on Erlang B
+    b = 1.0
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    pw = c * b / (c - a * (1 - b))
+    return pw * service_s / (c - a)
+
+
+def turns_per_agent(scenario: Scenario) -> float:
+    """Mean turns per agent (per trajectory): Total / (Append + Gen) under the Table 2 weighting."""
+    t = scenario.workload.trajectory
+    return max(t.mean_total_tokens / (t.mean_append_tokens + t.mean_generated_tokens), 1.0)
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """Per-turn link demands of a mode in normalized form for a given turn rate.
+
+    For link r: utilization ``u_r(f) = a_r + b_r f`` and zero-load service
+    ``S_r(f) = K_r u_r(f)`` (so ``R_r = K_r u_r / (1 - u_r)``), with ``K_r = units_r / lambda``.
+    """
+
+    names: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    K: np.ndarray
+
+
+def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkModel:
+    d = scenario.demands(dataclasses.replace(MODES[mode], layerwise=True))
+    cl, dep = scenario.cluster, scenario.deployment
+    units = flows.resource_units(prefill_nodes=dep.prefill_nodes_count, decode_nodes=dep.decode_nodes_count, gpus_per_node=cl.gpus_per_node)
+    names, a, b, K = [], [], [], []
+    for i, name in enumerate(d.names):
+        if name not in flows.KV_RESOURCE_NAMES or not math.isfinite(d.capacity[i]):
+            continue
+        c0 = float(d.const[i] @ d.weights)
+        c1 = float(d.slope[i] @ d.weights) if d.de_path else 0.0
+        if c0 == 0 and c1 == 0:
+            continue
+        names.append(name)
+        a.append(turn_rate_per_s * c0 / d.capacity[i])
+        b.append(turn_rate_per_s * c1 / d.capacity[i])
+        K.append(float(units[name]) / turn_rate_per_s)
+    return LinkModel(tuple(names), np.array(a), np.array(b), np.array(K))
+
+
+def load_residence_s(lm: LinkModel, f: float | np.ndarray) -> np.ndarray:
+    """Mean time to load a turn's KV: the max over its links of ``K u / (1 - u)`` (inf if u >= 1)."""
+    f = np.asarray(f, float)
+    u = lm.a[:, None] + lm.b[:, None] * f.reshape(1, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(u < 1, lm.K[:, None] * u / (1 - u), np.inf)
+    return r.max(axis=0).reshape(f.shape) if len(lm.names) else np.zeros(f.shape)
+
+
+@dataclass(frozen=True)
+class OnlineResult:
+    mode: str
+    aps: float
+    turn_rate_per_s: float
+    split_de_frac: float
+    ttft_s: dict[str, float]
+    ttst_s: float
+    tpot_s: float
+    utilization: dict[str, float]
+    low_confidence: bool
+    ttft_s_range: tuple[float, float] | None
+    stable: bool
+    percentile_method: str = PERCENTILE_METHOD
+    components_s: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        return out
+
+
+def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str, float]:
+    """Mean TTFT parts, TPOT, TTST and utilizations at turn rate ``lam`` and split ``f``."""
+    m = MODES[mode]
+    cl, dep = scenario.cluster, scenario.deployment
+    P, D, g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
+    ks = scenario.classes()
+    util: dict[str, float] = {}
+    if m.kv_io:
+        lm = link_model(scenario, mode, lam)
+        load = float(load_residence_s(lm, f))
+        for n, a, b in zip(lm.names, lm.a, lm.b, strict=True):
+            util[n] = float(a + b * f)
+        load0 = float(load_residence_s(link_model(scenario, mode, 1e-9 * lam), f))
+    else:
+        load = load0 = 0.0
+    t_comp = float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks))
+    hold = 0.0 if m.layerwise else (1.0 - dep.basic_overlap_frac)
+    s_pe = t_comp + hold * load  # the paper's Basic holds the GPU while the KV loads
+    servers = P * g
+    rho_pe = lam * s_pe / servers
+    util["pe.gpu"] = rho_pe
+    wait_q = erlang_c_wait_s(arrival_per_s=lam, service_s=s_pe, servers=servers)
+    wait_batch = min(rho_pe, 1.0) * dep.prefill_quota_s / 2.0
+    if m.layerwise:
+        ttft = max(load, wait_batch + wait_q + t_comp)
+        base = max(load0, t_comp)
+    else:
+        ttft = load + wait_batch + wait_q + t_comp
+        base = load0 + t_comp
+    # decode: TPOT fixed point
+    dec = scenario.decode_capacity()
+    bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
+    t0 = dep.decode_step_overhead_s + dec["weight_bytes_per_gpu"] / bw
+    k_per_seq = dec["seq_kv_bytes"] / bw
+    o = float(sum(k.weight_frac * k.generated_tokens for k in ks))
+    x = k_per_seq * lam * o / (D * g)
+    tpot = t0 / (1 - x) if x < 1 else math.inf
+    batch = lam * o * tpot / (D * g) if math.isfinite(tpot) else math.inf
+    b_max = dec["batch_seqs_per_gpu"]
+    util["de.hbm"] = batch / b_max if b_max > 0 else math.inf
+    util["de.gpu"] = x
+    if util["de.hbm"] > 1:
+        tpot = math.inf
+    # TTST: the decode node copies the prompt KV to HBM (H2D through its compute NIC), then one step
+    prompt_bytes = float(sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)) * scenario.model.kv_bytes_per_token
+    h2d = 0.0 if not m.kv_io else prompt_bytes / cl.cnic_kv_Bps_per_gpu / max(1e-9, 1 - min(util.get("de.cnic.write", 0.0), 0.999999))
+    return {"ttft": ttft, "base": base, "load": load, "wait_batch": wait_batch, "wait_queue": wait_q, "compute": t_comp,
+            "tpot": tpot, "ttst": ttft + h2d + tpot, "util": util}
+
+
+def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None) -> OnlineResult:
+    """Online metrics at agent arrival rate ``aps`` [agents/s] in ``mode``."""
+    if mode not in MODES:
+        raise ScenarioError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
+        raise ScenarioError(f"aps = {aps!r}: must be a number > 0 (agents per second)")
+    lam = aps * turns_per_agent(scenario)
+    if de_frac is None:
+        de_frac = 0.0
+        if MODES[mode].de_path:
+            from ..optimize.latency import min_ttft_split
+
+            de_frac = min_ttft_split(scenario, mode, lam).split_de_frac
+    c = _components(scenario, mode, lam, de_frac)
+    util = c["util"]
+    stable = all(v < 1 for v in util.values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
+    mean, base = c["ttft"], c["base"]
+    q = {p: (base + (mean - base) * math.log(1 / (1 - p)) if math.isfinite(mean) else math.inf) for p in (0.5, 0.9, 0.99)}
+    ttft = {"mean": mean, "p50": max(q[0.5], base), "p90": q[0.9], "p99": q[0.99]}
+    low = any(v > LOW_CONFIDENCE_UTIL_FRAC for v in util.values())
+    rng = None
+    if low:
+        lo = _components(scenario, mode, 0.95 * lam, de_frac)["ttft"]
+        hi = _components(scenario, mode, 1.05 * lam, de_frac)["ttft"]
+        rng = (lo, hi)
+    comps = {k: c[k] for k in ("load", "wait_batch", "wait_queue", "compute")}
+    return OnlineResult(mode, aps, lam, float(de_frac), ttft, c["ttst"], c["tpot"], util, low, rng, stable, components_s=comps)
+
+
+@dataclass(frozen=True)
+class CapacityResult:
+    mode: str
+    max_aps: float
+    feasible: bool
+    reason: str
+    at_max: OnlineResult | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "max_aps": self.max_aps, "feasible": self.feasible, "reason": self.reason,
+                "at_max": None if self.at_max is None else self.at_max.to_dict()}
+
+
+def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_tpot_s: float = 0.05, tol_frac: float = 1e-3) -> CapacityResult:
+    """Largest APS whose mean TTFT <= ``slo_ttft_s`` and TPOT <= ``slo_tpot_s`` (bisection)."""
+    for name, v in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s)):
+        if not (isinstance(v, int | float) and v > 0):
+            raise ScenarioError(f"{name} = {v!r}: must be > 0")
+
+    def ok(aps: float) -> bool:
+        r = online_metrics(scenario, mode, aps)
+        return r.stable and r.ttft_s["mean"] <= slo_ttft_s and r.tpot_s <= slo_tpot_s
+
+    tiny = 1e-6
+    r0 = online_metrics(scenario, mode, tiny)
+    if not (r0.ttft_s["mean"] <= slo_ttft_s and r0.tpot_s <= slo_tpot_s):
+        why = []
+        if r0.ttft_s["mean"] > slo_ttft_s:
+            why.append(f"zero-load TTFT {r0.ttft_s['mean']:.3g} s > SLO {slo_ttft_s} s")
+        if r0.tpot_s > slo_tpot_s:
+            why.append(f"zero-load TPOT {r0.tpot_s:.3g} s > SLO {slo_tpot_s} s")
+        return CapacityResult(mode, 0.0, False, "infeasible: " + "; ".join(why), None)
+    lo, hi = tiny, 1.0
+    while ok(hi):
+        lo, hi = hi, hi * 2
+        if hi > 1e6:
+            break
+    while hi - lo > tol_frac * lo:
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if ok(mid) else (lo, mid)
+    at = online_metrics(scenario, mode, lo)
+    binding = "TTFT" if at.ttft_s["mean"] >= at.tpot_s / slo_tpot_s * slo_ttft_s else "TPOT"
+    return CapacityResult(mode, lo, True, f"limited by {binding}", at)

@@ -1,0 +1,191 @@
+"""Queueing models: closed forms, textbook MVA, properties, bad input, the convex split."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dpmodel.errors import ScenarioError
+from dpmodel.optimize.latency import compiled_min_ttft, min_ttft_split, solve_min_ttft
+from dpmodel.queueing import Station, drain_jct_s, mva_dpmodel, mva_exact, offline_jct
+from dpmodel.queueing.online import (
+    LinkModel,
+    erlang_c_wait_s,
+    link_model,
+    load_residence_s,
+    online_metrics,
+    slo_capacity,
+    turns_per_agent,
+)
+from dpmodel.scenario import Scenario
+
+from .helpers import override
+
+BASE = Scenario.load()
+
+
+# ---- reference values ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rho", [0.1, 0.5, 0.9])
+def test_mm1_wait_closed_form(rho):
+    S = 0.2
+    assert erlang_c_wait_s(arrival_per_s=rho / S, service_s=S, servers=1) == pytest.approx(rho * S / (1 - rho))
+
+
+def test_mmc_wait_known_value():
+    # M/M/2 with a = 1 (rho = 0.5): P(wait) = 1/3, W = P(wait) S / (c - a) = S/3
+    assert erlang_c_wait_s(arrival_per_s=1.0, service_s=1.0, servers=2) == pytest.approx(1 / 3)
+    assert math.isinf(erlang_c_wait_s(arrival_per_s=3.0, service_s=1.0, servers=2))
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.3, 0.8])
+def test_processor_sharing_residence(rho):
+    """One PS link: R = S / (1 - rho), with S the zero-load service time."""
+    lam, units, S = 10.0, 2.0, 0.05
+    u = lam * S / units  # utilization of 2 units each serving at S per turn
+    lm = LinkModel(("x",), np.array([u]), np.array([0.0]), np.array([units / lam]))
+    assert float(load_residence_s(lm, 0.0)) == pytest.approx(S / (1 - u) if u else 0.0)
+
+
+def test_mva_exact_balanced_network():
+    """K balanced stations of demand D: X(n) = n / ((n + K - 1) D) (textbook closed form)."""
+    D, K, N = 0.5, 3, 20
+    r = mva_exact([D] * K, 0.0, N)
+    n = np.arange(1, N + 1)
+    np.testing.assert_allclose(r["throughput_per_s"], n / ((n + K - 1) * D))
+
+
+def test_mva_exact_with_think_time_bounds():
+    r = mva_exact([0.1, 0.3], 2.0, 200)
+    X = r["throughput_per_s"]
+    assert X[0] == pytest.approx(1 / 2.4)
+    assert X[-1] == pytest.approx(1 / 0.3, rel=1e-3)  # bottleneck bound
+    assert np.all(np.diff(X) >= -1e-12)
+
+
+def test_mva_dpmodel_reduces_to_exact():
+    """With plain single-server stations added in series it is the exact recursion."""
+    st = [Station("a", 0.1, 1, "x"), Station("b", 0.3, 1, "y"), Station("c", 0.2, 1, "z")]
+    ours = mva_dpmodel(st, 50)
+    ref = mva_exact([0.1, 0.3, 0.2], 0.0, 50)
+    np.testing.assert_allclose(ours["throughput_per_s"], ref["throughput_per_s"], rtol=1e-12)
+
+
+def test_multi_server_station_at_low_and_high_population():
+    st = [Station("gpus", 1.0, 8, "pe")]
+    X = mva_dpmodel(st, 64)["throughput_per_s"]
+    assert X[0] == pytest.approx(1.0)  # one customer: service time only
+    assert X[-1] == pytest.approx(8.0, rel=0.02)  # saturated: c / S
+
+
+def test_drain_jct():
+    X = np.arange(1, 11) / 2.0  # delay-only network: each agent 2 s per turn
+    assert drain_jct_s([5] * 10, X) == pytest.approx(10.0)
+    # unequal trajectories: the longest finishes last, at its own pace
+    assert drain_jct_s([1, 3], np.array([0.5, 1.0])) == pytest.approx(6.0)
+
+
+# ---- offline -------------------------------------------------------------------------------------
+
+
+def test_offline_mode_ordering_and_growth():
+    sc = Scenario.load(model="ds-27b", workload="agentic-32k", prefill_nodes=1, decode_nodes=1)
+    j = {m: offline_jct(sc, m, 512, seed=1).jct_s for m in ("oracle", "dualpath", "layerwise", "basic")}
+    assert j["oracle"] <= j["dualpath"] * (1 + 1e-9) <= j["layerwise"] * (1 + 1e-6)
+    assert j["layerwise"] <= j["basic"] * (1 + 1e-6)
+    small, big = offline_jct(sc, "dualpath", 256, seed=1), offline_jct(sc, "dualpath", 1024, seed=1)
+    assert big.jct_s > small.jct_s and big.turns_per_s >= small.turns_per_s
+
+
+def test_offline_knobs_and_bad_input():
+    sc = Scenario.load(model="ds-27b", workload="agentic-32k", prefill_nodes=1, decode_nodes=1)
+    base = offline_jct(sc, "basic", 128, seed=2)
+    more_append = offline_jct(sc, "basic", 128, seed=2, append_scale=2.0)
+    assert more_append.turns_total < base.turns_total  # longer appends reach MAL sooner
+    with pytest.raises(ScenarioError, match="agents = 0"):
+        offline_jct(sc, "basic", 0)
+    with pytest.raises(ScenarioError, match="unknown mode"):
+        offline_jct(sc, "fast", 10)
+
+
+# ---- online --------------------------------------------------------------------------------------
+
+
+def test_latency_rises_with_load():
+    prev = None
+    for aps in (0.05, 0.2, 0.4, 0.6):
+        r = online_metrics(BASE, "dualpath", aps)
+        if prev is not None:
+            assert r.ttft_s["mean"] >= prev.ttft_s["mean"] - 1e-12 and r.tpot_s >= prev.tpot_s
+        assert r.ttft_s["p50"] <= r.ttft_s["p90"] <= r.ttft_s["p99"]
+        prev = r
+
+
+def test_more_bandwidth_never_hurts():
+    faster = override(BASE, node={"snic_Gbps": 800})
+    for mode in ("basic", "dualpath"):
+        assert online_metrics(faster, mode, 0.4).ttft_s["mean"] <= online_metrics(BASE, mode, 0.4).ttft_s["mean"] + 1e-12
+        assert slo_capacity(faster, mode).max_aps >= slo_capacity(BASE, mode).max_aps * (1 - 2e-3)
+
+
+def test_capacity_dualpath_at_least_basic():
+    cap = {m: slo_capacity(BASE, m).max_aps for m in ("basic", "layerwise", "dualpath", "oracle")}
+    assert cap["dualpath"] >= cap["basic"] and cap["dualpath"] >= cap["layerwise"] * (1 - 2e-3)
+    assert cap["oracle"] >= cap["dualpath"] * (1 - 2e-3)
+
+
+def test_near_saturation_is_low_confidence():
+    cap = slo_capacity(BASE, "basic", slo_ttft_s=1e6, slo_tpot_s=1e6).max_aps
+    r = online_metrics(BASE, "basic", 0.98 * cap)
+    assert r.low_confidence and r.ttft_s_range is not None
+    lo, hi = r.ttft_s_range
+    assert lo <= r.ttft_s["mean"] <= hi
+
+
+def test_bad_online_input():
+    with pytest.raises(ScenarioError, match="aps = 0"):
+        online_metrics(BASE, "dualpath", 0)
+    with pytest.raises(ScenarioError, match="aps = -1"):
+        online_metrics(BASE, "dualpath", -1)
+    res = slo_capacity(BASE, "dualpath", slo_ttft_s=1e-4)
+    assert not res.feasible and res.max_aps == 0 and "zero-load TTFT" in res.reason
+    res = slo_capacity(BASE, "dualpath", slo_tpot_s=1e-4)
+    assert not res.feasible and "zero-load TPOT" in res.reason
+    with pytest.raises(ScenarioError):
+        slo_capacity(BASE, "dualpath", slo_ttft_s=-1)
+
+
+def test_turns_per_agent_uses_table2_weighting():
+    t = BASE.workload.trajectory
+    assert turns_per_agent(BASE) == pytest.approx(t.mean_total_tokens / (t.mean_append_tokens + t.mean_generated_tokens))
+
+
+# ---- the convex split ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("aps", [0.1, 0.5, 1.0, 1.5])
+def test_min_ttft_split_matches_brute_force(aps):
+    sc = BASE.with_deployment(prefill_efficiency_frac=1.0)
+    lam = aps * turns_per_agent(sc)
+    res = min_ttft_split(sc, "dualpath", lam)
+    lm = link_model(sc, "dualpath", lam)
+    grid = np.linspace(0, 1, 20001)
+    load = load_residence_s(lm, grid)
+    prefill = float(sum(k.weight_frac * sc.prefill_compute_s(k) for k in sc.classes()))
+    obj = np.maximum(load, prefill)
+    assert res.ttft_s == pytest.approx(obj.min(), rel=1e-4, abs=1e-9)
+    assert float(np.maximum(load_residence_s(lm, res.split_de_frac), prefill)) == pytest.approx(obj.min(), rel=1e-4)
+
+
+def test_min_ttft_problem_is_dcp_and_dpp():
+    p = compiled_min_ttft(5)
+    assert p.problem.is_dcp(dpp=True) and p.problem.is_dpp()
+    assert compiled_min_ttft(5) is p
+
+
+def test_min_ttft_saturated_links_are_reported():
+    res = solve_min_ttft(np.array([1.2, 1.2]), np.array([-0.1, 0.1]), np.array([1.0, 1.0]), 0.1)
+    assert math.isinf(res.ttft_s) and "saturation" in res.note
