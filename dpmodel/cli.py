@@ -58,6 +58,7 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--basic-overlap", type=_float, default=None, help="share of load hidden behind compute in basic mode (default 0)")
     g.add_argument("--tpot-max-s", type=_float, default=None, help="cap on time per output token for the decode batch (default none)")
     g.add_argument("--decode-step-overhead-s", type=_float, default=None, help="fixed cost per decode step (default 0.005 s, an assumption)")
+    g.add_argument("--overlay", default=None, help="a hardware-profile overlay TOML from `dpmodel bench fit`")
     g.add_argument("--calibrated", action="store_true", help="use the Fig. 7 Oracle calibration of the model's compute knobs (if any)")
 
 
@@ -81,7 +82,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
             raise DpmodelError(f"--calibrated: no Fig. 7 calibration for model '{name}' (calibrated: {', '.join(load_calibration())})")
         for k, v in cal.items():
             dep.setdefault(k, v)
-    return Scenario.load(
+    sc = Scenario.load(
         cluster=args.cluster,
         model=args.model,
         workload=args.workload,
@@ -92,6 +93,13 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         classes_count=args.classes,
         **dep,
     )
+    if args.overlay:
+        import dataclasses
+
+        from .bench import apply_overlay
+
+        sc = dataclasses.replace(sc, cluster=apply_overlay(sc.cluster, args.overlay))
+    return sc
 
 
 def _json_safe(obj: Any) -> Any:
@@ -367,6 +375,60 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench_run(args: argparse.Namespace) -> int:
+    from .bench import machine_description, write_csv
+
+    if args.backend == "cuda":
+        from .bench.cuda import run_cuda, torch_device
+
+        dev = torch_device()
+        if dev is None:
+            raise DpmodelError("bench run --backend cuda: no CUDA device (torch with a GPU is needed); use --backend host")
+        rows = run_cuda(dev, quick=args.quick)
+        machine = {**machine_description(), "gpu": dev.name}
+    else:
+        from .bench.host import run_host
+
+        rows = run_host(quick=args.quick)
+        machine = machine_description()
+    write_csv(args.out, rows, machine)
+    print(f"wrote {len(rows)} measurements to {args.out}")
+    return 0
+
+
+def cmd_bench_fit(args: argparse.Namespace) -> int:
+    from .bench import fit_rows, read_csv, write_overlay
+
+    rows, machine, digest = read_csv(args.csv)
+    fits = fit_rows(rows)
+    if not fits:
+        raise DpmodelError(f"{args.csv}: no link has two or more single-flow sizes to fit")
+    for k, f in fits.items():
+        print(f"{k:<20} alpha {f.alpha_s * 1e6:9.2f} us  beta {f.beta_Bps / 1e9:8.3f} GB/s  rms {f.rel_rms_frac:6.1%}  "
+              f"max {f.rel_max_frac:6.1%}  valid {f.valid_min_bytes:,}..{f.valid_max_bytes:,} B ({f.points} points)")
+    if args.out:
+        write_overlay(args.out, fits, source=f"dpmodel bench fit {args.csv}", digest=digest, machine=machine)
+        print(f"wrote overlay {args.out} (input sha256 {digest[:12]})")
+    return 0
+
+
+def cmd_bench_validate(args: argparse.Namespace) -> int:
+    from .bench import read_csv
+    from .bench.host import run_host
+    from .bench.published import fit_published
+    from .bench.validate import run_validation
+
+    rows = read_csv(args.csv)[0] if args.csv else run_host(quick=args.quick)
+    fits, checks = run_validation(rows, quick=args.quick)
+    print(f"{'experiment':<34} {'detail':<50} {'predicted':>10} {'measured':>10} {'error':>7}")
+    for c in checks:
+        print(f"{c.experiment:<34} {c.detail:<50} {c.predicted_s * 1e3:8.2f}ms {c.measured_s * 1e3:8.2f}ms {c.error_frac:+7.0%}")
+    print("published tables (Mooncake transfer engine), alpha-beta fit:")
+    for k, f in fit_published().items():
+        print(f"  {k:<22} alpha {f.alpha_s * 1e3:.3f} ms  beta {f.beta_Bps / 1e9:.1f} GB/s  rms {f.rel_rms_frac:.1%}  max {f.rel_max_frac:.1%}")
+    return 0
+
+
 def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--mode", choices=["basic", "layerwise", "dualpath", "oracle"], default=default)
 
@@ -412,6 +474,22 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
     cap.add_argument("--json", action="store_true")
     cap.set_defaults(func=cmd_capacity)
+
+    be = sub.add_parser("bench", help="transfer microbenchmarks: run, fit alpha-beta links, validate on composite transfers")
+    bsub = be.add_subparsers(dest="bench_command", parser_class=_Parser)
+    br = bsub.add_parser("run", help="measure real transfers to a CSV")
+    br.add_argument("--backend", choices=["host", "cuda"], default="host")
+    br.add_argument("--out", required=True, help="output CSV (written atomically)")
+    br.add_argument("--quick", action="store_true", help="small sizes and few repetitions (seconds)")
+    br.set_defaults(func=cmd_bench_run)
+    bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
+    bf.add_argument("csv")
+    bf.add_argument("--out", default=None, help="overlay TOML to write")
+    bf.set_defaults(func=cmd_bench_fit)
+    bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")
+    bv.add_argument("--csv", default=None, help="fit from this CSV instead of a fresh host run")
+    bv.add_argument("--quick", action="store_true")
+    bv.set_defaults(func=cmd_bench_validate)
 
     wl = sub.add_parser("workload", help="workloads: list, statistics of a workload or trace, synthesize trajectories")
     wsub = wl.add_subparsers(dest="workload_command", parser_class=_Parser)
