@@ -63,7 +63,7 @@ def test_quick_host_run_is_well_formed(quick_csv):
     # sane orderings: a transfer never gets faster when it grows 16x; more flows never finish sooner
     for link in links:
         single = sorted((r.bytes, r.median_s) for r in rows if r.link == link and r.flows == 1)
-        for (b0, t0), (b1, t1) in zip(single, single[2:]):
+        for (b0, t0), (b1, t1) in zip(single, single[2:], strict=False):
             assert t1 >= t0 * 0.8, (link, b0, b1)
     tcp = {(r.bytes, r.flows): r.median_s for r in rows if r.link == "host.tcp_loopback"}
     for (b, k), t in tcp.items():

@@ -290,7 +290,7 @@ def bench_tcp(size_list: list[int], flows_list: list[int], reps: int) -> list[Ro
         try:
             for s in size_list:
                 r = max(3, reps if s >= MiB else reps * 5)
-                t = time_it(lambda s=s: lb.send_all(s, data), reps=r, warmup=2)
+                t = time_it(lambda s=s, lb=lb: lb.send_all(s, data), reps=r, warmup=2)
                 rows.append(Row("host", "host.tcp_loopback", "single" if k == 1 else "concurrent", s, k, s, r, **summarize_times(t)))
         finally:
             lb.close()
