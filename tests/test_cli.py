@@ -163,3 +163,38 @@ def test_workload_errors_one_line(args, needle):
 def test_workload_show_lenient(capsys):
     assert main(["workload", "show", "--trace", str(DATA / "mooncake_bad.jsonl"), "--lenient"]) == 0
     assert "skipped 4 malformed lines" in capsys.readouterr().out
+
+
+# ---- queueing commands ---------------------------------------------------------------------
+
+
+def test_offline_online_capacity_json(capsys):
+    assert main(["offline", "--agents", "64", "--mode", "basic", "--model", "ds-27b", "--prefill-nodes", "1", "--decode-nodes", "1", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"mode", "agents", "jct_s", "turns_per_s"} <= set(d) and d["agents"] == 64 and d["jct_s"] > 0
+    assert main(["online", "--aps", "0.3", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"mode", "aps", "ttft_s", "ttst_s", "tpot_s", "utilization"} <= set(d)
+    assert {"mean", "p50", "p90", "p99"} <= set(d["ttft_s"])
+    assert main(["capacity", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    for m in ("basic", "dualpath", "oracle"):
+        assert d["modes"][m]["max_aps"] > 0
+    assert d["modes"]["dualpath"]["max_aps"] >= d["modes"]["basic"]["max_aps"]
+    assert main(["capacity", "--slo-ttft-s", "0.0001", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["modes"]["dualpath"]["feasible"] is False
+
+
+def test_calibrated_option(capsys):
+    assert main(["plan", "--calibrated", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["scenario"]["deployment"]["prefill_efficiency_frac"] < 0.4
+    p = run("plan", "--calibrated", "--model", "gpt-oss-120b")
+    assert p.returncode == 2 and "no Fig. 7 calibration" in p.stderr
+
+
+@pytest.mark.parametrize("args,needle", [(["online", "--aps", "0"], "aps = 0.0"), (["offline", "--agents", "0"], "--agents: '0' must be >= 1")])
+def test_queueing_bad_input_one_line(args, needle):
+    p = run(*args)
+    assert p.returncode == 2 and "Traceback" not in p.stderr and needle in p.stderr

@@ -100,6 +100,18 @@ def test_offline_mode_ordering_and_growth():
     assert big.jct_s > small.jct_s and big.turns_per_s >= small.turns_per_s
 
 
+def test_table2_plain_reading_has_more_turns():
+    from dpmodel.queueing import offline_jct_many
+
+    sc = Scenario.load(model="ds-27b", workload="agentic-64k", prefill_nodes=1, decode_nodes=1)
+    (tw,) = offline_jct_many(sc, "oracle", [64], seed=3)
+    (pl,) = offline_jct_many(sc, "oracle", [64], seed=3, turns_reading="plain")
+    assert pl.turns_total == pytest.approx(64 * sc.workload.trajectory.mean_turns_count, rel=0.01)
+    assert pl.turns_total > 1.5 * tw.turns_total and pl.jct_s > tw.jct_s
+    with pytest.raises(ScenarioError, match="turns_reading"):
+        offline_jct_many(sc, "oracle", [8], turns_reading="weird")
+
+
 def test_offline_knobs_and_bad_input():
     sc = Scenario.load(model="ds-27b", workload="agentic-32k", prefill_nodes=1, decode_nodes=1)
     base = offline_jct(sc, "basic", 128, seed=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 import statistics
@@ -63,7 +64,7 @@ def summarize_times(times: list[float]) -> dict[str, float]:
 def machine_description() -> dict[str, str]:
     """What the measurements were taken on."""
     info = {
-        "hostname_hash": str(abs(hash(platform.node())) % 10**8),
+        "hostname_sha256": hashlib.sha256(platform.node().encode()).hexdigest()[:12],
         "machine": platform.machine(),
         "processor": platform.processor() or "unknown",
         "cpus": str(os.cpu_count()),
