@@ -14,9 +14,9 @@ import time
 from datetime import UTC, datetime
 
 import numpy as np
+from _common import emit
 
 from dpmodel import __version__
-from dpmodel.fileio import atomic_write_text
 from dpmodel.plan import analyse
 from dpmodel.scenario import Scenario
 from dpmodel.sweep import sweep_throughput
@@ -81,11 +81,7 @@ def main() -> int:
         "The first call of a process pays cvxpy's one-time canonicalization; every later solve only",
         "updates `cp.Parameter` values (DPP). Loading profiles from TOML is outside the timed region.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        atomic_write_text(args.out, text)
-    return 0
+    return emit(lines, args.out)
 
 
 if __name__ == "__main__":

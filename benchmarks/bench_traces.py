@@ -14,7 +14,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from dpmodel.fileio import atomic_write_text
+from _common import emit
+
 from dpmodel.profiles import load_model
 from dpmodel.workload import LRUCache, open_trace, summarize
 
@@ -51,11 +52,7 @@ def main() -> int:
         "|---|---|---|---|---|---|",
         *rows,
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        atomic_write_text(args.out, text)
-    return 0
+    return emit(lines, args.out)
 
 
 if __name__ == "__main__":

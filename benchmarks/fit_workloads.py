@@ -13,7 +13,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
-from dpmodel.fileio import atomic_write_text
+from _common import emit
+
 from dpmodel.profiles import load_workload
 from dpmodel.workload.synth import TABLE2_TARGETS, fit_synthesis, synthesize, table2_targets
 
@@ -49,11 +50,7 @@ def main() -> int:
             toml.append(f"{f} = {float(v):.6g}")
         toml.append("")
     lines += ["## Fitted tables", "", "```toml", *toml, "```"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        atomic_write_text(args.out, text)
-    return 0
+    return emit(lines, args.out)
 
 
 if __name__ == "__main__":

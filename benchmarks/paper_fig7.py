@@ -15,6 +15,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from _common import emit
+
 from dpmodel.fileio import atomic_write_text
 from dpmodel.queueing.fig7 import (
     CALIBRATION_FILE,
@@ -92,11 +94,7 @@ def main() -> int:
     med_all = statistics.median(abs(s["error_frac"]) for s in all_sp)
     lines += ["", f"**All {len(all_sp)} cells: median |speedup error| = {med_all:.1%}** (target <= 15 %); "
               f"max {max(abs(s['error_frac']) for s in all_sp):.0%}. Run time {time.perf_counter() - t0:.0f} s.", ""]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        atomic_write_text(args.out, text)
-    return 0
+    return emit(lines, args.out)
 
 
 if __name__ == "__main__":

@@ -312,15 +312,7 @@ class Scenario:
 
     def fingerprint(self) -> str:
         """SHA-256 (first 16 hex) of the profiles' and deployment's contents."""
+        from .profiles.schema import to_plain
 
-        def plain(obj: Any) -> Any:
-            if dataclasses.is_dataclass(obj):
-                return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-            if isinstance(obj, dict):
-                return {str(k): plain(v) for k, v in obj.items()}
-            if isinstance(obj, float) and math.isinf(obj):
-                return "inf"
-            return obj
-
-        blob = json.dumps(plain(self), sort_keys=True, default=str).encode()
+        blob = json.dumps(to_plain(self), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

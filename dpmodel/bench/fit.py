@@ -173,10 +173,10 @@ def write_overlay(path: str | Path, fits: dict[str, LinkFit], *, source: str, di
 
 def apply_overlay(cluster, overlay_path: str | Path):
     """A new cluster profile with the overlay's ``[overrides]`` applied, validated like any profile."""
-    import dataclasses
     import tomllib
 
     from ..profiles import from_mapping
+    from ..profiles.schema import to_plain
 
     try:
         with open(overlay_path, "rb") as fh:
@@ -186,14 +186,7 @@ def apply_overlay(cluster, overlay_path: str | Path):
     if "provenance" not in ov or "input_sha256" not in ov["provenance"]:
         raise BenchError(f"overlay {overlay_path}: missing [provenance] input_sha256")
 
-    def plain(obj):
-        if dataclasses.is_dataclass(obj):
-            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-        if isinstance(obj, dict):
-            return {k: plain(v) for k, v in obj.items()}
-        return obj
-
-    data = plain(cluster)
+    data = to_plain(cluster)
     data["provenance"] = {k: v for k, v in data["provenance"].items() if k in ("source", "date", "fields", "notes")}
     data["provenance"]["fields"] = dict(data["provenance"]["fields"])
     for dotted, value in ov.get("overrides", {}).items():

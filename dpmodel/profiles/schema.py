@@ -279,3 +279,16 @@ def field_table(cls: type, prefix: str = "") -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def to_plain(obj: Any) -> Any:
+    """Dataclasses (recursively) and mappings as plain dicts; infinite floats as the string 'inf'."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {str(k): to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, tuple | list):
+        return [to_plain(v) for v in obj]
+    if isinstance(obj, float) and math.isinf(obj):
+        return "inf"
+    return obj
