@@ -122,6 +122,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(json.dumps(_json_safe(res.to_dict()), indent=2))
     else:
         print(format_plan_text(res))
+    if args.report or args.plots:
+        from .report import write_html_report
+
+        if not args.report:
+            raise DpmodelError("--plots DIR goes with --report FILE.html")
+        for note in write_html_report(scenario, res, args.report, plots_dir=args.plots):
+            print(f"note: {note}", file=sys.stderr)
+        print(f"wrote report {args.report}", file=sys.stderr)
     return 0
 
 
@@ -440,6 +448,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="saturated throughput in every mode, the optimal split and the bottleneck (the main job)")
     add_scenario_options(plan)
     plan.add_argument("--json", action="store_true", help="print JSON instead of the text report")
+    plan.add_argument("--report", default=None, help="also write a self-contained HTML report (plotly inlined)")
+    plan.add_argument("--plots", default=None, help="with --report: also write PNGs here (needs kaleido)")
     plan.set_defaults(func=cmd_plan)
     prof = sub.add_parser("profiles", help="list or show packaged profiles")
     psub = prof.add_subparsers(dest="profiles_command", parser_class=_Parser)

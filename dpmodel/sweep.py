@@ -125,3 +125,30 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         X = np.where(fits, np.where(peak > 0, 1.0 / peak, np.inf), 0.0)
     bottleneck = np.argmax(A + B * f[..., None], axis=-1)
     return {"turns_per_s": X, "split_de_frac": f, "bottleneck_index": bottleneck, "fits": fits}
+
+
+def bottleneck_grid(base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath") -> dict:
+    """Dual-path throughput and binding resource over P/D ratio x context length (``decode_nodes``
+    fixed; P = ratio x D, rounded, at least 1)."""
+    ratios = np.asarray(pd_ratios, float)
+    ctx = np.asarray(contexts_tokens, float)
+    P = np.maximum(1, np.rint(ratios * decode_nodes))
+    out = sweep_throughput(base, mode, prefill_nodes=P[None, :], decode_nodes=decode_nodes, context_tokens=ctx[:, None])
+    names = np.array(flows.RESOURCE_NAMES)
+    return {
+        "pd_ratio": P / decode_nodes,
+        "context_tokens": ctx,
+        "turns_per_s": out["turns_per_s"],
+        "bottleneck": names[out["bottleneck_index"]],
+        "split_de_frac": out["split_de_frac"],
+    }
+
+
+def split_curve(scenario: Scenario, *, points: int = 101) -> dict:
+    """Throughput as a function of the split f, with each resource's own limit ``cap / demand(f)``."""
+    d = scenario.demands("dualpath")
+    f = np.linspace(0.0, 1.0, points)
+    dem = (d.const @ d.weights)[:, None] + (d.slope @ d.weights)[:, None] * f[None, :]
+    with np.errstate(divide="ignore"):
+        limits = np.where(dem > 0, d.capacity[:, None] / dem, np.inf)
+    return {"split_de_frac": f, "limits": dict(zip(d.names, limits, strict=True)), "turns_per_s": limits.min(axis=0)}
