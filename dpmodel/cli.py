@@ -437,6 +437,25 @@ def cmd_bench_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_size(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    from .optimize.sizing import size_cluster
+    from .profiles import load_cost
+
+    cost = load_cost(args.cost)
+    r = size_cluster(scenario, cost, target_aps=args.target_aps, target_turns_per_s=args.target_turns_per_s,
+                     slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, nodes_max=args.nodes_max)
+    if args.json:
+        print(json.dumps(_json_safe(r.to_dict()), indent=2))
+        return 0
+    print(f"minimum-cost cluster for {r.target_aps:.3g} agents/s (SLO: mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):")
+    print(f"  {r.prefill_nodes} prefill + {r.decode_nodes} decode nodes, {r.snics_per_node} storage NIC(s) per node, store {r.store_GBps:,.0f} GB/s")
+    print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; binds first: {r.binding}")
+    for k, v in r.sensitivities.items():
+        print(f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s for {v['delta_cost_per_hour']:+.2f} {r.currency}/h")
+    return 0
+
+
 def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--mode", choices=["basic", "layerwise", "dualpath", "oracle"], default=default)
 
@@ -484,6 +503,18 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
     cap.add_argument("--json", action="store_true")
     cap.set_defaults(func=cmd_capacity)
+
+    sz = sub.add_parser("size", help="minimum-cost cluster meeting a target load under SLOs (MILP, verified)")
+    add_scenario_options(sz)
+    tg = sz.add_mutually_exclusive_group(required=True)
+    tg.add_argument("--target-aps", type=_float, default=None, help="target agent arrivals per second")
+    tg.add_argument("--target-turns-per-s", type=_float, default=None, help="target turns per second")
+    sz.add_argument("--slo-ttft-s", type=_float, default=4.0)
+    sz.add_argument("--slo-tpot-s", type=_float, default=0.05)
+    sz.add_argument("--cost", default="cloud-hopper", help="cost profile name or TOML path (default cloud-hopper)")
+    sz.add_argument("--nodes-max", type=_positive_int, default=256, help="most nodes of each kind")
+    sz.add_argument("--json", action="store_true")
+    sz.set_defaults(func=cmd_size)
 
     be = sub.add_parser("bench", help="transfer microbenchmarks: run, fit alpha-beta links, validate on composite transfers")
     bsub = be.add_subparsers(dest="bench_command", parser_class=_Parser)

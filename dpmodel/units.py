@@ -24,6 +24,7 @@ Glossary (name suffix -> meaning)
 ``_dim``     an architecture dimension (elements along one axis of a tensor)
 ``_params``  a count of model parameters
 ``_sigma``   the standard deviation of a log-normal's logarithm (dimensionless)
+``_per_hour``  a price per hour, in the cost profile's currency
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ GLOSSARY: dict[str, str] = {
     "_dim": "tensor dimension (elements)",
     "_params": "model parameters",
     "_sigma": "log-normal log standard deviation",
+    "_per_hour": "currency units per hour",
 }
 
 GB = 1e9

@@ -7,11 +7,12 @@ import pytest
 
 from dpmodel import units
 from dpmodel.profiles import ClusterProfile, ModelSpec, WorkloadProfile
+from dpmodel.profiles.cost import CostProfile
 from dpmodel.profiles.schema import numeric_paths
 from dpmodel.scenario import Deployment
 
 
-@pytest.mark.parametrize("cls", [ClusterProfile, ModelSpec, WorkloadProfile])
+@pytest.mark.parametrize("cls", [ClusterProfile, ModelSpec, WorkloadProfile, CostProfile])
 def test_profile_numeric_fields_carry_units(cls):
     for path in numeric_paths(cls):
         leaf = path.rsplit(".", 1)[-1]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProfileError
+from .cost import CostProfile
 from .hardware import ClusterProfile
 from .model import ModelSpec
 from .schema import build, check_provenance_covers
@@ -38,6 +39,7 @@ KINDS: dict[str, _Kind] = {
     "cluster": _Kind(ClusterProfile, "hardware"),
     "model": _Kind(ModelSpec, "models"),
     "workload": _Kind(WorkloadProfile, "workloads"),
+    "cost": _Kind(CostProfile, "costs"),
 }
 
 
@@ -110,3 +112,7 @@ def load_model(name_or_path: str | Path) -> ModelSpec:
 
 def load_workload(name_or_path: str | Path) -> WorkloadProfile:
     return load_profile("workload", name_or_path)
+
+
+def load_cost(name_or_path: str | Path) -> CostProfile:
+    return load_profile("cost", name_or_path)

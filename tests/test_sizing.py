@@ -1,0 +1,82 @@
+"""Minimum-cost sizing: MILP optimum checked by enumeration, verified capacity, infeasibility."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dpmodel.cli import main
+from dpmodel.errors import InfeasibleError, ProfileError, ScenarioError
+from dpmodel.optimize.sizing import _with_hw, size_cluster
+from dpmodel.profiles import load_cost
+from dpmodel.queueing.online import slo_capacity
+from dpmodel.scenario import Scenario
+
+BASE = Scenario.load()
+COST = load_cost("cloud-hopper")
+
+
+@pytest.fixture(scope="module")
+def sized():
+    return size_cluster(BASE, COST, target_aps=1.0)
+
+
+def test_sizing_meets_target_and_is_verified(sized):
+    assert sized.max_aps >= 1.0 * (1 - 1e-3)
+    chosen = _with_hw(BASE, P=sized.prefill_nodes, D=sized.decode_nodes, snics=sized.snics_per_node, store_GBps=sized.store_GBps)
+    assert slo_capacity(chosen, "dualpath").max_aps == pytest.approx(sized.max_aps, rel=1e-6)
+    pr = COST.prices
+    node = 8 * pr.gpu_per_hour + pr.node_base_per_hour + sized.snics_per_node * pr.snic_per_hour
+    assert sized.cost_per_hour == pytest.approx((sized.prefill_nodes + sized.decode_nodes) * node + sized.store_GBps * pr.store_per_GBps_hour, rel=1e-6)
+
+
+def test_no_cheaper_node_mix_meets_the_target(sized):
+    """Every cheaper mix of nodes and NICs (storage sized at 90 % read utilization) fails the target."""
+    from dpmodel.optimize.sizing import STORE_UTIL_FRAC
+    from dpmodel.queueing.online import turns_per_agent
+
+    pr = COST.prices
+    X = 1.0 * turns_per_agent(BASE)
+    store = X * BASE.classes()[0].hit_tokens * BASE.model.kv_bytes_per_token / 1e9 / STORE_UTIL_FRAC
+    for snics in (1, 2):
+        node = 8 * pr.gpu_per_hour + pr.node_base_per_hour + snics * pr.snic_per_hour
+        for P in range(1, sized.prefill_nodes + 2):
+            for D in range(2, sized.decode_nodes + 2):
+                if (P + D) * node + store * pr.store_per_GBps_hour >= sized.cost_per_hour - 1e-9:
+                    continue
+                sc = _with_hw(BASE, P=P, D=D, snics=snics, store_GBps=store)
+                assert slo_capacity(sc, "dualpath").max_aps < 1.0 * (1 - 1e-3), (P, D, snics)
+
+
+def test_more_target_costs_more():
+    small = size_cluster(BASE, COST, target_aps=0.5)
+    big = size_cluster(BASE, COST, target_aps=4.0)
+    assert big.cost_per_hour > small.cost_per_hour
+    assert big.prefill_nodes + big.decode_nodes >= small.prefill_nodes + small.decode_nodes
+
+
+def test_infeasible_target_is_explained():
+    with pytest.raises(InfeasibleError, match="bound by"):
+        size_cluster(BASE, COST, target_aps=1e5, nodes_max=4)
+    with pytest.raises(InfeasibleError, match="SLO cannot hold"):
+        size_cluster(BASE, COST, target_aps=0.1, slo_ttft_s=1e-5)
+    with pytest.raises(ScenarioError, match="exactly one"):
+        size_cluster(BASE, COST)
+
+
+def test_size_cli_json(capsys):
+    assert main(["size", "--target-aps", "1", "--json"]) == 0
+    out = capsys.readouterr().out
+    d = json.loads(out)  # nothing but JSON on stdout (the solver's banner is silenced)
+    assert {"prefill_nodes", "decode_nodes", "snics_per_node", "cost_per_hour", "max_aps"} <= set(d)
+    assert set(d["sensitivities"]) >= {"prefill_node", "decode_node", "snic_per_node"}
+
+
+def test_cost_profile_validation(tmp_path):
+    p = tmp_path / "c.toml"
+    p.write_text('name = "c"\ndescription = "x"\n[prices]\ngpu_per_hour = -1\nnode_base_per_hour = 1\nsnic_per_hour = 1\nstore_per_GBps_hour = 1\n'
+                 '[provenance]\nsource = "s"\ndate = "d"\n[provenance.fields]\n"prices.gpu_per_hour" = "assumption: x"\n'
+                 '"prices.node_base_per_hour" = "assumption: x"\n"prices.snic_per_hour" = "assumption: x"\n"prices.store_per_GBps_hour" = "assumption: x"\n')
+    with pytest.raises(ProfileError, match=r"prices\.gpu_per_hour = -1: must be >= 0"):
+        load_cost(p)
