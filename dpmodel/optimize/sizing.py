@@ -145,7 +145,7 @@ def _solve_milp(scenario: Scenario, X: float, cost: CostProfile, snics: int, u_m
     pr = cost.prices
     g = sc.cluster.gpus_per_node
     per_node = g * pr.gpu_per_hour + pr.node_base_per_hour + snics * pr.snic_per_hour
-    prob = cp.Problem(cp.Minimize((P + D) * per_node + W * pr.store_per_GBps_hour), [*cons.values(), *other])
+    prob = cp.Problem(cp.Minimize((P + D) * per_node + W * pr.store_GBps_per_hour), [*cons.values(), *other])
     with warnings.catch_warnings(), _QuietStdout():
         warnings.simplefilter("ignore")
         try:
@@ -217,7 +217,7 @@ def size_cluster(
         node = scenario.cluster.gpus_per_node * pr.gpu_per_hour + pr.node_base_per_hour + s2 * pr.snic_per_hour
         for P2 in range(1, P + 2):
             for D2 in range(_min_decode_nodes(scenario, nodes_max), D + 2):
-                c2 = (P2 + D2) * node + store_need * pr.store_per_GBps_hour
+                c2 = (P2 + D2) * node + store_need * pr.store_GBps_per_hour
                 if c2 >= best_cost - 1e-9:
                     continue
                 cand = _with_hw(scenario, P=P2, D=D2, snics=s2, store_GBps=store_need)
@@ -237,7 +237,7 @@ def size_cluster(
         ("prefill_node", {"P": P + 1, "D": D, "snics": s, "store_GBps": W_}, node_cost),
         ("decode_node", {"P": P, "D": D + 1, "snics": s, "store_GBps": W_}, node_cost),
         ("snic_per_node", {"P": P, "D": D, "snics": s + 1, "store_GBps": W_}, (P + D) * pr.snic_per_hour),
-        ("store_10GBps", {"P": P, "D": D, "snics": s, "store_GBps": W_ + 10}, 10 * pr.store_per_GBps_hour),
+        ("store_10GBps", {"P": P, "D": D, "snics": s, "store_GBps": W_ + 10}, 10 * pr.store_GBps_per_hour),
     ):
         alt_cap = slo_capacity(_with_hw(scenario, **kw), "dualpath", slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s).max_aps
         sens[label] = {"delta_max_aps": alt_cap - cap.max_aps, "delta_cost_per_hour": dcost}

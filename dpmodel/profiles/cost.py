@@ -12,7 +12,7 @@ class PricesSpec:
     gpu_per_hour: float = fld("one GPU, per hour (currency units)", ge=0)
     node_base_per_hour: float = fld("one node without GPUs and storage NICs (CPUs, DRAM, chassis, compute NICs), per hour", ge=0)
     snic_per_hour: float = fld("one storage NIC with its share of the storage network, per hour", ge=0)
-    store_per_GBps_hour: float = fld("one GB/s of storage back-end read bandwidth, per hour", ge=0)
+    store_GBps_per_hour: float = fld("one GB/s of storage back-end read bandwidth, per hour", ge=0)
 
 
 @dataclasses.dataclass(frozen=True)
