@@ -456,6 +456,48 @@ def cmd_size(args: argparse.Namespace) -> int:
     return 0
 
 
+def _axis(text: str) -> tuple[str, list[float]]:
+    name, sep, values = text.partition("=")
+    if not sep or not values:
+        raise argparse.ArgumentTypeError(f"{text!r}: use NAME=V1,V2,... (e.g. decode_nodes=2,4,8)")
+    try:
+        return name.strip(), [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: values must be numbers") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    scenario = scenario_from_args(args)
+    from . import flows
+    from .fileio import atomic_write_text
+    from .sweep import SWEEP_AXES, grid, sweep_throughput
+
+    axes = dict(args.axis or [])
+    for name in axes:
+        if name not in SWEEP_AXES:
+            raise DpmodelError(f"--axis {name}: unknown sweep axis; use one of {', '.join(SWEEP_AXES)}")
+    points = grid(**axes) if axes else [{}]
+    cols = {k: np.array([p[k] for p in points]) for k in axes}
+    out = sweep_throughput(scenario, args.mode, **cols)
+    rows = []
+    for i, p in enumerate(points):
+        rows.append({**p, "turns_per_s": float(np.atleast_1d(out["turns_per_s"])[i]),
+                     "split_de_frac": float(np.atleast_1d(out["split_de_frac"])[i]),
+                     "bottleneck": flows.RESOURCE_NAMES[int(np.atleast_1d(out["bottleneck_index"])[i])]})
+    if args.csv:
+        keys = list(rows[0])
+        atomic_write_text(args.csv, ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in rows))
+        print(f"wrote {len(rows)} points to {args.csv}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_json_safe(rows), indent=2))
+    elif not args.csv:
+        for r in rows:
+            print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
+    return 0
+
+
 def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--mode", choices=["basic", "layerwise", "dualpath", "oracle"], default=default)
 
@@ -503,6 +545,14 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
     cap.add_argument("--json", action="store_true")
     cap.set_defaults(func=cmd_capacity)
+
+    sw = sub.add_parser("sweep", help="what-if grid of saturated throughput (vectorized)")
+    add_scenario_options(sw)
+    sw.add_argument("--axis", type=_axis, action="append", help="NAME=V1,V2,... (repeat for a grid), e.g. decode_nodes=2,4,8")
+    _mode_arg(sw, "dualpath")
+    sw.add_argument("--csv", default=None, help="write the grid as CSV (atomically)")
+    sw.add_argument("--json", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
 
     sz = sub.add_parser("size", help="minimum-cost cluster meeting a target load under SLOs (MILP, verified)")
     add_scenario_options(sz)

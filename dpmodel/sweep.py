@@ -152,3 +152,59 @@ def split_curve(scenario: Scenario, *, points: int = 101) -> dict:
     with np.errstate(divide="ignore"):
         limits = np.where(dem > 0, d.capacity[:, None] / dem, np.inf)
     return {"split_de_frac": f, "limits": dict(zip(d.names, limits, strict=True)), "turns_per_s": limits.min(axis=0)}
+
+
+# ---- parallel sweeps of models that are not vectorized (offline MVA, and later the simulator) ----
+
+
+def offline_point(*, cluster: str, model: str, workload: str, prefill_nodes: int, decode_nodes: int, mode: str, agents: int,
+                  seed: int = 0, **deployment) -> dict:
+    """One offline-JCT evaluation from plain arguments (picklable, for process pools and Dask)."""
+    from .queueing import offline_jct
+
+    sc = Scenario.load(cluster=cluster, model=model, workload=workload, prefill_nodes=prefill_nodes, decode_nodes=decode_nodes, **deployment)
+    r = offline_jct(sc, mode, agents, seed=seed)
+    return {"jct_s": r.jct_s, "turns_per_s": r.turns_per_s}
+
+
+def parallel_sweep(fn, points: list[dict], *, workers: int | None = None, scheduler: str | None = None) -> list[dict]:
+    """Evaluate ``fn(**point)`` for every point, in order: on a local process pool, or on an
+    existing Dask distributed cluster when ``scheduler`` (its address, or a ``Client``) is given.
+
+    Each result is the point merged with what ``fn`` returned. ``fn`` must be importable
+    (module-level) so that workers can run it.
+    """
+    if not points:
+        return []
+    if scheduler is not None:
+        from distributed import Client
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        try:
+            futures = [client.submit(fn, **p, pure=False) for p in points]
+            results = client.gather(futures)
+        finally:
+            if not isinstance(scheduler, Client):
+                client.close()
+    elif workers == 1:
+        results = [fn(**p) for p in points]
+    else:
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
+            results = list(ex.map(_call, [(fn, p) for p in points]))
+    return [{**p, **r} for p, r in zip(points, results, strict=True)]
+
+
+def _call(args):
+    fn, kw = args
+    return fn(**kw)
+
+
+def grid(**axes) -> list[dict]:
+    """Every combination of the given axes, as a list of points."""
+    import itertools
+
+    keys = list(axes)
+    return [dict(zip(keys, vals, strict=True)) for vals in itertools.product(*(list(v) for v in axes.values()))]
