@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_plan.py --out benchmarks/results/plan.md
 	$(BIN)/python benchmarks/bench_traces.py --out benchmarks/results/traces.md
+	$(BIN)/python benchmarks/bench_policy.py --out benchmarks/results/policy.md
 
 lint: $(STAMP)
 	$(BIN)/ruff check dpmodel tests benchmarks

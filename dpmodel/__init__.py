@@ -5,3 +5,12 @@ should the scheduler split KV reads between the prefill-side and decode-side sto
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """``from dpmodel import PolicyTable`` without importing the solvers at package import."""
+    if name == "PolicyTable":
+        from .policy import PolicyTable
+
+        return PolicyTable
+    raise AttributeError(name)

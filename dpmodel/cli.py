@@ -498,6 +498,40 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_policy_export(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    from .policy import PolicyTable
+
+    t = PolicyTable.generate(scenario, cnic_headroom_frac=args.cnic_headroom)
+    path = t.save(args.out, args.format)
+    print(f"wrote a {t.values.shape[0]}x{t.values.shape[1]}x{t.values.shape[2]} policy table to {path} "
+          f"(static split {t.meta['static_split_de_frac']:.3f})")
+    return 0
+
+
+def cmd_policy_show(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .policy import PolicyTable
+
+    t = PolicyTable.load(args.file)
+    h, p, d = t.axes
+    sc = t.meta.get("scenario", {})
+    print(f"policy table {args.file}: dpmodel {t.meta.get('dpmodel_version')}, scenario {sc.get('cluster')} / {sc.get('model')} / "
+          f"{sc.get('workload')} {sc.get('prefill_nodes')}P{sc.get('decode_nodes')}D (fingerprint {sc.get('fingerprint')})")
+    print(f"  hit_tokens [tokens]: {len(h)} values {h[0]:,.0f}..{h[-1]:,.0f}; pe_backlog_s [s]: {len(p)} values {p[0]:g}..{p[-1]:g}; "
+          f"de_backlog_s [s]: {len(d)} values {d[0]:g}..{d[-1]:g}")
+    print(f"  split_de_frac [frac]: mean {t.values.mean():.3f}, min {t.values.min():.3f}, max {t.values.max():.3f}; "
+          f"static split {t.meta.get('static_split_de_frac', float('nan')):.3f}")
+    mid = len(h) // 2
+    print(f"  slice at hit_tokens = {h[mid]:,.0f} (rows: pe_backlog_s, columns: de_backlog_s):")
+    cols = np.linspace(0, len(d) - 1, min(6, len(d))).astype(int)
+    print("          " + "".join(f"{d[c]:>8.2f}" for c in cols))
+    for r in np.linspace(0, len(p) - 1, min(6, len(p))).astype(int):
+        print(f"  {p[r]:>8.2f}" + "".join(f"{t.values[mid, r, c]:>8.3f}" for c in cols))
+    return 0
+
+
 def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--mode", choices=["basic", "layerwise", "dualpath", "oracle"], default=default)
 
@@ -553,6 +587,18 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--csv", default=None, help="write the grid as CSV (atomically)")
     sw.add_argument("--json", action="store_true")
     sw.set_defaults(func=cmd_sweep)
+
+    po = sub.add_parser("policy", help="scheduler policy tables: export from a scenario, show a file")
+    psub2 = po.add_subparsers(dest="policy_command", parser_class=_Parser)
+    pe = psub2.add_parser("export", help="generate the per-request split table and write it (atomically)")
+    add_scenario_options(pe)
+    pe.add_argument("--out", required=True)
+    pe.add_argument("--format", choices=["json", "csv", "parquet"], default=None, help="default: from the file suffix, else json")
+    pe.add_argument("--cnic-headroom", type=_float, default=1.0, help="share of compute-NIC bandwidth free for the relay (default 1)")
+    pe.set_defaults(func=cmd_policy_export)
+    pshow = psub2.add_parser("show", help="axes, summary and a rendered slice of a table file")
+    pshow.add_argument("file")
+    pshow.set_defaults(func=cmd_policy_show)
 
     sz = sub.add_parser("size", help="minimum-cost cluster meeting a target load under SLOs (MILP, verified)")
     add_scenario_options(sz)

@@ -1,0 +1,272 @@
+"""Scheduler policy tables: generated from the model, exported with a schema, loaded and checked,
+looked up in microseconds.
+
+A table maps what a scheduler sees (the request's hit tokens, the prefill-side and decode-side
+storage read backlogs in seconds) to the share of the request's hit KV to read on the decode side.
+Files are JSON or CSV (Parquet with pyarrow), each carrying a schema version, axis names with
+units, the generating scenario's fingerprint, the dpmodel version and a SHA-256 checksum; writes
+are atomic; the loader validates everything and never executes anything from the file.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import __version__
+from ..errors import DpmodelError
+from ..fileio import atomic_write_text
+from .split import optimal_split
+
+SCHEMA_VERSION = 1
+KIND = "dpmodel.policy_table"
+AXES = (("hit_tokens", "tokens"), ("pe_backlog_s", "s"), ("de_backlog_s", "s"))
+VALUE = ("split_de_frac", "frac")
+
+
+class PolicyTableError(DpmodelError, ValueError):
+    """A policy table file is malformed, truncated, or fails its checks."""
+
+
+_SCALARS = (int, float, np.float64)
+
+
+@dataclass(frozen=True)
+class PolicyTable:
+    axes: tuple[np.ndarray, np.ndarray, np.ndarray]  # hit_tokens, pe_backlog_s, de_backlog_s
+    values: np.ndarray  # (n_hit, n_pe, n_de) in [0, 1]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # ---- generation -----------------------------------------------------------------------
+    @classmethod
+    def generate(cls, scenario, *, hit_tokens=None, pe_backlog_s=None, de_backlog_s=None, cnic_headroom_frac: float = 1.0,
+                 relay_s: float | None = None) -> PolicyTable:
+        """Per-request optimal split over a grid, from the scenario's bandwidths (vectorized)."""
+        cl = scenario.cluster
+        b = scenario.model.kv_bytes_per_token
+        h = np.geomspace(1e3, 2e5, 24) if hit_tokens is None else np.asarray(hit_tokens, float)
+        p = np.linspace(0.0, 5.0, 26) if pe_backlog_s is None else np.asarray(pe_backlog_s, float)
+        d = np.linspace(0.0, 5.0, 26) if de_backlog_s is None else np.asarray(de_backlog_s, float)
+        if not 0 < cnic_headroom_frac <= 1:
+            raise PolicyTableError(f"cnic_headroom_frac = {cnic_headroom_frac}: must be in (0, 1]")
+        pe_Bps = cl.snic_read_Bps_per_node
+        de_Bps = min(cl.snic_read_Bps_per_node, cl.gpus_per_node * cl.cnic_kv_Bps_per_gpu * cnic_headroom_frac)
+        relay = cl.network.rdma_wr_us * 1e-6 * scenario.model.kv_layers_count if relay_s is None else relay_s
+        vals = optimal_split(hit_bytes=h[:, None, None] * b, pe_backlog_s=p[None, :, None], de_backlog_s=d[None, None, :],
+                             pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay)
+        from ..plan import analyse_mode
+
+        static = analyse_mode(scenario, "dualpath").split_de_frac
+        meta = {
+            "scenario": {"fingerprint": scenario.fingerprint(), "cluster": cl.name, "model": scenario.model.name,
+                         "workload": scenario.workload.name, "prefill_nodes": scenario.deployment.prefill_nodes_count,
+                         "decode_nodes": scenario.deployment.decode_nodes_count},
+            "pe_read_Bps": pe_Bps, "de_read_Bps": de_Bps, "relay_s": relay, "cnic_headroom_frac": cnic_headroom_frac,
+            "static_split_de_frac": static,
+        }
+        return cls((h, p, d), np.broadcast_to(vals, (len(h), len(p), len(d))).copy(), meta)
+
+    # ---- lookup ----------------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        # plain-Python copies for the scalar fast path
+        last = [max(len(a) - 2, 0) for a in self.axes]  # the last cell's lower index on each axis
+        object.__setattr__(self, "_fast", ([float(x) for x in self.axes[0]], [float(x) for x in self.axes[1]],
+                                           [float(x) for x in self.axes[2]], self.values.tolist(), *last))
+
+    def lookup(self, *, hit_tokens, pe_backlog_s, de_backlog_s, method: str = "linear"):
+        """Decode-side share for the given state(s): vectorized; 'linear' or 'nearest'; clamped at the edges."""
+        if type(hit_tokens) in _SCALARS and type(pe_backlog_s) in _SCALARS and type(de_backlog_s) in _SCALARS:
+            return self._lookup_one(hit_tokens, pe_backlog_s, de_backlog_s, method)
+        q = np.broadcast_arrays(np.asarray(hit_tokens, float), np.asarray(pe_backlog_s, float), np.asarray(de_backlog_s, float))
+        idx, w = [], []
+        for ax, x in zip(self.axes, q, strict=True):
+            x = np.clip(x, ax[0], ax[-1])
+            i = np.clip(np.searchsorted(ax, x, side="right") - 1, 0, len(ax) - 2) if len(ax) > 1 else np.zeros(x.shape, int)
+            t = (x - ax[i]) / (ax[i + 1] - ax[i]) if len(ax) > 1 else np.zeros(x.shape)
+            if method == "nearest":
+                t = np.where(t >= 0.5, 1.0, 0.0)
+            elif method != "linear":
+                raise PolicyTableError(f"method {method!r}: use 'linear' or 'nearest'")
+            idx.append(i)
+            w.append(t)
+        out = np.zeros(q[0].shape)
+        V = self.values
+        for a in (0, 1):
+            for b_ in (0, 1):
+                for c in (0, 1):
+                    wt = (w[0] if a else 1 - w[0]) * (w[1] if b_ else 1 - w[1]) * (w[2] if c else 1 - w[2])
+                    out = out + wt * V[np.minimum(idx[0] + a, V.shape[0] - 1), np.minimum(idx[1] + b_, V.shape[1] - 1), np.minimum(idx[2] + c, V.shape[2] - 1)]
+        return out
+
+    def _lookup_one(self, h: float, p: float, d: float, method: str) -> float:
+        """Scalar fast path (pure Python on lists, inlined: a few microseconds)."""
+        H, Pb, Db, V, hi, pi, di = self._fast
+        br = bisect.bisect_right
+        if h <= H[0]:
+            i, ti = 0, 0.0
+        elif h >= H[-1]:
+            i, ti = hi, 1.0
+        else:
+            i = br(H, h) - 1
+            ti = (h - H[i]) / (H[i + 1] - H[i])
+        if p <= Pb[0]:
+            j, tj = 0, 0.0
+        elif p >= Pb[-1]:
+            j, tj = pi, 1.0
+        else:
+            j = br(Pb, p) - 1
+            tj = (p - Pb[j]) / (Pb[j + 1] - Pb[j])
+        if d <= Db[0]:
+            k, tk = 0, 0.0
+        elif d >= Db[-1]:
+            k, tk = di, 1.0
+        else:
+            k = br(Db, d) - 1
+            tk = (d - Db[k]) / (Db[k + 1] - Db[k])
+        if method != "linear":
+            if method != "nearest":
+                raise PolicyTableError(f"method {method!r}: use 'linear' or 'nearest'")
+            ti, tj, tk = (1.0 if ti >= 0.5 else 0.0), (1.0 if tj >= 0.5 else 0.0), (1.0 if tk >= 0.5 else 0.0)
+        i1 = i + 1 if i < hi else i
+        j1 = j + 1 if j < pi else j
+        k1 = k + 1 if k < di else k
+        a = V[i][j][k] * (1 - tk) + V[i][j][k1] * tk
+        b = V[i][j1][k] * (1 - tk) + V[i][j1][k1] * tk
+        c = V[i1][j][k] * (1 - tk) + V[i1][j][k1] * tk
+        e = V[i1][j1][k] * (1 - tk) + V[i1][j1][k1] * tk
+        return (a * (1 - tj) + b * tj) * (1 - ti) + (c * (1 - tj) + e * tj) * ti
+
+    # ---- files -----------------------------------------------------------------------------
+    def _document(self) -> dict:
+        meta = {k: v for k, v in self.meta.items() if not k.startswith("_")}
+        return {
+            "kind": KIND,
+            "schema_version": SCHEMA_VERSION,
+            "dpmodel_version": __version__,
+            "axes": [{"name": n, "unit": u, "values": [float(x) for x in ax]} for (n, u), ax in zip(AXES, self.axes, strict=True)],
+            "value": {"name": VALUE[0], "unit": VALUE[1]},
+            "values": [float(x) for x in self.values.ravel()],
+            "meta": meta,
+        }
+
+    @staticmethod
+    def _checksum(doc: dict) -> str:
+        body = {k: v for k, v in doc.items() if k != "checksum"}
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+    def save(self, path: str | Path, fmt: str | None = None) -> Path:
+        """Write atomically as JSON, CSV or Parquet (by ``fmt`` or the file's suffix)."""
+        path = Path(path)
+        fmt = fmt or {".json": "json", ".csv": "csv", ".parquet": "parquet"}.get(path.suffix, "json")
+        doc = self._document()
+        doc["checksum"] = self._checksum(doc)
+        if fmt == "json":
+            return atomic_write_text(path, json.dumps(doc, indent=1))
+        if fmt == "csv":
+            head = {k: v for k, v in doc.items() if k not in ("values",)}
+            head["axes"] = [{k: v for k, v in a.items() if k != "values"} | {"count": len(a["values"])} for a in doc["axes"]]
+            lines = ["# " + json.dumps(head, sort_keys=True)]
+            lines.append(",".join([n for n, _ in AXES] + [VALUE[0]]))
+            h, p, d = (ax.tolist() for ax in self.axes)
+            V = self.values.tolist()
+            for i, hv in enumerate(h):
+                for j, pv in enumerate(p):
+                    for k, dv in enumerate(d):
+                        lines.append(f"{hv!r},{pv!r},{dv!r},{V[i][j][k]!r}")
+            return atomic_write_text(path, "\n".join(lines) + "\n")
+        if fmt == "parquet":
+            try:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+            except ImportError:
+                raise PolicyTableError("Parquet export needs pyarrow: pip install pyarrow (or use --format json|csv)") from None
+            h, p, d = np.meshgrid(*self.axes, indexing="ij")  # pragma: no cover - needs pyarrow
+            t = pa.table({AXES[0][0]: h.ravel(), AXES[1][0]: p.ravel(), AXES[2][0]: d.ravel(), VALUE[0]: self.values.ravel()})
+            t = t.replace_schema_metadata({"dpmodel": json.dumps({k: v for k, v in doc.items() if k != "values"})})
+            tmp = path.with_suffix(".parquet.tmp")
+            pq.write_table(t, tmp)
+            tmp.replace(path)
+            return path
+        raise PolicyTableError(f"format {fmt!r}: use json, csv or parquet")
+
+    @classmethod
+    def load(cls, path: str | Path) -> PolicyTable:
+        """Load and validate (schema version, axes, value range, checksum). Never executes content."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyTableError(f"policy table {str(path)!r}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise PolicyTableError(f"{path}: not a text policy table (JSON or CSV)") from None
+        if text.lstrip().startswith("{"):
+            try:
+                doc = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise PolicyTableError(f"{path}: not valid JSON (truncated?): {exc.msg} at line {exc.lineno}") from None
+            return cls._from_document(doc, path)
+        if text.startswith("# {"):
+            return cls._from_csv(text, path)
+        raise PolicyTableError(f"{path}: not a dpmodel policy table (expected JSON or CSV with a '# {{...}}' header)")
+
+    @classmethod
+    def _from_csv(cls, text: str, path: Path) -> PolicyTable:
+        lines = text.splitlines()
+        try:
+            head = json.loads(lines[0][2:])
+        except json.JSONDecodeError as exc:
+            raise PolicyTableError(f"{path}:1: header is not valid JSON: {exc.msg}") from None
+        if lines[1:2] != [",".join([n for n, _ in AXES] + [VALUE[0]])]:
+            raise PolicyTableError(f"{path}:2: columns must be {','.join([n for n, _ in AXES] + [VALUE[0]])}")
+        rows = []
+        for ln, line in enumerate(lines[2:], 3):
+            parts = line.split(",")
+            try:
+                if len(parts) != 4:
+                    raise ValueError(f"expected 4 values, got {len(parts)}")
+                rows.append([float(x) for x in parts])
+            except ValueError as exc:
+                raise PolicyTableError(f"{path}:{ln}: {exc}") from None
+        counts = [a.get("count") for a in head.get("axes", [])]
+        if len(counts) != 3 or not all(isinstance(c, int) and c > 0 for c in counts):
+            raise PolicyTableError(f"{path}:1: header axes must give three counts")
+        if len(rows) != counts[0] * counts[1] * counts[2]:
+            raise PolicyTableError(f"{path}: {len(rows)} rows, the header promises {counts[0] * counts[1] * counts[2]} (truncated?)")
+        arr = np.array(rows)
+        axes = [np.unique(arr[:, i]) for i in range(3)]
+        doc = dict(head)
+        doc["axes"] = [{"name": a["name"], "unit": a["unit"], "values": [float(x) for x in ax]} for a, ax in zip(head["axes"], axes, strict=True)]
+        doc["values"] = [float(x) for x in arr[:, 3]]
+        return cls._from_document(doc, path)
+
+    @classmethod
+    def _from_document(cls, doc: Any, path: Path) -> PolicyTable:
+        if not isinstance(doc, dict) or doc.get("kind") != KIND:
+            raise PolicyTableError(f"{path}: not a dpmodel policy table (kind must be {KIND!r})")
+        if doc.get("schema_version") != SCHEMA_VERSION:
+            raise PolicyTableError(f"{path}: schema_version {doc.get('schema_version')!r} unsupported (this dpmodel reads {SCHEMA_VERSION})")
+        if "checksum" not in doc or cls._checksum(doc) != doc["checksum"]:
+            raise PolicyTableError(f"{path}: checksum mismatch: the file was changed or truncated after it was written")
+        axes_doc = doc.get("axes")
+        if not isinstance(axes_doc, list) or [a.get("name") for a in axes_doc] != [n for n, _ in AXES]:
+            raise PolicyTableError(f"{path}: axes must be {', '.join(n for n, _ in AXES)}")
+        axes = []
+        for a in axes_doc:
+            v = np.asarray(a.get("values"), float)
+            if v.ndim != 1 or len(v) < 1 or not np.all(np.isfinite(v)) or np.any(np.diff(v) <= 0):
+                raise PolicyTableError(f"{path}: axis {a['name']} must be finite and strictly increasing")
+            axes.append(v)
+        vals = np.asarray(doc.get("values"), float)
+        shape = tuple(len(a) for a in axes)
+        if vals.size != math.prod(shape):
+            raise PolicyTableError(f"{path}: {vals.size} values for a {shape} grid")
+        if not np.all((vals >= 0) & (vals <= 1)):
+            raise PolicyTableError(f"{path}: values must lie in [0, 1]")
+        return cls(tuple(axes), vals.reshape(shape), dict(doc.get("meta", {})) | {"dpmodel_version": doc.get("dpmodel_version")})
