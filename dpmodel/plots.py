@@ -90,3 +90,14 @@ def mode_bars(plan_result) -> go.Figure:
     fig = go.Figure(go.Bar(x=[m.mode for m in modes], y=[m.turns_per_s for m in modes], text=[m.bottleneck for m in modes], textposition="outside"))
     fig.update_layout(title="Saturated throughput by mode (label: binding resource)", yaxis_title="turns/s (cluster)", **_LAYOUT)
     return fig
+
+
+def policy_heatmap(table, *, hit_tokens: float) -> go.Figure:
+    """Decode-side share over (prefill-side backlog, decode-side backlog) at the hit-token row
+    nearest ``hit_tokens`` of a :class:`dpmodel.PolicyTable`."""
+    h, p, d = table.axes
+    i = int(np.argmin(np.abs(np.log(h) - np.log(hit_tokens))))
+    fig = go.Figure(go.Heatmap(x=d, y=p, z=table.values[i], colorscale="RdBu", zmin=0, zmax=1, colorbar={"title": "DE share"}))
+    fig.update_layout(title=f"Read split at {h[i]:,.0f} hit tokens", xaxis_title="decode-side read backlog [s]",
+                      yaxis_title="prefill-side read backlog [s]", **_LAYOUT)
+    return fig

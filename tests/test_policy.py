@@ -144,3 +144,10 @@ def test_policy_cli(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "hit_tokens [tokens]" in text and "split_de_frac [frac]" in text
     assert main(["policy", "show", str(tmp_path / "missing.json")]) == 2
+
+
+def test_policy_heatmap(table):
+    from dpmodel import plots
+
+    fig = plots.policy_heatmap(table, hit_tokens=3e4)
+    assert fig.data[0].z.shape == table.values.shape[1:]
