@@ -332,7 +332,19 @@ def cmd_offline(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .queueing import offline_jct
 
-    r = offline_jct(scenario, args.mode, args.agents, seed=args.seed, append_scale=args.append_scale, gen_scale=args.gen_scale)
+    trajectories = None
+    if args.trace:
+        raise DpmodelError("offline: a request trace has no agents to replay; use --workload NAME (synthesized) or a trajectory .jsonl")
+    if str(args.workload).endswith(".jsonl"):
+        from .workload import read_trajectories
+
+        trajectories = read_trajectories(args.workload)
+        if args.append_scale != 1.0 or args.gen_scale != 1.0:
+            trajectories = trajectories.scaled(append_factor=args.append_scale, generated_factor=args.gen_scale)
+        if trajectories.agents_count < args.agents:
+            trajectories = trajectories.with_extra_agents(args.agents - trajectories.agents_count, seed=args.seed)
+    r = offline_jct(scenario, args.mode, args.agents, seed=args.seed, append_scale=args.append_scale, gen_scale=args.gen_scale,
+                    trajectories=trajectories)
     if args.json:
         print(json.dumps(_json_safe(r.to_dict()), indent=2))
     else:
@@ -452,7 +464,8 @@ def cmd_size(args: argparse.Namespace) -> int:
     print(f"  {r.prefill_nodes} prefill + {r.decode_nodes} decode nodes, {r.snics_per_node} storage NIC(s) per node, store {r.store_GBps:,.0f} GB/s")
     print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; binds first: {r.binding}")
     for k, v in r.sensitivities.items():
-        print(f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s for {v['delta_cost_per_hour']:+.2f} {r.currency}/h")
+        print(f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s under the SLO "
+              f"({v['delta_saturated_turns_per_s_dual']:+.3g} saturated turns/s from the LP duals) for {v['delta_cost_per_hour']:+.2f} {r.currency}/h")
     return 0
 
 

@@ -198,3 +198,19 @@ def test_calibrated_option(capsys):
 def test_queueing_bad_input_one_line(args, needle):
     p = run(*args)
     assert p.returncode == 2 and "Traceback" not in p.stderr and needle in p.stderr
+
+
+def test_offline_replays_a_trajectory_file(tmp_path, capsys):
+    out = tmp_path / "t.jsonl"
+    assert main(["workload", "synth", "agentic-32k", "--agents", "30", "--seed", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    args = ["offline", "--workload", str(out), "--model", "ds-27b", "--prefill-nodes", "1", "--decode-nodes", "1", "--json"]
+    assert main([*args, "--agents", "30"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    from dpmodel.workload import read_trajectories
+
+    assert d["turns_total"] == read_trajectories(out).turns_count
+    assert main([*args, "--agents", "40"]) == 0  # more agents than the file: the paper's extra-agent knob
+    assert json.loads(capsys.readouterr().out)["agents"] == 40
+    p = run("offline", "--agents", "5", "--trace", str(DATA / "mooncake_small.jsonl"))
+    assert p.returncode == 2 and "no agents to replay" in p.stderr

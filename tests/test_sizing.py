@@ -71,6 +71,8 @@ def test_size_cli_json(capsys):
     d = json.loads(out)  # nothing but JSON on stdout (the solver's banner is silenced)
     assert {"prefill_nodes", "decode_nodes", "snics_per_node", "cost_per_hour", "max_aps"} <= set(d)
     assert set(d["sensitivities"]) >= {"prefill_node", "decode_node", "snic_per_node"}
+    for v in d["sensitivities"].values():
+        assert v["delta_saturated_turns_per_s_dual"] >= 0 and v["delta_cost_per_hour"] > 0
 
 
 def test_cost_profile_validation(tmp_path):

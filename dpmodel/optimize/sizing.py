@@ -230,6 +230,17 @@ def size_cluster(
 
     at = analyse_mode(chosen, "dualpath")
     binding = at.bottleneck  # the resource that saturates first as load grows
+    # marginal saturated throughput from the LP duals at the chosen cluster: shadow price x added capacity
+    price = {r.name: (r.shadow_price, r.capacity) for r in at.resources}
+    per_P = {n: c / P for n, (_, c) in price.items() if n.startswith("pe.")}
+    per_D = {n: c / D for n, (_, c) in price.items() if n.startswith("de.")}
+    snic = {n: price[n][1] / s for n in ("pe.snic.read", "de.snic.read", "de.snic.write")}
+    dual_gain = {
+        "prefill_node": sum(price[n][0] * v for n, v in per_P.items()),
+        "decode_node": sum(price[n][0] * v for n, v in per_D.items()),
+        "snic_per_node": sum(price[n][0] * v for n, v in snic.items()),
+        "store_10GBps": price["store.read"][0] * 10.0,
+    }
     sens = {}
     node_cost = scenario.cluster.gpus_per_node * pr.gpu_per_hour + pr.node_base_per_hour + s * pr.snic_per_hour
     W_ = max(W, 1e-3)
@@ -240,6 +251,7 @@ def size_cluster(
         ("store_10GBps", {"P": P, "D": D, "snics": s, "store_GBps": W_ + 10}, 10 * pr.store_GBps_per_hour),
     ):
         alt_cap = slo_capacity(_with_hw(scenario, **kw), "dualpath", slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s).max_aps
-        sens[label] = {"delta_max_aps": alt_cap - cap.max_aps, "delta_cost_per_hour": dcost}
+        sens[label] = {"delta_max_aps": alt_cap - cap.max_aps, "delta_cost_per_hour": dcost,
+                       "delta_saturated_turns_per_s_dual": dual_gain[label]}
     return SizingResult(P, D, s, W, cost_h, cap.max_aps, target, u_max, float(cap.at_max.split_de_frac if cap.at_max else at.split_de_frac),
                         binding, sens, cost.currency)
