@@ -545,6 +545,26 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    scenario = scenario_from_args(args)
+    from .sim import simulate_offline
+
+    r = simulate_offline(scenario, args.policy, args.agents, seed=args.seed)
+    out = {"mode": r.mode, "agents": r.agents, "seed": r.seed, "jct_s": r.jct_s_sim, "turns_per_s": r.turns_per_s_sim,
+           "ttft_s": r.ttft_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
+           "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "utilization": r.utilization_sim,
+           "littles_law": r.littles_law, "events": r.events}
+    if args.json:
+        print(json.dumps(_json_safe(out), indent=2))
+    else:
+        t = r.ttft_s_sim
+        print(f"simulated offline batch: {r.agents} agents, policy {r.mode}, seed {r.seed}: JCT {r.jct_s_sim:,.0f} s, "
+              f"{r.turns_per_s_sim:.2f} turns/s, {r.events:,} events")
+        print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}; decode-side reads "
+              f"{r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}")
+    return 0
+
+
 def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--mode", choices=["basic", "layerwise", "dualpath", "oracle"], default=default)
 
@@ -600,6 +620,15 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--csv", default=None, help="write the grid as CSV (atomically)")
     sw.add_argument("--json", action="store_true")
     sw.set_defaults(func=cmd_sweep)
+
+    si = sub.add_parser("simulate", help="discrete-event simulation of an offline batch (checks the analytic models)")
+    add_scenario_options(si)
+    si.add_argument("--policy", choices=["basic", "layerwise", "dualpath", "oracle"], default="dualpath",
+                    help="read policy: dualpath = each request's side drawn with the optimizer's split")
+    si.add_argument("--agents", type=_positive_int, required=True)
+    si.add_argument("--seed", type=int, default=0)
+    si.add_argument("--json", action="store_true")
+    si.set_defaults(func=cmd_simulate)
 
     po = sub.add_parser("policy", help="scheduler policy tables: export from a scenario, show a file")
     psub2 = po.add_subparsers(dest="policy_command", parser_class=_Parser)

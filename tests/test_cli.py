@@ -214,3 +214,10 @@ def test_offline_replays_a_trajectory_file(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["agents"] == 40
     p = run("offline", "--agents", "5", "--trace", str(DATA / "mooncake_small.jsonl"))
     assert p.returncode == 2 and "no agents to replay" in p.stderr
+
+
+def test_simulate_cli(capsys):
+    assert main(["simulate", "--agents", "16", "--model", "ds-27b", "--prefill-nodes", "1", "--decode-nodes", "1", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert {"jct_s", "turns_per_s", "ttft_s", "decode_side_read_frac", "snic_balance_max_over_avg", "events"} <= set(d)
+    assert d["jct_s"] > 0 and d["events"] > 0

@@ -79,6 +79,27 @@ class OfflineResult:
         return dataclasses.asdict(self)
 
 
+def _work_in_mean_turns(scenario: Scenario, ts: TrajectorySet) -> np.ndarray:
+    """Each agent's work in units of the mean turn.
+
+    Turns differ: an agent that takes many turns often takes short ones. Agents advance through
+    the closed network at a common rate in *work*, so the drain is measured in mean-turn
+    equivalents: a turn's weight is its zero-load cost (prefill compute plus decoding its tokens at
+    a lone sequence's step time) over the mean turn's.
+    """
+    ctx = ts.context_tokens()
+    comp = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
+    rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
+    dec = scenario.decode_capacity()
+    cl, dep = scenario.cluster, scenario.deployment
+    step0 = float(compute.decode_step_s(batch_seqs=1.0, seq_kv_bytes=dec["seq_kv_bytes"], weight_bytes_per_gpu=dec["weight_bytes_per_gpu"],
+                                        hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+                                        step_overhead_s=dep.decode_step_overhead_s))
+    cost = comp / rate + ts.generated_tokens * step0
+    per_agent = np.add.reduceat(cost, ts.offsets[:-1])
+    return per_agent / cost.mean()
+
+
 def trajectories_for(scenario: Scenario, agents: int, *, seed: int = 0, append_scale: float = 1.0, gen_scale: float = 1.0) -> TrajectorySet:
     """The agents of an offline batch: synthesized from the workload, with the paper's knobs."""
     ts = synthesize_workload(scenario.workload, agents=agents, seed=seed)
@@ -138,7 +159,7 @@ def offline_jct_many(
     ts = trajectories if trajectories is not None else trajectories_for(scenario, n_max, seed=seed, append_scale=append_scale, gen_scale=gen_scale)
     if ts.agents_count < n_max:
         raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {n_max} asked for")
-    turns = ts.turns_per_trajectory().astype(float)
+    turns = _work_in_mean_turns(scenario, ts)
     if turns_reading == "plain":
         sc = dataclasses.replace(scenario, request_classes=())
         turns = turns * (scenario.workload.trajectory.mean_turns_count / turns[:n_max].mean())
@@ -154,6 +175,7 @@ def offline_jct_many(
             de_frac = analyse_mode(sc, mode).split_de_frac
     stations, dec_fn, hold = build_network(sc, mode, de_frac)
     res = mva_dpmodel(stations, n_max, hold_frac=hold, decode_service_s=dec_fn)
+    real_turns = ts.turns_per_trajectory()
     X = res["throughput_per_s"]
     dec_col = [s.group for s in stations].index("dec")
     gen_mean = max(float(sum(k.weight_frac * k.generated_tokens for k in sc.classes())), 1e-9)
@@ -161,7 +183,7 @@ def offline_jct_many(
     for a in agent_counts:
         n = int(a)
         jct = drain_jct_s(turns[:n], X[:n])
-        total = int(round(turns[:n].sum()))
+        total = int(real_turns[:n].sum()) if turns_reading != "plain" else int(round(turns[:n].sum()))
         tpot = dec_fn(res["queue"][n - 1][dec_col]) / gen_mean
         out.append(OfflineResult(mode, n, jct, total / jct, total, float(X[n - 1]), float(de_frac), tpot, seed))
     return out
