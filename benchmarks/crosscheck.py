@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from _common import command_line, emit
@@ -33,7 +33,7 @@ def main() -> int:
     ap.add_argument("--skip-speed", action="store_true")
     args = ap.parse_args()
     lines = ["# Analytic models vs the discrete-event simulator", "",
-             f"Command: `{command_line()}`; {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC}. Seeds: 3 (saturated), 0 (offline).", "",
+             f"Command: `{command_line()}`; {datetime.now(UTC):%Y-%m-%d %H:%M UTC}. Seeds: 3 (saturated), 0 (offline).", "",
              "## Saturated throughput: LP vs simulation (agents = 2x the MVA's saturating population)", "",
              "| scenario | mode | LP turns/s | simulated | error | Little's law error (decode slots) |", "|---|---|---|---|---|---|"]
     for name, sc in SCENARIOS.items():

@@ -167,6 +167,16 @@ def offline_point(*, cluster: str, model: str, workload: str, prefill_nodes: int
     return {"jct_s": r.jct_s, "turns_per_s": r.turns_per_s}
 
 
+def simulate_point(*, cluster: str, model: str, workload: str, prefill_nodes: int, decode_nodes: int, mode: str, agents: int,
+                   seed: int = 0, **deployment) -> dict:
+    """One simulated offline batch from plain arguments (picklable, for process pools and Dask)."""
+    from .sim import simulate_offline
+
+    sc = Scenario.load(cluster=cluster, model=model, workload=workload, prefill_nodes=prefill_nodes, decode_nodes=decode_nodes, **deployment)
+    r = simulate_offline(sc, mode, agents, seed=seed)
+    return {"jct_s_sim": r.jct_s_sim, "turns_per_s_sim": r.turns_per_s_sim, "events": r.events}
+
+
 def parallel_sweep(fn, points: list[dict], *, workers: int | None = None, scheduler: str | None = None) -> list[dict]:
     """Evaluate ``fn(**point)`` for every point, in order: on a local process pool, or on an
     existing Dask distributed cluster when ``scheduler`` (its address, or a ``Client``) is given.
