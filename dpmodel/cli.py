@@ -549,7 +549,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .sim import simulate_offline
 
-    r = simulate_offline(scenario, args.policy, args.agents, seed=args.seed)
+    table = None
+    if args.policy_table:
+        from .policy import PolicyTable
+
+        table = PolicyTable.load(args.policy_table)
+        if args.policy == "dualpath":
+            args.policy = "dualpath-table"
+    r = simulate_offline(scenario, args.policy, args.agents, seed=args.seed, policy_table=table)
     out = {"mode": r.mode, "agents": r.agents, "seed": r.seed, "jct_s": r.jct_s_sim, "turns_per_s": r.turns_per_s_sim,
            "ttft_s": r.ttft_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
            "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "utilization": r.utilization_sim,
@@ -623,8 +630,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     si = sub.add_parser("simulate", help="discrete-event simulation of an offline batch (checks the analytic models)")
     add_scenario_options(si)
-    si.add_argument("--policy", choices=["basic", "layerwise", "dualpath", "oracle"], default="dualpath",
-                    help="read policy: dualpath = each request's side drawn with the optimizer's split")
+    si.add_argument("--policy", choices=["basic", "layerwise", "dualpath", "oracle", "dualpath-queue", "dualpath-split", "dualpath-table"],
+                    default="dualpath", help="read policy: dualpath = each request's side drawn with the optimizer's split; "
+                    "dualpath-queue = shorter storage read queue; dualpath-split = per-request split; dualpath-table = from --policy-table")
+    si.add_argument("--policy-table", default=None, help="a policy table file (implies --policy dualpath-table)")
     si.add_argument("--agents", type=_positive_int, required=True)
     si.add_argument("--seed", type=int, default=0)
     si.add_argument("--json", action="store_true")

@@ -78,3 +78,32 @@ def test_offline_jct_close_to_mva(agents):
         sim = simulate_offline(sc, mode, agents, seed=0).jct_s_sim
         mva = offline_jct(sc, mode, agents, seed=0).jct_s
         assert mva == pytest.approx(sim, rel=0.10), mode
+
+
+def test_dynamic_read_policies(tmp_path):
+    from dpmodel import PolicyTable
+    from dpmodel.errors import ScenarioError
+
+    sc = SCENARIOS["ds27b-1P1D-32k"]
+    table = PolicyTable.generate(sc)
+    layer = simulate_offline(sc, "layerwise", 64, seed=2).jct_s_sim
+    for pol in ("dualpath-queue", "dualpath-split", "dualpath-table"):
+        r = simulate_offline(sc, pol, 64, seed=2, policy_table=table if pol == "dualpath-table" else None)
+        assert 0 < r.decode_side_read_frac_sim < 1
+        assert r.jct_s_sim <= layer * 1.02  # using both read paths never hurts here
+    with pytest.raises(ScenarioError, match="needs a policy table"):
+        simulate_offline(sc, "dualpath-table", 4)
+
+
+def test_simulate_cli_with_policy_table(tmp_path, capsys):
+    import json
+
+    from dpmodel.cli import main
+
+    out = tmp_path / "p.json"
+    args = ["--model", "ds-27b", "--prefill-nodes", "1", "--decode-nodes", "1"]
+    assert main(["policy", "export", "--out", str(out), *args]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--agents", "16", "--policy-table", str(out), "--json", *args]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["mode"] == "dualpath-table" and 0 <= d["decode_side_read_frac"] <= 1

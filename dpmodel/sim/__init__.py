@@ -1,6 +1,6 @@
 """Discrete-event simulator (SimPy) that checks the analytic models."""
 
-from .engine import PSLink, ServingSim, SimResult
+from .engine import DYNAMIC_POLICIES, POLICIES, PSLink, ServingSim, SimResult
 from .run import simulate_offline, simulate_saturated
 
-__all__ = ["PSLink", "ServingSim", "SimResult", "simulate_offline", "simulate_saturated"]
+__all__ = ["DYNAMIC_POLICIES", "POLICIES", "PSLink", "ServingSim", "SimResult", "simulate_offline", "simulate_saturated"]

@@ -112,12 +112,27 @@ class SimResult:
         return dataclasses.asdict(self)
 
 
-class ServingSim:
-    """The simulated cluster for one scenario and mode."""
+#: read policies beyond the modes: each picks, per request, which share to read on the decode side
+#: from the live storage-read backlogs (seconds of reading queued on each side's least-loaded node)
+DYNAMIC_POLICIES = {
+    "dualpath-queue": "whole request on the side with the shorter storage read queue (the paper's read-path rule)",
+    "dualpath-split": "each request split across both sides to equalize their finish times (water-filling)",
+    "dualpath-table": "each request's split looked up in a policy table (PolicyTable)",
+}
+POLICIES = (*MODES, *DYNAMIC_POLICIES)
 
-    def __init__(self, scenario: Scenario, mode: str, seed: int = 0, de_frac: float | None = None):
-        if mode not in MODES:
-            raise ScenarioError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+
+class ServingSim:
+    """The simulated cluster for one scenario and policy (a mode, or a dynamic read policy)."""
+
+    def __init__(self, scenario: Scenario, mode: str, seed: int = 0, de_frac: float | None = None, policy_table=None):
+        if mode not in POLICIES:
+            raise ScenarioError(f"unknown policy {mode!r}: use one of {', '.join(POLICIES)}")
+        self.policy = mode
+        if mode == "dualpath-table" and policy_table is None:
+            raise ScenarioError("policy 'dualpath-table' needs a policy table (--policy-table FILE)")
+        self.table = policy_table
+        mode = "dualpath" if mode in DYNAMIC_POLICIES else mode
         self.sc, self.mode = scenario, MODES[mode]
         cl, dep = scenario.cluster, scenario.deployment
         self.env = simpy.Environment()
@@ -135,7 +150,7 @@ class ServingSim:
         self.peak = cl.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * dep.prefill_efficiency_frac
         if de_frac is None:
             de_frac = 0.0
-            if self.mode.de_path:
+            if self.mode.de_path and self.policy == "dualpath":
                 from ..plan import analyse_mode
 
                 de_frac = analyse_mode(scenario, mode).split_de_frac
@@ -150,6 +165,35 @@ class ServingSim:
     # ---- one turn -----------------------------------------------------------------------------
     def _least_loaded(self, links: list[PSLink]) -> PSLink:
         return min(links, key=lambda L: (len(L.active), L.name))
+
+    @staticmethod
+    def _backlog_s(link: PSLink) -> float:
+        link._advance()
+        return sum(r[0] for r in link.active.values()) / link.cap
+
+    def _read(self, H: float, hit_tokens: float, use_de: bool):
+        """The hit-KV read of one request under the policy; returns the decode-side bytes."""
+        if self.policy not in DYNAMIC_POLICIES:
+            link = self._least_loaded(self.de_snic if use_de else self.pe_snic)
+            yield link.transfer(H)
+            return H if use_de else 0.0
+        pe, de = self._least_loaded(self.pe_snic), self._least_loaded(self.de_snic)
+        bp, bd = self._backlog_s(pe), self._backlog_s(de)
+        if self.policy == "dualpath-queue":
+            f = 1.0 if bd < bp else 0.0
+        elif self.policy == "dualpath-split":
+            from ..policy.split import optimal_split
+
+            f = float(optimal_split(hit_bytes=H, pe_backlog_s=bp, de_backlog_s=bd, pe_Bps=pe.cap, de_Bps=de.cap))
+        else:
+            f = float(self.table.lookup(hit_tokens=float(hit_tokens), pe_backlog_s=bp, de_backlog_s=bd))
+        parts = []
+        if f < 1:
+            parts.append(pe.transfer((1 - f) * H))
+        if f > 0:
+            parts.append(de.transfer(f * H))
+        yield self.env.all_of(parts)
+        return f * H
 
     def _decode_step_s(self, batch_per_gpu: float) -> float:
         dep, cl = self.sc.deployment, self.sc.cluster
@@ -175,12 +219,12 @@ class ServingSim:
             yield req
             g0 = env.now
             # the read side's least-loaded node is chosen when the read starts
-            yield self._least_loaded(self.de_snic if use_de else self.pe_snic).transfer(H)
+            de_bytes = yield from self._read(H, hit_tokens, use_de)
             yield env.timeout(t_comp)
             self.gpus.release(req)
             self.gpu_busy += env.now - g0
         else:
-            yield self._least_loaded(self.de_snic if use_de else self.pe_snic).transfer(H)
+            de_bytes = yield from self._read(H, hit_tokens, use_de)
             req = self.gpus.request()
             yield req
             g0 = env.now
@@ -189,7 +233,7 @@ class ServingSim:
             self.gpu_busy += env.now - g0
         t_first = env.now
         st.all_bytes += H
-        st.de_bytes += H if use_de else 0.0
+        st.de_bytes += de_bytes
         dreq = self.decode.request()
         yield dreq
         self._dec_account(+1)

@@ -26,12 +26,13 @@ def _littles(sim: ServingSim) -> dict[str, float]:
     return {"occupancy_mean": L, "rate_x_time": lam * W, "rel_error_frac": abs(L - lam * W) / L if L > 0 else 0.0}
 
 
-def simulate_offline(scenario, mode: str, agents: int, *, seed: int = 0, trajectories: TrajectorySet | None = None) -> SimResult:
+def simulate_offline(scenario, mode: str, agents: int, *, seed: int = 0, trajectories: TrajectorySet | None = None,
+                     policy_table=None) -> SimResult:
     """n agents start together and replay their trajectories turn by turn (per-turn tokens); JCT."""
     if not isinstance(agents, int | np.integer) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     ts = trajectories if trajectories is not None else trajectories_for(scenario, int(agents), seed=seed)
-    sim = ServingSim(scenario, mode, seed=seed)
+    sim = ServingSim(scenario, mode, seed=seed, policy_table=policy_table)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
     for j in range(int(agents)):
