@@ -248,14 +248,6 @@ def _print_workload_stats(d: dict[str, Any]) -> None:
         print(f"  skipped {d['skipped_lines']} malformed lines (lenient)")
 
 
-def _pct(x) -> dict[str, float]:
-    import numpy as np
-
-    x = np.asarray(x, float)
-    return {"mean": float(x.mean()), "p50": float(np.percentile(x, 50)), "p90": float(np.percentile(x, 90)),
-            "p99": float(np.percentile(x, 99)), "max": float(x.max())}
-
-
 def cmd_workload_list(args: argparse.Namespace) -> int:
     args.kind = "workload"
     return cmd_profiles_list(args)
@@ -264,7 +256,7 @@ def cmd_workload_list(args: argparse.Namespace) -> int:
 def cmd_workload_show(args: argparse.Namespace) -> int:
     from .profiles import load_model
     from .workload import open_trace, read_trajectories, summarize, synthesize_workload
-    from .workload.traces import LRUCache
+    from .workload.traces import LRUCache, percentiles
 
     if (args.name is None) == (args.trace is None):
         raise DpmodelError("workload show: give a workload NAME or --trace PATH (one of them)")
@@ -293,10 +285,10 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
             "rate_per_s": None,
             "interarrival_cv": None,
             "hit_ratio_tokens": st["hit_frac_tokens"],
-            "input_tokens": _pct(ctx + ts.append_tokens),
-            "output_tokens": _pct(ts.generated_tokens),
+            "input_tokens": percentiles(ctx + ts.append_tokens),
+            "output_tokens": percentiles(ts.generated_tokens),
             "sessions": ts.agents_count,
-            "turns_per_session": _pct(ts.turns_per_trajectory()),
+            "turns_per_session": percentiles(ts.turns_per_trajectory()),
             "table2": {k: st[k] for k in ("turns_turn_weighted", "append_tokens_per_turn", "generated_tokens_per_turn", "total_tokens_mean", "context_tokens_per_turn")},
         }
     if args.json:

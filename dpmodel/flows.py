@@ -41,29 +41,28 @@ class ResourceDef:
 
     name: str
     unit: str  # unit of demand per turn; capacity is this unit per second
-    price_unit: str  # unit in which a shadow price is quoted
     description: str
 
 
 #: Byte-flow resources, in the order of the table above.
 KV_RESOURCES: tuple[ResourceDef, ...] = (
-    ResourceDef("pe.snic.read", "bytes", "GB/s", "prefill-node storage NICs, reads"),
-    ResourceDef("pe.dram", "bytes", "GB/s", "prefill-node DRAM, reads + writes (half duplex)"),
-    ResourceDef("pe.cnic.read", "bytes", "GB/s", "prefill-node compute NICs reading host/GPU memory"),
-    ResourceDef("pe.cnic.write", "bytes", "GB/s", "prefill-node compute NICs writing GPU memory"),
-    ResourceDef("de.snic.read", "bytes", "GB/s", "decode-node storage NICs, reads"),
-    ResourceDef("de.snic.write", "bytes", "GB/s", "decode-node storage NICs, writes (persist new KV)"),
-    ResourceDef("de.dram", "bytes", "GB/s", "decode-node DRAM, reads + writes (half duplex)"),
-    ResourceDef("de.cnic.read", "bytes", "GB/s", "decode-node compute NICs reading host/GPU memory"),
-    ResourceDef("de.cnic.write", "bytes", "GB/s", "decode-node compute NICs writing host/GPU memory"),
-    ResourceDef("store.read", "bytes", "GB/s", "storage back end, aggregate reads"),
-    ResourceDef("store.write", "bytes", "GB/s", "storage back end, aggregate writes"),
+    ResourceDef("pe.snic.read", "bytes", "prefill-node storage NICs, reads"),
+    ResourceDef("pe.dram", "bytes", "prefill-node DRAM, reads + writes (half duplex)"),
+    ResourceDef("pe.cnic.read", "bytes", "prefill-node compute NICs reading host/GPU memory"),
+    ResourceDef("pe.cnic.write", "bytes", "prefill-node compute NICs writing GPU memory"),
+    ResourceDef("de.snic.read", "bytes", "decode-node storage NICs, reads"),
+    ResourceDef("de.snic.write", "bytes", "decode-node storage NICs, writes (persist new KV)"),
+    ResourceDef("de.dram", "bytes", "decode-node DRAM, reads + writes (half duplex)"),
+    ResourceDef("de.cnic.read", "bytes", "decode-node compute NICs reading host/GPU memory"),
+    ResourceDef("de.cnic.write", "bytes", "decode-node compute NICs writing host/GPU memory"),
+    ResourceDef("store.read", "bytes", "storage back end, aggregate reads"),
+    ResourceDef("store.write", "bytes", "storage back end, aggregate writes"),
 )
 
 #: Compute resources: prefill GPU time (seconds per turn) and decode tokens.
 COMPUTE_RESOURCES: tuple[ResourceDef, ...] = (
-    ResourceDef("pe.gpu.time", "gpu_s", "GPU", "prefill GPU time: compute plus any load not overlapped"),
-    ResourceDef("de.gpu.tokens", "tokens", "tokens/s", "decode GPU token generation"),
+    ResourceDef("pe.gpu.time", "gpu_s", "prefill GPU time: compute plus any load not overlapped"),
+    ResourceDef("de.gpu.tokens", "tokens", "decode GPU token generation"),
 )
 
 RESOURCES: tuple[ResourceDef, ...] = KV_RESOURCES + COMPUTE_RESOURCES

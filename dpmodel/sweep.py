@@ -157,23 +157,20 @@ def split_curve(scenario: Scenario, *, points: int = 101) -> dict:
 # ---- parallel sweeps of models that are not vectorized (offline MVA, and later the simulator) ----
 
 
-def offline_point(*, cluster: str, model: str, workload: str, prefill_nodes: int, decode_nodes: int, mode: str, agents: int,
-                  seed: int = 0, **deployment) -> dict:
-    """One offline-JCT evaluation from plain arguments (picklable, for process pools and Dask)."""
+def offline_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
+    """One offline-JCT evaluation from plain arguments (picklable, for process pools and Dask);
+    ``scenario`` holds :meth:`Scenario.load`'s arguments (cluster, model, workload, node counts, knobs)."""
     from .queueing import offline_jct
 
-    sc = Scenario.load(cluster=cluster, model=model, workload=workload, prefill_nodes=prefill_nodes, decode_nodes=decode_nodes, **deployment)
-    r = offline_jct(sc, mode, agents, seed=seed)
+    r = offline_jct(Scenario.load(**scenario), mode, agents, seed=seed)
     return {"jct_s": r.jct_s, "turns_per_s": r.turns_per_s}
 
 
-def simulate_point(*, cluster: str, model: str, workload: str, prefill_nodes: int, decode_nodes: int, mode: str, agents: int,
-                   seed: int = 0, **deployment) -> dict:
-    """One simulated offline batch from plain arguments (picklable, for process pools and Dask)."""
+def simulate_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
+    """One simulated offline batch from plain arguments, like :func:`offline_point`."""
     from .sim import simulate_offline
 
-    sc = Scenario.load(cluster=cluster, model=model, workload=workload, prefill_nodes=prefill_nodes, decode_nodes=decode_nodes, **deployment)
-    r = simulate_offline(sc, mode, agents, seed=seed)
+    r = simulate_offline(Scenario.load(**scenario), mode, agents, seed=seed)
     return {"jct_s_sim": r.jct_s_sim, "turns_per_s_sim": r.turns_per_s_sim, "events": r.events}
 
 

@@ -173,16 +173,11 @@ def write_overlay(path: str | Path, fits: dict[str, LinkFit], *, source: str, di
 
 def apply_overlay(cluster, overlay_path: str | Path):
     """A new cluster profile with the overlay's ``[overrides]`` applied, validated like any profile."""
-    import tomllib
-
     from ..profiles import from_mapping
+    from ..profiles.loader import parse_toml
     from ..profiles.schema import to_plain
 
-    try:
-        with open(overlay_path, "rb") as fh:
-            ov = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise BenchError(f"overlay {overlay_path}: {exc}") from None
+    ov = parse_toml(overlay_path, f"overlay {overlay_path}", BenchError)
     if "provenance" not in ov or "input_sha256" not in ov["provenance"]:
         raise BenchError(f"overlay {overlay_path}: missing [provenance] input_sha256")
 

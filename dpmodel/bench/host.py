@@ -238,7 +238,6 @@ class Loopback:
             s = socket.create_connection(("127.0.0.1", port), timeout=60)
             s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.socks.append(s)
-        self.payload = b""
 
     def send(self, i: int, data: memoryview) -> None:
         s = self.socks[i]

@@ -74,14 +74,15 @@ def resolve(kind: str, name_or_path: str | Path) -> Path:
     raise ProfileError(f"unknown {kind} profile {text!r}{hint} (available: {', '.join(names)})")
 
 
-def parse_toml(path: Path, ctx: str) -> dict[str, Any]:
+def parse_toml(path: str | Path, ctx: str, error: type[Exception] = ProfileError) -> dict[str, Any]:
+    """Parse a TOML file; unreadable or malformed files raise ``error`` naming ``ctx``."""
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"{ctx}: not valid TOML: {exc}") from None
+        raise error(f"{ctx}: not valid TOML: {exc}") from None
     except OSError as exc:
-        raise ProfileError(f"{ctx}: cannot read file: {exc.strerror}") from None
+        raise error(f"{ctx}: cannot read file: {exc.strerror}") from None
 
 
 def from_mapping(kind: str, data: dict[str, Any], *, ctx: str) -> Any:

@@ -9,34 +9,24 @@ untouched; they are never fitted.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ProfileError
+from ..profiles.loader import parse_toml
 from ..reference import FIG7_CLUSTER, FIG7_JCT_S
 from ..scenario import Scenario
 from .offline import offline_jct_many
 
-CALIBRATION_DIR = Path(__file__).resolve().parent.parent / "catalog" / "calibration"
-CALIBRATION_FILE = CALIBRATION_DIR / "fig7-oracle.toml"
-READINGS = ("turn-weighted", "plain")
-
-
-def calibration_file(reading: str = "turn-weighted") -> Path:
-    return CALIBRATION_FILE if reading == "turn-weighted" else CALIBRATION_DIR / f"fig7-oracle-{reading}.toml"
+CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "catalog" / "calibration" / "fig7-oracle.toml"
 KNOBS = ("prefill_efficiency_frac", "decode_step_overhead_s")
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, dict[str, float]]:
     """Per-model calibrated knobs from the committed TOML (validated)."""
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ProfileError(f"calibration file {path}: {exc}") from None
+    data = parse_toml(path, f"calibration file {path}")
     if "provenance" not in data or "source" not in data["provenance"]:
         raise ProfileError(f"calibration file {path}: missing [provenance] source")
     out = {}

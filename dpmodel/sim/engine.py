@@ -37,7 +37,6 @@ class PSLink:
         self.next_id = 0
         self.busy_s = 0.0
         self.bytes_done = 0.0
-        self.area = 0.0  # integral of the number of transfers in progress
 
     def _advance(self) -> None:
         now = self.env.now
@@ -47,7 +46,6 @@ class PSLink:
             for rec in self.active.values():
                 rec[0] -= share
             self.busy_s += dt
-            self.area += dt * len(self.active)
             self.bytes_done += self.cap * dt
         self.last = now
 

@@ -229,7 +229,9 @@ def open_trace(path: str | Path, *, cache: InfiniteCache | LRUCache | None = Non
 # ---- summaries -----------------------------------------------------------------------------
 
 
-def _pct(x: np.ndarray) -> dict[str, float]:
+def percentiles(x) -> dict[str, float]:
+    """Mean, p50, p90, p99 and max of a sample (zeros when empty)."""
+    x = np.asarray(x, float)
     if not len(x):
         return {"mean": 0.0, "p50": 0.0, "p90": 0.0, "p99": 0.0, "max": 0.0}
     return {
@@ -309,11 +311,11 @@ def summarize(reader: _Reader) -> TraceSummary:
         span_s=span,
         rate_per_s=float((len(a) - 1) / span) if span > 0 else float("nan"),
         interarrival_cv=interarrival_cv(a),
-        input_tokens=_pct(i),
-        output_tokens=_pct(o),
+        input_tokens=percentiles(i),
+        output_tokens=percentiles(o),
         hit_ratio_tokens=float(h.sum() / i.sum()),
         sessions=int(len(per_session)),
-        turns_per_session=_pct(per_session.astype(float)),
+        turns_per_session=percentiles(per_session.astype(float)),
         skipped_lines=reader.skipped_lines,
         arrival_s=a,
         hit_tokens=h,
