@@ -37,6 +37,13 @@ def _positive_int(text: str) -> int:
     return v
 
 
+def _positive_float(text: str) -> float:
+    v = _float(text)
+    if not (v > 0 and v < float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
+    return v
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -58,6 +65,9 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--basic-overlap", type=_float, default=None, help="share of load hidden behind compute in basic mode (default 0)")
     g.add_argument("--tpot-max-s", type=_float, default=None, help="cap on time per output token for the decode batch (default none)")
     g.add_argument("--decode-step-overhead-s", type=_float, default=None, help="fixed cost per decode step (default 0.005 s, an assumption)")
+    g.add_argument("--prefill-quota-s", type=_float, default=None, help="compute quota of one prefill forward (default 0.3 s, the paper's)")
+    g.add_argument("--prefill-engine-gpus", type=int, default=None,
+                   help="GPUs per prefill engine that step in lock step (default auto: MoE = a node, dense = 1)")
     g.add_argument("--overlay", default=None, help="a hardware-profile overlay TOML from `dpmodel bench fit`")
     g.add_argument("--calibrated", action="store_true", help="use the Fig. 7 Oracle calibration of the model's compute knobs (if any)")
 
@@ -72,6 +82,10 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         dep["tpot_max_s"] = args.tpot_max_s
     if args.decode_step_overhead_s is not None:
         dep["decode_step_overhead_s"] = args.decode_step_overhead_s
+    if getattr(args, "prefill_quota_s", None) is not None:
+        dep["prefill_quota_s"] = args.prefill_quota_s
+    if getattr(args, "prefill_engine_gpus", None) is not None:
+        dep["prefill_engine_gpus_count"] = args.prefill_engine_gpus
     if args.calibrated:
         from .profiles import load_model
         from .queueing.fig7 import load_calibration
@@ -538,9 +552,15 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    scenario = scenario_from_args(args)
-    from .sim import simulate_offline
+    from .sim import simulate_offline, simulate_online, simulate_trace
 
+    # --trace (a scenario option: the trace is also the workload) replays the trace's own arrivals
+    given = [n for n, v in (("--agents", args.agents), ("--aps", args.aps), ("--trace", args.trace)) if v is not None]
+    if len(given) != 1:
+        raise DpmodelError("simulate needs exactly one of --agents N (offline), --aps X --duration-s S (online) or --trace PATH; "
+                            f"got {', '.join(given) if given else 'none'}")
+    if args.aps is not None and args.duration_s is None:
+        raise DpmodelError("--aps needs --duration-s S (the measured window, after a warm-up of half as long)")
     table = None
     if args.policy_table:
         from .policy import PolicyTable
@@ -548,19 +568,46 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         table = PolicyTable.load(args.policy_table)
         if args.policy == "dualpath":
             args.policy = "dualpath-table"
-    r = simulate_offline(scenario, args.policy, args.agents, seed=args.seed, policy_table=table)
-    out = {"mode": r.mode, "agents": r.agents, "seed": r.seed, "jct_s": r.jct_s_sim, "turns_per_s": r.turns_per_s_sim,
-           "ttft_s": r.ttft_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
-           "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "utilization": r.utilization_sim,
-           "littles_law": r.littles_law, "events": r.events}
+    quiet = args.quiet or args.json
+    if args.trace is not None:
+        from .workload.traces import InfiniteCache, LRUCache, open_trace
+
+        scenario = scenario_from_args(args)
+        cache = LRUCache(args.cache_GiB * 2**30, 512 * scenario.model.kv_bytes_per_token) if args.cache_GiB is not None else None
+        if cache is None and str(args.trace).endswith(".jsonl"):
+            cache = InfiniteCache()
+        reader = open_trace(args.trace, cache=cache)
+        r = simulate_trace(scenario, args.policy, reader, seed=args.seed, speedup_factor=args.speedup, limit=args.limit,
+                           policy_table=table, quiet=quiet)
+    else:
+        scenario = scenario_from_args(args)
+        if args.agents is not None:
+            r = simulate_offline(scenario, args.policy, args.agents, seed=args.seed, policy_table=table, quiet=quiet)
+        else:
+            r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=args.seed, policy_table=table,
+                                quiet=quiet)
+    out = {"mode": r.mode, "kind": r.kind, "agents": r.agents, "aps": r.aps, "seed": r.seed, "jct_s": r.jct_s_sim,
+           "turns_per_s": r.turns_per_s_sim, "turns_measured": r.turns_measured, "ttft_s": r.ttft_s_sim, "ttst_s": r.ttst_s_sim,
+           "tpot_s": r.tpot_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
+           "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "peak_dram_buffer_GB": r.peak_dram_buffer_GB_sim,
+           "utilization": r.utilization_sim, "littles_law": r.littles_law, "events": r.events}
     if args.json:
         print(json.dumps(_json_safe(out), indent=2))
     else:
         t = r.ttft_s_sim
-        print(f"simulated offline batch: {r.agents} agents, policy {r.mode}, seed {r.seed}: JCT {r.jct_s_sim:,.0f} s, "
-              f"{r.turns_per_s_sim:.2f} turns/s, {r.events:,} events")
-        print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}; decode-side reads "
-              f"{r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}")
+        if r.kind == "offline":
+            head = f"offline batch of {r.agents} agents: JCT {r.jct_s_sim:,.0f} s"
+        elif r.kind == "online":
+            head = f"online at {r.aps:g} agents/s ({r.agents} arrivals)"
+        else:
+            head = f"trace of {r.agents:,} requests"
+        print(f"simulated {head}, policy {r.mode}, seed {r.seed}: {r.turns_per_s_sim:.2f} turns/s, {r.events:,} events")
+        print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}; TTST mean "
+              f"{r.ttst_s_sim['mean']:.3f} s; TPOT mean {r.tpot_s_sim['mean'] * 1e3:.1f} ms")
+        print(f"  decode-side reads {r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}; "
+              f"peak DRAM buffer {r.peak_dram_buffer_GB_sim:.1f} GB")
+        busy = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization_sim.items(), key=lambda kv: -kv[1]) if k != "de.batch_seqs_mean")
+        print(f"  utilization: {busy}")
     return 0
 
 
@@ -620,14 +667,20 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--json", action="store_true")
     sw.set_defaults(func=cmd_sweep)
 
-    si = sub.add_parser("simulate", help="discrete-event simulation of an offline batch (checks the analytic models)")
+    si = sub.add_parser("simulate", help="discrete-event simulation: offline batch, online Poisson arrivals or a trace")
     add_scenario_options(si)
-    si.add_argument("--policy", choices=["basic", "layerwise", "dualpath", "oracle", "dualpath-queue", "dualpath-split", "dualpath-table"],
-                    default="dualpath", help="read policy: dualpath = each request's side drawn with the optimizer's split; "
-                    "dualpath-queue = shorter storage read queue; dualpath-split = per-request split; dualpath-table = from --policy-table")
+    from .sim.engine import POLICIES
+
+    si.add_argument("--policy", choices=list(POLICIES), default="dualpath",
+                    help="; ".join(f"{k}: {v}" for k, v in POLICIES.items()))
     si.add_argument("--policy-table", default=None, help="a policy table file (implies --policy dualpath-table)")
-    si.add_argument("--agents", type=_positive_int, required=True)
+    si.add_argument("--agents", type=_positive_int, default=None, help="offline: N agents start together; reports the JCT")
+    si.add_argument("--aps", type=_positive_float, default=None, help="online: Poisson agent arrivals per second (with --duration-s)")
+    si.add_argument("--duration-s", type=_positive_float, default=None, help="online: measured window [s], after a warm-up of half as long")
+    si.add_argument("--speedup", type=_positive_float, default=1.0, help="trace: compress time by this factor")
+    si.add_argument("--limit", type=_positive_int, default=None, help="trace: first N requests only")
     si.add_argument("--seed", type=int, default=0)
+    si.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     si.add_argument("--json", action="store_true")
     si.set_defaults(func=cmd_simulate)
 

@@ -104,6 +104,46 @@ def kv_flows_bytes(
     return {name: c + s * f for name, (c, s) in coef.items()}
 
 
+def shared_snic_rate_Bps_per_gpu(
+    *,
+    hit_bytes: ArrayLike,
+    compute_s: ArrayLike,
+    snic_read_Bps_per_node: ArrayLike,
+    gpus_per_node: ArrayLike,
+    engine_gpus: ArrayLike = 1,
+) -> np.ndarray:
+    """Effective storage read rate of one prefill GPU that holds itself while its KV loads (the
+    paper's Basic), with the node's ``g`` GPUs sharing its storage NICs dynamically.
+
+    The GPUs form engines of ``e = engine_gpus`` that step in lock step (an expert-parallel group):
+    an engine loads its ``e`` turns' KV (``e H`` bytes through the shared NICs, processor sharing)
+    and then computes for ``compute_s``. That is the finite-source (machine-repairman) closed
+    network of ``g / e`` customers, a processor-sharing station of demand ``e H / S`` and a delay of
+    ``compute_s``. Exact MVA (product form) gives the load's residence ``R``; the rate per GPU is
+    ``H / R``: ``S / g`` when the whole node is one engine (its loads never overlap its compute),
+    up to ``S`` when single-GPU engines never load two at once. Saturated (all engines busy) by
+    design: it prices the GPU time of the throughput LP.
+    """
+    H = np.asarray(hit_bytes, float)
+    Z = np.asarray(compute_s, float)
+    S = np.asarray(snic_read_Bps_per_node, float)
+    e = np.asarray(engine_gpus, float)
+    g = np.asarray(gpus_per_node, float) / e  # engines per node
+    Dm = e * H / S
+    n_max = int(np.max(g))
+    Q = np.zeros(np.broadcast(H, Z, S, g).shape)
+    R = np.zeros_like(Q)
+    for n in range(1, n_max + 1):
+        Rn = Dm * (1.0 + Q)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            X = np.where(Rn + Z > 0, n / (Rn + Z), 0.0)
+        live = n <= g
+        R = np.where(live, Rn, R)
+        Q = np.where(live, X * Rn, Q)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(R > 0, H / R, S)
+
+
 def prefill_gpu_time_coefficients(
     *,
     compute_s: ArrayLike,

@@ -70,6 +70,10 @@ class Deployment:
     decode_weight_nodes_count : decode nodes one model replica's weights are spread over; 0 =
         auto (MoE: every decode node, expert parallel; dense: one node).
     prefill_quota_s : attention-time cap of one prefill forward pass (the paper's appendix A.4: 300 ms).
+    prefill_engine_gpus_count : GPUs of one prefill engine that run their forward passes in lock
+        step (an expert-parallel group: every GPU waits for the all-to-all); 0 = auto (MoE models:
+        a whole node, as the paper's DS models use EP + DP; dense models: one GPU, as its Qwen runs
+        data parallel only).
     """
 
     prefill_nodes_count: int = DEFAULT_PREFILL_NODES
@@ -82,12 +86,14 @@ class Deployment:
     tpot_max_s: float = math.inf
     decode_weight_nodes_count: int = 0
     prefill_quota_s: float = 0.3
+    prefill_engine_gpus_count: int = 0
 
     def __post_init__(self) -> None:
         checks = {
             "prefill_nodes_count": (self.prefill_nodes_count, 1, None, True),
             "decode_nodes_count": (self.decode_nodes_count, 1, None, True),
             "decode_weight_nodes_count": (self.decode_weight_nodes_count, 0, None, True),
+            "prefill_engine_gpus_count": (self.prefill_engine_gpus_count, 0, None, True),
         }
         for name, (v, lo, _hi, integer) in checks.items():
             if integer and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
@@ -192,6 +198,18 @@ class Scenario:
         return (RequestClass(1.0, t.mean_context_tokens, t.mean_append_tokens, t.mean_generated_tokens),)
 
     # ---- decode capacity -----------------------------------------------------------------
+    @property
+    def prefill_engine_gpus(self) -> int:
+        """GPUs per prefill engine (lock-step group), resolved from ``prefill_engine_gpus_count``."""
+        g = self.cluster.gpus_per_node
+        e = self.deployment.prefill_engine_gpus_count
+        if e == 0:
+            arch = self.model.architecture
+            e = g if arch.layers_count > arch.dense_layers_count else 1
+        if g % e:
+            raise ScenarioError(f"deployment field prefill_engine_gpus_count = {e}: must divide the {g} GPUs per node")
+        return e
+
     def decode_weight_bytes_per_gpu(self) -> float:
         arch = self.model.architecture
         return float(
@@ -274,6 +292,12 @@ class Scenario:
         const = np.zeros((len(names), len(ks)))
         slope = np.zeros_like(const)
         io = 1.0 if m.kv_io else 0.0
+        # without layerwise loading a GPU holds itself while its KV loads; the node's GPUs share
+        # its storage NICs (finite-source model over the mean turn)
+        w = np.array([k.weight_frac for k in ks])
+        snic_gpu = float(flows.shared_snic_rate_Bps_per_gpu(
+            hit_bytes=float(w @ [k.hit_tokens * b for k in ks]), compute_s=float(w @ [self.prefill_compute_s(k) for k in ks]),
+            snic_read_Bps_per_node=cl.snic_read_Bps_per_node, gpus_per_node=cl.gpus_per_node, engine_gpus=self.prefill_engine_gpus))
         for j, k in enumerate(ks):
             coef = flows.turn_demand_coefficients(
                 hit_bytes=io * k.hit_tokens * b,
@@ -281,7 +305,7 @@ class Scenario:
                 gen_bytes=io * k.generated_tokens * b,
                 generated_tokens=k.generated_tokens,
                 compute_s=self.prefill_compute_s(k),
-                snic_read_Bps_per_gpu=cl.snic_read_Bps_per_node / cl.gpus_per_node,
+                snic_read_Bps_per_gpu=snic_gpu,
                 cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
                 overlap_frac=1.0 if m.layerwise else dep.basic_overlap_frac,
             )

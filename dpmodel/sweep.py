@@ -68,6 +68,7 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
     g = cl.gpus_per_node
     b = mdl.kv_bytes_per_token
     arch = mdl.architecture
+    engine_gpus = base.prefill_engine_gpus
 
     w = compute.decode_weight_bytes_per_gpu(
         weight_bytes=mdl.weight_bytes,
@@ -94,7 +95,8 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         gen_bytes=io * o * b,
         generated_tokens=o,
         compute_s=compute_s,
-        snic_read_Bps_per_gpu=snic_node / g,
+        snic_read_Bps_per_gpu=flows.shared_snic_rate_Bps_per_gpu(hit_bytes=c * b, compute_s=compute_s, snic_read_Bps_per_node=snic_node, gpus_per_node=g,
+                                                                  engine_gpus=engine_gpus),
         cnic_kv_Bps_per_gpu=cnic,
         overlap_frac=1.0 if m.layerwise else dep.basic_overlap_frac,
     )

@@ -22,13 +22,18 @@ from .mva import Station, drain_jct_s, mva_dpmodel
 
 def build_network(scenario: Scenario, mode: str, de_frac: float):
     """Stations of one turn's cycle, the decode service as a function of turns in decode, and the
-    share of the load's residence that holds the prefill GPU (1 in basic, 0 with layerwise loading).
+    share of the load's residence that holds the prefill GPU (returned for :func:`mva_dpmodel`).
 
     Per-turn demands and capacities are the LP's (:meth:`Scenario.demands`), so the offline model
-    and the saturated-throughput bound share one source of truth.
+    and the saturated-throughput bound share one source of truth. Without layerwise loading (the
+    paper's Basic) the prefill engine holds itself while its KV loads: its service is the LP's
+    prefill GPU time (compute plus the load at the engines' shared storage-NIC rate,
+    :func:`dpmodel.flows.shared_snic_rate_Bps_per_gpu`), and the load's links are inside that
+    service rather than separate stations.
     """
-    d = scenario.demands(MODES[mode] if MODES[mode].layerwise else dataclasses.replace(MODES[mode], layerwise=True))
-    hold = 0.0 if MODES[mode].layerwise else 1.0 - scenario.deployment.basic_overlap_frac
+    layerwise = MODES[mode].layerwise
+    d = scenario.demands(mode)
+    hold = 0.0
     f = np.full(len(d.weights), de_frac if d.de_path else 0.0)
     per_turn = d.const @ d.weights + d.slope @ (d.weights * f)
     cl, dep = scenario.cluster, scenario.deployment
@@ -36,12 +41,14 @@ def build_network(scenario: Scenario, mode: str, de_frac: float):
     stations: list[Station] = []
     for i, name in enumerate(d.names):
         if name in flows.KV_RESOURCE_NAMES:
-            if per_turn[i] > 0 and math.isfinite(d.capacity[i]):
+            if layerwise and per_turn[i] > 0 and math.isfinite(d.capacity[i]):
                 u = float(units[name])
                 # one turn's transfer uses one unit (a node's NICs, a GPU's CNIC); load spreads over all
                 stations.append(Station(name, per_turn[i] / (d.capacity[i] / u), u, "kv"))
         elif name == "pe.gpu.time":
-            stations.append(Station(name, per_turn[i], d.capacity[i], "pe"))
+            # engines of e GPUs in lock step: P g / e servers, each a turn's compute in 1/e the time
+            e = scenario.prefill_engine_gpus
+            stations.append(Station(name, per_turn[i] / e, d.capacity[i] / e, "pe"))
     dec = scenario.decode_capacity()
     g, D = cl.gpus_per_node, dep.decode_nodes_count
     slots = max(dec["batch_seqs_per_gpu"] * g * D, 1.0)

@@ -138,19 +138,37 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     else:
         load = load0 = 0.0
     t_comp = float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks))
-    hold = 0.0 if m.layerwise else (1.0 - dep.basic_overlap_frac)
-    s_pe = t_comp + hold * load  # the paper's Basic holds the GPU while the KV loads
-    servers = P * g
-    rho_pe = lam * s_pe / servers
-    util["pe.gpu"] = rho_pe
-    wait_q = erlang_c_wait_s(arrival_per_s=lam, service_s=s_pe, servers=servers)
-    wait_batch = min(rho_pe, 1.0) * dep.prefill_quota_s / 2.0
+    # prefill engines of e GPUs in lock step (n_e of them), each taking the turns waiting when it
+    # frees up as one batch (quota-capped forward passes)
+    e = scenario.prefill_engine_gpus
+    n_e = P * g / e
+    lam_e = lam / n_e
+    H = float(sum(k.weight_frac * k.hit_tokens for k in ks)) * scenario.model.kv_bytes_per_token if m.kv_io else 0.0
     if m.layerwise:
-        ttft = max(load, wait_batch + wait_q + t_comp)
-        base = max(load0, t_comp)
+        # a batch lasts max(its compute over the engine's GPUs, its layerwise loads through their CNICs)
+        per_turn = max(t_comp / e, H / (cl.cnic_kv_Bps_per_gpu * e))
+        lone = max(t_comp / e, H / cl.cnic_kv_Bps_per_gpu)
+        read = load
     else:
-        ttft = load + wait_batch + wait_q + t_comp
-        base = load0 + t_comp
+        # the paper's Basic holds the engine while its batch's KV loads through the node's storage
+        # NICs, shared with the node's other engines (processor sharing)
+        rho_other = min(util.get("pe.snic.read", 0.0) * (1 - e / g), 0.999999)
+        per_turn = t_comp / e + H / cl.snic_read_Bps_per_node / (1 - rho_other)
+        lone = per_turn
+        read = 0.0
+    rho_pe = lam_e * per_turn
+    util["pe.gpu"] = rho_pe
+    if rho_pe >= 1:
+        batch_s = math.inf
+    else:
+        batch_s = lone  # a batch holds the turns that arrived during the previous one
+        for _ in range(200):
+            batch_s = max(lone, per_turn * (1 + lam_e * batch_s))
+    busy = lam_e * batch_s / (1 + lam_e * batch_s) if math.isfinite(batch_s) else 1.0
+    wait_batch = busy * batch_s / 2 if math.isfinite(batch_s) else math.inf
+    own = (1 - busy) * lone + busy * batch_s if math.isfinite(batch_s) else math.inf
+    ttft = read + wait_batch + own
+    base = (load0 if m.layerwise else 0.0) + lone
     # decode: TPOT fixed point
     dec = scenario.decode_capacity()
     bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
@@ -168,7 +186,7 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     # TTST: the decode node copies the prompt KV to HBM (H2D through its compute NIC), then one step
     prompt_bytes = float(sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)) * scenario.model.kv_bytes_per_token
     h2d = 0.0 if not m.kv_io else prompt_bytes / cl.cnic_kv_Bps_per_gpu / max(1e-9, 1 - min(util.get("de.cnic.write", 0.0), 0.999999))
-    return {"ttft": ttft, "base": base, "load": load, "wait_batch": wait_batch, "wait_queue": wait_q, "compute": t_comp,
+    return {"ttft": ttft, "base": base, "load": read, "wait_batch": wait_batch, "prefill_batch": own, "compute": t_comp,
             "tpot": tpot, "ttst": ttft + h2d + tpot, "util": util}
 
 
@@ -197,7 +215,7 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float 
         lo = _components(scenario, mode, 0.95 * lam, de_frac)["ttft"]
         hi = _components(scenario, mode, 1.05 * lam, de_frac)["ttft"]
         rng = (lo, hi)
-    comps = {k: c[k] for k in ("load", "wait_batch", "wait_queue", "compute")}
+    comps = {k: c[k] for k in ("load", "wait_batch", "prefill_batch", "compute")}
     return OnlineResult(mode, aps, lam, float(de_frac), ttft, c["ttst"], c["tpot"], util, low, rng, stable, components_s=comps)
 
 

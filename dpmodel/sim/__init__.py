@@ -1,6 +1,8 @@
 """Discrete-event simulator (SimPy) that checks the analytic models."""
 
-from .engine import DYNAMIC_POLICIES, POLICIES, PSLink, ServingSim, SimResult
-from .run import simulate_offline, simulate_saturated
+from .engine import DYNAMIC_POLICIES, POLICIES, ServingSim, Turn
+from .net import FluidNet
+from .run import SimResult, simulate_offline, simulate_online, simulate_saturated, simulate_trace
 
-__all__ = ["DYNAMIC_POLICIES", "POLICIES", "PSLink", "ServingSim", "SimResult", "simulate_offline", "simulate_saturated"]
+__all__ = ["DYNAMIC_POLICIES", "POLICIES", "FluidNet", "ServingSim", "SimResult", "Turn", "simulate_offline", "simulate_online",
+           "simulate_saturated", "simulate_trace"]

@@ -1,20 +1,41 @@
-"""Discrete-event simulator (SimPy) of the serving cycle, to check the analytic models.
+"""Discrete-event simulator (SimPy) of a DualPath-style PD cluster, to check the analytic models.
 
-Simulated per turn: the hit-KV read as a transfer on the chosen node's storage NICs (a fluid
-processor-sharing link per node: n transfers each get 1/n of it), prefill on the prefill GPUs
-(``P g`` servers, FCFS), decode on the decode slots (``D g`` x the HBM-limited batch per GPU, the
-step time following the batch in decode). The paper's Basic holds the GPU while the KV loads;
-with layerwise loading the GPU is taken only for compute (other turns compute while this one
-loads). Compute-NIC and DRAM links are not simulated (the analytic model checks them; they do not
-bind in the scenarios cross-checked). Seeded and deterministic.
+What is simulated (architecture.md section 8; the paper's Fig. 4 data path):
+
+* **Links** (:mod:`dpmodel.sim.net`): per node the storage NIC (read and write), the DRAM (half
+  duplex: reads and writes share it) and one compute NIC per GPU (read and write sides), plus the
+  store's aggregate read and write bandwidth. A transfer is a pipelined flow over several links.
+* **A turn** (one request): the scheduler picks a prefill engine (PE, one GPU), a decode engine (DE,
+  one GPU) and the share ``f`` of the hit KV read on the decode side. Its bytes move as in the flow
+  table of architecture.md section 3:
+
+  1. *read*: storage -> PE node SNIC -> PE DRAM buffer ((1 - f) H) and storage -> DE node SNIC ->
+     DE DRAM buffer (f H), before the turn joins its PE's ready queue;
+  2. *layerwise load*, during the prefill forward: PE DRAM -> PE CNIC -> HBM ((1 - f) H) and DE DRAM
+     -> DE CNIC -> RDMA -> PE CNIC -> HBM (f H);
+  3. *hand-off* after prefill: PE HBM -> DE DRAM ((1 - f) H + A), HBM admission on the DE, then DE
+     DRAM -> HBM (H + A); decode; then the new KV (A + O) is persisted through the DE SNIC.
+
+  In ``basic`` (no layerwise prefill, no scheduler) the turn is bound to a random PE at arrival;
+  the PE takes a batch from its own queue, reads the batch's KV all the way to HBM (one pipelined
+  flow: storage -> SNIC -> DRAM -> CNIC -> HBM) while holding the GPU, then computes.
+* **Prefill engines** take FIFO batches whose predicted compute time fits the quota (the paper's
+  300 ms; a turn larger than the quota runs alone, standing in for its chunks). With layerwise
+  loading a batch ends when both its compute and its layerwise loads are done.
+* **Decode engines** admit a sequence when its KV fits the free HBM (FIFO; and at most the
+  TPOT-limited batch when a TPOT cap is set); a step costs the decode model's time at the engine's
+  current batch and KV, fixed for the turn when it joins (continuous batching, one step time per
+  turn).
+* **Policies** (one decision interface, :meth:`ServingSim.decide`): see :data:`POLICIES`.
+
+Seeded and deterministic: the same seed gives identical results.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import simpy
@@ -22,243 +43,463 @@ import simpy
 from .. import compute
 from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
+from .net import FluidNet, Link
 
-EPS_BYTES = 1e-3
+#: policy name -> (mode of the data path, what decides)
+POLICIES: dict[str, str] = {
+    "basic": "no layerwise prefill, no scheduler: turns bound to a random prefill engine at arrival; prefill-side reads",
+    "layerwise": "layerwise prefill, no scheduler: random engines; prefill-side reads",
+    "dualpath": "alias of dualpath-static",
+    "dualpath-static": "least-loaded engines; each turn's read side drawn with the throughput LP's split",
+    "dualpath-paper": "the paper's scheduler: PE classes by read queue (alpha) and token cap (beta), DE two-phase "
+                      "assignment (Z = 1.05), whole turn read on the side with the shorter storage read queue",
+    "dualpath-queue": "least-loaded engines; whole turn read on the side with the shorter storage read queue",
+    "dualpath-split": "least-loaded engines; each turn split across both sides to equalize finish times (water-filling)",
+    "dualpath-table": "least-loaded engines; each turn's split looked up in a policy table (PolicyTable)",
+    "oracle": "no KV I/O at all (the paper's zero-I/O bound); least-loaded engines",
+}
+DYNAMIC_POLICIES = ("dualpath-queue", "dualpath-split", "dualpath-table", "dualpath-paper")
+_MODE_OF = {p: ("dualpath" if p.startswith("dualpath") else p) for p in POLICIES}
+#: the paper's A.4 settings: alpha = tokens readable in 3 s, beta = tokens one GPU prefills in 5 s; Z factor
+PAPER_ALPHA_S, PAPER_BETA_S, PAPER_Z = 3.0, 5.0, 1.05
 
 
-class PSLink:
-    """A fluid processor-sharing bandwidth link."""
-
-    def __init__(self, env: simpy.Environment, capacity_Bps: float, name: str):
-        self.env, self.cap, self.name = env, float(capacity_Bps), name
-        self.active: dict[int, list] = {}
-        self.last = 0.0
-        self.version = 0
-        self.next_id = 0
-        self.busy_s = 0.0
-        self.bytes_done = 0.0
-
-    def _advance(self) -> None:
-        now = self.env.now
-        dt = now - self.last
-        if dt > 0 and self.active:
-            share = self.cap / len(self.active) * dt
-            for rec in self.active.values():
-                rec[0] -= share
-            self.busy_s += dt
-            self.bytes_done += self.cap * dt
-        self.last = now
-
-    def _schedule(self) -> None:
-        self.version += 1
-        if not self.active:
-            return
-        rem = min(r[0] for r in self.active.values())
-        t = max(rem, 0.0) / (self.cap / len(self.active))
-        v = self.version
-        self.env.timeout(t).callbacks.append(lambda _e, v=v: self._fire(v))
-
-    def _fire(self, v: int) -> None:
-        if v != self.version:
-            return
-        self._advance()
-        # what is left below one nanosecond of transfer counts as done (simulated time is a float:
-        # near t = 1e3 s it cannot resolve steps much below 1e-13 s)
-        tol = max(EPS_BYTES, self.cap / max(len(self.active), 1) * 1e-9)
-        done = [k for k, r in self.active.items() if r[0] <= tol]
-        for k in done:
-            self.active.pop(k)[1].succeed()
-        self._schedule()
-
-    def transfer(self, nbytes: float) -> simpy.Event:
-        ev = self.env.event()
-        if nbytes <= 0:
-            ev.succeed()
-            return ev
-        self._advance()
-        self.active[self.next_id] = [float(nbytes), ev]
-        self.next_id += 1
-        self._schedule()
-        return ev
+@dataclass(eq=False)
+class Turn:
+    agent: int
+    hit: float  # tokens
+    append: float
+    gen: float
+    flops: float
+    t0: float = 0.0
+    measured: bool = True
+    pe: PrefillEngine | None = None
+    de: DecodeEngine | None = None
+    f: float = 0.0
+    comp_s: float = 0.0
+    gpu: int = 0  # the prefill GPU (rank) within its engine's node
+    done: simpy.Event | None = None
+    hbm_bytes: float = 0.0
 
 
 @dataclass
-class SimStats:
-    turns_done: int = 0
-    turn_times: list = field(default_factory=list)  # (start, first_token, end)
-    de_bytes: float = 0.0
-    all_bytes: float = 0.0
-    events: int = 0
+class TurnRecord:
+    t0: list = field(default_factory=list)
+    first: list = field(default_factory=list)
+    second: list = field(default_factory=list)
+    end: list = field(default_factory=list)
+    tpot: list = field(default_factory=list)
+    measured: list = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class SimResult:
-    mode: str
-    agents: int
-    seed: int
-    horizon_s: float
-    turns_per_s_sim: float
-    jct_s_sim: float | None
-    ttft_s_sim: dict[str, float]
-    decode_side_read_frac_sim: float
-    snic_balance_max_over_avg_sim: float
-    utilization_sim: dict[str, float]
-    littles_law: dict[str, float]
-    events: int
+class PrefillEngine:
+    """One prefill engine: ``e`` GPUs of a node that step in lock step (one GPU when e = 1)."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+    def __init__(self, sim: ServingSim, node: int, gpus: list[int]):
+        self.sim, self.node, self.gpus = sim, node, gpus
+        self.name = f"pe{node}.g{gpus[0]}" + (f"-{gpus[-1]}" if len(gpus) > 1 else "")
+        self.rr = 0
+        self.queue: deque[Turn] = deque()
+        self.tok = 0.0  # unfinished tokens assigned
+        self.seq = 0
+        self.busy_s = 0.0
+        self.wake: simpy.Event | None = None
+        sim.env.process(self.run())
+
+    def push(self, t: Turn) -> None:
+        self.queue.append(t)
+        if self.wake is not None and not self.wake.triggered:
+            self.wake.succeed()
+
+    def run(self):
+        sim, env = self.sim, self.sim.env
+        e = len(self.gpus)
+        quota = sim.sc.deployment.prefill_quota_s * e  # each GPU's forward under the quota
+        while True:
+            if not self.queue:
+                self.wake = env.event()
+                yield self.wake
+                self.wake = None
+            batch = [self.queue.popleft()]
+            tc = batch[0].comp_s
+            while self.queue and tc + self.queue[0].comp_s <= quota:
+                t = self.queue.popleft()
+                batch.append(t)
+                tc += t.comp_s
+            for t in batch:  # data-parallel ranks of the engine take the batch's turns in turn
+                t.gpu = self.gpus[self.rr % e]
+                self.rr += 1
+            tc /= e  # the engine's ranks share the batch (balanced, as the paper's intra-engine scheduler aims)
+            g0 = env.now
+            if not sim.mode.layerwise and sim.mode.kv_io:
+                yield env.all_of([sim.load_basic(t) for t in batch])
+            evs = [env.timeout(tc)]
+            if sim.mode.layerwise and sim.mode.kv_io:
+                evs += [e for t in batch for e in sim.load_layerwise(t)]
+            yield env.all_of(evs)
+            self.busy_s += env.now - g0
+            for t in batch:
+                self.tok -= t.hit + t.append
+                self.seq -= 1
+                t.done.succeed()
+            sim.retry_waiting()
 
 
-#: read policies beyond the modes: each picks, per request, which share to read on the decode side
-#: from the live storage-read backlogs (seconds of reading queued on each side's least-loaded node)
-DYNAMIC_POLICIES = {
-    "dualpath-queue": "whole request on the side with the shorter storage read queue (the paper's read-path rule)",
-    "dualpath-split": "each request split across both sides to equalize their finish times (water-filling)",
-    "dualpath-table": "each request's split looked up in a policy table (PolicyTable)",
-}
-POLICIES = (*MODES, *DYNAMIC_POLICIES)
+class DecodeEngine:
+    def __init__(self, sim: ServingSim, node: int, gpu: int, budget_bytes: float, max_seqs: float):
+        self.sim, self.node, self.gpu = sim, node, gpu
+        self.name = f"de{node}.g{gpu}"
+        self.budget, self.max_seqs = budget_bytes, max_seqs
+        self.used = 0.0  # HBM bytes of admitted sequences
+        self.active = 0
+        self.tok = 0.0  # unfinished tokens assigned
+        self.seq = 0
+        self.reserved = 0.0  # HBM bytes of assigned, unfinished sequences
+        self.waiting: deque = deque()
+        self.area = 0.0  # integral of admitted sequences over time
+        self.area_bytes = 0.0  # integral of their HBM bytes
+        self.t_mark = 0.0
+
+    def _account(self) -> None:
+        now = self.sim.env.now
+        self.area += self.active * (now - self.t_mark)
+        self.area_bytes += self.used * (now - self.t_mark)
+        self.t_mark = now
+
+    def _fits(self, need: float) -> bool:
+        return self.active == 0 or (self.used + need <= self.budget and self.active < self.max_seqs)
+
+    def admit(self, need: float) -> simpy.Event:
+        ev = self.sim.env.event()
+        if not self.waiting and self._fits(need):
+            self._take(need)
+            ev.succeed()
+        else:
+            self.waiting.append((need, ev))
+        return ev
+
+    def _take(self, need: float) -> None:
+        self._account()
+        self.used += need
+        self.active += 1
+
+    def release(self, need: float) -> None:
+        self._account()
+        self.used -= need
+        self.active -= 1
+        while self.waiting and self._fits(self.waiting[0][0]):
+            need2, ev = self.waiting.popleft()
+            self._take(need2)
+            ev.succeed()
 
 
 class ServingSim:
-    """The simulated cluster for one scenario and policy (a mode, or a dynamic read policy)."""
+    """The simulated cluster for one scenario and policy."""
 
-    def __init__(self, scenario: Scenario, mode: str, seed: int = 0, de_frac: float | None = None, policy_table=None):
-        if mode not in POLICIES:
-            raise ScenarioError(f"unknown policy {mode!r}: use one of {', '.join(POLICIES)}")
-        self.policy = mode
-        if mode == "dualpath-table" and policy_table is None:
+    def __init__(self, scenario: Scenario, policy: str, seed: int = 0, de_frac: float | None = None, policy_table=None,
+                 snic_window_s: float = 10.0, read_concurrency: int = 32):
+        if policy not in POLICIES:
+            raise ScenarioError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
+        if policy == "dualpath-table" and policy_table is None:
             raise ScenarioError("policy 'dualpath-table' needs a policy table (--policy-table FILE)")
-        self.table = policy_table
-        mode = "dualpath" if mode in DYNAMIC_POLICIES else mode
-        self.sc, self.mode = scenario, MODES[mode]
+        self.policy, self.table = policy, policy_table
+        self.sc, self.mode = scenario, MODES[_MODE_OF[policy]]
         cl, dep = scenario.cluster, scenario.deployment
-        self.env = simpy.Environment()
+        self.env = env = simpy.Environment()
         self.rng = np.random.default_rng(seed)
         self.P, self.D, self.g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
-        self.pe_snic = [PSLink(self.env, cl.snic_read_Bps_per_node, f"pe{i}.snic") for i in range(self.P)]
-        self.de_snic = [PSLink(self.env, cl.snic_read_Bps_per_node, f"de{i}.snic") for i in range(self.D)]
-        self.gpus = simpy.Resource(self.env, capacity=self.P * self.g)
-        dec = scenario.decode_capacity()
-        self.dec = dec
-        self.slots = max(1, int(math.floor(dec["batch_seqs_per_gpu"] * self.g * self.D)))
-        self.decode = simpy.Resource(self.env, capacity=self.slots)
-        self.in_decode = 0
         self.b = scenario.model.kv_bytes_per_token
         self.peak = cl.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * dep.prefill_efficiency_frac
+        net = self.net = FluidNet(env)
+        self.store_r = net.link("store.read", cl.store_read_Bps)
+        self.store_w = net.link("store.write", cl.store_write_Bps)
+        self.pe_snic = [net.link(f"pe{i}.snic.read", cl.snic_read_Bps_per_node) for i in range(self.P)]
+        self.de_snic = [net.link(f"de{j}.snic.read", cl.snic_read_Bps_per_node) for j in range(self.D)]
+        self.de_snic_w = [net.link(f"de{j}.snic.write", cl.snic_write_Bps_per_node) for j in range(self.D)]
+        self.pe_dram = [net.link(f"pe{i}.dram", cl.dram_Bps_per_node) for i in range(self.P)]
+        self.de_dram = [net.link(f"de{j}.dram", cl.dram_Bps_per_node) for j in range(self.D)]
+        B = cl.cnic_kv_Bps_per_gpu
+        self.pe_cr = [[net.link(f"pe{i}.g{k}.cnic.read", B) for k in range(self.g)] for i in range(self.P)]
+        self.pe_cw = [[net.link(f"pe{i}.g{k}.cnic.write", B) for k in range(self.g)] for i in range(self.P)]
+        self.de_cr = [[net.link(f"de{j}.g{k}.cnic.read", B) for k in range(self.g)] for j in range(self.D)]
+        self.de_cw = [[net.link(f"de{j}.g{k}.cnic.write", B) for k in range(self.g)] for j in range(self.D)]
+        e = scenario.prefill_engine_gpus
+        self.pes = [PrefillEngine(self, i, list(range(k, k + e))) for i in range(self.P) for k in range(0, self.g, e)]
+        # storage reads in flight per storage NIC (the rest wait FIFO in the node's read queue)
+        self.read_slots = {L.name: simpy.Resource(env, capacity=read_concurrency) for L in self.pe_snic + self.de_snic}
+        self.read_queued = {L.name: 0.0 for L in self.pe_snic + self.de_snic}
+        dec = scenario.decode_capacity()
+        self.dec = dec
+        max_seqs = math.floor(dec["batch_seqs_per_gpu"]) if math.isfinite(dep.tpot_max_s) else math.inf
+        self.des = [DecodeEngine(self, j, k, dec["hbm_kv_bytes_per_gpu"], max(max_seqs, 1)) for j in range(self.D) for k in range(self.g)]
         if de_frac is None:
             de_frac = 0.0
-            if self.mode.de_path and self.policy == "dualpath":
+            if self.mode.de_path and policy in ("dualpath", "dualpath-static"):
                 from ..plan import analyse_mode
 
-                de_frac = analyse_mode(scenario, mode).split_de_frac
+                de_frac = analyse_mode(scenario, "dualpath").split_de_frac
         self.de_frac = float(de_frac)
-        self.stats = SimStats()
-        self.gpu_busy = 0.0
-        self.dec_area = 0.0
-        self.dec_last = 0.0
+        # the paper's constants, in seconds of reading / of one GPU's prefill
+        ks = scenario.classes()
+        tok = sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)
+        comp = sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks)
+        self.beta_tokens = PAPER_BETA_S * tok / comp if comp > 0 else math.inf
+        self.pe_waiting: deque = deque()
+        self.rec = TurnRecord()
+        self.de_bytes = 0.0
+        self.all_bytes = 0.0
+        self.buf = {f"pe{i}": 0.0 for i in range(self.P)} | {f"de{j}": 0.0 for j in range(self.D)}
+        self.buf_peak = dict(self.buf)
         self.dec_entries = 0
+        self.dec_open: dict[int, float] = {}
         self.dec_time_sum = 0.0
+        self.snic_window_s = snic_window_s
+        self.snic_samples: list[list[float]] = []
+        self.stopped = False
+        self.on_turn_done = None
+
+    # ---- data path ----------------------------------------------------------------------------
+    def _buffer(self, node: str, delta: float) -> None:
+        v = self.buf[node] + delta
+        self.buf[node] = v
+        if v > self.buf_peak[node]:
+            self.buf_peak[node] = v
+
+    def load_basic(self, t: Turn) -> simpy.Event:
+        """Basic: the whole hit KV storage -> PE SNIC -> DRAM -> CNIC -> HBM, pipelined, GPU held."""
+        H = t.hit * self.b
+        i, k = t.pe.node, t.gpu
+        return self.net.transfer(H, [(self.store_r, 1), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
+
+    def _read_one(self, nbytes: float, snic: Link, dram: Link):
+        slots = self.read_slots[snic.name]
+        self.read_queued[snic.name] += nbytes
+        with slots.request() as req:
+            yield req
+            self.read_queued[snic.name] -= nbytes
+            yield self.net.transfer(nbytes, [(self.store_r, 1), (snic, 1), (dram, 1)])
+
+    def read(self, t: Turn) -> list[simpy.Event]:
+        """Step 1: storage -> SNIC -> DRAM buffer, on each side by the turn's split (through the
+        node's read queue: at most ``read_concurrency`` reads in flight per storage NIC)."""
+        H = t.hit * self.b
+        evs = []
+        i, j = t.pe.node, t.de.node
+        if (1 - t.f) * H > 0:
+            self._buffer(f"pe{i}", (1 - t.f) * H)
+            evs.append(self.env.process(self._read_one((1 - t.f) * H, self.pe_snic[i], self.pe_dram[i])))
+        if t.f * H > 0:
+            self._buffer(f"de{j}", t.f * H)
+            evs.append(self.env.process(self._read_one(t.f * H, self.de_snic[j], self.de_dram[j])))
+        return evs
+
+    def _free_after(self, ev: simpy.Event, node: str, nbytes: float) -> simpy.Event:
+        ev.callbacks.append(lambda _e: self._buffer(node, -nbytes))
+        return ev
+
+    def load_layerwise(self, t: Turn) -> list[simpy.Event]:
+        """Step 2, during the forward pass: each side's buffer -> the PE GPU's HBM."""
+        H = t.hit * self.b
+        i, k, j, m = t.pe.node, t.gpu, t.de.node, t.de.gpu
+        evs = []
+        if (1 - t.f) * H > 0:
+            ev = self.net.transfer((1 - t.f) * H, [(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
+            evs.append(self._free_after(ev, f"pe{i}", (1 - t.f) * H))
+        if t.f * H > 0:
+            ev = self.net.transfer(t.f * H, [(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.pe_cw[i][k], 1)])
+            evs.append(self._free_after(ev, f"de{j}", t.f * H))
+        return evs
+
+    # ---- decisions ----------------------------------------------------------------------------
+    def read_backlog_s(self, side: str, node: int) -> float:
+        link = (self.pe_snic if side == "pe" else self.de_snic)[node]
+        return (self.net.backlog_bytes(link) + self.read_queued[link.name]) / link.cap
+
+    def _least(self, engines):
+        return min(engines, key=lambda e: (e.tok, e.seq, e.name))
+
+    def _paper_pe(self) -> PrefillEngine | None:
+        alpha_s = PAPER_ALPHA_S
+        c2, c3 = [], []
+        short = [self.read_backlog_s("pe", i) <= alpha_s for i in range(self.P)]
+        for e in self.pes:
+            if e.tok > self.beta_tokens:
+                continue  # C1, overloaded
+            (c2 if short[e.node] else c3).append(e)
+        if c2:
+            return self._least(c2)
+        if c3:
+            return self._least(c3)
+        return None
+
+    def _paper_de(self, t: Turn) -> DecodeEngine:
+        # phase 1: the node (group) with the smallest unfinished tokens
+        node = min(range(self.D), key=lambda j: (sum(e.tok for e in self.des if e.node == j), j))
+        group = [e for e in self.des if e.node == node]
+        need = t.hbm_bytes
+        Z = PAPER_Z * (need / self.b + sum(e.tok for e in group)) / len(group)
+        room = [e for e in group if e.budget - e.reserved >= need]
+        if room:
+            low = [e for e in room if e.tok + need / self.b <= Z]
+            if low:
+                return min(low, key=lambda e: (e.seq, e.tok, e.name))
+            return min(room, key=lambda e: (e.tok, e.name))
+        return self._least(group)  # waits for HBM at admission
+
+    def decide(self, t: Turn) -> bool:
+        """Choose the turn's PE, DE and decode-side read share; False if it must wait (paper's C1)."""
+        p = self.policy
+        if p in ("basic", "layerwise"):
+            t.pe = self.pes[int(self.rng.integers(len(self.pes)))]
+            t.de = self.des[int(self.rng.integers(len(self.des)))]
+            t.f = 0.0
+            return True
+        if p == "dualpath-paper":
+            pe = self._paper_pe()
+            if pe is None:
+                return False
+            t.pe, t.de = pe, self._paper_de(t)
+        else:
+            t.pe, t.de = self._least(self.pes), self._least(self.des)
+        if not self.mode.kv_io:
+            t.f = 0.0
+        elif p in ("dualpath", "dualpath-static"):
+            t.f = 1.0 if self.rng.random() < self.de_frac else 0.0
+        else:
+            bp, bd = self.read_backlog_s("pe", t.pe.node), self.read_backlog_s("de", t.de.node)
+            H = t.hit * self.b
+            if p in ("dualpath-queue", "dualpath-paper"):
+                t.f = 1.0 if bd < bp else 0.0
+            elif p == "dualpath-split":
+                from ..policy.split import optimal_split
+
+                cap_p, cap_d = self.pe_snic[t.pe.node].cap, self.de_snic[t.de.node].cap
+                t.f = float(optimal_split(hit_bytes=H, pe_backlog_s=bp, de_backlog_s=bd, pe_Bps=cap_p, de_Bps=cap_d))
+            else:
+                t.f = float(self.table.lookup(hit_tokens=float(t.hit), pe_backlog_s=bp, de_backlog_s=bd))
+        return True
+
+    def _assign(self, t: Turn) -> None:
+        t.pe.tok += t.hit + t.append
+        t.pe.seq += 1
+        t.de.tok += t.hit + t.append + t.gen
+        t.de.seq += 1
+        t.de.reserved += t.hbm_bytes
+
+    def retry_waiting(self) -> None:
+        while self.pe_waiting:
+            t, ev = self.pe_waiting[0]
+            if not self.decide(t):
+                return
+            self.pe_waiting.popleft()
+            self._assign(t)
+            ev.succeed()
 
     # ---- one turn -----------------------------------------------------------------------------
-    def _least_loaded(self, links: list[PSLink]) -> PSLink:
-        return min(links, key=lambda L: (len(L.active), L.name))
-
-    @staticmethod
-    def _backlog_s(link: PSLink) -> float:
-        link._advance()
-        return sum(r[0] for r in link.active.values()) / link.cap
-
-    def _read(self, H: float, hit_tokens: float, use_de: bool):
-        """The hit-KV read of one request under the policy; returns the decode-side bytes."""
-        if self.policy not in DYNAMIC_POLICIES:
-            link = self._least_loaded(self.de_snic if use_de else self.pe_snic)
-            yield link.transfer(H)
-            return H if use_de else 0.0
-        pe, de = self._least_loaded(self.pe_snic), self._least_loaded(self.de_snic)
-        bp, bd = self._backlog_s(pe), self._backlog_s(de)
-        if self.policy == "dualpath-queue":
-            f = 1.0 if bd < bp else 0.0
-        elif self.policy == "dualpath-split":
-            from ..policy.split import optimal_split
-
-            f = float(optimal_split(hit_bytes=H, pe_backlog_s=bp, de_backlog_s=bd, pe_Bps=pe.cap, de_Bps=de.cap))
-        else:
-            f = float(self.table.lookup(hit_tokens=float(hit_tokens), pe_backlog_s=bp, de_backlog_s=bd))
-        parts = []
-        if f < 1:
-            parts.append(pe.transfer((1 - f) * H))
-        if f > 0:
-            parts.append(de.transfer(f * H))
-        yield self.env.all_of(parts)
-        return f * H
-
-    def _decode_step_s(self, batch_per_gpu: float) -> float:
+    def _step_s(self, de: DecodeEngine) -> float:
         dep, cl = self.sc.deployment, self.sc.cluster
-        return float(compute.decode_step_s(batch_seqs=max(batch_per_gpu, 1.0 / self.g), seq_kv_bytes=self.dec["seq_kv_bytes"],
-                                           weight_bytes_per_gpu=self.dec["weight_bytes_per_gpu"], hbm_Bps=cl.hbm_Bps_per_gpu,
-                                           hbm_efficiency_frac=dep.decode_hbm_efficiency_frac, step_overhead_s=dep.decode_step_overhead_s))
+        n = max(de.active, 1)
+        return float(compute.decode_step_s(batch_seqs=n, seq_kv_bytes=de.used / n, weight_bytes_per_gpu=self.dec["weight_bytes_per_gpu"],
+                                           hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+                                           step_overhead_s=dep.decode_step_overhead_s))
 
-    def _dec_account(self, delta: int) -> None:
-        now = self.env.now
-        self.dec_area += self.in_decode * (now - self.dec_last)
-        self.dec_last = now
-        self.in_decode += delta
-
-    def turn(self, hit_tokens: float, append_tokens: float, generated_tokens: float, prefill_flops: float):
-        env, st = self.env, self.stats
-        t0 = env.now
-        H = hit_tokens * self.b if self.mode.kv_io else 0.0
-        use_de = self.mode.de_path and self.rng.random() < self.de_frac
-        t_comp = prefill_flops / self.peak
-        hold = not self.mode.layerwise
-        if hold:
-            req = self.gpus.request()
-            yield req
-            g0 = env.now
-            # the read side's least-loaded node is chosen when the read starts
-            de_bytes = yield from self._read(H, hit_tokens, use_de)
-            yield env.timeout(t_comp)
-            self.gpus.release(req)
-            self.gpu_busy += env.now - g0
+    def turn(self, t: Turn):
+        env = self.env
+        t.t0 = env.now
+        io = self.mode.kv_io
+        t.comp_s = t.flops / self.peak
+        t.hbm_bytes = (t.hit + t.append + t.gen) * self.b
+        t.done = env.event()
+        if self.pe_waiting or not self.decide(t):
+            ev = env.event()
+            self.pe_waiting.append((t, ev))
+            yield ev
         else:
-            de_bytes = yield from self._read(H, hit_tokens, use_de)
-            req = self.gpus.request()
-            yield req
-            g0 = env.now
-            yield env.timeout(t_comp)
-            self.gpus.release(req)
-            self.gpu_busy += env.now - g0
+            self._assign(t)
+        H = t.hit * self.b if io else 0.0
+        A = t.append * self.b if io else 0.0
+        if self.mode.layerwise and io:
+            evs = self.read(t)
+            if evs:
+                yield env.all_of(evs)
+        t.pe.push(t)
+        yield t.done
         t_first = env.now
-        st.all_bytes += H
-        st.de_bytes += de_bytes
-        dreq = self.decode.request()
-        yield dreq
-        self._dec_account(+1)
+        self.all_bytes += H
+        self.de_bytes += t.f * H
+        de, pe = t.de, t.pe
+        handoff = (1 - t.f) * H + A
+        if io and handoff > 0:
+            self._buffer(f"de{de.node}", handoff)
+            yield self.net.transfer(handoff, [(self.pe_cr[pe.node][t.gpu], 1), (self.de_cw[de.node][de.gpu], 1), (self.de_dram[de.node], 1)])
+        yield de.admit(t.hbm_bytes)
         d0 = env.now
-        yield env.timeout(generated_tokens * self._decode_step_s(self.decode.count / (self.g * self.D)))
-        self._dec_account(-1)
+        self.dec_open[id(t)] = d0
+        if io and H + A > 0:
+            yield self.net.transfer(H + A, [(self.de_dram[de.node], 1), (self.de_cr[de.node][de.gpu], 1), (self.de_cw[de.node][de.gpu], 1)])
+            self._buffer(f"de{de.node}", -handoff)
+        step = self._step_s(de)
+        yield env.timeout(step)
+        t_second = env.now
+        if t.gen > 1:
+            yield env.timeout((t.gen - 1) * step)
+        de.release(t.hbm_bytes)
         self.dec_entries += 1
         self.dec_time_sum += env.now - d0
-        self.decode.release(dreq)
-        st.turns_done += 1
-        st.turn_times.append((t0, t_first, env.now))
+        del self.dec_open[id(t)]
+        de.tok -= t.hit + t.append + t.gen
+        de.seq -= 1
+        de.reserved -= t.hbm_bytes
+        if io:
+            self.net.transfer((t.append + t.gen) * self.b, [(self.de_snic_w[de.node], 1), (self.store_w, 1)])
+        r = self.rec
+        r.t0.append(t.t0)
+        r.first.append(t_first)
+        r.second.append(t_second)
+        r.end.append(env.now)
+        r.tpot.append(step)
+        r.measured.append(t.measured)
+        if self.on_turn_done is not None:
+            self.on_turn_done(t)
 
-    def agent(self, turns: list[tuple[float, float, float, float]]):
-        for c, a, o, f in turns:
-            yield from self.turn(c, a, o, f)
+    def snic_sampler(self):
+        links = self.pe_snic + self.de_snic
+        last = [0.0] * len(links)
+        while not self.stopped:
+            yield self.env.timeout(self.snic_window_s)
+            self.net.finish_accounting()
+            cur = [L.bytes_done for L in links]
+            self.snic_samples.append([c - p for c, p in zip(cur, last, strict=True)])
+            last = cur
 
-    def link_stats(self) -> tuple[dict[str, float], float]:
-        now = self.env.now
-        util = {}
-        loads = []
-        for L in self.pe_snic + self.de_snic:
-            L._advance()
-            util[L.name] = L.busy_s / now if now > 0 else 0.0
-            loads.append(L.bytes_done)
-        util["pe.gpu"] = self.gpu_busy / (now * self.P * self.g) if now > 0 else 0.0
-        self._dec_account(0)
-        util["de.slots"] = self.dec_area / (now * self.slots) if now > 0 else 0.0
-        used = [x for x in loads if x > 0]
-        balance = max(used) / (sum(used) / len(used)) if used else 1.0
-        return util, balance
+    # ---- results ------------------------------------------------------------------------------
+    def utilization(self, horizon_s: float) -> dict[str, float]:
+        """Mean utilization per resource kind (bytes moved over capacity x time; GPUs busy share)."""
+        self.net.finish_accounting()
+        T = max(horizon_s, 1e-12)
+        groups: dict[str, list[float]] = {}
+        for L in self.net.links.values():
+            if not math.isfinite(L.cap):
+                continue
+            parts = L.name.split(".")
+            kind = ".".join([parts[0][:2], *[p for p in parts[1:] if not p.startswith("g")]]) if parts[0][:2] in ("pe", "de") else L.name
+            groups.setdefault(kind, []).append(L.bytes_done / (L.cap * T))
+        out = {k: float(np.mean(v)) for k, v in groups.items()}
+        out["pe.gpu"] = float(np.mean([e.busy_s for e in self.pes])) / T
+        for e in self.des:
+            e._account()
+        out["de.hbm"] = float(np.mean([e.area_bytes / e.budget for e in self.des])) / T
+        out["de.batch_seqs_mean"] = float(np.mean([e.area for e in self.des])) / T
+        return out
+
+    def snic_balance(self) -> float:
+        """Mean over sliding windows of max/avg bytes per storage NIC (windows with traffic)."""
+        vals = []
+        for w in self.snic_samples:
+            avg = sum(w) / len(w)
+            if avg > 0:
+                vals.append(max(w) / avg)
+        return float(np.mean(vals)) if vals else 1.0
+
+    def peak_buffer_GB(self) -> float:
+        return max(self.buf_peak.values()) / 1e9 if self.buf_peak else 0.0

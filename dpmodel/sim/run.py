@@ -1,71 +1,290 @@
-"""Simulation runs: offline batches of agents (JCT) and steady-state saturated throughput."""
+"""Simulation runs in the result shape of the analytic models (names with ``_sim``).
+
+* :func:`simulate_offline`: n agents start at t = 0 and run to completion (JCT);
+* :func:`simulate_online`: agents arrive as a Poisson process at ``aps`` for a warm-up plus a
+  measured window; every turn started in the window is measured, and the run continues until
+  those turns are done (arrivals stop at the window's end);
+* :func:`simulate_trace`: a trace's requests at their own timestamps (each request one turn);
+* :func:`simulate_saturated`: steady-state throughput with agents looping over the scenario's
+  classes (checks the LP).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import math
+import sys
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-from ..errors import ScenarioError
+from ..errors import ScenarioError, WorkloadError
 from ..queueing.offline import trajectories_for
+from ..workload.synth import synthesize_workload
+from ..workload.traces import percentiles
 from ..workload.trajectory import TrajectorySet
-from .engine import ServingSim, SimResult
+from .engine import ServingSim, Turn
 
 
-def _ttft(sim: ServingSim, lo: float = 0.0, hi: float = float("inf")) -> dict[str, float]:
-    t = np.array([f - s for s, f, e in sim.stats.turn_times if lo <= s and e <= hi])
-    if not len(t):
-        return {"mean": float("nan"), "p50": float("nan"), "p90": float("nan"), "p99": float("nan")}
-    return {"mean": float(t.mean()), "p50": float(np.percentile(t, 50)), "p90": float(np.percentile(t, 90)), "p99": float(np.percentile(t, 99))}
+@dataclass(frozen=True)
+class SimResult:
+    mode: str  # the policy
+    kind: str  # offline | online | trace | saturated
+    agents: int
+    aps: float | None
+    seed: int
+    horizon_s: float
+    turns_measured: int
+    turns_per_s_sim: float
+    jct_s_sim: float | None
+    ttft_s_sim: dict[str, float]
+    ttst_s_sim: dict[str, float]
+    tpot_s_sim: dict[str, float]
+    decode_side_read_frac_sim: float
+    snic_balance_max_over_avg_sim: float
+    peak_dram_buffer_GB_sim: float
+    utilization_sim: dict[str, float]
+    littles_law: dict[str, float]
+    events: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
-def _littles(sim: ServingSim) -> dict[str, float]:
-    """Little's law at the decode slots: time-average occupancy vs rate x mean time there."""
-    now = sim.env.now
-    L = sim.dec_area / now if now > 0 else 0.0
-    lam = sim.dec_entries / now if now > 0 else 0.0
+def _stats(x: np.ndarray) -> dict[str, float]:
+    if not len(x):
+        return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
+    p = percentiles(x)
+    return {"mean": float(np.mean(x)), "p50": p["p50"], "p90": p["p90"], "p99": p["p99"]}
+
+
+def _littles(sim: ServingSim, horizon_s: float) -> dict[str, float]:
+    """Little's law at the decode engines (admitted sequences): time-average occupancy ``L`` (from
+    the engines' running integral) vs completion rate x mean time admitted (from each sequence's
+    own timestamps). Sequences still admitted at the horizon add ``open_frac`` of ``L`` (the edge
+    term, about W / T); ``rel_error_frac`` is what is left after it."""
+    for e in sim.des:
+        e._account()
+    T = horizon_s
+    L = sum(e.area for e in sim.des) / T if T > 0 else 0.0
+    lam = sim.dec_entries / T if T > 0 else 0.0
     W = sim.dec_time_sum / sim.dec_entries if sim.dec_entries else 0.0
-    return {"occupancy_mean": L, "rate_x_time": lam * W, "rel_error_frac": abs(L - lam * W) / L if L > 0 else 0.0}
+    open_L = sum(max(T - d0, 0.0) for d0 in sim.dec_open.values()) / T if T > 0 else 0.0
+    return {"occupancy_mean": L, "rate_x_time": lam * W, "open_frac": open_L / L if L > 0 else 0.0,
+            "rel_error_frac": abs(L - lam * W - open_L) / L if L > 0 else 0.0}
 
 
-def simulate_offline(scenario, mode: str, agents: int, *, seed: int = 0, trajectories: TrajectorySet | None = None,
-                     policy_table=None) -> SimResult:
-    """n agents start together and replay their trajectories turn by turn (per-turn tokens); JCT."""
-    if not isinstance(agents, int | np.integer) or agents < 1:
+def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: int, horizon_s: float, jct: float | None) -> SimResult:
+    r = sim.rec
+    m = np.array(r.measured, bool)
+    t0, first, second, end, tpot = (np.array(v, float)[m] for v in (r.t0, r.first, r.second, r.end, r.tpot))
+    util = sim.utilization(horizon_s)
+    turns_rate = len(end) / horizon_s if kind in ("offline", "saturated") else len(end) / max(horizon_s, 1e-12)
+    return SimResult(
+        sim.policy, kind, int(agents), aps, int(seed), float(horizon_s), int(len(end)), float(turns_rate), jct,
+        _stats(first - t0), _stats(second - t0), _stats(tpot),
+        sim.de_bytes / sim.all_bytes if sim.all_bytes else 0.0, sim.snic_balance(), sim.peak_buffer_GB(), util,
+        _littles(sim, horizon_s), int(next(sim.env._eid)),
+    )
+
+
+def _progress(total: float, quiet: bool, unit: str):
+    if quiet:
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None
+    # disable=None: off automatically when stderr is not a terminal
+    return tqdm(total=total, unit=unit, disable=None, file=sys.stderr, leave=False, mininterval=0.5)
+
+
+def _turns_of(scenario, ts: TrajectorySet, j: int, ctx: np.ndarray, flops: np.ndarray) -> list[tuple]:
+    s, e = ts.offsets[j], ts.offsets[j + 1]
+    return list(zip(ctx[s:e].tolist(), ts.append_tokens[s:e].tolist(), ts.generated_tokens[s:e].tolist(), flops[s:e].tolist(), strict=True))
+
+
+def _agent(sim: ServingSim, j: int, turns: list[tuple], window: tuple[float, float] | None, tracker: dict | None):
+    for c, a, o, f in turns:
+        measured = window is None or window[0] <= sim.env.now < window[1]
+        t = Turn(j, c, a, o, f, measured=measured)
+        if tracker is not None and measured:
+            tracker["open"] += 1
+        yield from sim.turn(t)
+
+
+def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, trajectories: TrajectorySet | None = None,
+                     policy_table=None, quiet: bool = True) -> SimResult:
+    """n agents start together and replay their trajectories turn by turn; JCT."""
+    if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     ts = trajectories if trajectories is not None else trajectories_for(scenario, int(agents), seed=seed)
-    sim = ServingSim(scenario, mode, seed=seed, policy_table=policy_table)
+    if ts.agents_count < agents:
+        raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {agents} asked for")
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
+    total = int(ts.offsets[agents])
+    bar = _progress(total, quiet, "turn")
+    left = {"agents": int(agents)}
+
+    def run_agent(j):
+        yield from _agent(sim, j, _turns_of(scenario, ts, j, ctx, flops), None, None)
+        left["agents"] -= 1
+        if left["agents"] == 0:
+            sim.stopped = True
+
+    if bar is not None:
+        sim.on_turn_done = lambda _t: bar.update(1)
     for j in range(int(agents)):
-        s, e = ts.offsets[j], ts.offsets[j + 1]
-        turns = list(zip(ctx[s:e].tolist(), ts.append_tokens[s:e].tolist(), ts.generated_tokens[s:e].tolist(), flops[s:e].tolist(), strict=True))
-        sim.env.process(sim.agent(turns))
+        sim.env.process(run_agent(j))
+    sim.env.process(sim.snic_sampler())
     sim.env.run()
-    util, bal = sim.link_stats()
-    jct = sim.env.now
-    return SimResult(mode, int(agents), seed, jct, sim.stats.turns_done / jct, jct, _ttft(sim),
-                     sim.stats.de_bytes / sim.stats.all_bytes if sim.stats.all_bytes else 0.0, bal, util, _littles(sim), next(sim.env._eid))  # events scheduled so far
+    if bar is not None:
+        bar.close()
+    jct = float(max(sim.rec.end)) if sim.rec.end else 0.0
+    return _result(sim, "offline", agents, None, seed, jct, jct)
 
 
-def simulate_saturated(scenario, mode: str, *, agents: int, horizon_s: float, seed: int = 0, warmup_frac: float = 0.25) -> SimResult:
-    """Steady-state throughput: ``agents`` agents loop over identical mean turns (the scenario's
-    classes drawn by weight) with no think time; turns completed after the warm-up, per second."""
-    sim = ServingSim(scenario, mode, seed=seed)
-    ks = scenario.classes()
-    w = np.array([k.weight_frac for k in ks])
-    flops = [k.prefill_flops if k.prefill_flops is not None else float(scenario.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens)) for k in ks]
+def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, seed: int = 0,
+                    policy_table=None, quiet: bool = True, trajectories: TrajectorySet | None = None) -> SimResult:
+    """Poisson agent arrivals at ``aps`` [agents/s]; turns started in [warm-up, warm-up + duration)
+    are measured."""
+    if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
+        raise ScenarioError(f"aps = {aps!r}: must be a number > 0 (agents per second)")
+    if not (isinstance(duration_s, int | float) and math.isfinite(duration_s) and duration_s > 0):
+        raise ScenarioError(f"duration_s = {duration_s!r}: must be a number > 0 (seconds)")
+    if warmup_s is None:
+        warmup_s = 0.5 * duration_s
+    if not (warmup_s >= 0 and math.isfinite(warmup_s)):
+        raise ScenarioError(f"warmup_s = {warmup_s!r}: must be >= 0 (seconds)")
+    from ..workload.arrivals import poisson_arrivals
+
+    end_s = warmup_s + duration_s
+    arr = poisson_arrivals(rate_per_s=aps, duration_s=end_s, seed=seed + 7919)
+    n = len(arr)
+    if n == 0:
+        raise ScenarioError(f"aps = {aps} over {end_s:g} s gave no arrivals: raise --aps or --duration-s")
+    ts = trajectories if trajectories is not None else synthesize_workload(scenario.workload, agents=n, seed=seed)
+    if ts.agents_count < n:
+        raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {n} arrivals")
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table)
+    ctx = ts.context_tokens()
+    flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
+    tracker = {"open": 0}
+    finished = sim.env.event()
+    bar = _progress(end_s, quiet, "s")
+
+    def on_done(t: Turn):
+        if t.measured:
+            tracker["open"] -= 1
+        if bar is not None and sim.env.now <= end_s:
+            bar.update(sim.env.now - bar.n)
+        if sim.env.now >= end_s and tracker["open"] == 0 and not finished.triggered:
+            finished.succeed()
+
+    sim.on_turn_done = on_done
+
+    def source():
+        for j, a in enumerate(arr):
+            yield sim.env.timeout(a - sim.env.now)
+            sim.env.process(_agent(sim, j, _turns_of(scenario, ts, j, ctx, flops), (warmup_s, end_s), tracker))
+        yield sim.env.timeout(max(end_s - sim.env.now, 0.0))
+        if tracker["open"] == 0 and not finished.triggered:
+            finished.succeed()
+
+    sim.env.process(source())
+    sim.env.process(sim.snic_sampler())
+    sim.env.run(until=finished)
+    sim.stopped = True
+    if bar is not None:
+        bar.close()
+    horizon = sim.env.now
+    res = _result(sim, "online", n, float(aps), seed, horizon, None)
+    # throughput over the measured window: measured turns per second of window
+    return dataclasses.replace(res, turns_per_s_sim=res.turns_measured / duration_s)
+
+
+def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_factor: float = 1.0, limit: int | None = None,
+                   policy_table=None, quiet: bool = True) -> SimResult:
+    """A trace's requests (:class:`~dpmodel.workload.traces.TraceRequest`) at their own timestamps,
+    each one turn (hit from the trace's cache simulation, append = input - hit)."""
+    if not speedup_factor > 0:
+        raise ScenarioError(f"speedup_factor = {speedup_factor!r}: must be > 0")
+    rows = []
+    for i, r in enumerate(requests):
+        if limit is not None and i >= limit:
+            break
+        rows.append((r.arrival_s, r.hit_tokens, max(r.input_tokens - r.hit_tokens, 1), max(r.output_tokens, 1)))
+    if not rows:
+        raise WorkloadError("the trace has no requests")
+    rows.sort()
+    t_first = rows[0][0]
+    arr = np.array([(a - t_first) / speedup_factor for a, *_ in rows])
+    hit = np.array([h for _, h, _, _ in rows], float)
+    app = np.array([a for _, _, a, _ in rows], float)
+    gen = np.array([o for *_, o in rows], float)
+    flops = scenario.model.prefill_flops(context_tokens=hit, append_tokens=app)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table)
+    bar = _progress(len(rows), quiet, "req")
+    if bar is not None:
+        sim.on_turn_done = lambda _t: bar.update(1)
+    left = {"n": len(rows)}
+
+    def one(i):
+        yield from sim.turn(Turn(i, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i])))
+        left["n"] -= 1
+        if left["n"] == 0:
+            sim.stopped = True
+
+    def source():
+        for i, a in enumerate(arr):
+            yield sim.env.timeout(a - sim.env.now)
+            sim.env.process(one(i))
+
+    sim.env.process(source())
+    sim.env.process(sim.snic_sampler())
+    sim.env.run()
+    if bar is not None:
+        bar.close()
+    horizon = float(max(sim.rec.end))
+    res = _result(sim, "trace", len(rows), None, seed, horizon, None)
+    return dataclasses.replace(res, turns_per_s_sim=len(rows) / horizon)
+
+
+def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, seed: int = 0, warmup_frac: float = 0.25,
+                       turns: str = "classes") -> SimResult:
+    """Steady-state throughput: ``agents`` agents loop with no think time over turns drawn at random
+    from the scenario's classes (by weight; ``turns="classes"``) or from a synthesized set of the
+    workload's turns (``turns="workload"``: real per-turn variation); turns completed after the
+    warm-up, per second."""
+    sim = ServingSim(scenario, policy, seed=seed)
     rng = np.random.default_rng(seed + 1)
-
-    def looping():
-        while True:
-            i = int(rng.choice(len(ks), p=w))
-            k = ks[i]
-            yield from sim.turn(k.hit_tokens, k.append_tokens, k.generated_tokens, flops[i])
-
-    for _ in range(agents):
-        sim.env.process(looping())
-    sim.env.run(until=horizon_s)
     start = warmup_frac * horizon_s
-    done = sum(1 for s, f, e in sim.stats.turn_times if e >= start)
-    util, bal = sim.link_stats()
-    return SimResult(mode, agents, seed, horizon_s, done / (horizon_s - start), None, _ttft(sim, lo=start),
-                     sim.stats.de_bytes / sim.stats.all_bytes if sim.stats.all_bytes else 0.0, bal, util, _littles(sim), next(sim.env._eid))  # events scheduled so far
+    if turns == "classes":
+        ks = scenario.classes()
+        w = np.array([k.weight_frac for k in ks])
+        hit = np.array([k.hit_tokens for k in ks], float)
+        app = np.array([k.append_tokens for k in ks], float)
+        gen = np.array([k.generated_tokens for k in ks], float)
+        flops = np.array([k.prefill_flops if k.prefill_flops is not None else float(scenario.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens)) for k in ks])
+    elif turns == "workload":
+        ts = synthesize_workload(scenario.workload, agents=512, seed=seed)
+        hit, app, gen = ts.context_tokens().astype(float), ts.append_tokens.astype(float), ts.generated_tokens.astype(float)
+        flops = scenario.model.prefill_flops(context_tokens=hit, append_tokens=app)
+        w = np.full(len(hit), 1.0 / len(hit))
+    else:
+        raise ScenarioError(f"turns = {turns!r}: use 'classes' or 'workload'")
+
+    def looping(j):
+        while True:
+            i = int(rng.choice(len(w), p=w))
+            yield from sim.turn(Turn(j, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), measured=sim.env.now >= start))
+
+    for j in range(agents):
+        sim.env.process(looping(j))
+    sim.env.run(until=horizon_s)
+    res = _result(sim, "saturated", agents, None, seed, horizon_s, None)
+    done = sum(1 for e in sim.rec.end if e >= start)
+    return dataclasses.replace(res, turns_per_s_sim=done / (horizon_s - start))
