@@ -26,3 +26,11 @@ def default_scenario() -> Scenario:
 def snic_only_scenario() -> Scenario:
     """The default scenario with everything but the storage NICs made effectively unlimited."""
     return Scenario.load(prefill_efficiency_frac=1.0, decode_step_overhead_s=0.0)
+
+
+@pytest.fixture(scope="session")
+def traces_dir() -> Path:
+    """The public request traces (third-party data, never copied into the project)."""
+    if not TRACES.is_dir():
+        pytest.skip(f"public traces not found at {TRACES} (third-party data is not copied into the project)")
+    return TRACES
