@@ -128,13 +128,30 @@ def test_bad_files_are_rejected(table, tmp_path):
         PolicyTable.load(tmp_path / "x.txt")
 
 
-def test_parquet_without_pyarrow_is_explained(table, tmp_path):
-    pytest.importorskip("numpy")
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        with pytest.raises(PolicyTableError, match="pyarrow"):
-            table.save(tmp_path / "t.parquet")
+def test_parquet_without_pyarrow_is_explained(table, tmp_path, monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_pyarrow(name, *a, **k):
+        if name.startswith("pyarrow"):
+            raise ImportError(name)
+        return real(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_pyarrow)
+    with pytest.raises(PolicyTableError, match="pyarrow"):
+        table.save(tmp_path / "t.parquet")
+
+
+def test_parquet_round_trip_and_damage(table, tmp_path):
+    pytest.importorskip("pyarrow")
+    p = table.save(tmp_path / "t.parquet")
+    back = PolicyTable.load(p)
+    assert np.array_equal(back.values, table.values) and all(np.array_equal(a, b) for a, b in zip(back.axes, table.axes, strict=True))
+    raw = p.read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(raw[: len(raw) // 2] + raw[-8:])  # damaged body, intact footer magic
+    with pytest.raises(PolicyTableError):
+        PolicyTable.load(tmp_path / "cut.parquet")
 
 
 def test_policy_cli(tmp_path, capsys):

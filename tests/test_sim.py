@@ -239,3 +239,40 @@ def test_simulate_cli_modes_and_errors(capsys):
         assert main(["simulate", *bad, *args]) == 2
         err = capsys.readouterr().err
         assert err.startswith("dpmodel: error:") and len(err.strip().splitlines()) == 1
+
+
+# Cells of the online cross-check grid where the open-network model and the simulator are known to
+# disagree by more than 15 % (benchmarks/results/crosscheck.md discusses why); kept as strict xfails.
+_V3_GAP = ("DeepSeek-V3.2 2P4D: the simulator's TTFT is 19-39 % above the open model (model too optimistic: the read and "
+           "prefill queues of 1.3 GB turns on node-wide lock-step engines); see benchmarks/results/crosscheck.md")
+TTFT_KNOWN_GAPS: dict[tuple[str, str, float], str] = {
+    ("v3.2-2P4D-64k", "basic", 0.3): _V3_GAP,
+    ("v3.2-2P4D-64k", "basic", 0.6): _V3_GAP,
+    ("v3.2-2P4D-64k", "layerwise", 0.6): _V3_GAP,
+    ("v3.2-2P4D-64k", "dualpath", 0.6): _V3_GAP,
+}
+
+
+def _ttft_cells():
+    for name in SCENARIOS:
+        for mode in ("basic", "layerwise", "dualpath"):
+            for load in (0.3, 0.6):
+                reason = TTFT_KNOWN_GAPS.get((name, mode, load))
+                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+                yield pytest.param(name, mode, load, marks=marks, id=f"{name}-{mode}-{load}")
+
+
+@pytest.mark.parametrize(("name", "mode", "load"), list(_ttft_cells()))
+def test_online_mean_ttft_matches_open_model(name, mode, load):
+    """Mean TTFT, open-network model vs simulator, within 15 % where every utilization <= 0.8."""
+    from dpmodel.queueing.online import online_metrics, turns_per_agent
+    from dpmodel.sim import simulate_online
+
+    sc = SCENARIOS[name]
+    lp = analyse_mode(sc, mode)
+    aps = load * lp.turns_per_s / turns_per_agent(sc)
+    a = online_metrics(sc, mode, aps, de_frac=lp.split_de_frac)
+    assert max(a.utilization.values()) <= 0.8
+    r = simulate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=150.0, warmup_s=100.0, seed=1,
+                        de_frac=lp.split_de_frac if mode == "dualpath" else None)
+    assert a.ttft_s["mean"] == pytest.approx(r.ttft_s_sim["mean"], rel=0.15)

@@ -187,7 +187,7 @@ class PolicyTable:
                 import pyarrow.parquet as pq
             except ImportError:
                 raise PolicyTableError("Parquet export needs pyarrow: pip install pyarrow (or use --format json|csv)") from None
-            h, p, d = np.meshgrid(*self.axes, indexing="ij")  # pragma: no cover - needs pyarrow
+            h, p, d = np.meshgrid(*self.axes, indexing="ij")
             t = pa.table({AXES[0][0]: h.ravel(), AXES[1][0]: p.ravel(), AXES[2][0]: d.ravel(), VALUE[0]: self.values.ravel()})
             t = t.replace_schema_metadata({"dpmodel": json.dumps({k: v for k, v in doc.items() if k != "values"})})
             tmp = path.with_suffix(".parquet.tmp")
@@ -201,11 +201,15 @@ class PolicyTable:
         """Load and validate (schema version, axes, value range, checksum). Never executes content."""
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as exc:
             raise PolicyTableError(f"policy table {str(path)!r}: {exc.strerror}") from None
+        if raw[:4] == b"PAR1":
+            return cls._from_parquet(path)
+        try:
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise PolicyTableError(f"{path}: not a text policy table (JSON or CSV)") from None
+            raise PolicyTableError(f"{path}: not a policy table (JSON, CSV or Parquet)") from None
         if text.lstrip().startswith("{"):
             try:
                 doc = json.loads(text)
@@ -215,6 +219,29 @@ class PolicyTable:
         if text.startswith("# {"):
             return cls._from_csv(text, path)
         raise PolicyTableError(f"{path}: not a dpmodel policy table (expected JSON or CSV with a '# {{...}}' header)")
+
+    @classmethod
+    def _from_parquet(cls, path: Path) -> PolicyTable:
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise PolicyTableError(f"{path}: a Parquet policy table needs pyarrow: pip install pyarrow") from None
+        try:
+            t = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise PolicyTableError(f"{path}: unreadable Parquet (truncated?): {exc}") from None
+        meta = (t.schema.metadata or {}).get(b"dpmodel")
+        if meta is None:
+            raise PolicyTableError(f"{path}: not a dpmodel policy table (no 'dpmodel' metadata)")
+        try:
+            doc = json.loads(meta)
+        except json.JSONDecodeError as exc:
+            raise PolicyTableError(f"{path}: metadata is not valid JSON: {exc.msg}") from None
+        cols = [n for n, _ in AXES] + [VALUE[0]]
+        if t.column_names != cols:
+            raise PolicyTableError(f"{path}: columns must be {','.join(cols)}")
+        doc["values"] = [float(x) for x in t.column(VALUE[0]).to_numpy()]
+        return cls._from_document(doc, path)
 
     @classmethod
     def _from_csv(cls, text: str, path: Path) -> PolicyTable:

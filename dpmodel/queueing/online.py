@@ -2,17 +2,28 @@
 
 Notes
 -----
-Turns arrive at ``lambda = APS x turns per agent``. A turn's hit KV moves over the links of its
-read path (a share ``f`` on the decode-node path). Each link is a set of ``u`` identical units (a
-node's storage NICs or DRAM, a GPU's compute NIC) with load spread evenly, each an M/G/1
-processor-sharing queue: residence ``R = S / (1 - rho)`` with ``S`` the turn's bytes over one unit's
-bandwidth and ``rho = lambda x bytes / (u x unit bandwidth)``. A turn's load is one pipelined
-transfer, so it takes the max of its links' residences. Prefill GPUs are ``P g`` servers (Erlang C
-for the queueing wait) that run batches under a compute quota (a turn waits for the running
-forward pass: ``rho_pe x quota / 2`` on average). With layerwise loading, TTFT = max(load, prefill
-wait + compute); in ``basic`` they add. Decode: TPOT at the batch Little's law implies,
-``b = lambda o TPOT / (D g)``, a fixed point with a closed form because a step is linear in b.
-TTST = TTFT + the decode node's H2D of the prompt KV + one TPOT.
+Turns arrive at ``lambda = APS x turns per agent``. The structure follows the paper's data path
+(and the simulator, :mod:`dpmodel.sim`):
+
+* **Read** (layerwise modes): the turn's hit KV is read into a DRAM buffer through one side's
+  storage NIC (the decode side with probability ``f``), an M/G/1 processor-sharing queue per node:
+  mean ``(H / S) / (1 - rho_side)``.
+* **Prefill**: ``P g / e`` engines of ``e`` GPUs in lock step (an expert-parallel group; 1 GPU for
+  dense models). An engine takes every turn waiting when it frees up as one batch; a batch of ``n``
+  lasts the longest of its members' lone times or its total work. A lone time is
+  ``max(compute / e, H / B / (1 - rho_cnic))`` with layerwise loading (loads through the compute
+  NIC, shared with hand-offs), or ``compute / e + H / S`` in ``basic`` (the engine holds itself
+  while its KV loads). The batch sizes form a Markov chain (gated batch service); its stationary
+  law gives the wait for the running batch and the own batch's duration, using the spread of turn
+  sizes from a synthesized sample of the workload.
+* TTFT = read + wait for the running batch + own batch. Link utilizations come from the flow table
+  (:func:`link_model`).
+* **Decode**: TPOT at the batch Little's law implies, ``b = lambda o TPOT / (D g)``, a fixed point
+  with a closed form because a step is linear in b. TTST = TTFT + the decode node's H2D of the
+  prompt KV + one TPOT.
+
+The convex split optimizer (:mod:`dpmodel.optimize.latency`) keeps the simpler max-of-links load
+residence (:func:`load_residence_s`), which is what makes it convex.
 
 Percentiles (method stated in every result): TTFT = its zero-load part (deterministic) plus a
 queueing part taken as exponential with the model's mean; p-quantile = base + (mean - base) x
@@ -101,6 +112,76 @@ def load_residence_s(lm: LinkModel, f: float | np.ndarray) -> np.ndarray:
     return r.max(axis=0).reshape(f.shape) if len(lm.names) else np.zeros(f.shape)
 
 
+_SIZES_CACHE: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _turn_sizes(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hit bytes, prefill compute seconds and weights of the workload's turns: a synthesized sample
+    (400 agents, seed 0) when the workload has a synthesizer, else its request classes. The
+    prefill batch's residual time needs the spread of turn sizes, not only their mean."""
+    key = scenario.fingerprint()
+    if key in _SIZES_CACHE:
+        return _SIZES_CACHE[key]
+    b = scenario.model.kv_bytes_per_token
+    rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
+    if scenario.workload.synthesis is not None and not scenario.request_classes:
+        from ..workload.synth import synthesize_workload
+
+        ts = synthesize_workload(scenario.workload, agents=400, seed=0)
+        ctx = ts.context_tokens().astype(float)
+        hit = ctx * b
+        comp = np.asarray(scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens), float) / rate
+        w = np.full(len(hit), 1.0 / len(hit))
+    else:
+        ks = scenario.classes()
+        hit = np.array([k.hit_tokens * b for k in ks], float)
+        comp = np.array([scenario.prefill_compute_s(k) for k in ks], float)
+        w = np.array([k.weight_frac for k in ks], float)
+    _SIZES_CACHE[key] = (hit, comp, w)
+    return hit, comp, w
+
+
+def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: float, n_max: int = 400) -> tuple[float, float]:
+    """Mean wait for the running batch and mean own-batch duration of a prefill engine that, when
+    it frees up, takes every turn waiting as one batch (gated batch service, Poisson arrivals at
+    ``lam``).
+
+    A batch of ``n`` turns lasts ``d(n) = max(the longest of n lone turns, n x per-turn work)``; the
+    next batch holds the arrivals during it, ``Poisson(lam d(n))``, or one turn after an idle
+    spell. The batch sizes form a Markov chain whose stationary law ``pi`` (power iteration) gives,
+    per turn: the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait for the
+    batch running at arrival (``sum pi d^2 / (2 sum pi d)`` for turns that find one; a share
+    ``P(idle start) / E[n]`` of turns find the engine idle).
+    """
+    from scipy.stats import poisson
+
+    order = np.argsort(lone_i)
+    v, cw = lone_i[order], np.cumsum(w[order])
+    cw_prev = np.concatenate(([0.0], cw[:-1]))
+    n = np.arange(1, n_max + 1, dtype=float)
+    longest = np.array([v @ (cw**k - cw_prev**k) for k in n])
+    d = np.maximum(longest, per_turn * n)
+    mu = lam * d
+    T = poisson.pmf(n[None, :], mu[:, None])  # n -> n' >= 1
+    T[:, 0] += poisson.pmf(0, mu)  # nobody arrived: the next batch is the next lone arrival
+    T[:, -1] += np.clip(1 - T.sum(axis=1), 0, None)  # truncation mass
+    pi = np.zeros(n_max)
+    pi[0] = 1.0
+    for _ in range(2000):
+        nxt = pi @ T
+        if np.abs(nxt - pi).sum() < 1e-12:
+            pi = nxt
+            break
+        pi = nxt
+    if pi[-20:].sum() > 1e-6:  # batches pile up at the truncation: effectively unstable
+        return math.inf, math.inf
+    En = float(pi @ n)
+    own = float((pi * n) @ d) / En
+    idle_share = float(pi @ poisson.pmf(0, mu)) / En
+    wait = (1 - idle_share) * float(pi @ d**2) / (2 * float(pi @ d))
+    return wait, own
+
+
 @dataclass(frozen=True)
 class OnlineResult:
     mode: str
@@ -131,44 +212,49 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     util: dict[str, float] = {}
     if m.kv_io:
         lm = link_model(scenario, mode, lam)
-        load = float(load_residence_s(lm, f))
         for n, a, b in zip(lm.names, lm.a, lm.b, strict=True):
             util[n] = float(a + b * f)
-        load0 = float(load_residence_s(link_model(scenario, mode, 1e-9 * lam), f))
-    else:
-        load = load0 = 0.0
     t_comp = float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks))
     # prefill engines of e GPUs in lock step (n_e of them), each taking the turns waiting when it
     # frees up as one batch (quota-capped forward passes)
     e = scenario.prefill_engine_gpus
     n_e = P * g / e
     lam_e = lam / n_e
-    H = float(sum(k.weight_frac * k.hit_tokens for k in ks)) * scenario.model.kv_bytes_per_token if m.kv_io else 0.0
+    hit_s, comp_s, w = _turn_sizes(scenario)  # hit bytes and compute seconds of the workload's turns
+    if not m.kv_io:
+        hit_s = np.zeros_like(hit_s)
     if m.layerwise:
-        # a batch lasts max(its compute over the engine's GPUs, its layerwise loads through their CNICs)
-        per_turn = max(t_comp / e, H / (cl.cnic_kv_Bps_per_gpu * e))
-        lone = max(t_comp / e, H / cl.cnic_kv_Bps_per_gpu)
-        read = load
+        # a batch lasts max(its compute over the engine's GPUs, its layerwise loads through their
+        # CNICs); a load shares its CNICs with other traffic (hand-offs, relays): processor sharing
+        # stretches it by 1 / (1 - utilization) of the links it crosses
+        B = cl.cnic_kv_Bps_per_gpu
+        u_pe = max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0))
+        u_de = max(util.get("de.cnic.read", 0.0), util.get("pe.cnic.write", 0.0))
+        u = min((1 - f) * u_pe + f * u_de, 0.999999)
+        per_turn = float(w @ np.maximum(comp_s / e, hit_s / (B * e)))
+        lone_i = np.maximum(comp_s / e, hit_s / B / (1 - u))
+        # step 1, the read into the DRAM buffer: the whole turn on one side (the decode side with
+        # probability f), a processor-sharing storage NIC there
+        H_mean = float(w @ hit_s)
+        S_node = cl.snic_read_Bps_per_node
+        read = 0.0
+        for share, name in ((1 - f, "pe.snic.read"), (f, "de.snic.read")):
+            if share > 0 and H_mean > 0:
+                u_r = util.get(name, 0.0)
+                read += share * (H_mean / S_node / (1 - u_r) if u_r < 1 else math.inf)
     else:
         # the paper's Basic holds the engine while its batch's KV loads through the node's storage
         # NICs, shared with the node's other engines (processor sharing)
         rho_other = min(util.get("pe.snic.read", 0.0) * (1 - e / g), 0.999999)
-        per_turn = t_comp / e + H / cl.snic_read_Bps_per_node / (1 - rho_other)
-        lone = per_turn
+        lone_i = comp_s / e + hit_s / cl.snic_read_Bps_per_node / (1 - rho_other)
+        per_turn = float(w @ lone_i)
         read = 0.0
+    lone = float(w @ lone_i)
     rho_pe = lam_e * per_turn
     util["pe.gpu"] = rho_pe
-    if rho_pe >= 1:
-        batch_s = math.inf
-    else:
-        batch_s = lone  # a batch holds the turns that arrived during the previous one
-        for _ in range(200):
-            batch_s = max(lone, per_turn * (1 + lam_e * batch_s))
-    busy = lam_e * batch_s / (1 + lam_e * batch_s) if math.isfinite(batch_s) else 1.0
-    wait_batch = busy * batch_s / 2 if math.isfinite(batch_s) else math.inf
-    own = (1 - busy) * lone + busy * batch_s if math.isfinite(batch_s) else math.inf
+    wait_batch, own = _gated_batches(lam_e, lone_i, w, per_turn) if rho_pe < 1 else (math.inf, math.inf)
     ttft = read + wait_batch + own
-    base = (load0 if m.layerwise else 0.0) + lone
+    base = (float(w @ hit_s) / cl.snic_read_Bps_per_node if m.layerwise and m.kv_io else 0.0) + lone
     # decode: TPOT fixed point
     dec = scenario.decode_capacity()
     bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac

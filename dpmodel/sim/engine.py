@@ -78,6 +78,8 @@ class Turn:
     f: float = 0.0
     comp_s: float = 0.0
     gpu: int = 0  # the prefill GPU (rank) within its engine's node
+    t_ready: float = 0.0  # read done, queued at its prefill engine
+    t_batch: float = 0.0  # its prefill batch starts
     done: simpy.Event | None = None
     hbm_bytes: float = 0.0
 
@@ -90,6 +92,8 @@ class TurnRecord:
     end: list = field(default_factory=list)
     tpot: list = field(default_factory=list)
     measured: list = field(default_factory=list)
+    ready: list = field(default_factory=list)
+    batch: list = field(default_factory=list)
 
 
 class PrefillEngine:
@@ -131,6 +135,8 @@ class PrefillEngine:
                 self.rr += 1
             tc /= e  # the engine's ranks share the batch (balanced, as the paper's intra-engine scheduler aims)
             g0 = env.now
+            for t in batch:
+                t.t_batch = g0
             if not sim.mode.layerwise and sim.mode.kv_io:
                 yield env.all_of([sim.load_basic(t) for t in batch])
             evs = [env.timeout(tc)]
@@ -422,6 +428,7 @@ class ServingSim:
             evs = self.read(t)
             if evs:
                 yield env.all_of(evs)
+        t.t_ready = env.now
         t.pe.push(t)
         yield t.done
         t_first = env.now
@@ -459,6 +466,8 @@ class ServingSim:
         r.end.append(env.now)
         r.tpot.append(step)
         r.measured.append(t.measured)
+        r.ready.append(t.t_ready)
+        r.batch.append(t.t_batch)
         if self.on_turn_done is not None:
             self.on_turn_done(t)
 

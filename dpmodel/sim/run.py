@@ -47,6 +47,7 @@ class SimResult:
     utilization_sim: dict[str, float]
     littles_law: dict[str, float]
     events: int
+    ttft_components_s_sim: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -78,14 +79,16 @@ def _littles(sim: ServingSim, horizon_s: float) -> dict[str, float]:
 def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: int, horizon_s: float, jct: float | None) -> SimResult:
     r = sim.rec
     m = np.array(r.measured, bool)
-    t0, first, second, end, tpot = (np.array(v, float)[m] for v in (r.t0, r.first, r.second, r.end, r.tpot))
+    t0, first, second, end, tpot, ready, batch = (np.array(v, float)[m] for v in (r.t0, r.first, r.second, r.end, r.tpot, r.ready, r.batch))
+    comps = {"read": float(np.mean(ready - t0)), "prefill_wait": float(np.mean(batch - ready)),
+             "prefill_batch": float(np.mean(first - batch))} if len(t0) else {}
     util = sim.utilization(horizon_s)
     turns_rate = len(end) / horizon_s if kind in ("offline", "saturated") else len(end) / max(horizon_s, 1e-12)
     return SimResult(
         sim.policy, kind, int(agents), aps, int(seed), float(horizon_s), int(len(end)), float(turns_rate), jct,
         _stats(first - t0), _stats(second - t0), _stats(tpot),
         sim.de_bytes / sim.all_bytes if sim.all_bytes else 0.0, sim.snic_balance(), sim.peak_buffer_GB(), util,
-        _littles(sim, horizon_s), int(next(sim.env._eid)),
+        _littles(sim, horizon_s), int(next(sim.env._eid)), comps,
     )
 
 
@@ -147,8 +150,23 @@ def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, traje
     return _result(sim, "offline", agents, None, seed, jct, jct)
 
 
+def _turn_time_estimate_s(scenario, aps: float) -> float:
+    """A turn's mean duration for the warm start: prefill at zero load plus decoding its tokens at
+    the open model's TPOT (zero-load TPOT if the model is unstable there)."""
+    from ..queueing.online import online_metrics
+
+    ks = scenario.classes()
+    comp = sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks)
+    gen = sum(k.weight_frac * k.generated_tokens for k in ks)
+    tpot = online_metrics(scenario, "oracle", aps).tpot_s  # decode does not depend on the read path
+    if not math.isfinite(tpot):
+        tpot = online_metrics(scenario, "oracle", 1e-6).tpot_s
+    return float(comp + gen * tpot)
+
+
 def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, seed: int = 0,
-                    policy_table=None, quiet: bool = True, trajectories: TrajectorySet | None = None) -> SimResult:
+                    policy_table=None, quiet: bool = True, trajectories: TrajectorySet | None = None, warm_start: bool = True,
+                    de_frac: float | None = None) -> SimResult:
     """Poisson agent arrivals at ``aps`` [agents/s]; turns started in [warm-up, warm-up + duration)
     are measured."""
     if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
@@ -163,13 +181,24 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
 
     end_s = warmup_s + duration_s
     arr = poisson_arrivals(rate_per_s=aps, duration_s=end_s, seed=seed + 7919)
-    n = len(arr)
-    if n == 0:
+    # warm start: agents live for many minutes, so an empty cluster takes long to reach steady
+    # state. Start with the stationary population in progress: Poisson(aps x mean lifetime) agents,
+    # drawn in proportion to their lifetimes, each at a uniformly random turn of its trajectory.
+    # The lifetime is estimated per turn (zero-load prefill plus decoding at the analytic TPOT);
+    # only the initial condition depends on it, and the warm-up absorbs its error.
+    rng = np.random.default_rng(seed + 104729)
+    n_new = len(arr)
+    pool = trajectories if trajectories is not None else synthesize_workload(scenario.workload, agents=max(4 * n_new, 400), seed=seed)
+    turns_n = pool.turns_per_trajectory().astype(float)
+    turn_s = _turn_time_estimate_s(scenario, aps)
+    n_warm = int(rng.poisson(aps * float(turns_n.mean()) * turn_s)) if warm_start else 0
+    if n_new + n_warm == 0:
         raise ScenarioError(f"aps = {aps} over {end_s:g} s gave no arrivals: raise --aps or --duration-s")
-    ts = trajectories if trajectories is not None else synthesize_workload(scenario.workload, agents=n, seed=seed)
-    if ts.agents_count < n:
-        raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {n} arrivals")
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table)
+    warm_ids = rng.choice(pool.agents_count, size=n_warm, p=turns_n / turns_n.sum()) if n_warm else np.array([], int)
+    warm_from = [int(rng.integers(int(turns_n[j]))) for j in warm_ids]
+    ts = pool
+    n = n_new
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
     tracker = {"open": 0}
@@ -186,9 +215,14 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
 
     sim.on_turn_done = on_done
 
+    for j, k0 in zip(warm_ids, warm_from, strict=True):
+        sim.env.process(_agent(sim, int(j), _turns_of(scenario, ts, int(j), ctx, flops)[k0:], (warmup_s, end_s), tracker))
+
     def source():
-        for j, a in enumerate(arr):
+        order = rng.permutation(ts.agents_count)
+        for i, a in enumerate(arr):
             yield sim.env.timeout(a - sim.env.now)
+            j = int(order[i % ts.agents_count])
             sim.env.process(_agent(sim, j, _turns_of(scenario, ts, j, ctx, flops), (warmup_s, end_s), tracker))
         yield sim.env.timeout(max(end_s - sim.env.now, 0.0))
         if tracker["open"] == 0 and not finished.triggered:
@@ -201,7 +235,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
     if bar is not None:
         bar.close()
     horizon = sim.env.now
-    res = _result(sim, "online", n, float(aps), seed, horizon, None)
+    res = _result(sim, "online", n + n_warm, float(aps), seed, horizon, None)
     # throughput over the measured window: measured turns per second of window
     return dataclasses.replace(res, turns_per_s_sim=res.turns_measured / duration_s)
 
