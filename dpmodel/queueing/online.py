@@ -227,12 +227,18 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         # a batch lasts max(its compute over the engine's GPUs, its layerwise loads through their
         # CNICs); a load shares its CNICs with other traffic (hand-offs, relays): processor sharing
         # stretches it by 1 / (1 - utilization) of the links it crosses
+        # The prefill GPU's compute NIC reads the loaded KV and sends the hand-off ((1 - f) H + A)
+        # in the same forward pass: a prefill-side turn moves 2H + A through it, a decode-side one
+        # H through the relay (and A back); other traffic stretches it by 1 / (1 - utilization).
         B = cl.cnic_kv_Bps_per_gpu
-        u_pe = max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0))
-        u_de = max(util.get("de.cnic.read", 0.0), util.get("pe.cnic.write", 0.0))
-        u = min((1 - f) * u_pe + f * u_de, 0.999999)
-        per_turn = float(w @ np.maximum(comp_s / e, hit_s / (B * e)))
-        lone_i = np.maximum(comp_s / e, hit_s / B / (1 - u))
+        u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0), util.get("de.cnic.read", 0.0)) / 2, 0.999999)
+        A_mean = float(sum(k.weight_frac * k.append_tokens for k in ks)) * scenario.model.kv_bytes_per_token if m.kv_io else 0.0
+        pe_route = np.maximum(comp_s / e, (2 * hit_s + A_mean) / B / (1 - u))
+        de_route = np.maximum(comp_s / e, np.maximum(hit_s, A_mean) / B / (1 - u))
+        lone_i = np.concatenate([pe_route, de_route])
+        w = np.concatenate([(1 - f) * w, f * w])
+        per_turn = float(w @ np.maximum(np.concatenate([comp_s, comp_s]) / e, lone_i * (1 - u) / e))
+        hit_s = np.concatenate([hit_s, hit_s])
         # step 1, the read into the DRAM buffer: the whole turn on one side (the decode side with
         # probability f), a processor-sharing storage NIC there
         H_mean = float(w @ hit_s)
@@ -246,7 +252,9 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         # the paper's Basic holds the engine while its batch's KV loads through the node's storage
         # NICs, shared with the node's other engines (processor sharing)
         rho_other = min(util.get("pe.snic.read", 0.0) * (1 - e / g), 0.999999)
-        lone_i = comp_s / e + hit_s / cl.snic_read_Bps_per_node / (1 - rho_other)
+        # the load also crosses the GPU's compute NIC, shared with the previous batch's hand-offs
+        u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0)), 0.999999)
+        lone_i = comp_s / e + np.maximum(hit_s / cl.snic_read_Bps_per_node / (1 - rho_other), hit_s / cl.cnic_kv_Bps_per_gpu / (1 - u))
         per_turn = float(w @ lone_i)
         read = 0.0
     lone = float(w @ lone_i)

@@ -13,12 +13,14 @@ What is simulated (architecture.md section 8; the paper's Fig. 4 data path):
      DE DRAM buffer (f H), before the turn joins its PE's ready queue;
   2. *layerwise load*, during the prefill forward: PE DRAM -> PE CNIC -> HBM ((1 - f) H) and DE DRAM
      -> DE CNIC -> RDMA -> PE CNIC -> HBM (f H);
-  3. *hand-off* after prefill: PE HBM -> DE DRAM ((1 - f) H + A), HBM admission on the DE, then DE
-     DRAM -> HBM (H + A); decode; then the new KV (A + O) is persisted through the DE SNIC.
+  3. *hand-off*, layer by layer during the same forward pass: PE HBM -> DE DRAM ((1 - f) H + A;
+     only the miss KV when the decode side read the hit); then HBM admission on the DE, DE DRAM ->
+     HBM (H + A); decode; then the new KV (A + O) is persisted through the DE SNIC.
 
   In ``basic`` (no layerwise prefill, no scheduler) the turn is bound to a random PE at arrival;
   the PE takes a batch from its own queue, reads the batch's KV all the way to HBM (one pipelined
-  flow: storage -> SNIC -> DRAM -> CNIC -> HBM) while holding the GPU, then computes.
+  flow: storage -> SNIC -> DRAM -> CNIC -> HBM) while holding the GPU, then computes; the hand-off
+  follows the forward pass.
 * **Prefill engines** take FIFO batches whose predicted compute time fits the quota (the paper's
   300 ms; a turn larger than the quota runs alone, standing in for its chunks). With layerwise
   loading a batch ends when both its compute and its layerwise loads are done.
@@ -142,6 +144,7 @@ class PrefillEngine:
             evs = [env.timeout(tc)]
             if sim.mode.layerwise and sim.mode.kv_io:
                 evs += [e for t in batch for e in sim.load_layerwise(t)]
+                evs += [sim.handoff(t) for t in batch]
             yield env.all_of(evs)
             self.busy_s += env.now - g0
             for t in batch:
@@ -316,6 +319,16 @@ class ServingSim:
             evs.append(self._free_after(ev, f"de{j}", t.f * H))
         return evs
 
+    def handoff(self, t: Turn) -> simpy.Event:
+        """The prompt KV the decode node lacks ((1 - f) H + A) from the PE GPU to the DE buffer:
+        layer by layer during the forward pass with layerwise prefill (the paper's Fig. 4a steps
+        5-7; only the miss KV when the decode side read the hit), after it in ``basic``."""
+        H, A = t.hit * self.b, t.append * self.b
+        nbytes = (1 - t.f) * H + A
+        i, k, j, m = t.pe.node, t.gpu, t.de.node, t.de.gpu
+        self._buffer(f"de{j}", nbytes)
+        return self.net.transfer(nbytes, [(self.pe_cr[i][k], 1), (self.de_cw[j][m], 1), (self.de_dram[j], 1)])
+
     # ---- decisions ----------------------------------------------------------------------------
     def read_backlog_s(self, side: str, node: int) -> float:
         link = (self.pe_snic if side == "pe" else self.de_snic)[node]
@@ -434,11 +447,10 @@ class ServingSim:
         t_first = env.now
         self.all_bytes += H
         self.de_bytes += t.f * H
-        de, pe = t.de, t.pe
+        de = t.de
         handoff = (1 - t.f) * H + A
-        if io and handoff > 0:
-            self._buffer(f"de{de.node}", handoff)
-            yield self.net.transfer(handoff, [(self.pe_cr[pe.node][t.gpu], 1), (self.de_cw[de.node][de.gpu], 1), (self.de_dram[de.node], 1)])
+        if io and handoff > 0 and not self.mode.layerwise:  # layerwise: sent during the forward pass
+            yield self.handoff(t)
         yield de.admit(t.hbm_bytes)
         d0 = env.now
         self.dec_open[id(t)] = d0

@@ -150,18 +150,17 @@ def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, traje
     return _result(sim, "offline", agents, None, seed, jct, jct)
 
 
-def _turn_time_estimate_s(scenario, aps: float) -> float:
-    """A turn's mean duration for the warm start: prefill at zero load plus decoding its tokens at
-    the open model's TPOT (zero-load TPOT if the model is unstable there)."""
+def _turn_durations_s(scenario, aps: float, ts: TrajectorySet) -> np.ndarray:
+    """Each turn's expected duration for the warm start: its prefill at zero load plus decoding its
+    tokens at the open model's TPOT (zero-load TPOT if the model is unstable there)."""
     from ..queueing.online import online_metrics
 
-    ks = scenario.classes()
-    comp = sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks)
-    gen = sum(k.weight_frac * k.generated_tokens for k in ks)
     tpot = online_metrics(scenario, "oracle", aps).tpot_s  # decode does not depend on the read path
     if not math.isfinite(tpot):
         tpot = online_metrics(scenario, "oracle", 1e-6).tpot_s
-    return float(comp + gen * tpot)
+    rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
+    comp = np.asarray(scenario.model.prefill_flops(context_tokens=ts.context_tokens(), append_tokens=ts.append_tokens), float) / rate
+    return comp + ts.generated_tokens * tpot
 
 
 def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, seed: int = 0,
@@ -183,19 +182,23 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
     arr = poisson_arrivals(rate_per_s=aps, duration_s=end_s, seed=seed + 7919)
     # warm start: agents live for many minutes, so an empty cluster takes long to reach steady
     # state. Start with the stationary population in progress: Poisson(aps x mean lifetime) agents,
-    # drawn in proportion to their lifetimes, each at a uniformly random turn of its trajectory.
-    # The lifetime is estimated per turn (zero-load prefill plus decoding at the analytic TPOT);
-    # only the initial condition depends on it, and the warm-up absorbs its error.
+    # drawn in proportion to their lifetimes, each at a turn drawn in proportion to its duration
+    # (estimated: zero-load prefill plus decoding at the analytic TPOT); only the initial condition
+    # depends on the estimate, and the warm-up absorbs its error.
     rng = np.random.default_rng(seed + 104729)
     n_new = len(arr)
     pool = trajectories if trajectories is not None else synthesize_workload(scenario.workload, agents=max(4 * n_new, 400), seed=seed)
-    turns_n = pool.turns_per_trajectory().astype(float)
-    turn_s = _turn_time_estimate_s(scenario, aps)
-    n_warm = int(rng.poisson(aps * float(turns_n.mean()) * turn_s)) if warm_start else 0
+    dur = _turn_durations_s(scenario, aps, pool)
+    life = np.add.reduceat(dur, pool.offsets[:-1])  # each agent's lifetime
+    n_warm = int(rng.poisson(aps * float(life.mean()))) if warm_start else 0
     if n_new + n_warm == 0:
         raise ScenarioError(f"aps = {aps} over {end_s:g} s gave no arrivals: raise --aps or --duration-s")
-    warm_ids = rng.choice(pool.agents_count, size=n_warm, p=turns_n / turns_n.sum()) if n_warm else np.array([], int)
-    warm_from = [int(rng.integers(int(turns_n[j]))) for j in warm_ids]
+    # agents in progress are found in proportion to their lifetimes, at a turn in proportion to its duration
+    warm_ids = rng.choice(pool.agents_count, size=n_warm, p=life / life.sum()) if n_warm else np.array([], int)
+    warm_from = []
+    for j in warm_ids:
+        d = dur[pool.offsets[j]:pool.offsets[j + 1]]
+        warm_from.append(int(rng.choice(len(d), p=d / d.sum())))
     ts = pool
     n = n_new
     sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac)
