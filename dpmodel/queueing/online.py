@@ -254,8 +254,11 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         rho_other = min(util.get("pe.snic.read", 0.0) * (1 - e / g), 0.999999)
         # the load also crosses the GPU's compute NIC, shared with the previous batch's hand-offs
         u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0)), 0.999999)
-        lone_i = comp_s / e + np.maximum(hit_s / cl.snic_read_Bps_per_node / (1 - rho_other), hit_s / cl.cnic_kv_Bps_per_gpu / (1 - u))
-        per_turn = float(w @ lone_i)
+        snic_s = hit_s / cl.snic_read_Bps_per_node / (1 - rho_other)
+        lone_i = comp_s / e + np.maximum(snic_s, hit_s / cl.cnic_kv_Bps_per_gpu / (1 - u))
+        # a batch's loads queue at the storage NICs but spread over the engine's compute NICs: its
+        # work per turn is the storage-NIC part
+        per_turn = float(w @ (comp_s / e + snic_s))
         read = 0.0
     lone = float(w @ lone_i)
     rho_pe = lam_e * per_turn

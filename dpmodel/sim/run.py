@@ -57,7 +57,7 @@ def _stats(x: np.ndarray) -> dict[str, float]:
     if not len(x):
         return {"mean": math.nan, "p50": math.nan, "p90": math.nan, "p99": math.nan}
     p = percentiles(x)
-    return {"mean": float(np.mean(x)), "p50": p["p50"], "p90": p["p90"], "p99": p["p99"]}
+    return {k: p[k] for k in ("mean", "p50", "p90", "p99")}
 
 
 def _littles(sim: ServingSim, horizon_s: float) -> dict[str, float]:
