@@ -23,8 +23,10 @@ from dpmodel.queueing.fig7 import (
     calibrate_oracle,
     load_calibration,
     predict,
+    scenario_for,
     speedup_errors,
 )
+from dpmodel.queueing.offline import trajectories_for
 from dpmodel.reference import FIG7_JCT_S, FIG7_SOURCE
 
 
@@ -91,6 +93,26 @@ def main() -> int:
         med = statistics.median(abs(s["error_frac"]) for s in sp)
         jerr = {mode: statistics.median(abs(c.error_frac) for c in cells if c.mode == mode) for mode in ("oracle", "dualpath", "basic")}
         lines += ["", f"Median |error|: speedup {med:.1%}; JCT Oracle {jerr['oracle']:.1%}, DualPath {jerr['dualpath']:.1%}, Basic {jerr['basic']:.1%}."]
+    lines += ["", "## What the paper's Basic and DualPath JCTs imply about storage reads", "",
+              "Hit-KV bytes of the batch (the synthesized trajectories, this model's KV bytes per token) over the paper's JCT,",
+              "per storage NIC in use (P for Basic, P + D for DualPath): the read rate each NIC would have to sustain *if* the run",
+              "were read-bound. The profile's line rate is 50 GB/s per node. Not a fit: a diagnostic.", "",
+              "| model | KV bytes/token | Basic: median GB/s per prefill SNIC (range) | DualPath: median GB/s per SNIC (range) |",
+              "|---|---|---|---|"]
+    for m, spec in FIG7_JCT_S.items():
+        sc = scenario_for(m, next(iter(spec["cells"])))
+        b = sc.model.kv_bytes_per_token
+        rates = {"basic": [], "dualpath": []}
+        for wl, cell in spec["cells"].items():
+            ts = trajectories_for(scenario_for(m, wl), max(cell["agents"]), seed=0)
+            ctx, idx = ts.context_tokens(), ts.trajectory_index()
+            for i, n in enumerate(cell["agents"]):
+                H = float(ctx[idx < n].sum()) * b
+                rates["basic"].append(H / cell["basic"][i] / spec["prefill_nodes"] / 1e9)
+                rates["dualpath"].append(H / cell["dualpath"][i] / (spec["prefill_nodes"] + spec["decode_nodes"]) / 1e9)
+        bs, ds = rates["basic"], rates["dualpath"]
+        lines.append(f"| {m} | {b:,.0f} | {statistics.median(bs):.1f} ({min(bs):.1f}-{max(bs):.1f}) | "
+                     f"{statistics.median(ds):.1f} ({min(ds):.1f}-{max(ds):.1f}) |")
     med_all = statistics.median(abs(s["error_frac"]) for s in all_sp)
     lines += ["", f"**All {len(all_sp)} cells: median |speedup error| = {med_all:.1%}** (target <= 15 %); "
               f"max {max(abs(s['error_frac']) for s in all_sp):.0%}. Run time {time.perf_counter() - t0:.0f} s.", ""]

@@ -235,7 +235,9 @@ class ServingSim:
         e = scenario.prefill_engine_gpus
         self.pes = [PrefillEngine(self, i, list(range(k, k + e))) for i in range(self.P) for k in range(0, self.g, e)]
         # storage reads in flight per storage NIC (the rest wait FIFO in the node's read queue)
-        self.read_slots = {L.name: simpy.Resource(env, capacity=read_concurrency) for L in self.pe_snic + self.de_snic}
+        self.read_concurrency = read_concurrency
+        self.read_inflight = {L.name: 0 for L in self.pe_snic + self.de_snic}
+        self.read_wait: dict[str, deque] = {L.name: deque() for L in self.pe_snic + self.de_snic}
         self.read_queued = {L.name: 0.0 for L in self.pe_snic + self.de_snic}
         dec = scenario.decode_capacity()
         self.dec = dec
@@ -280,13 +282,31 @@ class ServingSim:
         i, k = t.pe.node, t.gpu
         return self.net.transfer(H, [(self.store_r, 1), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
 
-    def _read_one(self, nbytes: float, snic: Link, dram: Link):
-        slots = self.read_slots[snic.name]
-        self.read_queued[snic.name] += nbytes
-        with slots.request() as req:
-            yield req
+    def _read_one(self, nbytes: float, snic: Link, dram: Link) -> simpy.Event:
+        """One storage read through the node's read queue: started now if fewer than
+        ``read_concurrency`` are in flight on this storage NIC, else queued FIFO."""
+        done = self.env.event()
+        q = self.read_wait[snic.name]
+        if self.read_inflight[snic.name] < self.read_concurrency and not q:
+            self._start_read(nbytes, snic, dram, done)
+        else:
+            q.append((nbytes, snic, dram, done))
+            self.read_queued[snic.name] += nbytes
+        return done
+
+    def _start_read(self, nbytes: float, snic: Link, dram: Link, done: simpy.Event) -> None:
+        self.read_inflight[snic.name] += 1
+        ev = self.net.transfer(nbytes, [(self.store_r, 1), (snic, 1), (dram, 1)])
+        ev.callbacks.append(lambda _e: self._end_read(snic, done))
+
+    def _end_read(self, snic: Link, done: simpy.Event) -> None:
+        self.read_inflight[snic.name] -= 1
+        q = self.read_wait[snic.name]
+        if q:
+            nbytes, snic2, dram2, done2 = q.popleft()
             self.read_queued[snic.name] -= nbytes
-            yield self.net.transfer(nbytes, [(self.store_r, 1), (snic, 1), (dram, 1)])
+            self._start_read(nbytes, snic2, dram2, done2)
+        done.succeed()
 
     def read(self, t: Turn) -> list[simpy.Event]:
         """Step 1: storage -> SNIC -> DRAM buffer, on each side by the turn's split (through the
@@ -296,10 +316,10 @@ class ServingSim:
         i, j = t.pe.node, t.de.node
         if (1 - t.f) * H > 0:
             self._buffer(f"pe{i}", (1 - t.f) * H)
-            evs.append(self.env.process(self._read_one((1 - t.f) * H, self.pe_snic[i], self.pe_dram[i])))
+            evs.append(self._read_one((1 - t.f) * H, self.pe_snic[i], self.pe_dram[i]))
         if t.f * H > 0:
             self._buffer(f"de{j}", t.f * H)
-            evs.append(self.env.process(self._read_one(t.f * H, self.de_snic[j], self.de_dram[j])))
+            evs.append(self._read_one(t.f * H, self.de_snic[j], self.de_dram[j]))
         return evs
 
     def _free_after(self, ev: simpy.Event, node: str, nbytes: float) -> simpy.Event:
@@ -458,10 +478,8 @@ class ServingSim:
             yield self.net.transfer(H + A, [(self.de_dram[de.node], 1), (self.de_cr[de.node][de.gpu], 1), (self.de_cw[de.node][de.gpu], 1)])
             self._buffer(f"de{de.node}", -handoff)
         step = self._step_s(de)
-        yield env.timeout(step)
-        t_second = env.now
-        if t.gen > 1:
-            yield env.timeout((t.gen - 1) * step)
+        t_second = env.now + step
+        yield env.timeout(max(t.gen, 1.0) * step)
         de.release(t.hbm_bytes)
         self.dec_entries += 1
         self.dec_time_sum += env.now - d0
