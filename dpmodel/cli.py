@@ -587,8 +587,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=args.seed, policy_table=table,
                                 quiet=quiet)
     out = {"mode": r.mode, "kind": r.kind, "agents": r.agents, "aps": r.aps, "seed": r.seed, "jct_s": r.jct_s_sim,
-           "turns_per_s": r.turns_per_s_sim, "turns_measured": r.turns_measured, "ttft_s": r.ttft_s_sim, "ttst_s": r.ttst_s_sim,
-           "tpot_s": r.tpot_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
+           "turns_per_s": r.turns_per_s_sim, "turns_measured": r.turns_measured, "ttft_s": r.ttft_s_sim, "ttst_s": r.ttst_s_sim["mean"],
+           "tpot_s": r.tpot_s_sim["mean"], "ttst_s_dist": r.ttst_s_sim, "tpot_s_dist": r.tpot_s_sim,
+           "ttft_components_s": r.ttft_components_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
            "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "peak_dram_buffer_GB": r.peak_dram_buffer_GB_sim,
            "utilization": r.utilization_sim, "littles_law": r.littles_law, "events": r.events}
     if args.json:
