@@ -141,39 +141,46 @@ def _turn_sizes(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return hit, comp, w
 
 
-def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: float, n_max: int = 400) -> tuple[float, float]:
+def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: float, n_max: int = 160) -> tuple[float, float]:
     """Mean wait for the running batch and mean own-batch duration of a prefill engine that, when
     it frees up, takes every turn waiting as one batch (gated batch service, Poisson arrivals at
     ``lam``).
 
     A batch of ``n`` turns lasts ``d(n) = max(the longest of n lone turns, n x per-turn work)``; the
     next batch holds the arrivals during it, ``Poisson(lam d(n))``, or one turn after an idle
-    spell. The batch sizes form a Markov chain whose stationary law ``pi`` (power iteration) gives,
-    per turn: the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait for the
-    batch running at arrival (``sum pi d^2 / (2 sum pi d)`` for turns that find one; a share
-    ``P(idle start) / E[n]`` of turns find the engine idle).
+    spell. The batch sizes form a Markov chain whose stationary law ``pi`` (one linear solve)
+    gives, per turn: the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait
+    for the batch running at arrival (``sum pi d^2 / (2 sum pi d)`` for turns that find one; a share
+    ``P(idle start) / E[n]`` of turns find the engine idle). The lone-time distribution is reduced
+    to 64 equal-weight quantiles.
     """
     from scipy.stats import poisson
 
     order = np.argsort(lone_i)
-    v, cw = lone_i[order], np.cumsum(w[order])
-    cw_prev = np.concatenate(([0.0], cw[:-1]))
+    v_all, cw_all = lone_i[order], np.cumsum(w[order]) / np.sum(w)
+    q = (np.arange(64) + 0.5) / 64
+    v = v_all[np.minimum(np.searchsorted(cw_all, q), len(v_all) - 1)]
+    cw = (np.arange(64) + 1) / 64
+    cw_prev = np.arange(64) / 64
     n = np.arange(1, n_max + 1, dtype=float)
-    longest = np.array([v @ (cw**k - cw_prev**k) for k in n])
+    longest = ((cw[None, :] ** n[:, None]) - (cw_prev[None, :] ** n[:, None])) @ v
     d = np.maximum(longest, per_turn * n)
     mu = lam * d
     T = poisson.pmf(n[None, :], mu[:, None])  # n -> n' >= 1
     T[:, 0] += poisson.pmf(0, mu)  # nobody arrived: the next batch is the next lone arrival
-    T[:, -1] += np.clip(1 - T.sum(axis=1), 0, None)  # truncation mass
-    pi = np.zeros(n_max)
-    pi[0] = 1.0
-    for _ in range(2000):
-        nxt = pi @ T
-        if np.abs(nxt - pi).sum() < 1e-12:
-            pi = nxt
-            break
-        pi = nxt
-    if pi[-20:].sum() > 1e-6:  # batches pile up at the truncation: effectively unstable
+    lost = 1 - T.sum(axis=1)
+    T[:, -1] += np.clip(lost, 0, None)  # truncation mass
+    A = T.T - np.eye(n_max)
+    A[-1, :] = 1.0
+    rhs = np.zeros(n_max)
+    rhs[-1] = 1.0
+    try:
+        pi = np.linalg.solve(A, rhs)
+    except np.linalg.LinAlgError:
+        return math.inf, math.inf
+    pi = np.clip(pi, 0, None)
+    pi /= pi.sum()
+    if pi[-10:].sum() > 1e-6:  # batches pile up at the truncation: effectively unstable
         return math.inf, math.inf
     En = float(pi @ n)
     own = float((pi * n) @ d) / En
@@ -297,9 +304,12 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float 
     if de_frac is None:
         de_frac = 0.0
         if MODES[mode].de_path:
-            from ..optimize.latency import min_ttft_split
+            # the split with the lowest mean TTFT of this model among a fixed set (a grid and the
+            # throughput LP's split): a minimum over fixed splits, so latency still rises with load
+            from ..plan import analyse_mode
 
-            de_frac = min_ttft_split(scenario, mode, lam).split_de_frac
+            cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), float(analyse_mode(scenario, mode).split_de_frac)})
+            de_frac = min(cands, key=lambda f: _components(scenario, mode, lam, f)["ttft"])
     c = _components(scenario, mode, lam, de_frac)
     util = c["util"]
     stable = all(v < 1 for v in util.values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
