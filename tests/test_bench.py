@@ -60,7 +60,9 @@ def test_quick_host_run_is_well_formed(quick_csv):
     assert {"host.memcpy", "host.file_read", "host.tcp_loopback"} <= links
     for r in rows:
         assert r.min_s <= r.median_s and r.p10_s <= r.median_s <= r.p90_s and r.median_s > 0
-    # sane orderings: a transfer never gets faster when it grows 16x; more flows never finish sooner
+    # sane orderings: a transfer never gets faster when it grows 16x; k concurrent flows never give
+    # more than k times one flow's throughput. (They may finish sooner than one flow: loopback TCP
+    # is CPU-bound and concurrent flows run on other cores, so "never sooner" is not a law here.)
     for link in links:
         single = sorted((r.bytes, r.median_s) for r in rows if r.link == link and r.flows == 1)
         for (b0, t0), (b1, t1) in zip(single, single[2:], strict=False):
@@ -68,7 +70,7 @@ def test_quick_host_run_is_well_formed(quick_csv):
     tcp = {(r.bytes, r.flows): r.median_s for r in rows if r.link == "host.tcp_loopback"}
     for (b, k), t in tcp.items():
         if k > 1 and (b, 1) in tcp:
-            assert t >= tcp[(b, 1)] * 0.8
+            assert t >= tcp[(b, 1)] / k * 0.8, (b, k)
     fits = fit_rows(rows)
     assert set(fits) >= {"host.memcpy", "host.file_read", "host.tcp_loopback"}
     assert all(f.beta_Bps > 0 and f.alpha_s >= 0 for f in fits.values())
