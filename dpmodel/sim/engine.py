@@ -15,7 +15,8 @@ What is simulated (architecture.md section 8; the paper's Fig. 4 data path):
      -> DE CNIC -> RDMA -> PE CNIC -> HBM (f H);
   3. *hand-off*, layer by layer during the same forward pass: PE HBM -> DE DRAM ((1 - f) H + A;
      only the miss KV when the decode side read the hit); then HBM admission on the DE, DE DRAM ->
-     HBM (H + A); decode; then the new KV (A + O) is persisted through the DE SNIC.
+     HBM (H + A); decode; then the new KV (A + O) is persisted through the DE SNIC (its bytes are
+     counted on the write links; nothing waits for it).
 
   In ``basic`` (no layerwise prefill, no scheduler) the turn is bound to a random PE at arrival;
   the PE takes a batch from its own queue, reads the batch's KV all the way to HBM (one pipelined
@@ -178,6 +179,13 @@ class DecodeEngine:
     def _fits(self, need: float) -> bool:
         return self.active == 0 or (self.used + need <= self.budget and self.active < self.max_seqs)
 
+    def try_admit(self, need: float) -> bool:
+        """Admit now if it fits (no event needed), else False."""
+        if not self.waiting and self._fits(need):
+            self._take(need)
+            return True
+        return False
+
     def admit(self, need: float) -> simpy.Event:
         ev = self.sim.env.event()
         if not self.waiting and self._fits(need):
@@ -222,6 +230,11 @@ class ServingSim:
         net = self.net = FluidNet(env)
         self.store_r = net.link("store.read", cl.store_read_Bps)
         self.store_w = net.link("store.write", cl.store_write_Bps)
+        # Every read also crosses a storage NIC, so with max-min sharing the store binds only when
+        # its bandwidth is below the storage NICs' sum; otherwise its bytes are only counted (this
+        # also keeps the bottleneck-share rule from throttling a lone read on an idle NIC when
+        # many reads are in flight elsewhere).
+        self.store_binds = cl.store_read_Bps < (self.P + self.D) * cl.snic_read_Bps_per_node
         self.pe_snic = [net.link(f"pe{i}.snic.read", cl.snic_read_Bps_per_node) for i in range(self.P)]
         self.de_snic = [net.link(f"de{j}.snic.read", cl.snic_read_Bps_per_node) for j in range(self.D)]
         self.de_snic_w = [net.link(f"de{j}.snic.write", cl.snic_write_Bps_per_node) for j in range(self.D)]
@@ -243,6 +256,8 @@ class ServingSim:
         self.dec = dec
         max_seqs = math.floor(dec["batch_seqs_per_gpu"]) if math.isfinite(dep.tpot_max_s) else math.inf
         self.des = [DecodeEngine(self, j, k, dec["hbm_kv_bytes_per_gpu"], max(max_seqs, 1)) for j in range(self.D) for k in range(self.g)]
+        self.des_by_node = [[e for e in self.des if e.node == j] for j in range(self.D)]
+        self.de_node_tok = [0.0] * self.D  # unfinished tokens assigned per decode node
         if de_frac is None:
             de_frac = 0.0
             if self.mode.de_path and policy in ("dualpath", "dualpath-static"):
@@ -280,33 +295,41 @@ class ServingSim:
         """Basic: the whole hit KV storage -> PE SNIC -> DRAM -> CNIC -> HBM, pipelined, GPU held."""
         H = t.hit * self.b
         i, k = t.pe.node, t.gpu
-        return self.net.transfer(H, [(self.store_r, 1), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
+        return self.net.transfer(H, [*self._store(H), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
+
+    def _store(self, nbytes: float) -> list[tuple[Link, float]]:
+        """The store's read link as a use of a read flow, or [] (bytes counted) when it cannot bind."""
+        if self.store_binds:
+            return [(self.store_r, 1.0)]
+        self.net.tally(nbytes, (self.store_r,))
+        return []
 
     def _read_one(self, nbytes: float, snic: Link, dram: Link) -> simpy.Event:
         """One storage read through the node's read queue: started now if fewer than
         ``read_concurrency`` are in flight on this storage NIC, else queued FIFO."""
-        done = self.env.event()
         q = self.read_wait[snic.name]
         if self.read_inflight[snic.name] < self.read_concurrency and not q:
-            self._start_read(nbytes, snic, dram, done)
-        else:
-            q.append((nbytes, snic, dram, done))
-            self.read_queued[snic.name] += nbytes
+            return self._start_read(nbytes, snic, dram, None)
+        done = self.env.event()
+        q.append((nbytes, snic, dram, done))
+        self.read_queued[snic.name] += nbytes
         return done
 
-    def _start_read(self, nbytes: float, snic: Link, dram: Link, done: simpy.Event) -> None:
+    def _start_read(self, nbytes: float, snic: Link, dram: Link, done: simpy.Event | None) -> simpy.Event:
         self.read_inflight[snic.name] += 1
-        ev = self.net.transfer(nbytes, [(self.store_r, 1), (snic, 1), (dram, 1)])
+        ev = self.net.transfer(nbytes, [*self._store(nbytes), (snic, 1), (dram, 1)])
         ev.callbacks.append(lambda _e: self._end_read(snic, done))
+        return ev
 
-    def _end_read(self, snic: Link, done: simpy.Event) -> None:
+    def _end_read(self, snic: Link, done: simpy.Event | None) -> None:
         self.read_inflight[snic.name] -= 1
         q = self.read_wait[snic.name]
         if q:
             nbytes, snic2, dram2, done2 = q.popleft()
             self.read_queued[snic.name] -= nbytes
             self._start_read(nbytes, snic2, dram2, done2)
-        done.succeed()
+        if done is not None:  # a read that waited in the queue: its own event
+            done.succeed()
 
     def read(self, t: Turn) -> list[simpy.Event]:
         """Step 1: storage -> SNIC -> DRAM buffer, on each side by the turn's split (through the
@@ -373,8 +396,9 @@ class ServingSim:
 
     def _paper_de(self, t: Turn) -> DecodeEngine:
         # phase 1: the node (group) with the smallest unfinished tokens
-        node = min(range(self.D), key=lambda j: (sum(e.tok for e in self.des if e.node == j), j))
-        group = [e for e in self.des if e.node == node]
+        tok = self.de_node_tok
+        node = min(range(self.D), key=lambda j: (tok[j], j))
+        group = self.des_by_node[node]
         need = t.hbm_bytes
         Z = PAPER_Z * (need / self.b + sum(e.tok for e in group)) / len(group)
         room = [e for e in group if e.budget - e.reserved >= need]
@@ -422,6 +446,7 @@ class ServingSim:
         t.pe.tok += t.hit + t.append
         t.pe.seq += 1
         t.de.tok += t.hit + t.append + t.gen
+        self.de_node_tok[t.de.node] += t.hit + t.append + t.gen
         t.de.seq += 1
         t.de.reserved += t.hbm_bytes
 
@@ -459,7 +484,9 @@ class ServingSim:
         A = t.append * self.b if io else 0.0
         if self.mode.layerwise and io:
             evs = self.read(t)
-            if evs:
+            if len(evs) == 1:
+                yield evs[0]
+            elif evs:
                 yield env.all_of(evs)
         t.t_ready = env.now
         t.pe.push(t)
@@ -471,7 +498,8 @@ class ServingSim:
         handoff = (1 - t.f) * H + A
         if io and handoff > 0 and not self.mode.layerwise:  # layerwise: sent during the forward pass
             yield self.handoff(t)
-        yield de.admit(t.hbm_bytes)
+        if not de.try_admit(t.hbm_bytes):
+            yield de.admit(t.hbm_bytes)
         d0 = env.now
         self.dec_open[id(t)] = d0
         if io and H + A > 0:
@@ -485,10 +513,11 @@ class ServingSim:
         self.dec_time_sum += env.now - d0
         del self.dec_open[id(t)]
         de.tok -= t.hit + t.append + t.gen
+        self.de_node_tok[de.node] -= t.hit + t.append + t.gen
         de.seq -= 1
         de.reserved -= t.hbm_bytes
-        if io:
-            self.net.transfer((t.append + t.gen) * self.b, [(self.de_snic_w[de.node], 1), (self.store_w, 1)])
+        if io:  # persisting the new KV gates nothing here: its bytes are counted on the write links
+            self.net.tally((t.append + t.gen) * self.b, (self.de_snic_w[de.node], self.store_w))
         r = self.rec
         r.t0.append(t.t0)
         r.first.append(t_first)
@@ -506,8 +535,7 @@ class ServingSim:
         last = [0.0] * len(links)
         while not self.stopped:
             yield self.env.timeout(self.snic_window_s)
-            self.net.finish_accounting()
-            cur = [L.bytes_done for L in links]
+            cur = [self.net.link_bytes(L) for L in links]
             self.snic_samples.append([c - p for c, p in zip(cur, last, strict=True)])
             last = cur
 

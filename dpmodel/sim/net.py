@@ -3,14 +3,20 @@
 A transfer (a *flow*) crosses one or more links at once (a pipelined copy: storage NIC -> DRAM ->
 compute NIC ...). On each link it consumes ``weight`` bytes of link capacity per byte moved (a
 half-duplex DRAM read plus write counts 2). Each link divides its capacity equally among the
-weighted flows on it (``cap / sum(weights)`` per unit weight), and a flow moves at the smallest
-share among its links (bottleneck share; capacity a flow cannot use on a link because it is slower
-elsewhere is not redistributed -- the simple, conservative form of processor sharing). With one link
-this is exactly a processor-sharing server.
+weighted flows on it (``share = cap / sum(weights)`` per unit weight), and a flow moves at the
+smallest share among its links (bottleneck share; capacity a flow cannot use on a link because it
+is slower elsewhere is not redistributed -- the simple, conservative form of processor sharing).
+With one link this is exactly a processor-sharing server.
 
-Rates change only when a flow starts or ends, and only for flows sharing a link with it, so each
-event touches those flows alone. Completions sit in one heap with one SimPy timer armed at the
-earliest; stale entries are skipped by version.
+How it is computed (exactly, with few operations per event): every link keeps a *virtual clock*
+``V``, the bytes one of its flows would have moved at its share, ``dV/dt = share``. A flow is bound
+to its bottleneck link and stored there by its finish mark ``F`` (``V`` at the start of its binding
+plus its remaining bytes): it is done when that link's clock reaches ``F``. A start or an end
+changes the shares of the links of that flow only; the flows bound there keep their marks (only the
+link's next completion moves), and a flow is re-bound only when another of its links becomes its
+bottleneck -- after a start, a flow faster than the link's new share; after an end, a flow bound to
+that link. Each link's next completion sits in one heap, with one SimPy timer armed at the earliest;
+stale entries are skipped by version.
 """
 
 from __future__ import annotations
@@ -22,30 +28,48 @@ import simpy
 
 
 class Link:
-    __slots__ = ("name", "cap", "flows", "W", "busy_s", "bytes_done", "t_mark")
+    __slots__ = ("name", "cap", "flows", "W", "share", "V", "tV", "bucket", "ver", "busy_s", "bytes_done", "t_mark")
 
     def __init__(self, name: str, cap: float):
         self.name, self.cap = name, float(cap)
-        self.flows: dict[Flow, float] = {}
+        self.flows: dict[Flow, float] = {}  # flow -> weight
         self.W = 0.0
+        self.share = math.inf  # cap / W: the rate of a flow bound here
+        self.V = 0.0  # virtual clock at time tV
+        self.tV = 0.0
+        self.bucket: list = []  # heap of (F, seq, flow, flow version) for the flows bound here
+        self.ver = 0
         self.busy_s = 0.0
-        self.bytes_done = 0.0
+        self.bytes_done = 0.0  # bytes of flows finished (or tallied); see FluidNet.link_bytes
         self.t_mark = 0.0
 
-    def _mark(self, now: float) -> None:
+    def vnow(self, now: float) -> float:
+        return self.V + self.share * (now - self.tV) if self.flows else self.V
+
+    def _advance(self, now: float) -> None:
+        """Bring the clock (and busy time) to ``now`` before the share changes."""
         if self.flows:
+            self.V += self.share * (now - self.tV)
             self.busy_s += now - self.t_mark
-        self.t_mark = now
+        self.tV = self.t_mark = now
 
 
 class Flow:
-    __slots__ = ("rem", "rate", "t", "uses", "ev", "ver", "due")
+    __slots__ = ("size", "links", "ws", "ev", "b", "F", "ver")
 
-    def __init__(self, nbytes: float, uses: list[tuple[Link, float]], ev: simpy.Event, now: float):
-        self.rem, self.uses, self.ev, self.t = float(nbytes), uses, ev, now
-        self.rate = 0.0
+    def __init__(self, nbytes: float, links: tuple[Link, ...], ws: tuple[float, ...], ev: simpy.Event):
+        self.size = float(nbytes)
+        self.links, self.ws, self.ev = links, ws, ev
+        self.b: Link | None = None  # the link it is bound to (its bottleneck)
+        self.F = 0.0
         self.ver = 0
-        self.due = math.inf
+
+    def rem(self, now: float) -> float:
+        return self.F - self.b.vnow(now)
+
+    @property
+    def rate(self) -> float:
+        return self.b.share if self.b is not None else 0.0
 
 
 class FluidNet:
@@ -54,7 +78,7 @@ class FluidNet:
     def __init__(self, env: simpy.Environment):
         self.env = env
         self.links: dict[str, Link] = {}
-        self._heap: list = []
+        self._heap: list = []  # (time, seq, link, link version): each link's next completion
         self._seq = 0
         self._timer_at = math.inf
         self._timer_id = 0
@@ -75,70 +99,99 @@ class FluidNet:
             ev.succeed()
             return ev
         now = self.env.now
-        fl = Flow(nbytes, uses, ev, now)
-        affected = self._neighbours(fl)
-        for f in affected:
-            self._settle(f, now)
+        fl = Flow(nbytes, tuple(L for L, _ in uses), tuple(w for _, w in uses), ev)
+        dirty: dict[Link, None] = {}
         for L, w in uses:
-            L._mark(now)
+            L._advance(now)
             L.flows[fl] = w
             L.W += w
-        affected[fl] = None
-        self._rerate(affected, now)
+            L.share = L.cap / L.W
+            dirty[L] = None
+        # the shares of these links fell: a flow bound elsewhere but now faster than one of them
+        # moves to it
+        for L in fl.links:
+            s = L.share
+            for f in L.flows:
+                b = f.b
+                if b is not None and b is not L and b.share > s:
+                    self._bind(f, now, dirty)
+        self._bind(fl, now, dirty, rem=float(nbytes))
+        self._reschedule(dirty, now)
         return ev
+
+    def tally(self, nbytes: float, links: tuple[Link, ...]) -> None:
+        """Count ``nbytes`` on ``links`` without moving them through those links: traffic that gates
+        nothing in the simulation, or links that cannot bind (kept for utilization)."""
+        for L in links:
+            L.bytes_done += nbytes
 
     def backlog_bytes(self, link: Link) -> float:
         """Bytes still to move of the flows now on ``link`` (their whole remaining size)."""
         now = self.env.now
         tot = 0.0
         for f in link.flows:
-            tot += f.rem - f.rate * (now - f.t)
+            tot += f.rem(now)
         return max(tot, 0.0)
 
+    def link_bytes(self, link: Link) -> float:
+        """Bytes ``link`` has carried up to now (weighted), including flows still on it."""
+        now = self.env.now
+        part = 0.0
+        for f, w in link.flows.items():
+            part += (f.size - f.rem(now)) * w
+        return link.bytes_done + part
+
     def finish_accounting(self) -> None:
-        """Bring every link's busy time and byte count up to now (for utilization)."""
+        """Bring every link's busy time up to now and fold the bytes of flows still moving into
+        ``bytes_done`` (for utilization at the end of a run)."""
         now = self.env.now
         seen: dict[Flow, None] = {}
         for L in self.links.values():
-            for f in L.flows:
-                seen[f] = None
-            L._mark(now)
+            seen.update(dict.fromkeys(L.flows))
         for f in seen:
-            self._settle(f, now)
+            r = f.rem(now)
+            for L, w in zip(f.links, f.ws, strict=True):
+                L.bytes_done += (f.size - r) * w
+            f.size = r  # what is folded in is not counted again
+        for L in self.links.values():
+            L._advance(now)
 
     # ---- internals ---------------------------------------------------------------------------
-    @staticmethod
-    def _neighbours(fl: Flow) -> dict[Flow, None]:
-        out: dict[Flow, None] = {}
-        for L, _w in fl.uses:
-            for f in L.flows:
-                out[f] = None
-        return out
+    def _bind(self, f: Flow, now: float, dirty: dict, rem: float | None = None) -> None:
+        """(Re-)bind ``f`` to its bottleneck link, keeping its remaining bytes."""
+        m = f.links[0]
+        for L in f.links:
+            if L.share < m.share:
+                m = L
+        if rem is None:
+            old = f.b
+            if m is old or m.share >= old.share:
+                return
+            rem = f.F - old.vnow(now)
+            dirty[old] = None
+        f.b = m
+        f.F = m.vnow(now) + max(rem, 0.0)
+        f.ver += 1
+        self._seq += 1
+        heapq.heappush(m.bucket, (f.F, self._seq, f, f.ver))
+        dirty[m] = None
 
-    @staticmethod
-    def _settle(f: Flow, now: float) -> None:
-        dt = now - f.t
-        if dt > 0:
-            moved = f.rate * dt
-            f.rem -= moved
-            for L, w in f.uses:
-                L.bytes_done += moved * w
-            f.t = now
-
-    def _rerate(self, flows: dict[Flow, None], now: float) -> None:
-        for f in flows:
-            rate = min(L.cap / L.W for L, _w in f.uses)
-            if rate != f.rate or f.due == math.inf:
-                f.rate = rate
-                f.ver += 1
-                f.due = now + max(f.rem, 0.0) / rate
+    def _reschedule(self, dirty: dict, now: float) -> None:
+        """Push the next completion of every link whose share or bound flows changed."""
+        heap = self._heap
+        for L in dirty:
+            bk = L.bucket
+            while bk and (bk[0][2].ver != bk[0][3] or bk[0][2].b is not L):
+                heapq.heappop(bk)
+            L.ver += 1
+            if bk:
                 self._seq += 1
-                heapq.heappush(self._heap, (f.due, self._seq, f.ver, f))
+                heapq.heappush(heap, (now + max(bk[0][0] - L.vnow(now), 0.0) / L.share, self._seq, L, L.ver))
         self._arm(now)
 
     def _arm(self, now: float) -> None:
         h = self._heap
-        while h and h[0][2] != h[0][3].ver:
+        while h and h[0][3] != h[0][2].ver:
             heapq.heappop(h)
         if not h:
             return
@@ -156,29 +209,43 @@ class FluidNet:
         now = self.env.now
         h = self._heap
         done: list[Flow] = []
-        # simulated time is a float: entries due within a nanosecond of now count as due
+        dirty: dict[Link, None] = {}
+        # simulated time is a float: completions due within a nanosecond of now count as due
         while h and h[0][0] <= now + 1e-9:
-            _t, _s, ver, f = heapq.heappop(h)
-            if ver == f.ver and f.ev is not None:
-                done.append(f)
-        if done:
-            affected: dict[Flow, None] = {}
-            for f in done:
-                for g in self._neighbours(f):
-                    affected[g] = None
-            for g in affected:
-                self._settle(g, now)
-            for f in done:
-                for L, w in f.uses:
-                    L._mark(now)
-                    del L.flows[f]
+            _t, _s, L, ver = heapq.heappop(h)
+            if ver != L.ver:
+                continue
+            dirty[L] = None
+            v = L.vnow(now) + L.share * 1e-9
+            bk = L.bucket
+            while bk and (bk[0][0] <= v or bk[0][2].ver != bk[0][3] or bk[0][2].b is not L):
+                _F, _s2, f, fver = heapq.heappop(bk)
+                if fver == f.ver and f.b is L and f.ev is not None:
+                    done.append(f)
+                    f.ver += 1  # its other entries are stale now
+        if not done:
+            self._reschedule(dirty, now)
+            return
+        grown: list[Link] = []
+        for f in done:
+            for L, w in zip(f.links, f.ws, strict=True):
+                L._advance(now)
+                del L.flows[f]
+                if L.flows:
                     L.W -= w
-                    if not L.flows:
-                        L.W = 0.0
-                affected.pop(f, None)
-                ev, f.ev = f.ev, None
-                f.ver += 1
-                ev.succeed()
-            self._rerate(affected, now)
-        else:
-            self._arm(now)
+                    L.share = L.cap / L.W
+                    grown.append(L)
+                else:
+                    L.W, L.share = 0.0, math.inf
+                L.bytes_done += f.size * w
+                dirty[L] = None
+            f.b = None
+        # these links' shares rose: a flow bound to one of them may now be held by another link
+        for L in grown:
+            for g in L.flows:
+                if g.b is L:
+                    self._bind(g, now, dirty)
+        for f in done:
+            ev, f.ev = f.ev, None
+            ev.succeed()
+        self._reschedule(dirty, now)

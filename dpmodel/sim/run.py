@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from ..errors import ScenarioError, WorkloadError
 from ..queueing.offline import trajectories_for
@@ -83,7 +84,7 @@ def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: in
     comps = {"read": float(np.mean(ready - t0)), "prefill_wait": float(np.mean(batch - ready)),
              "prefill_batch": float(np.mean(first - batch))} if len(t0) else {}
     util = sim.utilization(horizon_s)
-    turns_rate = len(end) / horizon_s if kind in ("offline", "saturated") else len(end) / max(horizon_s, 1e-12)
+    turns_rate = len(end) / max(horizon_s, 1e-12)
     return SimResult(
         sim.policy, kind, int(agents), aps, int(seed), float(horizon_s), int(len(end)), float(turns_rate), jct,
         _stats(first - t0), _stats(second - t0), _stats(tpot),
@@ -94,10 +95,6 @@ def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: in
 
 def _progress(total: float, quiet: bool, unit: str):
     if quiet:
-        return None
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover - tqdm is a dependency
         return None
     # disable=None: off automatically when stderr is not a terminal
     return tqdm(total=total, unit=unit, disable=None, file=sys.stderr, leave=False, mininterval=0.5)
@@ -321,6 +318,7 @@ def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, 
 
     for j in range(agents):
         sim.env.process(looping(j))
+    sim.env.process(sim.snic_sampler())
     sim.env.run(until=horizon_s)
     res = _result(sim, "saturated", agents, None, seed, horizon_s, None)
     done = sum(1 for e in sim.rec.end if e >= start)
