@@ -17,6 +17,7 @@ from dpmodel.queueing.online import (
     load_residence_s,
     online_metrics,
     slo_capacity,
+    ttft_quantiles,
     turns_per_agent,
 )
 from dpmodel.scenario import Scenario
@@ -134,6 +135,36 @@ def test_latency_rises_with_load():
             assert r.ttft_s["mean"] >= prev.ttft_s["mean"] - 1e-12 and r.tpot_s >= prev.tpot_s
         assert r.ttft_s["p50"] <= r.ttft_s["p90"] <= r.ttft_s["p99"]
         prev = r
+
+
+def test_ttft_quantiles_of_the_mixture():
+    # one turn size: own part c plus an exponential queueing part of mean m - c
+    c, m = 0.2, 0.5
+    q = ttft_quantiles(np.array([c]), np.array([1.0]), m, (0.5, 0.99))
+    assert q == pytest.approx([c + (m - c) * math.log(2), c + (m - c) * math.log(100)], rel=1e-6)
+    # no queueing (mean = the own parts' mean): the quantiles are those of the turn sizes
+    sizes = np.arange(1, 101) / 100.0
+    q = ttft_quantiles(sizes, np.ones(100), float(sizes.mean()), (0.5, 0.9))
+    assert q[0] == pytest.approx(0.50, abs=0.011) and q[1] == pytest.approx(0.90, abs=0.011)
+    # the weights count: all the weight on the largest turn moves every quantile to it
+    w = np.zeros(100)
+    w[-1] = 1.0
+    assert ttft_quantiles(sizes, w, 1.0, (0.5,))[0] == pytest.approx(1.0, abs=1e-6)
+    assert ttft_quantiles(sizes, w, math.inf, (0.5,)) == [math.inf]
+
+
+def test_light_load_tail_follows_the_turn_sizes():
+    """At light load TTFT is mostly each turn's own prefill: the p99 is near the p99 of the lone
+    times (a long-context turn takes longer), not the mean plus a little queueing."""
+    from dpmodel.queueing.online import _turn_sizes
+
+    sc = Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2)
+    hit, comp, w = _turn_sizes(sc)
+    lone = comp / sc.prefill_engine_gpus + hit / sc.cluster.snic_read_Bps_per_node
+    r = online_metrics(sc, "basic", 0.01)
+    p99_lone = float(np.percentile(lone, 99))
+    assert r.ttft_s["p99"] == pytest.approx(p99_lone, rel=0.1)
+    assert r.ttft_s["p99"] > 3 * r.ttft_s["mean"]
 
 
 def test_more_bandwidth_never_hurts():

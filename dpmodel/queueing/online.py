@@ -25,9 +25,13 @@ Turns arrive at ``lambda = APS x turns per agent``. The structure follows the pa
 The convex split optimizer (:mod:`dpmodel.optimize.latency`) keeps the simpler max-of-links load
 residence (:func:`load_residence_s`), which is what makes it convex.
 
-Percentiles (method stated in every result): TTFT = its zero-load part (deterministic) plus a
-queueing part taken as exponential with the model's mean; p-quantile = base + (mean - base) x
-ln(1 / (1 - p)). Any utilization above 0.9 marks the result low-confidence and a range (the mean
+Percentiles (method stated in every result): a turn's TTFT = its own part (its read, stretched by
+its storage NIC's utilization, plus its lone prefill time; per turn of the workload's sample) plus
+a queueing part taken as exponential, with the mean that closes the model's mean TTFT; the
+quantiles are those of that mixture (:func:`ttft_quantiles`). At light load the spread of turn
+sizes sets the tail; near saturation the queueing part does. (Taking the wait as uniform within
+the running batch, from the batch-size chain, gave p99s further below the simulator's: the chain
+keeps only the mean duration of a batch of n, and the tail comes from the long ones.) Any utilization above 0.9 marks the result low-confidence and a range (the mean
 at 0.95x and 1.05x the load) is reported beside the number.
 """
 
@@ -45,7 +49,8 @@ from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
 
 LOW_CONFIDENCE_UTIL_FRAC = 0.9
-PERCENTILE_METHOD = "zero-load part + exponential queueing part with the model's mean"
+PERCENTILE_METHOD = ("each turn's own part (its read and lone prefill, over the workload's turn sizes) + an exponential "
+                     "queueing part whose mean closes the model's mean; quantiles of that mixture")
 
 
 def erlang_c_wait_s(*, arrival_per_s: float, service_s: float, servers: int) -> float:
@@ -210,6 +215,28 @@ class OnlineResult:
         return out
 
 
+def _layerwise_routes(hit_s: np.ndarray, comp_s: np.ndarray, w: np.ndarray, *, f: float, e: int, append_bytes: float,
+                      cnic_Bps: float, cnic_util: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lone times of a layerwise prefill engine's turns, as a two-route mixture.
+
+    A batch lasts max(its compute over the engine's ``e`` GPUs, its layerwise loads through their
+    compute NICs). The prefill GPU's compute NIC reads the loaded KV and sends the hand-off
+    ((1 - f) H + A) in the same forward pass: a prefill-side turn (weight ``1 - f``) moves 2H + A
+    through it, a decode-side one (weight ``f``) H through the relay (and A back). Other traffic
+    stretches a load by 1 / (1 - ``cnic_util``) (processor sharing).
+
+    Returns the lone times (prefill-side routes, then decode-side ones), their weights (summing to
+    the input weights' sum) and the mean engine work per turn.
+    """
+    stretch = 1.0 / (1.0 - cnic_util)
+    pe_route = np.maximum(comp_s / e, (2 * hit_s + append_bytes) / cnic_Bps * stretch)
+    de_route = np.maximum(comp_s / e, np.maximum(hit_s, append_bytes) / cnic_Bps * stretch)
+    lone_i = np.concatenate([pe_route, de_route])
+    w_mix = np.concatenate([(1 - f) * w, f * w])
+    per_turn = float(w_mix @ np.maximum(np.concatenate([comp_s, comp_s]) / e, lone_i / stretch / e))
+    return lone_i, w_mix, per_turn
+
+
 def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str, float]:
     """Mean TTFT parts, TPOT, TTST and utilizations at turn rate ``lam`` and split ``f``."""
     m = MODES[mode]
@@ -231,30 +258,23 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     if not m.kv_io:
         hit_s = np.zeros_like(hit_s)
     if m.layerwise:
-        # a batch lasts max(its compute over the engine's GPUs, its layerwise loads through their
-        # CNICs); a load shares its CNICs with other traffic (hand-offs, relays): processor sharing
-        # stretches it by 1 / (1 - utilization) of the links it crosses
-        # The prefill GPU's compute NIC reads the loaded KV and sends the hand-off ((1 - f) H + A)
-        # in the same forward pass: a prefill-side turn moves 2H + A through it, a decode-side one
-        # H through the relay (and A back); other traffic stretches it by 1 / (1 - utilization).
+        # lone times: the two-route mixture (prefill-side and decode-side reads) of _layerwise_routes
         B = cl.cnic_kv_Bps_per_gpu
         u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0), util.get("de.cnic.read", 0.0)) / 2, 0.999999)
         A_mean = float(sum(k.weight_frac * k.append_tokens for k in ks)) * scenario.model.kv_bytes_per_token if m.kv_io else 0.0
-        pe_route = np.maximum(comp_s / e, (2 * hit_s + A_mean) / B / (1 - u))
-        de_route = np.maximum(comp_s / e, np.maximum(hit_s, A_mean) / B / (1 - u))
-        lone_i = np.concatenate([pe_route, de_route])
-        w = np.concatenate([(1 - f) * w, f * w])
-        per_turn = float(w @ np.maximum(np.concatenate([comp_s, comp_s]) / e, lone_i * (1 - u) / e))
-        hit_s = np.concatenate([hit_s, hit_s])
+        lone_i, w_batch, per_turn = _layerwise_routes(hit_s, comp_s, w, f=f, e=e, append_bytes=A_mean, cnic_Bps=B, cnic_util=u)
         # step 1, the read into the DRAM buffer: the whole turn on one side (the decode side with
         # probability f), a processor-sharing storage NIC there
         H_mean = float(w @ hit_s)
         S_node = cl.snic_read_Bps_per_node
         read = 0.0
+        read_i = []  # each route's read time (processor sharing: a turn's own size, stretched)
         for share, name in ((1 - f, "pe.snic.read"), (f, "de.snic.read")):
+            u_r = util.get(name, 0.0)
+            read_i.append(hit_s / S_node / (1 - u_r) if u_r < 1 else np.full_like(hit_s, math.inf))
             if share > 0 and H_mean > 0:
-                u_r = util.get(name, 0.0)
                 read += share * (H_mean / S_node / (1 - u_r) if u_r < 1 else math.inf)
+        read_i = np.concatenate(read_i)
     else:
         # the paper's Basic holds the engine while its batch's KV loads through the node's storage
         # NICs, shared with the node's other engines (processor sharing)
@@ -267,12 +287,14 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         # work per turn is the storage-NIC part
         per_turn = float(w @ (comp_s / e + snic_s))
         read = 0.0
-    lone = float(w @ lone_i)
+        read_i = np.zeros_like(lone_i)
+        w_batch = w
+    lone = float(w_batch @ lone_i)
     rho_pe = lam_e * per_turn
     util["pe.gpu"] = rho_pe
-    wait_batch, own = _gated_batches(lam_e, lone_i, w, per_turn) if rho_pe < 1 else (math.inf, math.inf)
+    wait_batch, own = _gated_batches(lam_e, lone_i, w_batch, per_turn) if rho_pe < 1 else (math.inf, math.inf)
     ttft = read + wait_batch + own
-    base = (float(w @ hit_s) / cl.snic_read_Bps_per_node if m.layerwise and m.kv_io else 0.0) + lone
+    fixed_i = read_i + lone_i  # each turn's own part, for the percentiles
     # decode: TPOT fixed point
     dec = scenario.decode_capacity()
     bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
@@ -290,8 +312,41 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     # TTST: the decode node copies the prompt KV to HBM (H2D through its compute NIC), then one step
     prompt_bytes = float(sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)) * scenario.model.kv_bytes_per_token
     h2d = 0.0 if not m.kv_io else prompt_bytes / cl.cnic_kv_Bps_per_gpu / max(1e-9, 1 - min(util.get("de.cnic.write", 0.0), 0.999999))
-    return {"ttft": ttft, "base": base, "load": read, "wait_batch": wait_batch, "prefill_batch": own, "compute": t_comp,
+    return {"ttft": ttft, "fixed_i": fixed_i, "w_i": w_batch, "load": read, "wait_batch": wait_batch, "prefill_batch": own, "compute": t_comp,
             "tpot": tpot, "ttst": ttft + h2d + tpot, "util": util}
+
+
+def ttft_quantiles(fixed_s: np.ndarray, w: np.ndarray, mean_s: float, probs: tuple[float, ...]) -> list[float]:
+    """Quantiles of TTFT = a turn's own part (``fixed_s``, per turn of the workload's sample, weights
+    ``w``) + a queueing part, exponential with the mean that closes ``mean_s``: the quantiles of that
+    mixture, by bisection on its CDF. The spread of turn sizes sets the tail at light load, the
+    queueing part near saturation."""
+    if not math.isfinite(mean_s):
+        return [math.inf] * len(probs)
+    w = np.asarray(w, float)
+    keep = w > 0
+    c, w = np.asarray(fixed_s, float)[keep], w[keep] / w[keep].sum()
+    if not np.all(np.isfinite(c)):
+        return [math.inf] * len(probs)
+    order = np.argsort(c)
+    c, cw = c[order], np.cumsum(w[order])
+    grid = (np.arange(512) + 0.5) / 512  # equal-weight quantiles of the own part
+    c = c[np.minimum(np.searchsorted(cw, grid), len(c) - 1)]
+    qmean = max(mean_s - float(c.mean()), 0.0)
+
+    def cdf(t: float) -> float:
+        if qmean <= 0:
+            return float(np.mean(c <= t))
+        return float(np.mean(-np.expm1(-np.maximum(t - c, 0.0) / qmean)))
+
+    out = []
+    for p in probs:
+        lo, hi = float(c[0]), float(c[-1]) + 50 * qmean + 1e-12
+        for _ in range(50):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
+        out.append(hi)
+    return out
 
 
 def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None) -> OnlineResult:
@@ -313,9 +368,9 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float 
     c = _components(scenario, mode, lam, de_frac)
     util = c["util"]
     stable = all(v < 1 for v in util.values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
-    mean, base = c["ttft"], c["base"]
-    q = {p: (base + (mean - base) * math.log(1 / (1 - p)) if math.isfinite(mean) else math.inf) for p in (0.5, 0.9, 0.99)}
-    ttft = {"mean": mean, "p50": max(q[0.5], base), "p90": q[0.9], "p99": q[0.99]}
+    mean = c["ttft"]
+    q = ttft_quantiles(c["fixed_i"], c["w_i"], mean, (0.5, 0.9, 0.99))
+    ttft = {"mean": mean, "p50": q[0], "p90": q[1], "p99": q[2]}
     low = any(v > LOW_CONFIDENCE_UTIL_FRAC for v in util.values())
     rng = None
     if low:
