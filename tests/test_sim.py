@@ -307,9 +307,11 @@ def test_simulate_cli_modes_and_errors(capsys):
 # Cells of the online cross-check grid where the open-network model and the simulator are known to
 # disagree by more than 15 % (benchmarks/results/crosscheck.md discusses why); kept as strict xfails.
 TTFT_KNOWN_GAPS: dict[tuple[str, str, float], str] = {
-    ("qwen32b-1P2D-32k", "dualpath", 0.6): "Qwen2.5-32B dual path at 0.6 load: the open model's TTFT is about 30 % above the "
-    "simulator's: 4.5 GB turns and only ~100 agents in the system, whose next turns wait for their last (smoother than "
-    "Poisson), so the processor-sharing read and batch queues are shorter; see benchmarks/results/crosscheck.md",
+    ("qwen32b-1P2D-32k", "dualpath", 0.6): "Qwen2.5-32B dual path at 0.6 load: the open model's TTFT is 24 % above the "
+    "simulator's (0.526 vs 0.424 s, seeds 1-3). The model splits turns over the prefill engines at random (Poisson "
+    "thinning); the simulated dual-path policy sends each turn to the least-loaded engine, which cuts the wait for the "
+    "running batch (0.036 vs the model's 0.088 s). With random engines the simulator gives 0.53-0.60 s (the model is then "
+    "7-12 % low); see benchmarks/results/crosscheck.md",
 }
 
 
@@ -333,6 +335,9 @@ def test_online_mean_ttft_matches_open_model(name, mode, load):
     aps = load * lp.turns_per_s / turns_per_agent(sc)
     a = online_metrics(sc, mode, aps, de_frac=lp.split_de_frac)
     assert max(a.utilization.values()) <= 0.8
-    r = simulate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=150.0, warmup_s=100.0, seed=1,
-                        de_frac=lp.split_de_frac if mode == "dualpath" else None)
-    assert a.ttft_s["mean"] == pytest.approx(r.ttft_s_sim["mean"], rel=0.15)
+    # Qwen2.5-32B's 4.5 GB turns leave only ~50-170 agents in the system: one 150 s window's mean
+    # TTFT varies by +-10 % between seeds, so its cells average three (they are cheap: ~1 s each)
+    seeds = (1, 2, 3) if name.startswith("qwen") else (1,)
+    sims = [simulate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=150.0, warmup_s=100.0, seed=s,
+                            de_frac=lp.split_de_frac if mode == "dualpath" else None).ttft_s_sim["mean"] for s in seeds]
+    assert a.ttft_s["mean"] == pytest.approx(float(np.mean(sims)), rel=0.15)

@@ -117,32 +117,59 @@ def load_residence_s(lm: LinkModel, f: float | np.ndarray) -> np.ndarray:
     return r.max(axis=0).reshape(f.shape) if len(lm.names) else np.zeros(f.shape)
 
 
-_SIZES_CACHE: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_MEMO: dict[tuple[int, str], tuple[Scenario, Any]] = {}
+_SYNTH_CACHE: dict[str, Any] = {}
+_SIZES_SAMPLE = 4096  # turns kept from the synthesized sample (~40 above its p99)
+
+
+def _memo(scenario: Scenario, key: str, fn):
+    """``fn()`` computed once per scenario object (scenarios are frozen): the online model is
+    evaluated many times on one scenario (split candidates, capacity bisection, sizing)."""
+    k = (id(scenario), key)
+    hit = _MEMO.get(k)
+    if hit is not None and hit[0] is scenario:
+        return hit[1]
+    v = fn()
+    if len(_MEMO) > 1024:
+        _MEMO.clear()
+    _MEMO[k] = (scenario, v)
+    return v
 
 
 def _turn_sizes(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hit bytes, prefill compute seconds and weights of the workload's turns: a synthesized sample
-    (400 agents, seed 0) when the workload has a synthesizer, else its request classes. The
-    prefill batch's residual time needs the spread of turn sizes, not only their mean."""
-    key = scenario.fingerprint()
-    if key in _SIZES_CACHE:
-        return _SIZES_CACHE[key]
+    (400 agents, seed 0; 4096 of its turns drawn at random) when the workload has a synthesizer,
+    else its request classes. The prefill batch's residual time needs the spread of turn sizes, not
+    only their mean."""
+    return _memo(scenario, "sizes", lambda: _turn_sizes_uncached(scenario))
+
+
+def _turn_sizes_uncached(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b = scenario.model.kv_bytes_per_token
     rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
     if scenario.workload.synthesis is not None and not scenario.request_classes:
+        import json
+
+        from ..profiles.schema import to_plain
         from ..workload.synth import synthesize_workload
 
-        ts = synthesize_workload(scenario.workload, agents=400, seed=0)
-        ctx = ts.context_tokens().astype(float)
+        wkey = json.dumps(to_plain(scenario.workload), sort_keys=True, default=str)
+        if wkey not in _SYNTH_CACHE:  # the sample depends on the workload alone
+            ts = synthesize_workload(scenario.workload, agents=400, seed=0)
+            ctx, app = ts.context_tokens().astype(float), np.asarray(ts.append_tokens)
+            if len(ctx) > _SIZES_SAMPLE:  # a fixed random subsample keeps the joint law of (hit, compute)
+                pick = np.sort(np.random.default_rng(0).choice(len(ctx), size=_SIZES_SAMPLE, replace=False))
+                ctx, app = ctx[pick], app[pick]
+            _SYNTH_CACHE[wkey] = (ctx, app)
+        ctx, app = _SYNTH_CACHE[wkey]
         hit = ctx * b
-        comp = np.asarray(scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens), float) / rate
+        comp = np.asarray(scenario.model.prefill_flops(context_tokens=ctx, append_tokens=app), float) / rate
         w = np.full(len(hit), 1.0 / len(hit))
     else:
         ks = scenario.classes()
         hit = np.array([k.hit_tokens * b for k in ks], float)
         comp = np.array([scenario.prefill_compute_s(k) for k in ks], float)
         w = np.array([k.weight_frac for k in ks], float)
-    _SIZES_CACHE[key] = (hit, comp, w)
     return hit, comp, w
 
 
@@ -155,11 +182,13 @@ def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: floa
     next batch holds the arrivals during it, ``Poisson(lam d(n))``, or one turn after an idle
     spell. The batch sizes form a Markov chain whose stationary law ``pi`` (one linear solve)
     gives, per turn: the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait
-    for the batch running at arrival (``sum pi d^2 / (2 sum pi d)`` for turns that find one; a share
+    for the batch running at arrival (the residual ``sum pi E[D^2] / (2 sum pi d)`` for turns that
+    find one, where a batch set by its longest member varies as that member does; a share
     ``P(idle start) / E[n]`` of turns find the engine idle). The lone-time distribution is reduced
-    to 64 equal-weight quantiles.
+    to 64 equal-weight quantiles. Turns are split over the engines at random (Poisson thinning);
+    a scheduler that sends each turn to the least-loaded engine waits less.
     """
-    from scipy.stats import poisson
+    from scipy.special import gammaln
 
     order = np.argsort(lone_i)
     v_all, cw_all = lone_i[order], np.cumsum(w[order]) / np.sum(w)
@@ -167,30 +196,40 @@ def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: floa
     v = v_all[np.minimum(np.searchsorted(cw_all, q), len(v_all) - 1)]
     cw = (np.arange(64) + 1) / 64
     cw_prev = np.arange(64) / 64
-    n = np.arange(1, n_max + 1, dtype=float)
-    longest = ((cw[None, :] ** n[:, None]) - (cw_prev[None, :] ** n[:, None])) @ v
-    d = np.maximum(longest, per_turn * n)
-    mu = lam * d
-    T = poisson.pmf(n[None, :], mu[:, None])  # n -> n' >= 1
-    T[:, 0] += poisson.pmf(0, mu)  # nobody arrived: the next batch is the next lone arrival
-    lost = 1 - T.sum(axis=1)
-    T[:, -1] += np.clip(lost, 0, None)  # truncation mass
-    A = T.T - np.eye(n_max)
-    A[-1, :] = 1.0
-    rhs = np.zeros(n_max)
-    rhs[-1] = 1.0
-    try:
-        pi = np.linalg.solve(A, rhs)
-    except np.linalg.LinAlgError:
-        return math.inf, math.inf
-    pi = np.clip(pi, 0, None)
-    pi /= pi.sum()
-    if pi[-10:].sum() > 1e-6:  # batches pile up at the truncation: effectively unstable
+    # the chain is truncated at n_cap turns per batch: start small, grow while mass piles up there
+    for n_cap in sorted({min(c, n_max) for c in (24, 64, n_max)}):
+        n = np.arange(1, n_cap + 1, dtype=float)
+        p_long = (cw[None, :] ** n[:, None]) - (cw_prev[None, :] ** n[:, None])  # law of the longest of n
+        longest = p_long @ v
+        d = np.maximum(longest, per_turn * n)
+        # second moment, for the residual: a batch set by its longest member varies as that does
+        var_longest = np.clip(p_long @ v**2 - longest**2, 0.0, None)
+        d2 = d**2 + np.where(longest >= per_turn * n, var_longest, 0.0)
+        mu = lam * d
+        with np.errstate(divide="ignore"):  # Poisson(mu) pmf at n' = 1..n_cap
+            T = np.exp(n[None, :] * np.log(mu)[:, None] - mu[:, None] - gammaln(n + 1)[None, :])  # n -> n' >= 1
+        p0 = np.exp(-mu)
+        T[:, 0] += p0  # nobody arrived: the next batch is the next lone arrival
+        lost = 1 - T.sum(axis=1)
+        T[:, -1] += np.clip(lost, 0, None)  # truncation mass
+        A = T.T - np.eye(n_cap)
+        A[-1, :] = 1.0
+        rhs = np.zeros(n_cap)
+        rhs[-1] = 1.0
+        try:
+            pi = np.linalg.solve(A, rhs)
+        except np.linalg.LinAlgError:
+            return math.inf, math.inf
+        pi = np.clip(pi, 0, None)
+        pi /= pi.sum()
+        if pi[-min(10, n_cap // 4):].sum() <= 1e-6:
+            break
+    else:  # batches pile up at the largest truncation: effectively unstable
         return math.inf, math.inf
     En = float(pi @ n)
     own = float((pi * n) @ d) / En
-    idle_share = float(pi @ poisson.pmf(0, mu)) / En
-    wait = (1 - idle_share) * float(pi @ d**2) / (2 * float(pi @ d))
+    idle_share = float(pi @ p0) / En
+    wait = (1 - idle_share) * float(pi @ d2) / (2 * float(pi @ d))
     return wait, own
 
 
@@ -225,6 +264,11 @@ def _layerwise_routes(hit_s: np.ndarray, comp_s: np.ndarray, w: np.ndarray, *, f
     through it, a decode-side one (weight ``f``) H through the relay (and A back). Other traffic
     stretches a load by 1 / (1 - ``cnic_util``) (processor sharing).
 
+    The engine's work per turn (what a long batch costs per member) is the largest of the means:
+    a batch's turns add up on each resource -- compute, the compute NICs' read side (2H + A on the
+    prefill route, A on the decode route) and their write side (H on either route) -- and the batch
+    lasts as long as the busiest of them, not the sum of each turn's own bottleneck.
+
     Returns the lone times (prefill-side routes, then decode-side ones), their weights (summing to
     the input weights' sum) and the mean engine work per turn.
     """
@@ -233,7 +277,10 @@ def _layerwise_routes(hit_s: np.ndarray, comp_s: np.ndarray, w: np.ndarray, *, f
     de_route = np.maximum(comp_s / e, np.maximum(hit_s, append_bytes) / cnic_Bps * stretch)
     lone_i = np.concatenate([pe_route, de_route])
     w_mix = np.concatenate([(1 - f) * w, f * w])
-    per_turn = float(w_mix @ np.maximum(np.concatenate([comp_s, comp_s]) / e, lone_i / stretch / e))
+    wn = w / np.sum(w)
+    H, C = float(wn @ hit_s), float(wn @ comp_s)
+    cnic_read = 2 * (1 - f) * H + append_bytes
+    per_turn = max(C, cnic_read / cnic_Bps, H / cnic_Bps) / e
     return lone_i, w_mix, per_turn
 
 
@@ -242,13 +289,13 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     m = MODES[mode]
     cl, dep = scenario.cluster, scenario.deployment
     P, D, g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
-    ks = scenario.classes()
+    ks = _memo(scenario, "classes", scenario.classes)
     util: dict[str, float] = {}
     if m.kv_io:
-        lm = link_model(scenario, mode, lam)
+        lm = _memo(scenario, "links:" + mode, lambda: link_model(scenario, mode, 1.0))  # utilizations scale with the rate
         for n, a, b in zip(lm.names, lm.a, lm.b, strict=True):
-            util[n] = float(a + b * f)
-    t_comp = float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks))
+            util[n] = float(lam * (a + b * f))
+    t_comp = _memo(scenario, "t_comp", lambda: float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks)))
     # prefill engines of e GPUs in lock step (n_e of them), each taking the turns waiting when it
     # frees up as one batch (quota-capped forward passes)
     e = scenario.prefill_engine_gpus
@@ -296,7 +343,7 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     ttft = read + wait_batch + own
     fixed_i = read_i + lone_i  # each turn's own part, for the percentiles
     # decode: TPOT fixed point
-    dec = scenario.decode_capacity()
+    dec = _memo(scenario, "decode", scenario.decode_capacity)
     bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
     t0 = dep.decode_step_overhead_s + dec["weight_bytes_per_gpu"] / bw
     k_per_seq = dec["seq_kv_bytes"] / bw
@@ -363,7 +410,8 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float 
             # throughput LP's split): a minimum over fixed splits, so latency still rises with load
             from ..plan import analyse_mode
 
-            cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), float(analyse_mode(scenario, mode).split_de_frac)})
+            lp_split = _memo(scenario, "lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
+            cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_split})
             de_frac = min(cands, key=lambda f: _components(scenario, mode, lam, f)["ttft"])
     c = _components(scenario, mode, lam, de_frac)
     util = c["util"]
