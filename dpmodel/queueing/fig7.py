@@ -8,6 +8,7 @@ untouched; they are never fitted.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,11 +43,17 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, dict[str, float
     return out
 
 
-def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = None) -> Scenario:
+def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = None, snic_efficiency_frac: float | None = None) -> Scenario:
+    """The Fig. 7 scenario of ``model`` on ``workload``; ``snic_efficiency_frac`` replaces the
+    profile's achievable share of the storage NIC's line rate (a sensitivity, not a fit)."""
     spec = FIG7_JCT_S[model]
-    return Scenario.load(
+    sc = Scenario.load(
         cluster=FIG7_CLUSTER, model=model, workload=workload, prefill_nodes=spec["prefill_nodes"], decode_nodes=spec["decode_nodes"], **(knobs or {})
     )
+    if snic_efficiency_frac is not None:
+        cl = sc.cluster
+        sc = dataclasses.replace(sc, cluster=dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_efficiency_frac=float(snic_efficiency_frac))))
+    return sc
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,11 @@ class Fig7Cell:
 
 
 def predict(model: str, knobs: dict[str, float] | None = None, modes=("oracle", "dualpath", "basic"), seed: int = 0,
-            reading: str = "turn-weighted") -> list[Fig7Cell]:
+            reading: str = "turn-weighted", snic_efficiency_frac: float | None = None) -> list[Fig7Cell]:
     """Predicted vs paper JCT for every Fig. 7 cell of ``model``."""
     cells = []
     for wl, ref in FIG7_JCT_S[model]["cells"].items():
-        sc = scenario_for(model, wl, knobs)
+        sc = scenario_for(model, wl, knobs, snic_efficiency_frac)
         for mode in modes:
             for r, paper in zip(offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading), ref[mode], strict=True):
                 cells.append(Fig7Cell(model, wl, r.agents, mode, r.jct_s, float(paper)))

@@ -336,7 +336,6 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         read = 0.0
         read_i = np.zeros_like(lone_i)
         w_batch = w
-    lone = float(w_batch @ lone_i)
     rho_pe = lam_e * per_turn
     util["pe.gpu"] = rho_pe
     wait_batch, own = _gated_batches(lam_e, lone_i, w_batch, per_turn) if rho_pe < 1 else (math.inf, math.inf)

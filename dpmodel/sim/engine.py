@@ -99,6 +99,26 @@ class TurnRecord:
     batch: list = field(default_factory=list)
 
 
+def _all_done(env: simpy.Environment, evs: list[simpy.Event]) -> simpy.Event:
+    """An event that fires once every event in ``evs`` has (a light ``env.all_of``: no values)."""
+    done = env.event()
+    left = [len(evs)]
+
+    def one(_e):
+        left[0] -= 1
+        if left[0] == 0:
+            done.succeed()
+
+    for ev in evs:
+        if ev.callbacks is None:  # already processed
+            left[0] -= 1
+        else:
+            ev.callbacks.append(one)
+    if left[0] == 0:
+        done.succeed()
+    return done
+
+
 class PrefillEngine:
     """One prefill engine: ``e`` GPUs of a node that step in lock step (one GPU when e = 1)."""
 
@@ -141,12 +161,12 @@ class PrefillEngine:
             for t in batch:
                 t.t_batch = g0
             if not sim.mode.layerwise and sim.mode.kv_io:
-                yield env.all_of([sim.load_basic(t) for t in batch])
+                yield _all_done(env, [sim.load_basic(t) for t in batch])
             evs = [env.timeout(tc)]
             if sim.mode.layerwise and sim.mode.kv_io:
                 evs += [e for t in batch for e in sim.load_layerwise(t)]
                 evs += [sim.handoff(t) for t in batch]
-            yield env.all_of(evs)
+            yield _all_done(env, evs)
             self.busy_s += env.now - g0
             for t in batch:
                 self.tok -= t.hit + t.append
@@ -254,6 +274,10 @@ class ServingSim:
         self.read_queued = {L.name: 0.0 for L in self.pe_snic + self.de_snic}
         dec = scenario.decode_capacity()
         self.dec = dec
+        # a decode step: k0 + k1 x the batch's KV bytes (the decode model, in plain floats)
+        k0 = float(compute.decode_step_s(batch_seqs=0, seq_kv_bytes=0.0, weight_bytes_per_gpu=dec["weight_bytes_per_gpu"], hbm_Bps=cl.hbm_Bps_per_gpu,
+                                         hbm_efficiency_frac=dep.decode_hbm_efficiency_frac, step_overhead_s=dep.decode_step_overhead_s))
+        self._step_coef = (k0, 1.0 / (cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac))
         max_seqs = math.floor(dec["batch_seqs_per_gpu"]) if math.isfinite(dep.tpot_max_s) else math.inf
         self.des = [DecodeEngine(self, j, k, dec["hbm_kv_bytes_per_gpu"], max(max_seqs, 1)) for j in range(self.D) for k in range(self.g)]
         self.des_by_node = [[e for e in self.des if e.node == j] for j in range(self.D)]
@@ -461,11 +485,10 @@ class ServingSim:
 
     # ---- one turn -----------------------------------------------------------------------------
     def _step_s(self, de: DecodeEngine) -> float:
-        dep, cl = self.sc.deployment, self.sc.cluster
-        n = max(de.active, 1)
-        return float(compute.decode_step_s(batch_seqs=n, seq_kv_bytes=de.used / n, weight_bytes_per_gpu=self.dec["weight_bytes_per_gpu"],
-                                           hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-                                           step_overhead_s=dep.decode_step_overhead_s))
+        """The decode model's step time (:func:`dpmodel.compute.decode_step_s`) at the engine's
+        admitted batch: overhead + (weights + the batch's KV) / HBM bandwidth, in plain floats."""
+        k0, k1 = self._step_coef
+        return k0 + de.used * k1
 
     def turn(self, t: Turn):
         env = self.env
@@ -487,7 +510,7 @@ class ServingSim:
             if len(evs) == 1:
                 yield evs[0]
             elif evs:
-                yield env.all_of(evs)
+                yield _all_done(env, evs)
         t.t_ready = env.now
         t.pe.push(t)
         yield t.done

@@ -28,10 +28,11 @@ import simpy
 
 
 class Link:
-    __slots__ = ("name", "cap", "flows", "W", "share", "V", "tV", "bucket", "ver", "busy_s", "bytes_done", "t_mark")
+    __slots__ = ("name", "cap", "finite", "flows", "W", "share", "V", "tV", "bucket", "ver", "busy_s", "bytes_done", "t_mark")
 
     def __init__(self, name: str, cap: float):
         self.name, self.cap = name, float(cap)
+        self.finite = math.isfinite(self.cap)  # a link of infinite capacity is left out of flows
         self.flows: dict[Flow, float] = {}  # flow -> weight
         self.W = 0.0
         self.share = math.inf  # cap / W: the rate of a flow bound here
@@ -94,7 +95,7 @@ class FluidNet:
     def transfer(self, nbytes: float, uses: list[tuple[Link, float]]) -> simpy.Event:
         """Start moving ``nbytes`` over ``uses`` = [(link, weight), ...]; the event fires when done."""
         ev = self.env.event()
-        uses = [(L, float(w)) for L, w in uses if w > 0 and math.isfinite(L.cap)]
+        uses = [(L, w) for L, w in uses if w > 0 and L.finite]
         if nbytes <= 0 or not uses:
             ev.succeed()
             return ev
@@ -102,7 +103,10 @@ class FluidNet:
         fl = Flow(nbytes, tuple(L for L, _ in uses), tuple(w for _, w in uses), ev)
         dirty: dict[Link, None] = {}
         for L, w in uses:
-            L._advance(now)
+            if L.flows:  # advance the clock (and busy time) at the old share
+                L.V += L.share * (now - L.tV)
+                L.busy_s += now - L.t_mark
+            L.tV = L.t_mark = now
             L.flows[fl] = w
             L.W += w
             L.share = L.cap / L.W
@@ -178,25 +182,21 @@ class FluidNet:
 
     def _reschedule(self, dirty: dict, now: float) -> None:
         """Push the next completion of every link whose share or bound flows changed."""
-        heap = self._heap
+        heap, pop, push = self._heap, heapq.heappop, heapq.heappush
         for L in dirty:
             bk = L.bucket
             while bk and (bk[0][2].ver != bk[0][3] or bk[0][2].b is not L):
-                heapq.heappop(bk)
+                pop(bk)
             L.ver += 1
             if bk:
                 self._seq += 1
-                heapq.heappush(heap, (now + max(bk[0][0] - L.vnow(now), 0.0) / L.share, self._seq, L, L.ver))
-        self._arm(now)
-
-    def _arm(self, now: float) -> None:
-        h = self._heap
-        while h and h[0][3] != h[0][2].ver:
-            heapq.heappop(h)
-        if not h:
-            return
-        t = h[0][0]
-        if t < self._timer_at:
+                v = L.V + L.share * (now - L.tV)  # bound flows: the link has flows
+                push(heap, (now + max(bk[0][0] - v, 0.0) / L.share, self._seq, L, L.ver))
+        # arm the timer at the earliest valid completion (stale entries skipped by version)
+        while heap and heap[0][3] != heap[0][2].ver:
+            pop(heap)
+        if heap and heap[0][0] < self._timer_at:
+            t = heap[0][0]
             self._timer_at = t
             self._timer_id += 1
             tid = self._timer_id
@@ -229,7 +229,9 @@ class FluidNet:
         grown: list[Link] = []
         for f in done:
             for L, w in zip(f.links, f.ws, strict=True):
-                L._advance(now)
+                L.V += L.share * (now - L.tV)  # advance (it has flows: f)
+                L.busy_s += now - L.t_mark
+                L.tV = L.t_mark = now
                 del L.flows[f]
                 if L.flows:
                     L.W -= w
