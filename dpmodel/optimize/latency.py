@@ -15,6 +15,12 @@ increasing for ``u < 1``, ``u`` affine), so:
 
 is DCP, and DPP with ``a``, ``b``, ``1/K`` and ``prefill_s`` as parameters (compiled once per link
 count). It is checked against a brute-force scan in the tests.
+
+This is the convex *load-residence* model of the split. The open model that ``dpmodel online``
+reports (:func:`dpmodel.queueing.online.online_metrics`) is richer -- a read step, then a gated
+prefill batch whose lone times mix two routes -- and is not convex in the split; its default split
+is the lowest full-model TTFT among a fixed set of candidates (an 11-point grid and the throughput
+LP's split).
 """
 
 from __future__ import annotations
