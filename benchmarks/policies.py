@@ -42,8 +42,9 @@ def main() -> int:
              "a policy table exported for the scenario; `dualpath-paper` is the paper's scheduler (PE classes by read queue and",
              "token cap, DE two-phase assignment, whole request on the shorter read queue). Default (uncalibrated) compute knobs.", ""]
     summary = []
+    tables = {}
     for name, (sc, n) in SCENARIOS.items():
-        table = PolicyTable.generate(sc)
+        table = tables[name] = PolicyTable.generate(sc)
         jct = {}
         lines += [f"## {name}", "", "| policy | JCT [s] | TTFT p99 [s] | decode-side reads | storage-NIC max/avg |", "|---|---|---|---|---|"]
         for pol in POLICIES:
@@ -63,7 +64,7 @@ def main() -> int:
     online = []
     for name in ONLINE_SCENARIOS:
         sc, _n = SCENARIOS[name]
-        table = PolicyTable.generate(sc)
+        table = tables[name]
         aps = ONLINE_LOAD * analyse_mode(sc, "dualpath").turns_per_s / turns_per_agent(sc)
         lines += [f"## Online: {name.split(',')[0]} at {aps:.3f} agents/s ({ONLINE_LOAD:.0%} of the dual-path saturated throughput)", "",
                   "Poisson agents, warm start, 300 s measured after 150 s.", "",

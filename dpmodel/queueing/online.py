@@ -10,10 +10,11 @@ Turns arrive at ``lambda = APS x turns per agent``. The structure follows the pa
   mean ``(H / S) / (1 - rho_side)``.
 * **Prefill**: ``P g / e`` engines of ``e`` GPUs in lock step (an expert-parallel group; 1 GPU for
   dense models). An engine takes every turn waiting when it frees up as one batch; a batch of ``n``
-  lasts the longest of its members' lone times or its total work. A lone time is
-  ``max(compute / e, H / B / (1 - rho_cnic))`` with layerwise loading (loads through the compute
-  NIC, shared with hand-offs), or ``compute / e + H / S`` in ``basic`` (the engine holds itself
-  while its KV loads). The batch sizes form a Markov chain (gated batch service); its stationary
+  lasts the longest of its members' lone times or its total work. With layerwise loading a lone
+  time is ``max(compute / e, compute-NIC bytes / B)``, the bytes being ``2H + A`` for a turn read
+  on the prefill side (load and hand-off share the NIC) and ``H`` for one relayed from the decode
+  side (:func:`_layerwise_routes`); in ``basic`` it is ``compute / e + H / S`` (the engine holds
+  itself while its KV loads). The batch sizes form a Markov chain (gated batch service); its stationary
   law gives the wait for the running batch and the own batch's duration, using the spread of turn
   sizes from a synthesized sample of the workload.
 * TTFT = read + wait for the running batch + own batch. Link utilizations come from the flow table
@@ -30,9 +31,9 @@ its storage NIC's utilization, plus its lone prefill time; per turn of the workl
 a queueing part taken as exponential, with the mean that closes the model's mean TTFT; the
 quantiles are those of that mixture (:func:`ttft_quantiles`). At light load the spread of turn
 sizes sets the tail; near saturation the queueing part does. (Taking the wait as uniform within
-the running batch, from the batch-size chain, gave p99s further below the simulator's: the chain
-keeps only the mean duration of a batch of n, and the tail comes from the long ones.) Any utilization above 0.9 marks the result low-confidence and a range (the mean
-at 0.95x and 1.05x the load) is reported beside the number.
+the running batch instead gave p99s further below the simulator's.) Any utilization above 0.9
+marks the result low-confidence and a range (the mean at 0.95x and 1.05x the load) is reported
+beside the number.
 """
 
 from __future__ import annotations
@@ -173,6 +174,13 @@ def _turn_sizes_uncached(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np
     return hit, comp, w
 
 
+def _equal_weight_quantiles(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """``k`` equal-weight quantiles (at the bins' midpoints) of the sample ``x`` weighted ``w``."""
+    order = np.argsort(x)
+    cw = np.cumsum(w[order]) / np.sum(w)
+    return x[order][np.minimum(np.searchsorted(cw, (np.arange(k) + 0.5) / k), len(x) - 1)]
+
+
 def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: float, n_max: int = 160) -> tuple[float, float]:
     """Mean wait for the running batch and mean own-batch duration of a prefill engine that, when
     it frees up, takes every turn waiting as one batch (gated batch service, Poisson arrivals at
@@ -190,10 +198,7 @@ def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: floa
     """
     from scipy.special import gammaln
 
-    order = np.argsort(lone_i)
-    v_all, cw_all = lone_i[order], np.cumsum(w[order]) / np.sum(w)
-    q = (np.arange(64) + 0.5) / 64
-    v = v_all[np.minimum(np.searchsorted(cw_all, q), len(v_all) - 1)]
+    v = _equal_weight_quantiles(lone_i, w, 64)
     cw = (np.arange(64) + 1) / 64
     cw_prev = np.arange(64) / 64
     # the chain is truncated at n_cap turns per batch: start small, grow while mass piles up there
@@ -374,10 +379,7 @@ def ttft_quantiles(fixed_s: np.ndarray, w: np.ndarray, mean_s: float, probs: tup
     c, w = np.asarray(fixed_s, float)[keep], w[keep] / w[keep].sum()
     if not np.all(np.isfinite(c)):
         return [math.inf] * len(probs)
-    order = np.argsort(c)
-    c, cw = c[order], np.cumsum(w[order])
-    grid = (np.arange(512) + 0.5) / 512  # equal-weight quantiles of the own part
-    c = c[np.minimum(np.searchsorted(cw, grid), len(c) - 1)]
+    c = _equal_weight_quantiles(c, w, 512)
     qmean = max(mean_s - float(c.mean()), 0.0)
 
     def cdf(t: float) -> float:

@@ -100,7 +100,10 @@ class TurnRecord:
 
 
 def _all_done(env: simpy.Environment, evs: list[simpy.Event]) -> simpy.Event:
-    """An event that fires once every event in ``evs`` has (a light ``env.all_of``: no values)."""
+    """An event that fires once every event in ``evs`` has (a light ``env.all_of``: no values);
+    the event itself when there is one."""
+    if len(evs) == 1:
+        return evs[0]
     done = env.event()
     left = [len(evs)]
 
@@ -207,9 +210,9 @@ class DecodeEngine:
         return False
 
     def admit(self, need: float) -> simpy.Event:
+        """An event fired on admission (FIFO behind the sequences already waiting)."""
         ev = self.sim.env.event()
-        if not self.waiting and self._fits(need):
-            self._take(need)
+        if self.try_admit(need):
             ev.succeed()
         else:
             self.waiting.append((need, ev))
@@ -424,7 +427,7 @@ class ServingSim:
         node = min(range(self.D), key=lambda j: (tok[j], j))
         group = self.des_by_node[node]
         need = t.hbm_bytes
-        Z = PAPER_Z * (need / self.b + sum(e.tok for e in group)) / len(group)
+        Z = PAPER_Z * (need / self.b + tok[node]) / len(group)
         room = [e for e in group if e.budget - e.reserved >= need]
         if room:
             low = [e for e in room if e.tok + need / self.b <= Z]
@@ -507,9 +510,7 @@ class ServingSim:
         A = t.append * self.b if io else 0.0
         if self.mode.layerwise and io:
             evs = self.read(t)
-            if len(evs) == 1:
-                yield evs[0]
-            elif evs:
+            if evs:
                 yield _all_done(env, evs)
         t.t_ready = env.now
         t.pe.push(t)

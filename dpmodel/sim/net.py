@@ -68,10 +68,6 @@ class Flow:
     def rem(self, now: float) -> float:
         return self.F - self.b.vnow(now)
 
-    @property
-    def rate(self) -> float:
-        return self.b.share if self.b is not None else 0.0
-
 
 class FluidNet:
     """Links and the flows on them, inside one SimPy environment."""
@@ -226,7 +222,7 @@ class FluidNet:
         if not done:
             self._reschedule(dirty, now)
             return
-        grown: list[Link] = []
+        grown: dict[Link, None] = {}
         for f in done:
             for L, w in zip(f.links, f.ws, strict=True):
                 L.V += L.share * (now - L.tV)  # advance (it has flows: f)
@@ -236,7 +232,7 @@ class FluidNet:
                 if L.flows:
                     L.W -= w
                     L.share = L.cap / L.W
-                    grown.append(L)
+                    grown[L] = None
                 else:
                     L.W, L.share = 0.0, math.inf
                 L.bytes_done += f.size * w

@@ -197,7 +197,6 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
         d = dur[pool.offsets[j]:pool.offsets[j + 1]]
         warm_from.append(int(rng.choice(len(d), p=d / d.sum())))
     ts = pool
-    n = n_new
     sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
@@ -235,7 +234,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
     if bar is not None:
         bar.close()
     horizon = sim.env.now
-    res = _result(sim, "online", n + n_warm, float(aps), seed, horizon, None)
+    res = _result(sim, "online", n_new + n_warm, float(aps), seed, horizon, None)
     # throughput over the measured window: measured turns per second of window
     return dataclasses.replace(res, turns_per_s_sim=res.turns_measured / duration_s)
 
