@@ -12,7 +12,11 @@ from dpmodel.optimize.latency import compiled_min_ttft, min_ttft_split, solve_mi
 from dpmodel.queueing import Station, drain_jct_s, mva_dpmodel, mva_exact, offline_jct
 from dpmodel.queueing.online import (
     LinkModel,
+    TurnParts,
+    _batch_law,
+    erlang_c_prob,
     erlang_c_wait_s,
+    least_loaded_wait_frac,
     link_model,
     load_residence_s,
     online_metrics,
@@ -40,6 +44,49 @@ def test_mmc_wait_known_value():
     # M/M/2 with a = 1 (rho = 0.5): P(wait) = 1/3, W = P(wait) S / (c - a) = S/3
     assert erlang_c_wait_s(arrival_per_s=1.0, service_s=1.0, servers=2) == pytest.approx(1 / 3)
     assert math.isinf(erlang_c_wait_s(arrival_per_s=3.0, service_s=1.0, servers=2))
+
+
+def test_erlang_c_probability():
+    assert erlang_c_prob(offered=0.4, servers=1) == pytest.approx(0.4)  # M/M/1: P(wait) = rho
+    assert erlang_c_prob(offered=1.0, servers=2) == pytest.approx(1 / 3)
+    assert erlang_c_prob(offered=2.0, servers=2) == 1.0 and erlang_c_prob(offered=0.0, servers=3) == 0.0
+    # pooling: at the same per-server load, more servers make waiting rarer
+    p = [erlang_c_prob(offered=0.6 * c, servers=c) for c in (1, 2, 4, 8, 16)]
+    assert all(a > b for a, b in zip(p, p[1:], strict=False))
+
+
+def test_least_loaded_dispatch_wait_share():
+    # one engine: dispatch has no choice
+    assert least_loaded_wait_frac(engines=1, busy_frac=0.6, pending_turns=0.3) == 1.0
+    # more engines to choose from leave a smaller share of the random-dispatch wait
+    fr = [least_loaded_wait_frac(engines=c, busy_frac=0.6, pending_turns=0.3) for c in (2, 4, 8)]
+    assert all(0 < b < a < 1 for a, b in zip(fr, fr[1:], strict=False))
+    # engines that always hold a reading turn are never seen empty: no gain
+    assert least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=50.0) == pytest.approx(1.0)
+    # reads in flight hide idle engines from the scheduler
+    assert least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=1.0) > least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=0.0)
+
+
+@pytest.mark.parametrize("e", [1, 3, 8])
+def test_batch_law_matches_a_direct_count(e):
+    """The vectorized batch law against a per-batch loop: turn j on rank j mod e, a batch lasts its
+    summed serial part plus the longest of its summed work, each rank's summed read and write sides
+    and its members' lone times."""
+    rng = np.random.default_rng(7)
+    k = 40
+    parts = TurnParts(*(rng.exponential(1.0, k) * s for s in (0.2, 0.3, 1.0, 0.7, 1.5)), w=np.ones(k))
+    draws = rng.integers(0, k, size=(64, 20))
+    d, d2 = _batch_law(parts, draws, e, 20)
+    ref = np.zeros((64, 20))
+    for i, row in enumerate(draws):
+        for n in range(1, 21):
+            b = row[:n]
+            ranks = [b[r::e] for r in range(e)]
+            ref[i, n - 1] = parts.serial[b].sum() + max(parts.work[b].sum(), parts.lone[b].max(),
+                                                        max(parts.cr[x].sum() for x in ranks if len(x)),
+                                                        max(parts.cw[x].sum() for x in ranks if len(x)))
+    np.testing.assert_allclose(d, ref.mean(axis=0))
+    np.testing.assert_allclose(d2, (ref**2).mean(axis=0))
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.3, 0.8])

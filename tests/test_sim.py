@@ -304,27 +304,13 @@ def test_simulate_cli_modes_and_errors(capsys):
         assert err.startswith("dpmodel: error:") and len(err.strip().splitlines()) == 1
 
 
-# Cells of the online cross-check grid where the open-network model and the simulator are known to
-# disagree by more than 15 % (benchmarks/results/crosscheck.md discusses why); kept as strict xfails.
-TTFT_KNOWN_GAPS: dict[tuple[str, str, float], str] = {
-    ("qwen32b-1P2D-32k", "dualpath", 0.6): "Qwen2.5-32B dual path at 0.6 load: the open model's TTFT is 24 % above the "
-    "simulator's (0.526 vs 0.424 s, seeds 1-3). The model splits turns over the prefill engines at random (Poisson "
-    "thinning); the simulated dual-path policy sends each turn to the least-loaded engine, which cuts the wait for the "
-    "running batch (0.036 vs the model's 0.088 s). With random engines the simulator gives 0.53-0.60 s (the model is then "
-    "7-12 % low); see benchmarks/results/crosscheck.md",
-}
+# The online cross-check grid: every scenario, the three load paths, two loads (all 18 cells agree
+# within 15 %; benchmarks/results/crosscheck.md has the wider grid, tails and near saturation).
+TTFT_CELLS = [pytest.param(name, mode, load, id=f"{name}-{mode}-{load}")
+              for name in SCENARIOS for mode in ("basic", "layerwise", "dualpath") for load in (0.3, 0.6)]
 
 
-def _ttft_cells():
-    for name in SCENARIOS:
-        for mode in ("basic", "layerwise", "dualpath"):
-            for load in (0.3, 0.6):
-                reason = TTFT_KNOWN_GAPS.get((name, mode, load))
-                marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-                yield pytest.param(name, mode, load, marks=marks, id=f"{name}-{mode}-{load}")
-
-
-@pytest.mark.parametrize(("name", "mode", "load"), list(_ttft_cells()))
+@pytest.mark.parametrize(("name", "mode", "load"), TTFT_CELLS)
 def test_online_mean_ttft_matches_open_model(name, mode, load):
     """Mean TTFT, open-network model vs simulator, within 15 % where every utilization <= 0.8."""
     from dpmodel.queueing.online import online_metrics, turns_per_agent

@@ -9,14 +9,18 @@ Turns arrive at ``lambda = APS x turns per agent``. The structure follows the pa
   storage NIC (the decode side with probability ``f``), an M/G/1 processor-sharing queue per node:
   mean ``(H / S) / (1 - rho_side)``.
 * **Prefill**: ``P g / e`` engines of ``e`` GPUs in lock step (an expert-parallel group; 1 GPU for
-  dense models). An engine takes every turn waiting when it frees up as one batch; a batch of ``n``
-  lasts the longest of its members' lone times or its total work. With layerwise loading a lone
-  time is ``max(compute / e, compute-NIC bytes / B)``, the bytes being ``2H + A`` for a turn read
-  on the prefill side (load and hand-off share the NIC) and ``H`` for one relayed from the decode
-  side (:func:`_layerwise_routes`); in ``basic`` it is ``compute / e + H / S`` (the engine holds
-  itself while its KV loads). The batch sizes form a Markov chain (gated batch service); its stationary
-  law gives the wait for the running batch and the own batch's duration, using the spread of turn
-  sizes from a synthesized sample of the workload.
+  dense models). An engine takes every turn waiting when it frees up as one batch, its ranks taking
+  the batch's turns in turn. A batch lasts the longest of its summed compute over the ``e`` GPUs,
+  each GPU's summed compute-NIC bytes and its members' lone times (:class:`TurnParts`), averaged
+  over sampled batches of the workload's turns (:func:`_batch_law`). With layerwise loading a
+  prefill-side turn moves 2H + A through its GPU's compute NIC (load and hand-off share it) and a
+  turn relayed from the decode side H; the legs that cross a decode GPU's compute NIC are stretched
+  by its utilization (:func:`_layerwise_routes`). In ``basic`` the engine holds itself while its
+  batch's KV loads, then computes. The batch sizes form a Markov chain (gated batch service); its
+  stationary law gives the wait for the running batch and the own batch's duration. Turns reach
+  an engine at random in ``basic`` and ``layerwise``; DualPath's scheduler (and the Oracle) sends
+  each to the least-loaded engine, which only the chance that every engine holds work leaves
+  waiting (:func:`least_loaded_wait_frac`).
 * TTFT = read + wait for the running batch + own batch. Link utilizations come from the flow table
   (:func:`link_model`).
 * **Decode**: TPOT at the batch Little's law implies, ``b = lambda o TPOT / (D g)``, a fixed point
@@ -54,20 +58,50 @@ PERCENTILE_METHOD = ("each turn's own part (its read and lone prefill, over the 
                      "queueing part whose mean closes the model's mean; quantiles of that mixture")
 
 
+def erlang_c_prob(*, offered: float, servers: int) -> float:
+    """Probability that an arrival finds all ``servers`` busy in an M/M/c queue with ``offered``
+    load (in servers; Erlang C); 1 when unstable."""
+    a, c = float(offered), int(servers)
+    if a <= 0:
+        return 0.0
+    if a >= c:
+        return 1.0
+    b = 1.0  # Erlang B by its stable recursion, then C
+    for k in range(1, c + 1):
+        b = a * b / (k + a * b)
+    return c * b / (c - a * (1 - b))
+
+
 def erlang_c_wait_s(*, arrival_per_s: float, service_s: float, servers: int) -> float:
     """Mean waiting time in an M/M/c queue (Erlang C); inf when unstable."""
     if service_s <= 0 or arrival_per_s <= 0:
         return 0.0
     a = arrival_per_s * service_s  # offered load in servers
-    c = int(servers)
-    if a >= c:
+    if a >= int(servers):
         return math.inf
-    # Erlang C via the stable recursion on Erlang B
-    b = 1.0
-    for k in range(1, c + 1):
-        b = a * b / (k + a * b)
-    pw = c * b / (c - a * (1 - b))
-    return pw * service_s / (c - a)
+    return erlang_c_prob(offered=a, servers=servers) * service_s / (int(servers) - a)
+
+
+#: modes whose scheduler sends each turn to the least-loaded prefill engine (the paper's, in
+#: DualPath and its Oracle; the simulator's dual-path and oracle policies); the others pick at random
+LEAST_LOADED_MODES = ("dualpath", "oracle")
+
+
+def least_loaded_wait_frac(*, engines: int, busy_frac: float, pending_turns: float) -> float:
+    """Share of the random-dispatch wait for the running batch left when each turn goes to the
+    engine holding the least work (an approximation, checked against the simulator).
+
+    With random dispatch a turn can meet a running batch whenever its engine holds work; with
+    least-loaded dispatch only when every engine does. An engine holds work when it is busy or a
+    turn sent to it is still reading (``pending_turns`` per engine on average, Poisson), so it is
+    empty with probability ``(1 - busy) exp(-pending)``; the chance that all ``engines`` hold work
+    is taken as Erlang C at that occupancy, and the wait scales by it over the one engine's
+    occupancy (1 for a single engine)."""
+    occ = 1.0 - (1.0 - min(max(busy_frac, 0.0), 1.0)) * math.exp(-max(pending_turns, 0.0))
+    c = max(int(round(engines)), 1)
+    if c == 1 or occ <= 0:
+        return 1.0 if c == 1 else 0.0
+    return min(erlang_c_prob(offered=c * occ, servers=c) / occ, 1.0)
 
 
 def turns_per_agent(scenario: Scenario) -> float:
@@ -181,35 +215,82 @@ def _equal_weight_quantiles(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     return x[order][np.minimum(np.searchsorted(cw, (np.arange(k) + 0.5) / k), len(x) - 1)]
 
 
-def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: float, n_max: int = 160) -> tuple[float, float]:
-    """Mean wait for the running batch and mean own-batch duration of a prefill engine that, when
-    it frees up, takes every turn waiting as one batch (gated batch service, Poisson arrivals at
-    ``lam``).
+_BATCH_DRAWS = 256  # sampled batches per batch size
 
-    A batch of ``n`` turns lasts ``d(n) = max(the longest of n lone turns, n x per-turn work)``; the
-    next batch holds the arrivals during it, ``Poisson(lam d(n))``, or one turn after an idle
-    spell. The batch sizes form a Markov chain whose stationary law ``pi`` (one linear solve)
-    gives, per turn: the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait
-    for the batch running at arrival (the residual ``sum pi E[D^2] / (2 sum pi d)`` for turns that
-    find one, where a batch set by its longest member varies as that member does; a share
-    ``P(idle start) / E[n]`` of turns find the engine idle). The lone-time distribution is reduced
-    to 64 equal-weight quantiles. Turns are split over the engines at random (Poisson thinning);
-    a scheduler that sends each turn to the least-loaded engine waits less.
+
+@dataclass(frozen=True)
+class TurnParts:
+    """What one turn costs a prefill engine, per turn of the workload's sample (one entry per route
+    for the layerwise modes). A batch lasts its summed ``serial`` part (work that waits for the
+    rest: ``basic`` computes after its loads) plus the longest of: its summed ``work`` (what the
+    whole engine does for it: layerwise compute over the engine's ``e`` GPUs, the storage-NIC load
+    in ``basic``), each GPU's summed ``cr`` and ``cw`` (the read and write sides of the compute NIC
+    of the GPU the turn runs on, at line rate) and its members' ``lone`` times (a turn alone, with
+    other turns' traffic stretching its legs). ``w`` weighs the entries."""
+
+    serial: np.ndarray
+    work: np.ndarray
+    cr: np.ndarray
+    cw: np.ndarray
+    lone: np.ndarray
+    w: np.ndarray
+
+
+def _batch_draws(scenario: Scenario, f: float | None, n_max: int = 160) -> np.ndarray:
+    """Entries of :class:`TurnParts` in ``_BATCH_DRAWS`` sampled batches of ``n_max`` turns: turns of
+    the workload's sample drawn by weight and, for the two-route mixture (``f`` given), the
+    decode-side route with probability ``f``. Common random numbers (seed 0, per scenario), so the
+    batch law moves smoothly with the split and the load."""
+
+    def draw():
+        _, _, w = _turn_sizes(scenario)
+        rng = np.random.default_rng(0)
+        return rng.choice(len(w), size=(_BATCH_DRAWS, n_max), p=w / np.sum(w)), rng.random((_BATCH_DRAWS, n_max))
+
+    idx, u = _memo(scenario, "draws", draw)
+    if f is None:
+        return idx
+    return idx + len(_turn_sizes(scenario)[2]) * (u < f)
+
+
+def _batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and second moment of the duration of a batch of n = 1..``n_cap`` turns, over sampled
+    batches: the engine's ranks take the batch's turns in turn (turn j on GPU j mod e, as the
+    simulator's engine does) and lasts as :class:`TurnParts` says."""
+    ix = draws[:, :n_cap]
+    dur = np.maximum(np.cumsum(parts.work[ix], axis=1), np.maximum.accumulate(parts.lone[ix], axis=1))
+    m = -(-n_cap // e) * e  # pad to whole rounds of the e ranks
+    for side in (parts.cr, parts.cw):
+        x = np.zeros((len(ix), m))
+        x[:, :n_cap] = side[ix]
+        per_gpu = np.cumsum(x.reshape(len(ix), m // e, e), axis=1).reshape(len(ix), m)[:, :n_cap]  # running sum per rank
+        # a batch of n: each rank's sum sits at its last turn, one of the last e positions
+        for o in range(min(e, n_cap)):
+            dur[:, o:] = np.maximum(dur[:, o:], per_gpu[:, : n_cap - o])
+    dur += np.cumsum(parts.serial[ix], axis=1)
+    return dur.mean(axis=0), (dur**2).mean(axis=0)
+
+
+def _gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max: int = 160) -> tuple[float, float, float]:
+    """Mean wait for the running batch, mean own-batch duration and busy fraction of a prefill
+    engine that, when it frees up, takes every turn waiting as one batch (gated batch service,
+    Poisson arrivals at ``lam``).
+
+    A batch of ``n`` turns lasts ``d(n)`` (:func:`_batch_law`: the longest of its summed work, its
+    GPUs' summed compute-NIC bytes and its members' lone times, over sampled batches); the next
+    batch holds the arrivals during it, ``Poisson(lam d(n))``, or one turn after an idle spell. The
+    batch sizes form a Markov chain whose stationary law ``pi`` (one linear solve) gives, per turn:
+    the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait for the batch
+    running at arrival (the residual ``sum pi E[D^2] / (2 sum pi d)`` for turns that find one; a
+    share ``P(idle start) / E[n]`` of turns find the engine idle). Turns reach the engine at random
+    (Poisson thinning); :func:`least_loaded_wait_frac` corrects the wait for least-loaded dispatch.
     """
     from scipy.special import gammaln
 
-    v = _equal_weight_quantiles(lone_i, w, 64)
-    cw = (np.arange(64) + 1) / 64
-    cw_prev = np.arange(64) / 64
     # the chain is truncated at n_cap turns per batch: start small, grow while mass piles up there
     for n_cap in sorted({min(c, n_max) for c in (24, 64, n_max)}):
         n = np.arange(1, n_cap + 1, dtype=float)
-        p_long = (cw[None, :] ** n[:, None]) - (cw_prev[None, :] ** n[:, None])  # law of the longest of n
-        longest = p_long @ v
-        d = np.maximum(longest, per_turn * n)
-        # second moment, for the residual: a batch set by its longest member varies as that does
-        var_longest = np.clip(p_long @ v**2 - longest**2, 0.0, None)
-        d2 = d**2 + np.where(longest >= per_turn * n, var_longest, 0.0)
+        d, d2 = _batch_law(parts, draws, e, n_cap)
         mu = lam * d
         with np.errstate(divide="ignore"):  # Poisson(mu) pmf at n' = 1..n_cap
             T = np.exp(n[None, :] * np.log(mu)[:, None] - mu[:, None] - gammaln(n + 1)[None, :])  # n -> n' >= 1
@@ -224,18 +305,19 @@ def _gated_batches(lam: float, lone_i: np.ndarray, w: np.ndarray, per_turn: floa
         try:
             pi = np.linalg.solve(A, rhs)
         except np.linalg.LinAlgError:
-            return math.inf, math.inf
+            return math.inf, math.inf, 1.0
         pi = np.clip(pi, 0, None)
         pi /= pi.sum()
         if pi[-min(10, n_cap // 4):].sum() <= 1e-6:
             break
     else:  # batches pile up at the largest truncation: effectively unstable
-        return math.inf, math.inf
+        return math.inf, math.inf, 1.0
     En = float(pi @ n)
     own = float((pi * n) @ d) / En
     idle_share = float(pi @ p0) / En
     wait = (1 - idle_share) * float(pi @ d2) / (2 * float(pi @ d))
-    return wait, own
+    busy = min(lam * float(pi @ d) / En, 1.0)
+    return wait, own, busy
 
 
 @dataclass(frozen=True)
@@ -260,33 +342,30 @@ class OnlineResult:
 
 
 def _layerwise_routes(hit_s: np.ndarray, comp_s: np.ndarray, w: np.ndarray, *, f: float, e: int, append_bytes: float,
-                      cnic_Bps: float, cnic_util: float) -> tuple[np.ndarray, np.ndarray, float]:
-    """Lone times of a layerwise prefill engine's turns, as a two-route mixture.
+                      cnic_Bps: float, de_read_util: float, de_write_util: float) -> TurnParts:
+    """A layerwise prefill engine's turns as a two-route mixture (prefill-side routes, then
+    decode-side ones; weights ``1 - f`` and ``f``).
 
-    A batch lasts max(its compute over the engine's ``e`` GPUs, its layerwise loads through their
-    compute NICs). The prefill GPU's compute NIC reads the loaded KV and sends the hand-off
-    ((1 - f) H + A) in the same forward pass: a prefill-side turn (weight ``1 - f``) moves 2H + A
-    through it, a decode-side one (weight ``f``) H through the relay (and A back). Other traffic
-    stretches a load by 1 / (1 - ``cnic_util``) (processor sharing).
-
-    The engine's work per turn (what a long batch costs per member) is the largest of the means:
-    a batch's turns add up on each resource -- compute, the compute NICs' read side (2H + A on the
-    prefill route, A on the decode route) and their write side (H on either route) -- and the batch
-    lasts as long as the busiest of them, not the sum of each turn's own bottleneck.
-
-    Returns the lone times (prefill-side routes, then decode-side ones), their weights (summing to
-    the input weights' sum) and the mean engine work per turn.
+    During the forward pass the prefill GPU's compute NIC reads the loaded KV and sends the hand-off
+    ((1 - f) H + A) to the decode node: a prefill-side turn moves 2H + A through its read side and
+    H through its write side; a decode-side one is relayed (H from the decode node's compute NIC
+    into the write side) and sends A back. A prefill GPU's compute NIC carries only its own
+    engine's traffic (summed per GPU in :func:`_batch_law`); the decode GPUs' compute NICs also
+    carry other turns' relays, hand-offs and host-to-device copies, which stretch the legs that
+    cross them by ``1 / (1 - utilization)`` (processor sharing): the relay by the read side's, the
+    hand-off by the write side's.
     """
-    stretch = 1.0 / (1.0 - cnic_util)
-    pe_route = np.maximum(comp_s / e, (2 * hit_s + append_bytes) / cnic_Bps * stretch)
-    de_route = np.maximum(comp_s / e, np.maximum(hit_s, append_bytes) / cnic_Bps * stretch)
-    lone_i = np.concatenate([pe_route, de_route])
-    w_mix = np.concatenate([(1 - f) * w, f * w])
-    wn = w / np.sum(w)
-    H, C = float(wn @ hit_s), float(wn @ comp_s)
-    cnic_read = 2 * (1 - f) * H + append_bytes
-    per_turn = max(C, cnic_read / cnic_Bps, H / cnic_Bps) / e
-    return lone_i, w_mix, per_turn
+    B = cnic_Bps
+    s_r = 1.0 / (1.0 - de_read_util)
+    s_w = 1.0 / (1.0 - de_write_util)
+    H, A, c = hit_s, append_bytes, comp_s / e
+    pe_load = np.maximum((2 * H + A) / B, (H + A) / B * s_w)
+    de_load = np.maximum(H / B * s_r, A / B * s_w)
+    return TurnParts(serial=np.zeros(2 * len(H)), work=np.concatenate([c, c]),
+                     cr=np.concatenate([(2 * H + A) / B, np.full_like(H, A / B)]),
+                     cw=np.concatenate([H / B, H / B]),
+                     lone=np.concatenate([np.maximum(c, pe_load), np.maximum(c, de_load)]),
+                     w=np.concatenate([(1 - f) * w, f * w]))
 
 
 def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str, float]:
@@ -309,12 +388,13 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     hit_s, comp_s, w = _turn_sizes(scenario)  # hit bytes and compute seconds of the workload's turns
     if not m.kv_io:
         hit_s = np.zeros_like(hit_s)
+    B = cl.cnic_kv_Bps_per_gpu
     if m.layerwise:
-        # lone times: the two-route mixture (prefill-side and decode-side reads) of _layerwise_routes
-        B = cl.cnic_kv_Bps_per_gpu
-        u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0), util.get("de.cnic.read", 0.0)) / 2, 0.999999)
+        # the two-route mixture (prefill-side and decode-side reads) of _layerwise_routes
         A_mean = float(sum(k.weight_frac * k.append_tokens for k in ks)) * scenario.model.kv_bytes_per_token if m.kv_io else 0.0
-        lone_i, w_batch, per_turn = _layerwise_routes(hit_s, comp_s, w, f=f, e=e, append_bytes=A_mean, cnic_Bps=B, cnic_util=u)
+        parts = _layerwise_routes(hit_s, comp_s, w, f=f, e=e, append_bytes=A_mean, cnic_Bps=B,
+                                  de_read_util=min(util.get("de.cnic.read", 0.0), 0.999999),
+                                  de_write_util=min(util.get("de.cnic.write", 0.0), 0.999999))
         # step 1, the read into the DRAM buffer: the whole turn on one side (the decode side with
         # probability f), a processor-sharing storage NIC there
         H_mean = float(w @ hit_s)
@@ -327,25 +407,33 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
             if share > 0 and H_mean > 0:
                 read += share * (H_mean / S_node / (1 - u_r) if u_r < 1 else math.inf)
         read_i = np.concatenate(read_i)
+        # the engine's work per turn: its busiest resource's mean (compute; its GPUs' compute-NIC
+        # read and write sides), which sets its utilization
+        wn = w / np.sum(w)
+        H, C = float(wn @ hit_s), float(wn @ comp_s)
+        per_turn = max(C, (2 * (1 - f) * H + A_mean) / B, H / B) / e
     else:
         # the paper's Basic holds the engine while its batch's KV loads through the node's storage
-        # NICs, shared with the node's other engines (processor sharing)
+        # NICs (shared with the node's other engines: processor sharing) and its GPUs' compute NICs
+        # (shared with the previous batch's hand-offs), then computes
         rho_other = min(util.get("pe.snic.read", 0.0) * (1 - e / g), 0.999999)
-        # the load also crosses the GPU's compute NIC, shared with the previous batch's hand-offs
         u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0)), 0.999999)
         snic_s = hit_s / cl.snic_read_Bps_per_node / (1 - rho_other)
-        lone_i = comp_s / e + np.maximum(snic_s, hit_s / cl.cnic_kv_Bps_per_gpu / (1 - u))
-        # a batch's loads queue at the storage NICs but spread over the engine's compute NICs: its
-        # work per turn is the storage-NIC part
-        per_turn = float(w @ (comp_s / e + snic_s))
+        c = comp_s / e
+        parts = TurnParts(serial=c, work=snic_s, cr=np.zeros_like(c), cw=hit_s / B,
+                          lone=np.maximum(snic_s, hit_s / B / (1 - u)), w=w)
+        per_turn = float(w @ (c + np.maximum(snic_s, hit_s / B / e))) / float(np.sum(w))
         read = 0.0
-        read_i = np.zeros_like(lone_i)
-        w_batch = w
+        read_i = np.zeros(len(c))
     rho_pe = lam_e * per_turn
     util["pe.gpu"] = rho_pe
-    wait_batch, own = _gated_batches(lam_e, lone_i, w_batch, per_turn) if rho_pe < 1 else (math.inf, math.inf)
+    draws = _batch_draws(scenario, f if m.layerwise else None)
+    wait_batch, own, busy = _gated_batches(lam_e, parts, draws, e) if rho_pe < 1 else (math.inf, math.inf, 1.0)
+    if mode in LEAST_LOADED_MODES and math.isfinite(wait_batch):
+        wait_batch *= least_loaded_wait_frac(engines=n_e, busy_frac=busy, pending_turns=lam_e * read)
     ttft = read + wait_batch + own
-    fixed_i = read_i + lone_i  # each turn's own part, for the percentiles
+    fixed_i = read_i + parts.serial + parts.lone  # each turn's own part, for the percentiles
+    w_batch = parts.w
     # decode: TPOT fixed point
     dec = _memo(scenario, "decode", scenario.decode_capacity)
     bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
