@@ -38,4 +38,10 @@ FIG7_JCT_S: dict[str, dict] = {
     },
 }
 FIG7_SOURCE = "DualPath arXiv 2602.21548, Fig. 7 (read off the figure, about +-3 %; shared/reference/dualpath-brief.md 10.1)"
+
+#: TPOT the paper measured [s] (low, high), per model: DS 660B (DeepSeek-V3.2) on 2P4D and DS 27B,
+#: which its compute-NIC QoS keeps about unchanged. A check on the Oracle-calibrated decode step,
+#: never an input.
+PAPER_TPOT_S: dict[str, tuple[float, float]] = {"deepseek-v3.2": (0.031, 0.049), "ds-27b": (0.011, 0.025)}
+PAPER_TPOT_SOURCE = "DualPath arXiv 2602.21548, measured TPOT as shared/reference/dualpath-brief.md 14.3 reports it"
 FIG7_CLUSTER = "dualpath-hopper"

@@ -16,8 +16,11 @@ Turns arrive at ``lambda = APS x turns per agent``. The structure follows the pa
   prefill-side turn moves 2H + A through its GPU's compute NIC (load and hand-off share it) and a
   turn relayed from the decode side H; the legs that cross a decode GPU's compute NIC are stretched
   by its utilization (:func:`_layerwise_routes`). In ``basic`` the engine holds itself while its
-  batch's KV loads, then computes. The batch sizes form a Markov chain (gated batch service); its
-  stationary law gives the wait for the running batch and the own batch's duration. Turns reach
+  batch's KV loads, then computes. The batch sizes form a Markov chain (gated batch service; the
+  arrivals during a batch are a Poisson mixture over its random duration); its stationary law
+  gives the wait for the running batch and the own batch's duration. Batches are not cut at the
+  compute quota (the paper's 300 ms; the simulator cuts them), which matters where one turn's
+  prefill is a sizeable part of it (Qwen2.5-32B's 0.1-0.2 s). Turns reach
   an engine at random in ``basic`` and ``layerwise``; DualPath's scheduler (and the Oracle) sends
   each to the least-loaded engine, which only the chance that every engine holds work leaves
   waiting (:func:`least_loaded_wait_frac`).
@@ -171,6 +174,22 @@ def _memo(scenario: Scenario, key: str, fn):
     return v
 
 
+_STATICS: dict[tuple[int, str], tuple[Scenario, dict]] = {}
+
+
+def _statics(scenario: Scenario, key: str) -> dict:
+    """A per-scenario store of :func:`_batch_static` results for one data path and split (they do
+    not move with the load); the last 32 kept (each up to a few MB)."""
+    k = (id(scenario), key)
+    hit = _STATICS.pop(k, None)
+    if hit is None or hit[0] is not scenario:
+        hit = (scenario, {})
+    _STATICS[k] = hit  # most recent last
+    while len(_STATICS) > 32:
+        del _STATICS[next(iter(_STATICS))]
+    return hit[1]
+
+
 def _turn_sizes(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hit bytes, prefill compute seconds and weights of the workload's turns: a synthesized sample
     (400 agents, seed 0; 4096 of its turns drawn at random) when the workload has a synthesizer,
@@ -215,7 +234,7 @@ def _equal_weight_quantiles(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     return x[order][np.minimum(np.searchsorted(cw, (np.arange(k) + 0.5) / k), len(x) - 1)]
 
 
-_BATCH_DRAWS = 256  # sampled batches per batch size
+_BATCH_DRAWS = 512  # sampled batches (stratified: each batch position holds the sample's 512 quantiles)
 
 
 @dataclass(frozen=True)
@@ -226,7 +245,8 @@ class TurnParts:
     whole engine does for it: layerwise compute over the engine's ``e`` GPUs, the storage-NIC load
     in ``basic``), each GPU's summed ``cr`` and ``cw`` (the read and write sides of the compute NIC
     of the GPU the turn runs on, at line rate) and its members' ``lone`` times (a turn alone, with
-    other turns' traffic stretching its legs). ``w`` weighs the entries."""
+    other turns' traffic stretching its legs). ``w`` weighs the entries; ``work_scale`` multiplies
+    ``work`` (what the load changes in it, so that the rest can be kept, :func:`_batch_static`)."""
 
     serial: np.ndarray
     work: np.ndarray
@@ -234,70 +254,118 @@ class TurnParts:
     cw: np.ndarray
     lone: np.ndarray
     w: np.ndarray
+    work_scale: float = 1.0
+
+
+def _stratified_draws(hit: np.ndarray, comp: np.ndarray, w: np.ndarray, n_max: int, k: int = _BATCH_DRAWS) -> tuple[np.ndarray, np.ndarray]:
+    """``k`` sampled FIFO queues of ``n_max`` turns (indices into the sample) and a uniform per slot.
+
+    Stratified: each queue position (column) holds the same ``k`` turns of the sample, its
+    equal-weight quantiles by hit size plus compute, each in its mean (whole turns: the joint law of
+    hit and compute is kept; both means within about 1 %), in its own random order; the uniforms
+    are likewise a shuffled grid. So every position's mean is close to the workload's mean (turn
+    sizes vary 2x their mean: plain random queues would be off by several per cent at small n).
+    Seed 0: common random numbers, so the batch law moves smoothly with the split and the load."""
+    key = sum(np.asarray(x, float) / max(float(np.mean(x)), 1e-30) for x in (hit, comp))  # both sizes, each in its mean
+    order = np.argsort(key, kind="stable")
+    pos = np.searchsorted(np.cumsum(w[order]) / np.sum(w), (np.arange(k) + 0.5) / k)
+    strata = order[np.minimum(pos, len(w) - 1)]
+    rng = np.random.default_rng(0)
+    idx = np.stack([rng.permutation(strata) for _ in range(n_max)], axis=1)
+    u = np.stack([rng.permutation(k) for _ in range(n_max)], axis=1)
+    return idx, (u + 0.5) / k
 
 
 def _batch_draws(scenario: Scenario, f: float | None, n_max: int = 160) -> np.ndarray:
-    """Entries of :class:`TurnParts` in ``_BATCH_DRAWS`` sampled batches of ``n_max`` turns: turns of
-    the workload's sample drawn by weight and, for the two-route mixture (``f`` given), the
-    decode-side route with probability ``f``. Common random numbers (seed 0, per scenario), so the
-    batch law moves smoothly with the split and the load."""
-
-    def draw():
-        _, _, w = _turn_sizes(scenario)
-        rng = np.random.default_rng(0)
-        return rng.choice(len(w), size=(_BATCH_DRAWS, n_max), p=w / np.sum(w)), rng.random((_BATCH_DRAWS, n_max))
-
-    idx, u = _memo(scenario, "draws", draw)
+    """Entries of :class:`TurnParts` in the sampled queues of :func:`_stratified_draws` (per
+    scenario): the workload's turns and, for the two-route mixture (``f`` given), the decode-side
+    route on a share ``f`` of each position."""
+    idx, u = _memo(scenario, "draws", lambda: _stratified_draws(*_turn_sizes(scenario), n_max))
     if f is None:
         return idx
     return idx + len(_turn_sizes(scenario)[2]) * (u < f)
 
 
-def _batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and second moment of the duration of a batch of n = 1..``n_cap`` turns, over sampled
-    batches: the engine's ranks take the batch's turns in turn (turn j on GPU j mod e, as the
-    simulator's engine does) and lasts as :class:`TurnParts` says."""
+def _batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The parts of :func:`_batch_law` that do not move with the load (per sampled queue and batch
+    size): the summed work (before ``work_scale``), the busiest rank's summed compute-NIC side, and
+    the summed serial part."""
     ix = draws[:, :n_cap]
-    dur = np.maximum(np.cumsum(parts.work[ix], axis=1), np.maximum.accumulate(parts.lone[ix], axis=1))
     m = -(-n_cap // e) * e  # pad to whole rounds of the e ranks
+    busiest = np.zeros(ix.shape)
     for side in (parts.cr, parts.cw):
         x = np.zeros((len(ix), m))
         x[:, :n_cap] = side[ix]
         per_gpu = np.cumsum(x.reshape(len(ix), m // e, e), axis=1).reshape(len(ix), m)[:, :n_cap]  # running sum per rank
         # a batch of n: each rank's sum sits at its last turn, one of the last e positions
         for o in range(min(e, n_cap)):
-            dur[:, o:] = np.maximum(dur[:, o:], per_gpu[:, : n_cap - o])
-    dur += np.cumsum(parts.serial[ix], axis=1)
-    return dur.mean(axis=0), (dur**2).mean(axis=0)
+            busiest[:, o:] = np.maximum(busiest[:, o:], per_gpu[:, : n_cap - o])
+    return np.cumsum(parts.work[ix], axis=1), busiest, np.cumsum(parts.serial[ix], axis=1)
 
 
-def _gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max: int = 160) -> tuple[float, float, float]:
-    """Mean wait for the running batch, mean own-batch duration and busy fraction of a prefill
-    engine that, when it frees up, takes every turn waiting as one batch (gated batch service,
-    Poisson arrivals at ``lam``).
+def _batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: tuple | None = None) -> np.ndarray:
+    """Durations of sampled batches: ``dur[k, n - 1]`` for a batch of the first n turns of sampled
+    queue k (n = 1..``n_cap``). The engine's ranks take the batch's turns in turn (turn j on GPU
+    j mod e, as the simulator's engine does); the batch lasts as :class:`TurnParts` says.
+    ``static``: :func:`_batch_static` of the same arguments, when already at hand."""
+    work, busiest, serial = static if static is not None else _batch_static(parts, draws, e, n_cap)
+    lone = np.maximum.accumulate(parts.lone[draws[:, :n_cap]], axis=1)
+    return np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial
 
-    A batch of ``n`` turns lasts ``d(n)`` (:func:`_batch_law`: the longest of its summed work, its
-    GPUs' summed compute-NIC bytes and its members' lone times, over sampled batches); the next
-    batch holds the arrivals during it, ``Poisson(lam d(n))``, or one turn after an idle spell. The
-    batch sizes form a Markov chain whose stationary law ``pi`` (one linear solve) gives, per turn:
-    the own batch's duration (size-biased, ``sum n pi d / sum n pi``) and the wait for the batch
-    running at arrival (the residual ``sum pi E[D^2] / (2 sum pi d)`` for turns that find one; a
-    share ``P(idle start) / E[n]`` of turns find the engine idle). Turns reach the engine at random
-    (Poisson thinning); :func:`least_loaded_wait_frac` corrects the wait for least-loaded dispatch.
-    """
+
+def _arrivals_pmf(lam: float, d: np.ndarray, d2: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``P(j arrivals)`` during a batch of random duration (mean ``d``, second moment ``d2``; one row
+    each) at Poisson rate ``lam``: a Poisson mixture, taken as the negative binomial with its mean
+    ``lam d`` and variance ``lam d + lam^2 Var(d)`` (a Poisson where the duration does not vary). A
+    long batch lets more turns in: with the mean duration alone the queues would be too short."""
     from scipy.special import gammaln
 
+    d = np.asarray(d, float)[:, None]
+    mu = lam * d
+    extra = lam**2 * np.clip(np.asarray(d2, float)[:, None] - d**2, 0.0, None)  # variance beyond Poisson
+    mixed = extra > 1e-9 * np.maximum(mu, 1e-300)
+    j = j[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_pois = j * np.log(mu) - mu - gammaln(j + 1)
+        r = mu**2 / np.where(mixed, extra, 1.0)  # negative binomial: size r, success p
+        p = mu / (mu + np.where(mixed, extra, 1.0))
+        log_nb = gammaln(j + r) - gammaln(r) - gammaln(j + 1) + r * np.log(p) + j * np.log1p(-p)
+        out = np.exp(np.where(mixed, log_nb, log_pois))
+    return np.where(mu > 0, out, (j == 0).astype(float))
+
+
+def _gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max: int = 160,
+                   statics: dict | None = None) -> tuple[float, float, float, float]:
+    """Mean wait for the running batch, mean own-batch duration, busy fraction and lone batch
+    duration (a turn that finds the engine idle runs alone) of a prefill engine that, when it frees
+    up, takes every turn waiting as one batch (gated batch service, Poisson arrivals at ``lam``).
+
+    A batch of ``n`` turns lasts ``d`` (:func:`_batch_law`, over sampled queues: its mean and
+    second moment given n); the next batch holds the arrivals during it (:func:`_arrivals_pmf`: a
+    long batch lets more in), or one turn after an idle spell. The batch sizes form a Markov chain
+    whose stationary law ``pi`` (one linear solve) gives, per turn: the own batch's duration
+    (size-biased, ``sum n pi d / sum n pi``) and, by Little's law, the wait for the running batch:
+    the arrivals waiting, integrated over a batch (``lam E[d^2] / 2``), over ``lam`` times the mean
+    cycle (a batch plus the idle spell after it). Checked against a direct simulation of the same
+    queue in the tests. Not modelled: the compute quota, which cuts a batch when its turns' compute
+    exceeds it (the simulator's engines do; it matters where one turn's compute is a sizeable part
+    of the quota, Qwen2.5-32B's). Turns reach the engine at random (Poisson thinning);
+    :func:`least_loaded_wait_frac` corrects for least-loaded dispatch. ``statics`` keeps
+    :func:`_batch_static` per truncation between calls that differ only in the load.
+    """
+    statics = {} if statics is None else statics
     # the chain is truncated at n_cap turns per batch: start small, grow while mass piles up there
+    # (the arrivals' law has a long tail where batch durations vary a lot)
     for n_cap in sorted({min(c, n_max) for c in (24, 64, n_max)}):
         n = np.arange(1, n_cap + 1, dtype=float)
-        d, d2 = _batch_law(parts, draws, e, n_cap)
-        mu = lam * d
-        with np.errstate(divide="ignore"):  # Poisson(mu) pmf at n' = 1..n_cap
-            T = np.exp(n[None, :] * np.log(mu)[:, None] - mu[:, None] - gammaln(n + 1)[None, :])  # n -> n' >= 1
-        p0 = np.exp(-mu)
-        T[:, 0] += p0  # nobody arrived: the next batch is the next lone arrival
-        lost = 1 - T.sum(axis=1)
-        T[:, -1] += np.clip(lost, 0, None)  # truncation mass
+        if n_cap not in statics:
+            statics[n_cap] = _batch_static(parts, draws, e, n_cap)
+        dur = _batch_law(parts, draws, e, n_cap, statics[n_cap])
+        d, d2 = dur.mean(axis=0), (dur**2).mean(axis=0)
+        P = _arrivals_pmf(lam, d, d2, np.arange(n_cap + 1, dtype=float))  # arrivals during a batch of n
+        T = P[:, 1:].copy()  # n -> n' >= 1
+        T[:, 0] += P[:, 0]  # nobody arrived: the next batch is the next lone arrival
+        T[:, -1] += np.clip(1 - T.sum(axis=1), 0, None)  # truncation mass
         A = T.T - np.eye(n_cap)
         A[-1, :] = 1.0
         rhs = np.zeros(n_cap)
@@ -305,19 +373,20 @@ def _gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_ma
         try:
             pi = np.linalg.solve(A, rhs)
         except np.linalg.LinAlgError:
-            return math.inf, math.inf, 1.0
+            return math.inf, math.inf, 1.0, math.inf
         pi = np.clip(pi, 0, None)
         pi /= pi.sum()
-        if pi[-min(10, n_cap // 4):].sum() <= 1e-6:
+        top = pi[-min(10, n_cap // 4):].sum()
+        if top <= 1e-6:
             break
-    else:  # batches pile up at the largest truncation: effectively unstable
-        return math.inf, math.inf, 1.0
-    En = float(pi @ n)
-    own = float((pi * n) @ d) / En
-    idle_share = float(pi @ p0) / En
-    wait = (1 - idle_share) * float(pi @ d2) / (2 * float(pi @ d))
-    busy = min(lam * float(pi @ d) / En, 1.0)
-    return wait, own, busy
+    else:  # the largest truncation must hold all but 0.1 % of batches, else they pile up: unstable
+        if top > 1e-3:
+            return math.inf, math.inf, 1.0, math.inf
+    cycle = float(pi @ d) + float(pi @ P[:, 0]) / lam
+    own = float((pi * n) @ d) / float(pi @ n)
+    wait = float(pi @ d2) / (2 * cycle)
+    busy = min(float(pi @ d) / cycle, 1.0)
+    return wait, own, busy, float(d[0])
 
 
 @dataclass(frozen=True)
@@ -381,7 +450,7 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
             util[n] = float(lam * (a + b * f))
     t_comp = _memo(scenario, "t_comp", lambda: float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks)))
     # prefill engines of e GPUs in lock step (n_e of them), each taking the turns waiting when it
-    # frees up as one batch (quota-capped forward passes)
+    # frees up as one batch
     e = scenario.prefill_engine_gpus
     n_e = P * g / e
     lam_e = lam / n_e
@@ -420,17 +489,26 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0)), 0.999999)
         snic_s = hit_s / cl.snic_read_Bps_per_node / (1 - rho_other)
         c = comp_s / e
-        parts = TurnParts(serial=c, work=snic_s, cr=np.zeros_like(c), cw=hit_s / B,
-                          lone=np.maximum(snic_s, hit_s / B / (1 - u)), w=w)
+        parts = TurnParts(serial=c, work=hit_s / cl.snic_read_Bps_per_node, cr=np.zeros_like(c), cw=hit_s / B,
+                          lone=np.maximum(snic_s, hit_s / B / (1 - u)), w=w, work_scale=1 / (1 - rho_other))
         per_turn = float(w @ (c + np.maximum(snic_s, hit_s / B / e))) / float(np.sum(w))
         read = 0.0
         read_i = np.zeros(len(c))
     rho_pe = lam_e * per_turn
     util["pe.gpu"] = rho_pe
-    draws = _batch_draws(scenario, f if m.layerwise else None)
-    wait_batch, own, busy = _gated_batches(lam_e, parts, draws, e) if rho_pe < 1 else (math.inf, math.inf, 1.0)
+    statics = _statics(scenario, f"{m.layerwise}:{m.kv_io}:{f if m.layerwise else 0.0!r}")
+    if "draws" not in statics:
+        statics["draws"] = _batch_draws(scenario, f if m.layerwise else None)
+    draws = statics["draws"]
+    if rho_pe < 1 and math.isfinite(read):  # (an overloaded read leaves TTFT infinite anyway)
+        wait_batch, own, busy, alone = _gated_batches(lam_e, parts, draws, e, statics=statics)
+    else:
+        wait_batch, own, busy, alone = math.inf, math.inf, 1.0, math.inf
     if mode in LEAST_LOADED_MODES and math.isfinite(wait_batch):
-        wait_batch *= least_loaded_wait_frac(engines=n_e, busy_frac=busy, pending_turns=lam_e * read)
+        # least-loaded dispatch: fewer turns meet a running batch; the others run alone
+        frac = least_loaded_wait_frac(engines=n_e, busy_frac=busy, pending_turns=lam_e * read)
+        wait_batch *= frac
+        own = alone + frac * (own - alone)
     ttft = read + wait_batch + own
     fixed_i = read_i + parts.serial + parts.lone  # each turn's own part, for the percentiles
     w_batch = parts.w
@@ -485,6 +563,25 @@ def ttft_quantiles(fixed_s: np.ndarray, w: np.ndarray, mean_s: float, probs: tup
     return out
 
 
+def _stable(c: dict[str, Any]) -> bool:
+    """Every utilization below 1 and finite latencies."""
+    return all(v < 1 for v in c["util"].values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
+
+
+def _best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | None) -> tuple[float, dict[str, Any]]:
+    """The split and :func:`_components` at turn rate ``lam``: ``de_frac`` when given, else the split
+    with the lowest mean TTFT of this model among a fixed set (a grid and the throughput LP's
+    split): a minimum over fixed splits, so latency still rises with load."""
+    if de_frac is not None or not MODES[mode].de_path:
+        f = 0.0 if de_frac is None else de_frac
+        return f, _components(scenario, mode, lam, f)
+    from ..plan import analyse_mode
+
+    lp_split = _memo(scenario, "lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
+    cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_split})
+    return min(((f, _components(scenario, mode, lam, f)) for f in cands), key=lambda fc: fc[1]["ttft"])
+
+
 def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None) -> OnlineResult:
     """Online metrics at agent arrival rate ``aps`` [agents/s] in ``mode``."""
     if mode not in MODES:
@@ -492,19 +589,9 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float 
     if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
         raise ScenarioError(f"aps = {aps!r}: must be a number > 0 (agents per second)")
     lam = aps * turns_per_agent(scenario)
-    if de_frac is None:
-        de_frac = 0.0
-        if MODES[mode].de_path:
-            # the split with the lowest mean TTFT of this model among a fixed set (a grid and the
-            # throughput LP's split): a minimum over fixed splits, so latency still rises with load
-            from ..plan import analyse_mode
-
-            lp_split = _memo(scenario, "lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
-            cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_split})
-            de_frac = min(cands, key=lambda f: _components(scenario, mode, lam, f)["ttft"])
-    c = _components(scenario, mode, lam, de_frac)
+    de_frac, c = _best_components(scenario, mode, lam, de_frac)
     util = c["util"]
-    stable = all(v < 1 for v in util.values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
+    stable = _stable(c)
     mean = c["ttft"]
     q = ttft_quantiles(c["fixed_i"], c["w_i"], mean, (0.5, 0.9, 0.99))
     ttft = {"mean": mean, "p50": q[0], "p90": q[1], "p99": q[2]}
@@ -537,9 +624,9 @@ def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_
         if not (isinstance(v, int | float) and v > 0):
             raise ScenarioError(f"{name} = {v!r}: must be > 0")
 
-    def ok(aps: float) -> bool:
-        r = online_metrics(scenario, mode, aps)
-        return r.stable and r.ttft_s["mean"] <= slo_ttft_s and r.tpot_s <= slo_tpot_s
+    def ok(aps: float) -> bool:  # the means only (no percentiles): the bisection's many steps
+        c = _best_components(scenario, mode, aps * turns_per_agent(scenario), None)[1]
+        return _stable(c) and c["ttft"] <= slo_ttft_s and c["tpot"] <= slo_tpot_s
 
     tiny = 1e-6
     r0 = online_metrics(scenario, mode, tiny)
