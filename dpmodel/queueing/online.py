@@ -160,17 +160,19 @@ _SYNTH_CACHE: dict[str, Any] = {}
 _SIZES_SAMPLE = 4096  # turns kept from the synthesized sample (~40 above its p99)
 
 
-def _memo(scenario: Scenario, key: str, fn):
+def _memo(scenario: Scenario, key: str, fn, store: dict | None = None, limit: int = 1024):
     """``fn()`` computed once per scenario object (scenarios are frozen): the online model is
-    evaluated many times on one scenario (split candidates, capacity bisection, sizing)."""
+    evaluated many times on one scenario (split candidates, capacity bisection, sizing). ``store``
+    and ``limit``: another cache and its size (emptied when full)."""
+    store = _MEMO if store is None else store
     k = (id(scenario), key)
-    hit = _MEMO.get(k)
+    hit = store.get(k)
     if hit is not None and hit[0] is scenario:
         return hit[1]
     v = fn()
-    if len(_MEMO) > 1024:
-        _MEMO.clear()
-    _MEMO[k] = (scenario, v)
+    if len(store) >= limit:
+        store.clear()
+    store[k] = (scenario, v)
     return v
 
 
@@ -179,15 +181,8 @@ _STATICS: dict[tuple[int, str], tuple[Scenario, dict]] = {}
 
 def _statics(scenario: Scenario, key: str) -> dict:
     """A per-scenario store of :func:`_batch_static` results for one data path and split (they do
-    not move with the load); the last 32 kept (each up to a few MB)."""
-    k = (id(scenario), key)
-    hit = _STATICS.pop(k, None)
-    if hit is None or hit[0] is not scenario:
-        hit = (scenario, {})
-    _STATICS[k] = hit  # most recent last
-    while len(_STATICS) > 32:
-        del _STATICS[next(iter(_STATICS))]
-    return hit[1]
+    not move with the load); at most 32 kept (each up to a few MB)."""
+    return _memo(scenario, key, dict, store=_STATICS, limit=32)
 
 
 def _turn_sizes(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -227,11 +222,17 @@ def _turn_sizes_uncached(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np
     return hit, comp, w
 
 
+def _equal_weight_picks(key: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` equal-weight quantiles (at the bins' midpoints) of the sample ordered
+    by ``key`` and weighted ``w``."""
+    order = np.argsort(key, kind="stable")
+    cw = np.cumsum(w[order]) / np.sum(w)
+    return order[np.minimum(np.searchsorted(cw, (np.arange(k) + 0.5) / k), len(key) - 1)]
+
+
 def _equal_weight_quantiles(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     """``k`` equal-weight quantiles (at the bins' midpoints) of the sample ``x`` weighted ``w``."""
-    order = np.argsort(x)
-    cw = np.cumsum(w[order]) / np.sum(w)
-    return x[order][np.minimum(np.searchsorted(cw, (np.arange(k) + 0.5) / k), len(x) - 1)]
+    return x[_equal_weight_picks(x, w, k)]
 
 
 _BATCH_DRAWS = 512  # sampled batches (stratified: each batch position holds the sample's 512 quantiles)
@@ -267,9 +268,7 @@ def _stratified_draws(hit: np.ndarray, comp: np.ndarray, w: np.ndarray, n_max: i
     sizes vary 2x their mean: plain random queues would be off by several per cent at small n).
     Seed 0: common random numbers, so the batch law moves smoothly with the split and the load."""
     key = sum(np.asarray(x, float) / max(float(np.mean(x)), 1e-30) for x in (hit, comp))  # both sizes, each in its mean
-    order = np.argsort(key, kind="stable")
-    pos = np.searchsorted(np.cumsum(w[order]) / np.sum(w), (np.arange(k) + 0.5) / k)
-    strata = order[np.minimum(pos, len(w) - 1)]
+    strata = _equal_weight_picks(key, w, k)
     rng = np.random.default_rng(0)
     idx = np.stack([rng.permutation(strata) for _ in range(n_max)], axis=1)
     u = np.stack([rng.permutation(k) for _ in range(n_max)], axis=1)
