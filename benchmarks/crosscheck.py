@@ -19,7 +19,7 @@ from dpmodel.plan import analyse_mode
 from dpmodel.queueing import build_network, mva_dpmodel, offline_jct
 from dpmodel.queueing.online import online_metrics, turns_per_agent
 from dpmodel.scenario import Scenario
-from dpmodel.sim import simulate_offline, simulate_online, simulate_saturated
+from dpmodel.sim import replicate_online, simulate_offline, simulate_saturated
 
 SCENARIOS = {
     "deepseek-v3.2 2P4D agentic-64k": Scenario.load(),
@@ -27,6 +27,8 @@ SCENARIOS = {
     "qwen2.5-32b 1P2D agentic-32k": Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2),
 }
 MODES = ("basic", "layerwise", "dualpath", "oracle")
+#: online: replications until the simulated mean TTFT's standard error is REL_SE of it
+REL_SE, MIN_REPS, MAX_REPS = 0.04, 6, 20
 
 
 def main() -> int:
@@ -57,13 +59,16 @@ def main() -> int:
                 a = offline_jct(sc, mode, n, seed=0).jct_s
                 s = simulate_offline(sc, mode, n, seed=0).jct_s_sim
                 lines.append(f"| {name} | {n} | {mode} | {a:,.0f} | {s:,.0f} | {a / s - 1:+.1%} |")
-    lines += ["", "## Online: open-network model vs simulation (Poisson agents, warm start, 400 s measured after 200 s warm-up, seed 1)", "",
+    lines += ["", "## Online: open-network model vs simulation (Poisson agents, warm start, 400 s measured after 200 s warm-up)", "",
               "Both sides use the throughput LP's split (`dualpath` = `dualpath-static` in the simulator).", "",
+              f"Simulated values are means over independent replications (seeds 1, 2, ...; `replicate_online`) run until the mean "
+              f"TTFT's standard error is {REL_SE:.0%} of it ({MIN_REPS}-{MAX_REPS} replications; reps = how many, se = that standard "
+              "error); the p99 is the mean of the replications' p99s.", "",
               "Load = turn rate over the LP's saturated throughput. Max util = the model's largest utilization "
               "(the TTFT test applies where it is <= 0.8).", "",
-              "| scenario | mode | load | max util | TTFT mean model / sim (err) | p99 model / sim | TPOT model / sim [ms] | "
+              "| scenario | mode | load | max util | TTFT mean model / sim (err) | sim reps (se) | p99 model / sim | TPOT model / sim [ms] | "
               "read [s] | wait for batch [s] | own batch [s] |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, sc in SCENARIOS.items():
         for mode in ("basic", "layerwise", "dualpath"):
             lp = analyse_mode(sc, mode).turns_per_s
@@ -71,15 +76,19 @@ def main() -> int:
                 aps = load * lp / turns_per_agent(sc)
                 f = analyse_mode(sc, mode).split_de_frac  # the static split, the same in both
                 a = online_metrics(sc, mode, aps, de_frac=f)
-                r = simulate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=400.0, warmup_s=200.0, seed=1,
-                                    de_frac=f if mode == "dualpath" else None)
+                r = replicate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=400.0, warmup_s=200.0,
+                                     de_frac=f if mode == "dualpath" else None, rel_se=REL_SE, min_reps=MIN_REPS, max_reps=MAX_REPS)
                 um = max(a.utilization.values())
-                am, sm = a.ttft_s["mean"], r.ttft_s_sim["mean"]
-                cm, cs = a.components_s, r.ttft_components_s_sim
+                am, sm = a.ttft_s["mean"], r.ttft_mean_s
+                cm = a.components_s
+
+                def cs(k, r=r):
+                    return r.mean(lambda x: x.ttft_components_s_sim[k])
                 lines.append(f"| {name} | {mode} | {load:.2f} | {um:.2f}{' (low confidence)' if a.low_confidence else ''} | "
-                             f"{am:.3f} / {sm:.3f} ({am / sm - 1:+.0%}) | {a.ttft_s['p99']:.3f} / {r.ttft_s_sim['p99']:.3f} | "
-                             f"{a.tpot_s * 1e3:.1f} / {r.tpot_s_sim['mean'] * 1e3:.1f} | {cm['load']:.3f} / {cs['read']:.3f} | "
-                             f"{cm['wait_batch']:.3f} / {cs['prefill_wait']:.3f} | {cm['prefill_batch']:.3f} / {cs['prefill_batch']:.3f} |")
+                             f"{am:.3f} / {sm:.3f} ({am / sm - 1:+.0%}) | {len(r.results)} ({r.ttft_mean_se_s / sm:.1%}) | "
+                             f"{a.ttft_s['p99']:.3f} / {r.mean(lambda x: x.ttft_s_sim['p99']):.3f} | "
+                             f"{a.tpot_s * 1e3:.1f} / {r.mean(lambda x: x.tpot_s_sim['mean']) * 1e3:.1f} | {cm['load']:.3f} / {cs('read'):.3f} | "
+                             f"{cm['wait_batch']:.3f} / {cs('prefill_wait'):.3f} | {cm['prefill_batch']:.3f} / {cs('prefill_batch'):.3f} |")
                 print(lines[-1], flush=True)
     if not args.skip_speed:
         sc = SCENARIOS["deepseek-v3.2 2P4D agentic-64k"]

@@ -561,6 +561,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                             f"got {', '.join(given) if given else 'none'}")
     if args.aps is not None and args.duration_s is None:
         raise DpmodelError("--aps needs --duration-s S (the measured window, after a warm-up of half as long)")
+    if args.rel_se is not None and args.aps is None:
+        raise DpmodelError("--rel-se applies to online runs only: give --aps X --duration-s S, or drop --rel-se")
+    if args.rel_se is not None and args.seed is not None:
+        raise DpmodelError("--seed with --rel-se: replications use seeds 1, 2, ...; drop one of them")
+    seed = 0 if args.seed is None else args.seed
     table = None
     if args.policy_table:
         from .policy import PolicyTable
@@ -569,6 +574,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.policy == "dualpath":
             args.policy = "dualpath-table"
     quiet = args.quiet or args.json
+    reps = None
     if args.trace is not None:
         from .workload.traces import InfiniteCache, LRUCache, open_trace
 
@@ -577,14 +583,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if cache is None and str(args.trace).endswith(".jsonl"):
             cache = InfiniteCache()
         reader = open_trace(args.trace, cache=cache)
-        r = simulate_trace(scenario, args.policy, reader, seed=args.seed, speedup_factor=args.speedup, limit=args.limit,
+        r = simulate_trace(scenario, args.policy, reader, seed=seed, speedup_factor=args.speedup, limit=args.limit,
                            policy_table=table, quiet=quiet)
     else:
         scenario = scenario_from_args(args)
         if args.agents is not None:
-            r = simulate_offline(scenario, args.policy, args.agents, seed=args.seed, policy_table=table, quiet=quiet)
+            r = simulate_offline(scenario, args.policy, args.agents, seed=seed, policy_table=table, quiet=quiet)
+        elif args.rel_se is not None:
+            from .sim import replicate_online
+
+            reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
+                                    policy_table=table, quiet=quiet)
+            r = reps.averaged()
         else:
-            r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=args.seed, policy_table=table,
+            r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=seed, policy_table=table,
                                 quiet=quiet)
     out = {"mode": r.mode, "kind": r.kind, "agents": r.agents, "aps": r.aps, "seed": r.seed, "jct_s": r.jct_s_sim,
            "turns_per_s": r.turns_per_s_sim, "turns_measured": r.turns_measured, "ttft_s": r.ttft_s_sim, "ttst_s": r.ttst_s_sim["mean"],
@@ -592,6 +604,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
            "ttft_components_s": r.ttft_components_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
            "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "peak_dram_buffer_GB": r.peak_dram_buffer_GB_sim,
            "utilization": r.utilization_sim, "littles_law": r.littles_law, "events": r.events}
+    if reps is not None:
+        out["replications"] = {"seeds": list(reps.seeds), "ttft_mean_se_s": reps.ttft_mean_se_s, "rel_se_target": reps.rel_se_target}
     if args.json:
         print(json.dumps(_json_safe(out), indent=2))
     else:
@@ -599,10 +613,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if r.kind == "offline":
             head = f"offline batch of {r.agents} agents: JCT {r.jct_s_sim:,.0f} s"
         elif r.kind == "online":
-            head = f"online at {r.aps:g} agents/s ({r.agents} arrivals)"
+            head = f"online at {r.aps:g} agents/s ({r.agents:,.0f} arrivals)"
         else:
             head = f"trace of {r.agents:,} requests"
-        print(f"simulated {head}, policy {r.mode}, seed {r.seed}: {r.turns_per_s_sim:.2f} turns/s, {r.events:,} events")
+        seeds = f"seeds 1-{len(reps.results)} (means)" if reps is not None else f"seed {r.seed}"
+        print(f"simulated {head}, policy {r.mode}, {seeds}: {r.turns_per_s_sim:.2f} turns/s, {r.events:,.0f} events")
+        if reps is not None:
+            print(f"  mean TTFT standard error {reps.ttft_mean_se_s:.4f} s ({reps.ttft_mean_se_s / t['mean']:.1%}; target {reps.rel_se_target:.1%})")
         print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}; TTST mean "
               f"{r.ttst_s_sim['mean']:.3f} s; TPOT mean {r.tpot_s_sim['mean'] * 1e3:.1f} ms")
         print(f"  decode-side reads {r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}; "
@@ -680,7 +697,10 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--duration-s", type=_positive_float, default=None, help="online: measured window [s], after a warm-up of half as long")
     si.add_argument("--speedup", type=_positive_float, default=1.0, help="trace: compress time by this factor")
     si.add_argument("--limit", type=_positive_int, default=None, help="trace: first N requests only")
-    si.add_argument("--seed", type=int, default=0)
+    si.add_argument("--seed", type=int, default=None, help="default 0 (replications with --rel-se use seeds 1, 2, ...)")
+    si.add_argument("--rel-se", type=_positive_float, default=None,
+                    help="online: independent replications (seeds 1, 2, ...; at least 6, at most 40) until the mean TTFT's standard error "
+                         "is this share of it (e.g. 0.04); reports the means over replications")
     si.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     si.add_argument("--json", action="store_true")
     si.set_defaults(func=cmd_simulate)

@@ -63,11 +63,13 @@ def test_quick_host_run_is_well_formed(quick_csv):
     # sane orderings: a transfer never gets faster when it grows 16x; k concurrent flows never give
     # more than k times one flow's throughput. (They may finish sooner than one flow: loopback TCP
     # is CPU-bound and concurrent flows run on other cores, so "never sooner" is not a law here.)
+    # On the fastest repeat: a median moves when another process takes the core mid-run (this test
+    # once failed beside a simulation job), the minimum is the uncontended cost.
     for link in links:
-        single = sorted((r.bytes, r.median_s) for r in rows if r.link == link and r.flows == 1)
+        single = sorted((r.bytes, r.min_s) for r in rows if r.link == link and r.flows == 1)
         for (b0, t0), (b1, t1) in zip(single, single[2:], strict=False):
             assert t1 >= t0 * 0.8, (link, b0, b1)
-    tcp = {(r.bytes, r.flows): r.median_s for r in rows if r.link == "host.tcp_loopback"}
+    tcp = {(r.bytes, r.flows): r.min_s for r in rows if r.link == "host.tcp_loopback"}
     for (b, k), t in tcp.items():
         if k > 1 and (b, 1) in tcp:
             assert t >= tcp[(b, 1)] / k * 0.8, (b, k)

@@ -2,7 +2,15 @@
 
 from .engine import DYNAMIC_POLICIES, POLICIES, ServingSim, Turn
 from .net import FluidNet
-from .run import SimResult, simulate_offline, simulate_online, simulate_saturated, simulate_trace
+from .run import (
+    Replications,
+    SimResult,
+    replicate_online,
+    simulate_offline,
+    simulate_online,
+    simulate_saturated,
+    simulate_trace,
+)
 
-__all__ = ["DYNAMIC_POLICIES", "POLICIES", "FluidNet", "ServingSim", "SimResult", "Turn", "simulate_offline", "simulate_online",
-           "simulate_saturated", "simulate_trace"]
+__all__ = ["DYNAMIC_POLICIES", "POLICIES", "FluidNet", "Replications", "ServingSim", "SimResult", "Turn", "replicate_online",
+           "simulate_offline", "simulate_online", "simulate_saturated", "simulate_trace"]
