@@ -39,6 +39,13 @@ FIG7_JCT_S: dict[str, dict] = {
 }
 FIG7_SOURCE = "DualPath arXiv 2602.21548, Fig. 7 (read off the figure, about +-3 %; shared/reference/dualpath-brief.md 10.1)"
 
+#: How the paper builds a run's agents: each dataset holds this many trajectories; a run of more
+#: agents adds copies of randomly drawn ones with a synthetic first round prepended (random tokens,
+#: one generated token). The synthetic round's length is not given.
+PAPER_TRAJECTORIES_PER_SET = 500
+PAPER_TRAJECTORIES_SOURCE = ("DualPath arXiv 2602.21548, Table 2 (500 trajectories per set) and appendix A.3 (more agents by "
+                             "prepending a synthetic round to a sampled trajectory); shared/reference/dualpath-brief.md 9")
+
 #: TPOT the paper measured [s] (low, high), per model: DS 660B (DeepSeek-V3.2) on 2P4D and DS 27B,
 #: which its compute-NIC QoS keeps about unchanged. A check on the Oracle-calibrated decode step,
 #: never an input.

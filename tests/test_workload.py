@@ -103,6 +103,13 @@ def test_extra_agents_knob():
         assert g[0] == 1  # the prepended random round generates one token
         assert len(a) in (3, 2)
     assert np.array_equal(more.trajectory(0)[0], ts.trajectory(0)[0])
+    one = ts.with_extra_agents(3, seed=0, first_round_tokens=1)
+    for j in range(2, 5):
+        a, g = one.trajectory(j)
+        assert a[0] == 1 and g[0] == 1 and np.array_equal(a[1:], more.trajectory(j)[0][1:])
+    for bad in (0, 1.5, True):
+        with pytest.raises(WorkloadError, match="first_round_tokens"):
+            ts.with_extra_agents(1, first_round_tokens=bad)
 
 
 def test_trajectory_file_roundtrip(tmp_path):

@@ -4,6 +4,10 @@ The paper does not report compute efficiency or decode step costs. Only those tw
 (``prefill_efficiency_frac``, ``decode_step_overhead_s``) are calibrated, per model, and only from
 the Oracle bars (no KV I/O). Basic and DualPath JCTs are then *predicted* with the I/O model
 untouched; they are never fitted.
+
+A run's agents are built as the paper builds them (:func:`paper_trajectories`): one set of 500
+trajectories (synthesized here from the workload's Table 2 fit), and beyond 500 agents, copies of
+sampled ones with a first round prepended.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import numpy as np
 
 from ..errors import ProfileError
 from ..profiles.loader import parse_toml
-from ..reference import FIG7_CLUSTER, FIG7_JCT_S
+from ..reference import FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
 from ..scenario import Scenario
-from .offline import offline_jct_many
+from ..workload.trajectory import TrajectorySet
+from .offline import offline_jct_many, trajectories_for
 
 CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "catalog" / "calibration" / "fig7-oracle.toml"
 KNOBS = ("prefill_efficiency_frac", "decode_step_overhead_s")
@@ -56,6 +61,33 @@ def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = Non
     return sc
 
 
+def paper_trajectories(scenario: Scenario, agents: int, *, seed: int = 0, first_round_tokens: int | None = None) -> TrajectorySet:
+    """The agents of a Fig. 7 run as the paper builds them (appendix A.3): one set of
+    :data:`~dpmodel.reference.PAPER_TRAJECTORIES_PER_SET` trajectories, whose first ``n`` make a run
+    of ``n`` <= 500 agents; beyond that, copies of randomly drawn ones with a synthetic first round
+    prepended (:meth:`TrajectorySet.with_extra_agents`: the trajectory's own first-append length,
+    one generated token, or ``first_round_tokens``; the paper does not give the round's length).
+    Unlike ``agents`` independent draws, the longest trajectories of a large run are those of the 500."""
+    base = trajectories_for(scenario, PAPER_TRAJECTORIES_PER_SET, seed=seed)
+    extra = int(agents) - base.agents_count
+    return base.with_extra_agents(extra, seed=seed + 1, first_round_tokens=first_round_tokens) if extra > 0 else base
+
+
+#: how a run's agents are built: as the paper does (the prepended round as long as the
+#: trajectory's first append, or one token: the two ends of what the paper leaves open), or as
+#: independent draws from the workload
+AGENTS_FROM = ("paper", "paper-1-token-round", "independent")
+
+
+def run_trajectories(scenario: Scenario, agents: int, *, seed: int = 0, agents_from: str = "paper") -> TrajectorySet:
+    """The agents of a run, built as ``agents_from`` says (:data:`AGENTS_FROM`)."""
+    if agents_from not in AGENTS_FROM:
+        raise ProfileError(f"agents_from = {agents_from!r}: use one of {', '.join(AGENTS_FROM)}")
+    if agents_from == "independent":
+        return trajectories_for(scenario, agents, seed=seed)
+    return paper_trajectories(scenario, agents, seed=seed, first_round_tokens=1 if agents_from == "paper-1-token-round" else None)
+
+
 @dataclass(frozen=True)
 class Fig7Cell:
     model: str
@@ -71,13 +103,15 @@ class Fig7Cell:
 
 
 def predict(model: str, knobs: dict[str, float] | None = None, modes=("oracle", "dualpath", "basic"), seed: int = 0,
-            reading: str = "turn-weighted", snic_efficiency_frac: float | None = None) -> list[Fig7Cell]:
-    """Predicted vs paper JCT for every Fig. 7 cell of ``model``."""
+            reading: str = "turn-weighted", snic_efficiency_frac: float | None = None, agents_from: str = "paper") -> list[Fig7Cell]:
+    """Predicted vs paper JCT for every Fig. 7 cell of ``model`` (agents built by :func:`run_trajectories`)."""
     cells = []
     for wl, ref in FIG7_JCT_S[model]["cells"].items():
         sc = scenario_for(model, wl, knobs, snic_efficiency_frac)
+        ts = run_trajectories(sc, max(ref["agents"]), seed=seed, agents_from=agents_from)
         for mode in modes:
-            for r, paper in zip(offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading), ref[mode], strict=True):
+            for r, paper in zip(offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading, trajectories=ts), ref[mode],
+                                strict=True):
                 cells.append(Fig7Cell(model, wl, r.agents, mode, r.jct_s, float(paper)))
     return cells
 
@@ -95,7 +129,8 @@ def speedup_errors(cells: list[Fig7Cell]) -> list[dict]:
     return out
 
 
-def calibrate_oracle(model: str, seed: int = 0, maxiter: int = 60, reading: str = "turn-weighted") -> tuple[dict[str, float], float]:
+def calibrate_oracle(model: str, seed: int = 0, maxiter: int = 60, reading: str = "turn-weighted",
+                     agents_from: str = "paper") -> tuple[dict[str, float], float]:
     """Fit the two knobs to the Oracle cells of ``model`` (least squares on log JCT)."""
     from scipy.optimize import minimize
 
@@ -103,7 +138,7 @@ def calibrate_oracle(model: str, seed: int = 0, maxiter: int = 60, reading: str 
         return {"prefill_efficiency_frac": float(1 / (1 + math.exp(-x[0]))), "decode_step_overhead_s": float(math.exp(x[1]))}
 
     def loss(x):
-        cells = predict(model, knobs_of(x), modes=("oracle",), seed=seed, reading=reading)
+        cells = predict(model, knobs_of(x), modes=("oracle",), seed=seed, reading=reading, agents_from=agents_from)
         return float(np.mean([math.log(c.jct_s_pred / c.jct_s_paper) ** 2 for c in cells]))
 
     best = None

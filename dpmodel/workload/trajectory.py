@@ -105,11 +105,15 @@ class TrajectorySet:
         g = np.maximum(1, np.rint(self.generated_tokens * generated_factor)).astype(np.int64)
         return TrajectorySet(self.offsets.copy(), a, g, self.max_agent_length_tokens).truncated()
 
-    def with_extra_agents(self, extra: int, *, seed: int = 0) -> TrajectorySet:
+    def with_extra_agents(self, extra: int, *, seed: int = 0, first_round_tokens: int | None = None) -> TrajectorySet:
         """The paper's knob for more agents: sample existing trajectories and prepend a random first
-        round (its own first append length of random tokens, one generated token), re-truncated."""
+        round (one generated token), re-truncated. The paper does not give the round's length:
+        ``first_round_tokens`` tokens, or by default the sampled trajectory's own first-append length."""
         if extra < 0:
             raise WorkloadError("extra agents must be >= 0")
+        if first_round_tokens is not None and (isinstance(first_round_tokens, bool) or not isinstance(first_round_tokens, int | np.integer)
+                                               or first_round_tokens < 1):
+            raise WorkloadError(f"first_round_tokens = {first_round_tokens!r}: must be an integer >= 1 (or None: the trajectory's own first append)")
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, self.agents_count, extra)
         appends, gens = [], []
@@ -119,7 +123,7 @@ class TrajectorySet:
             gens.append(g)
         for j in picks:
             a, g = self.trajectory(int(j))
-            appends.append(np.concatenate([[a[0]], a]))
+            appends.append(np.concatenate([[a[0] if first_round_tokens is None else first_round_tokens], a]))
             gens.append(np.concatenate([[1], g]))
         return TrajectorySet.from_lists(appends, gens, self.max_agent_length_tokens)
 
