@@ -272,6 +272,10 @@ class Replications:
     def ttft_mean_s(self) -> float:
         return self.mean(lambda r: r.ttft_s_sim["mean"])
 
+    @property
+    def ttft_mean_se_s(self) -> float:
+        return self.se(lambda r: r.ttft_s_sim["mean"])
+
     def averaged(self) -> SimResult:
         """One result whose every number (and every number in its dicts) is the mean over the
         replications; ``seed`` is the first replication's."""
@@ -288,10 +292,6 @@ class Replications:
         skip = {"seed", "mode", "kind"}
         return dataclasses.replace(first, **{f.name: avg([getattr(r, f.name) for r in self.results])
                                              for f in dataclasses.fields(SimResult) if f.name not in skip})
-
-    @property
-    def ttft_mean_se_s(self) -> float:
-        return self.se(lambda r: r.ttft_s_sim["mean"])
 
 
 def replicate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, rel_se: float = 0.04,
