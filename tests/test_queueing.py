@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -79,15 +80,34 @@ def test_batch_law_matches_a_direct_count(e):
     k = 40
     parts = TurnParts(*(rng.exponential(1.0, k) * s for s in (0.2, 0.3, 1.0, 0.7, 1.5)), w=np.ones(k))
     draws = rng.integers(0, k, size=(64, 20))
-    dur = _batch_law(parts, draws, e, 20)
+    dur, own = _batch_law(parts, draws, e, 20)
+    np.testing.assert_array_equal(own, dur)  # no quota: one batch, every turn ends with it
+
+    def one(b):
+        ranks = [b[r::e] for r in range(e)]
+        return parts.serial[b].sum() + max(parts.work[b].sum(), parts.lone[b].max(), max(parts.cr[x].sum() for x in ranks if len(x)),
+                                           max(parts.cw[x].sum() for x in ranks if len(x)))
+
     for i, row in enumerate(draws):
         for n in range(1, 21):
-            b = row[:n]
-            ranks = [b[r::e] for r in range(e)]
-            ref = parts.serial[b].sum() + max(parts.work[b].sum(), parts.lone[b].max(),
-                                              max(parts.cr[x].sum() for x in ranks if len(x)),
-                                              max(parts.cw[x].sum() for x in ranks if len(x)))
-            assert dur[i, n - 1] == pytest.approx(ref, rel=1e-12)
+            assert dur[i, n - 1] == pytest.approx(one(row[:n]), rel=1e-12)
+    # under a compute quota: FIFO sub-batches, each as long as its turns' compute allows (at least one)
+    comp = rng.exponential(1.0, k)
+    q = dataclasses.replace(parts, comp=comp, quota_s=1.5)
+    dur, own = _batch_law(q, draws, e, 20)
+    for i, row in enumerate(draws):
+        for n in range(1, 21):
+            subs, cur = [[row[0]]], comp[row[0]]
+            for j in row[1:n]:
+                if cur + comp[j] > 1.5:
+                    subs.append([j])
+                    cur = comp[j]
+                else:
+                    subs[-1].append(j)
+                    cur += comp[j]
+            ends = np.cumsum([one(np.array(b)) for b in subs])
+            assert dur[i, n - 1] == pytest.approx(ends[-1], rel=1e-12)
+            assert own[i, n - 1] == pytest.approx(sum(len(b) * t for b, t in zip(subs, ends, strict=True)) / n, rel=1e-12)
 
 
 def test_arrivals_during_a_random_batch():
@@ -108,9 +128,11 @@ def test_arrivals_during_a_random_batch():
     assert Q @ k == pytest.approx(mu, rel=1e-6) and Q @ k**2 - (Q @ k) ** 2 == pytest.approx(var, rel=1e-6)
 
 
-def _gated_queue_simulated(lam: float, sizes: np.ndarray, n: int = 200_000, seed: int = 3) -> tuple[float, float, float]:
+def _gated_queue_simulated(lam: float, sizes: np.ndarray, n: int = 200_000, seed: int = 3, quota_s: float = math.inf) -> tuple[float, float, float]:
     """A plain event loop of one engine taking every waiting turn as one batch (lasting the sum of
-    its turns' sizes): mean wait for the batch, mean own batch, busy fraction."""
+    its turns' sizes), or under a compute quota as many of them, in order, as fit in it (at least
+    one; the rest wait at the head of the queue): mean wait until the turn's batch starts, mean own
+    batch, busy fraction."""
     rng = np.random.default_rng(seed)
     arr = np.cumsum(rng.exponential(1 / lam, n))
     size = rng.choice(sizes, n)
@@ -119,13 +141,24 @@ def _gated_queue_simulated(lam: float, sizes: np.ndarray, n: int = 200_000, seed
     while i < n:
         t = max(t, arr[i])
         j = int(np.searchsorted(arr, t, side="right"))
-        tc = size[i:j].sum()
-        waits[i:j], owns[i:j] = t - arr[i:j], tc
+        k, tc = i + 1, size[i]
+        while k < j and tc + size[k] <= quota_s:
+            tc += size[k]
+            k += 1
+        waits[i:k], owns[i:k] = t - arr[i:k], tc
         t += tc
         busy_s += tc
-        i = j
+        i = k
     cut = n // 10  # warm-up
     return waits[cut:].mean(), owns[cut:].mean(), busy_s / t
+
+
+def _turn_sample(law: str) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    if law == "exponential":
+        return rng.exponential(0.1, 4000)
+    sig = math.sqrt(math.log(1 + 4))
+    return rng.lognormal(math.log(0.1) - sig**2 / 2, sig, 4000)
 
 
 @pytest.mark.parametrize("law", ["exponential", "lognormal cv 1.8"])
@@ -135,12 +168,7 @@ def test_gated_batch_chain_matches_a_direct_simulation(law, rho):
     wait, own batch and busy fraction against a direct simulation of the same queue. (With the
     arrivals during a batch taken as Poisson at its mean duration instead of a mixture, the own
     batch came out 22 % short at rho = 0.5.)"""
-    rng = np.random.default_rng(5)
-    if law == "exponential":
-        comp = rng.exponential(0.1, 4000)
-    else:
-        sig = math.sqrt(math.log(1 + 4))
-        comp = rng.lognormal(math.log(0.1) - sig**2 / 2, sig, 4000)
+    comp = _turn_sample(law)
     zeros = np.zeros_like(comp)
     parts = TurnParts(serial=zeros, work=comp, cr=zeros, cw=zeros, lone=comp, w=np.ones_like(comp))
     idx, _ = _stratified_draws(comp, comp, np.ones_like(comp), 160)
@@ -151,6 +179,26 @@ def test_gated_batch_chain_matches_a_direct_simulation(law, rho):
     assert own == pytest.approx(own_sim, rel=0.05)
     assert busy == pytest.approx(busy_sim, rel=0.02)
     assert alone == pytest.approx(comp.mean(), rel=0.02)
+
+
+@pytest.mark.parametrize("law", ["exponential", "lognormal cv 1.8"])
+@pytest.mark.parametrize("rho", [0.3, 0.6, 0.8])
+def test_quota_sub_batches_match_a_direct_simulation(law, rho):
+    """Under a 0.3 s compute quota (three mean turns) the engine serves the waiting turns as
+    consecutive sub-batches: the chain's mean wait plus own batch (what a turn's TTFT adds up)
+    against a direct simulation of the quota-cut queue, and the quota matters (at rho = 0.8 it
+    shortens that time by 20-25 %)."""
+    comp = _turn_sample(law)
+    zeros = np.zeros_like(comp)
+    parts = TurnParts(serial=zeros, work=comp, cr=zeros, cw=zeros, lone=comp, w=np.ones_like(comp), comp=comp, quota_s=0.3)
+    idx, _ = _stratified_draws(comp, comp, np.ones_like(comp), 160)
+    lam = rho / comp.mean()
+    wait, own, busy, _ = _gated_batches(lam, parts, idx, 1)
+    w_sim, own_sim, busy_sim = _gated_queue_simulated(lam, comp, quota_s=0.3)
+    assert wait + own == pytest.approx(w_sim + own_sim, rel=0.03)
+    assert busy == pytest.approx(busy_sim, rel=0.02)
+    if rho == 0.8:
+        assert sum(_gated_queue_simulated(lam, comp)[:2]) > 1.2 * (w_sim + own_sim)
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.3, 0.8])
