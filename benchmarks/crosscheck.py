@@ -79,16 +79,14 @@ def main() -> int:
                 r = replicate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=400.0, warmup_s=200.0,
                                      de_frac=f if mode == "dualpath" else None, rel_se=REL_SE, min_reps=MIN_REPS, max_reps=MAX_REPS)
                 um = max(a.utilization.values())
-                am, sm = a.ttft_s["mean"], r.ttft_mean_s
-                cm = a.components_s
-
-                def cs(k, r=r):
-                    return r.mean(lambda x: x.ttft_components_s_sim[k])
+                ra = r.averaged()  # every simulated number the mean over the replications
+                am, sm = a.ttft_s["mean"], ra.ttft_s_sim["mean"]
+                cm, cs = a.components_s, ra.ttft_components_s_sim
                 lines.append(f"| {name} | {mode} | {load:.2f} | {um:.2f}{' (low confidence)' if a.low_confidence else ''} | "
                              f"{am:.3f} / {sm:.3f} ({am / sm - 1:+.0%}) | {len(r.results)} ({r.ttft_mean_se_s / sm:.1%}) | "
-                             f"{a.ttft_s['p99']:.3f} / {r.mean(lambda x: x.ttft_s_sim['p99']):.3f} | "
-                             f"{a.tpot_s * 1e3:.1f} / {r.mean(lambda x: x.tpot_s_sim['mean']) * 1e3:.1f} | {cm['load']:.3f} / {cs('read'):.3f} | "
-                             f"{cm['wait_batch']:.3f} / {cs('prefill_wait'):.3f} | {cm['prefill_batch']:.3f} / {cs('prefill_batch'):.3f} |")
+                             f"{a.ttft_s['p99']:.3f} / {ra.ttft_s_sim['p99']:.3f} | "
+                             f"{a.tpot_s * 1e3:.1f} / {ra.tpot_s_sim['mean'] * 1e3:.1f} | {cm['load']:.3f} / {cs['read']:.3f} | "
+                             f"{cm['wait_batch']:.3f} / {cs['prefill_wait']:.3f} | {cm['prefill_batch']:.3f} / {cs['prefill_batch']:.3f} |")
                 print(lines[-1], flush=True)
     if not args.skip_speed:
         sc = SCENARIOS["deepseek-v3.2 2P4D agentic-64k"]

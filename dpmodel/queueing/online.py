@@ -346,16 +346,18 @@ def _batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: 
     of the same arguments, when already at hand."""
     work, busiest, serial, start = static if static is not None else _batch_static(parts, draws, e, n_cap)
     lone_x = parts.lone[draws[:, :n_cap]]
-    if not start.any():
+    cut = bool(start.any())
+    if not cut:
         lone = np.maximum.accumulate(lone_x, axis=1)
-        dur = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial
-        return dur, dur
-    lone = np.empty_like(lone_x)
-    top = np.zeros(len(lone_x))
-    for j in range(n_cap):
-        top = np.where(start[:, j] == j, lone_x[:, j], np.maximum(top, lone_x[:, j]))
-        lone[:, j] = top
-    part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial  # the open sub-batch so far
+    else:  # the running maximum restarts with every sub-batch
+        lone = np.empty_like(lone_x)
+        top = np.zeros(len(lone_x))
+        for j in range(n_cap):
+            top = np.where(start[:, j] == j, lone_x[:, j], np.maximum(top, lone_x[:, j]))
+            lone[:, j] = top
+    part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial  # the open (sub-)batch so far
+    if not cut:
+        return part, part
     pos = np.arange(n_cap)
     last = np.ones(start.shape, bool)  # the last position of a sub-batch within the queue
     last[:, :-1] = start[:, 1:] == pos[None, 1:]
