@@ -70,10 +70,45 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
                    help="GPUs per prefill engine that step in lock step (default auto: MoE = a node, dense = 1)")
     g.add_argument("--overlay", default=None, help="a hardware-profile overlay TOML from `dpmodel bench fit`")
     g.add_argument("--calibrated", action="store_true", help="use the Fig. 7 Oracle calibration of the model's compute knobs (if any)")
+    g.add_argument("--set", action="append", default=[], metavar="KIND.SECTION.KEY=VALUE", dest="set",
+                   help="override one profile field, e.g. cluster.node.snic_count=2 (kind: cluster, model, workload, cost, "
+                        "deployment); repeatable; recorded as 'config: command line'")
+
+
+SET_KINDS = ("cluster", "model", "workload", "cost", "deployment")
+
+
+def parse_sets(items: list[str]) -> dict[str, dict[str, Any]]:
+    """``--set kind.section.key=VALUE`` items -> {kind: {section.key: value}} (values parsed as TOML scalars)."""
+    from .profiles.loader import parse_value
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        kind, dot, field = key.strip().partition(".")
+        if not sep or not dot or not field or not value.strip():
+            raise DpmodelError(f"--set {item!r}: use KIND.SECTION.KEY=VALUE, e.g. cluster.node.snic_count=2")
+        if kind not in SET_KINDS:
+            close = difflib.get_close_matches(kind, SET_KINDS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise DpmodelError(f"--set {item!r}: unknown kind {kind!r}{hint}; use one of {', '.join(SET_KINDS)}")
+        out.setdefault(kind, {})[field] = parse_value(value.strip())
+    return out
 
 
 def scenario_from_args(args: argparse.Namespace) -> Scenario:
-    dep: dict[str, Any] = {}
+    sets = parse_sets(getattr(args, "set", []))
+    dep: dict[str, Any] = dict(sets.pop("deployment", {}))
+    import dataclasses as _dc
+
+    from .scenario import Deployment
+
+    known = [f.name for f in _dc.fields(Deployment) if f.name not in ("prefill_nodes_count", "decode_nodes_count")]
+    for key in dep:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"use one of {', '.join(known)}"
+            raise DpmodelError(f"--set deployment.{key}: unknown deployment field; {hint} (node counts: --prefill-nodes/--decode-nodes)")
     if args.prefill_efficiency is not None:
         dep["prefill_efficiency_frac"] = args.prefill_efficiency
     if args.basic_overlap is not None:
@@ -105,6 +140,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         trace=args.trace,
         cache_GiB=args.cache_GiB,
         classes_count=args.classes,
+        overrides={k: v for k, v in sets.items() if k != "cost"},
         **dep,
     )
     if args.overlay:
@@ -186,8 +222,20 @@ def _find_kind(name: str) -> str:
 def cmd_profiles_show(args: argparse.Namespace) -> int:
     import dataclasses
 
-    kind = args.kind or _find_kind(args.name)
-    prof = load_profile(kind, args.name)
+    from pathlib import Path
+
+    from .profiles.loader import infer_kind
+
+    text = str(args.name)
+    is_path = text.endswith(".toml") or "/" in text or "\\" in text
+    kind = args.kind or (infer_kind(text) if is_path else _find_kind(text))
+    path = resolve(kind, text)
+    prof = load_profile(kind, text, parse_sets(args.set).get(kind))
+    extends = None
+    if is_path:
+        from .profiles.loader import parse_toml
+
+        extends = parse_toml(path, text).get("extends")
     rows = field_table(type(prof))
     values: dict[str, Any] = {}
     for r in rows:
@@ -216,6 +264,8 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
     if args.json:
         out = {
             "kind": kind,
+            "file": str(Path(path)),
+            "extends": extends,
             "name": prof.name,
             "description": prof.description,
             "fields": values,
@@ -225,6 +275,7 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
         print(json.dumps(_json_safe(out), indent=2, default=str))
         return 0
     print(f"{kind} {prof.name}: {prof.description}")
+    print(f"file: {path}" + (f" (extends {extends})" if extends else ""))
     print(f"source: {prov.source} ({prov.date})")
     for r in rows:
         if r["field"] in ("name", "description"):
@@ -240,6 +291,82 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
             print(f"  {k:<34} = {v:,.6g}" if isinstance(v, float) else f"  {k:<34} = {v}")
     if prov.notes:
         print(f"notes: {prov.notes}")
+    return 0
+
+
+def _toml_scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return json.dumps(str(v))
+
+
+def partial_profile_text(name: str, base: str, kind: str, sets: dict[str, Any], *, description: str | None = None) -> str:
+    """TOML of a partial profile: ``extends = base`` and only the fields in ``sets``, each with a source to fill in."""
+    import datetime
+
+    from .profiles.schema import numeric_paths
+    from .profiles.loader import KINDS as _K
+
+    numeric = set(numeric_paths(_K[kind].cls))
+    top = {k: v for k, v in sets.items() if "." not in k}
+    sections: dict[str, dict[str, Any]] = {}
+    for k, v in sets.items():
+        if "." in k:
+            sec, _, key = k.rpartition(".")
+            sections.setdefault(sec, {})[key] = v
+    lines = [f"# a partial {kind} profile: fields not given here are inherited from {base!r} with their sources",
+             f"name = {_toml_scalar(name)}"]
+    if description:
+        lines.append(f"description = {_toml_scalar(description)}")
+    lines.append(f"extends = {_toml_scalar(base)}")
+    lines += [f"{k} = {_toml_scalar(v)}" for k, v in top.items() if k not in ("name", "description")]
+    for sec, kv in sections.items():
+        lines += ["", f"[{sec}]"] + [f"{k} = {_toml_scalar(v)}" for k, v in kv.items()]
+    lines += ["", "[provenance]", f"source = {_toml_scalar('dpmodel profiles new ' + name + ' --from ' + base)}",
+              f'date = "{datetime.date.today().isoformat()}"', "", "[provenance.fields]",
+              "# replace each 'config:' text with where the number comes from (datasheet, paper, measured, derived, assumption)"]
+    lines += [f"{json.dumps(k)} = {json.dumps('config: set with dpmodel profiles new --set')}" for k in sets if k in numeric]
+    return "\n".join(lines) + "\n"
+
+
+def cmd_profiles_new(args: argparse.Namespace) -> int:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from .fileio import atomic_write_text
+    from .profiles.loader import infer_kind, load_profile as _load
+
+    base = str(args.base)
+    is_path = base.endswith(".toml") or "/" in base or "\\" in base
+    kind = args.kind or (infer_kind(base) if is_path else _find_kind(base))
+    resolve(kind, base)
+    sets = parse_sets(args.set)
+    other = [k for k in sets if k != kind]
+    if other:
+        raise DpmodelError(f"profiles new: --set {other[0]}.*: this is a {kind} profile; use --set {kind}.SECTION.KEY=VALUE")
+    out = Path(args.out)
+    ref = base
+    if is_path:
+        ref = os.path.relpath(Path(base).resolve(), out.resolve().parent)
+    changed = ", ".join(f"{k} = {v}" for k, v in sets.get(kind, {}).items())
+    desc = args.description or f"{_load(kind, base).name} with {changed or 'no changes yet'}"
+    text = partial_profile_text(args.name, ref, kind, sets.get(kind, {}), description=desc)
+    # validate before writing: the same text in a temporary file beside the target (so relative extends resolve)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.check.", suffix=".toml", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        prof = _load(kind, tmp)
+    finally:
+        os.unlink(tmp)
+    atomic_write_text(out, text)
+    print(f"wrote {kind} profile {out} ({prof.name}: extends {ref}, {len(sets.get(kind, {}))} field(s) set); "
+          f"use it with --{kind} {out}" if kind in ("cluster", "model", "workload") else
+          f"wrote {kind} profile {out} ({prof.name}: extends {ref})")
     return 0
 
 
@@ -460,7 +587,7 @@ def cmd_size(args: argparse.Namespace) -> int:
     from .optimize.sizing import size_cluster
     from .profiles import load_cost
 
-    cost = load_cost(args.cost)
+    cost = load_cost(args.cost, parse_sets(args.set).get("cost"))
     r = size_cluster(scenario, cost, target_aps=args.target_aps, target_turns_per_s=args.target_turns_per_s,
                      slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, nodes_max=args.nodes_max)
     if args.json:
@@ -653,7 +780,17 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("name", help="profile name or TOML path")
     ps.add_argument("--kind", choices=list(KINDS))
     ps.add_argument("--json", action="store_true")
+    ps.add_argument("--set", action="append", default=[], metavar="KIND.SECTION.KEY=VALUE", help="show with fields overridden")
     ps.set_defaults(func=cmd_profiles_show)
+    pn = psub.add_parser("new", help="write a partial profile that extends another and sets a few fields")
+    pn.add_argument("name", help="the new profile's name")
+    pn.add_argument("--from", dest="base", required=True, help="the profile it extends (name or TOML path)")
+    pn.add_argument("--set", action="append", default=[], metavar="KIND.SECTION.KEY=VALUE",
+                    help="a field to change, e.g. cluster.node.snic_count=2 (repeatable)")
+    pn.add_argument("--description", default=None, help="one line describing it (default: the base's, marked extended)")
+    pn.add_argument("--kind", choices=list(KINDS))
+    pn.add_argument("--out", required=True, help="the TOML file to write (atomically)")
+    pn.set_defaults(func=cmd_profiles_new)
 
     off = sub.add_parser("offline", help="job completion time of an offline batch of agents (closed network, MVA)")
     add_scenario_options(off)
@@ -773,6 +910,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    from .errors import ProfileWarning
+
+    def _show(message: Any, category: type, *_a: Any, **_k: Any) -> None:
+        if issubclass(category, ProfileWarning):
+            print(f"dpmodel: warning: {message}", file=sys.stderr)
+        else:
+            print(f"{category.__name__}: {message}", file=sys.stderr)
+
+    warnings.showwarning = _show
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -11,6 +11,10 @@ class ProfileError(DpmodelError, ValueError):
     """A profile (hardware, model, workload, cost) is missing, malformed or out of range."""
 
 
+class ProfileWarning(UserWarning):
+    """A profile loads but looks inconsistent (e.g. a changed value next to a source that describes another)."""
+
+
 class ScenarioError(DpmodelError, ValueError):
     """A scenario option (node counts, deployment knobs) is invalid."""
 

@@ -47,6 +47,9 @@ class ModeResult:
     resources: tuple[ResourceResult, ...]
     solver: str
     solver_note: str = ""
+    uncached_prompt_tokens_per_s: float = math.nan  # appended (uncached) prompt tokens: what prefill computes anew
+    tokens_per_s_per_gpu: float = math.nan  # generated tokens/s over every GPU of the cluster (P + D nodes)
+    tokens_per_s_per_user: float = math.nan  # 1 / TPOT of one sequence at the decode batch this throughput needs
 
     def resource(self, name: str) -> ResourceResult:
         for r in self.resources:
@@ -60,6 +63,9 @@ class ModeResult:
             "turns_per_s": self.turns_per_s,
             "prompt_tokens_per_s": self.prompt_tokens_per_s,
             "generated_tokens_per_s": self.generated_tokens_per_s,
+            "uncached_prompt_tokens_per_s": self.uncached_prompt_tokens_per_s,
+            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+            "tokens_per_s_per_user": self.tokens_per_s_per_user,
             "split_de_frac": self.split_de_frac,
             "bottleneck": self.bottleneck,
             "binding": list(self.binding),
@@ -160,7 +166,33 @@ def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
     ks = scenario.classes()
     prompt = X * sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)
     gen = X * sum(k.weight_frac * k.generated_tokens for k in ks)
-    return ModeResult(mode, m.description, X, prompt, gen, split, bottleneck, binding, tuple(out), sol.solver, sol.fallback_note)
+    uncached = X * sum(k.weight_frac * k.append_tokens for k in ks)
+    dep = scenario.deployment
+    gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
+    return ModeResult(mode, m.description, X, prompt, gen, split, bottleneck, binding, tuple(out), sol.solver, sol.fallback_note,
+                      uncached_prompt_tokens_per_s=uncached, tokens_per_s_per_gpu=gen / gpus,
+                      tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen))
+
+
+def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> float:
+    """Tokens/s one sequence sees (1 / TPOT) when the decode GPUs produce ``generated_tokens_per_s``.
+
+    Each decode GPU runs the smallest batch ``b`` with ``b / step(b) = r`` (its share ``r`` of the
+    rate), ``step(b) = overhead + (weights + b * seq KV) / HBM``, so ``b = r (o + W/H) / (1 - r S/H)``.
+    """
+    dep, cl = scenario.deployment, scenario.cluster
+    dec = scenario.decode_capacity()
+    r = generated_tokens_per_s / (dep.decode_nodes_count * cl.gpus_per_node)
+    if not (r > 0):
+        return math.nan
+    H = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
+    fixed = dep.decode_step_overhead_s + dec["weight_bytes_per_gpu"] / H
+    denom = 1.0 - r * dec["seq_kv_bytes"] / H
+    if denom <= 0:
+        return math.nan
+    b = min(r * fixed / denom, dec["batch_seqs_per_gpu"])
+    step = fixed + b * dec["seq_kv_bytes"] / H
+    return 1.0 / step
 
 
 def pd_window_for(scenario: Scenario) -> dict[str, float]:

@@ -17,6 +17,16 @@ def _fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}" if abs(x) < 100 else f"{x:.1f}"
 
 
+def si(x: float, digits: int = 3) -> str:
+    """``x`` with an SI prefix (k, M, G, T) and ``digits`` significant digits: 7.54e6 -> '7.54 M'."""
+    if x is None or not math.isfinite(x):
+        return "-"
+    for scale, p in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= scale:
+            return f"{x / scale:.{digits}g} {p}"
+    return f"{x:.{digits}g}"
+
+
 def format_plan_text(res: PlanResult) -> str:
     """The ``dpmodel plan`` report: per-mode throughput, split, speedups, resources, P/D window."""
     sc = res.scenario
@@ -25,16 +35,22 @@ def format_plan_text(res: PlanResult) -> str:
         "dpmodel plan: saturated throughput (offline upper bound)",
         f"scenario   cluster={sc['cluster']}  model={sc['model']}  workload={sc['workload']}  "
         f"{sc['prefill_nodes']}P{sc['decode_nodes']}D  (fingerprint {sc['fingerprint']})",
+        *([("config     command line: " + ", ".join(f"{k} = {v}" for k, v in sc["config_command_line"].items()))]
+          if sc.get("config_command_line") else []),
         f"KV         {sc['kv_bytes_per_token']:,.0f} bytes/token; prefill efficiency {dep['prefill_efficiency_frac']:.2f} of peak; "
         f"decode batch {res.decode['batch_seqs_per_gpu']:.1f} seqs/GPU, step {res.decode['step_s'] * 1e3:.1f} ms",
         "",
-        f"{'mode':<10} {'turns/s':>9} {'prompt tok/s':>13} {'gen tok/s':>10} {'DE split':>9}  bottleneck",
+        f"{'mode':<10} {'turns/s':>9} {'prompt tok/s':>13} {'uncached':>10} {'gen tok/s':>10} {'tok/s/GPU':>10} "
+        f"{'tok/s/user':>10} {'DE split':>9}  bottleneck",
     ]
     for m in res.modes.values():
         split = f"{m.split_de_frac:.3f}" if m.mode == "dualpath" else "-"
         lines.append(
-            f"{m.mode:<10} {m.turns_per_s:>9.2f} {m.prompt_tokens_per_s:>13.4g} {m.generated_tokens_per_s:>10.4g} {split:>9}  {m.bottleneck}"
+            f"{m.mode:<10} {m.turns_per_s:>9.2f} {si(m.prompt_tokens_per_s):>13} {si(m.uncached_prompt_tokens_per_s):>10} "
+            f"{si(m.generated_tokens_per_s):>10} {m.tokens_per_s_per_gpu:>10,.1f} {m.tokens_per_s_per_user:>10,.1f} {split:>9}  {m.bottleneck}"
         )
+    lines.append("  (prompt tok/s counts cached hits; uncached = appended tokens prefill computes; tok/s/GPU = generated "
+                 "tokens over all P + D GPUs; tok/s/user = 1 / TPOT at the decode batch this throughput needs)")
     dp = res.modes["dualpath"]
     lines += [
         "",

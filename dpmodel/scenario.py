@@ -167,6 +167,7 @@ class Scenario:
         trace: str | Path | None = None,
         cache_GiB: float | None = None,
         classes_count: int = 8,
+        overrides: dict[str, dict[str, Any]] | None = None,
         **deployment: Any,
     ) -> Scenario:
         """Load profiles by name or path and build a scenario (defaults: the paper's 2P4D testbed).
@@ -174,17 +175,21 @@ class Scenario:
         ``workload`` is a packaged name, a TOML profile, or a trajectory ``.jsonl`` (a mixture of
         ``classes_count`` request classes); ``trace`` (a Mooncake ``.jsonl`` or Azure ``.csv``)
         replaces it with the trace's requests, hits simulated with an LRU cache of ``cache_GiB``
-        (infinite when None).
+        (infinite when None). ``overrides`` maps a kind ('cluster', 'model', 'workload') to
+        ``{dotted field: value}`` (``--set``), each recorded as ``config: command line``.
         """
         from .workload.sources import resolve_trace, resolve_workload
 
+        ov = overrides or {}
         dep = Deployment(prefill_nodes_count=prefill_nodes, decode_nodes_count=decode_nodes, **deployment)
-        mdl = load_model(model)
+        mdl = load_model(model, ov.get("model"))
         if trace is not None:
+            if ov.get("workload"):
+                raise ScenarioError("--set workload.*: a trace is the workload; drop --trace or the workload overrides")
             wl, classes, _ = resolve_trace(trace, model=mdl, cache_GiB=cache_GiB, classes_count=classes_count)
         else:
-            wl, classes = resolve_workload(workload, model=mdl, classes_count=classes_count)
-        return cls(load_cluster(cluster), mdl, wl, dep, classes)
+            wl, classes = resolve_workload(workload, model=mdl, classes_count=classes_count, overrides=ov.get("workload"))
+        return cls(load_cluster(cluster, ov.get("cluster")), mdl, wl, dep, classes)
 
     def with_deployment(self, **changes: Any) -> Scenario:
         return dataclasses.replace(self, deployment=dataclasses.replace(self.deployment, **changes))
@@ -331,8 +336,23 @@ class Scenario:
             "kv_bytes_per_token": self.model.kv_bytes_per_token,
             "request_classes": len(self.classes()),
             "deployment": dep,
+            **({"config_command_line": cli} if (cli := self.command_line_fields()) else {}),
             "fingerprint": self.fingerprint(),
         }
+
+    def command_line_fields(self) -> dict[str, Any]:
+        """``kind.field -> value`` of every profile field set on the command line (``--set``)."""
+        from .profiles.loader import COMMAND_LINE_SOURCE
+
+        out: dict[str, Any] = {}
+        for kind, prof in (("cluster", self.cluster), ("model", self.model), ("workload", self.workload)):
+            for key, text in prof.provenance.fields.items():
+                if text == COMMAND_LINE_SOURCE:
+                    node: Any = prof
+                    for part in key.split("."):
+                        node = getattr(node, part)
+                    out[f"{kind}.{key}"] = node
+        return out
 
     def fingerprint(self) -> str:
         """SHA-256 (first 16 hex) of the profiles' and deployment's contents."""

@@ -50,16 +50,18 @@ def workload_from_trace(summary: TraceSummary, name: str) -> WorkloadProfile:
 
 
 def resolve_workload(
-    spec: str | Path, *, model: ModelSpec, classes_count: int = DEFAULT_CLASSES_COUNT
+    spec: str | Path, *, model: ModelSpec, classes_count: int = DEFAULT_CLASSES_COUNT, overrides: dict | None = None
 ) -> tuple[WorkloadProfile, tuple[RequestClass, ...]]:
     """A packaged name or TOML path (one class: the per-turn means), or a trajectory ``.jsonl``."""
     text = str(spec)
     if text.endswith(".jsonl"):
+        if overrides:
+            raise WorkloadError(f"--set workload.*: {text} is a trajectory file, not a profile; drop the workload overrides")
         ts = read_trajectories(text)
         ctx = ts.context_tokens()
         classes = classes_from_turns(ctx, ts.append_tokens, ts.generated_tokens, count=classes_count, model=model)
         return workload_from_trajectories(ts, Path(text).stem, text), classes
-    return load_workload(spec), ()
+    return load_workload(spec, overrides), ()
 
 
 def resolve_trace(
