@@ -492,20 +492,57 @@ def cmd_online(args: argparse.Namespace) -> int:
     from .queueing.online import online_metrics
 
     r = online_metrics(scenario, args.mode, args.aps)
+    rates = online_token_rates(scenario, r)
+    sat = None
+    if not r.stable:
+        from .queueing.online import saturated_resource, slo_capacity
+
+        name, util, f = saturated_resource(scenario, args.mode, args.aps)
+        limit = slo_capacity(scenario, args.mode, slo_ttft_s=1e9, slo_tpot_s=1e9)
+        first = limit.reason.removeprefix("limited by ").split(" saturation")[0] if limit.feasible else name
+        sat = {"resource": name, "utilization_frac": util, "split_de_frac": f, "saturation_aps": limit.max_aps,
+               "saturates_first": first}
     if args.json:
-        print(json.dumps(_json_safe(r.to_dict()), indent=2))
+        out = {**r.to_dict(), **rates}
+        if sat is not None:
+            out["saturated"] = sat
+        print(json.dumps(_json_safe(out), indent=2))
+        return 0
+    if sat is not None:
+        print(f"UNSTABLE: {r.aps:g} agents/s ({r.turn_rate_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
+              f"{sat['saturation_aps']:.3g} agents/s, limited by {sat['saturates_first']}; the queues grow without bound (no TTFT exists)")
+        busy = [f"{k} {v:.0%}" if math.isfinite(v) else f"{k} (unbounded)"
+                for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1]) if v >= 1]
+        if busy:
+            print("  over capacity at this load: " + ", ".join(busy))
+        print("  lower --aps, or see 'dpmodel capacity' (SLO capacity) and 'dpmodel plan' (saturated throughput)")
         return 0
     t = r.ttft_s
-    print(f"online: {r.aps} agents/s ({r.turn_rate_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
-    print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f} ({r.percentile_method})")
+    print(f"online: {r.aps:g} agents/s ({r.turn_rate_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
+    print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}")
     print(f"  TTST {r.ttst_s:.3f} s, TPOT {r.tpot_s * 1e3:.1f} ms")
+    print(f"  tokens/s: {rates['tokens_per_s_per_gpu']:,.1f} generated per GPU, {rates['tokens_per_s_per_user']:,.1f} per user (1 / TPOT), "
+          f"{rates['uncached_prompt_tokens_per_s']:,.0f} uncached prompt ({rates['prompt_tokens_per_s']:,.0f} with cache hits)")
     print("  utilization: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1])))
     if r.low_confidence:
         lo, hi = r.ttft_s_range
         print(f"  LOW CONFIDENCE: a resource is above 90 % busy; mean TTFT lies in [{lo:.3f}, {hi:.3f}] s for +-5 % load")
-    if not r.stable:
-        print("  UNSTABLE: a resource is saturated at this load")
+    print(f"  (percentiles: {r.percentile_method})")
     return 0
+
+
+def online_token_rates(scenario: Scenario, r: Any) -> dict[str, float]:
+    """Tokens/s per GPU (generated, over all P + D GPUs), per user (1 / TPOT) and prompt (uncached and all) at ``r``."""
+    ks = scenario.classes()
+    dep = scenario.deployment
+    gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
+    lam = r.turn_rate_per_s
+    return {
+        "tokens_per_s_per_gpu": lam * sum(k.weight_frac * k.generated_tokens for k in ks) / gpus,
+        "tokens_per_s_per_user": 1.0 / r.tpot_s if r.tpot_s > 0 and math.isfinite(r.tpot_s) else math.nan,
+        "uncached_prompt_tokens_per_s": lam * sum(k.weight_frac * k.append_tokens for k in ks),
+        "prompt_tokens_per_s": lam * sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks),
+    }
 
 
 def cmd_capacity(args: argparse.Namespace) -> int:

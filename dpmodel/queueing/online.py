@@ -709,5 +709,40 @@ def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     at = online_metrics(scenario, mode, lo)
-    binding = "TTFT" if at.ttft_s["mean"] >= at.tpot_s / slo_tpot_s * slo_ttft_s else "TPOT"
-    return CapacityResult(mode, lo, True, f"limited by {binding}", at)
+    return CapacityResult(mode, lo, True, limiting_condition(scenario, mode, lo, hi, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s), at)
+
+
+def saturated_resource(scenario: Scenario, mode: str, aps: float) -> tuple[str, float, float]:
+    """(resource, its utilization, split) at the split that keeps the most-used resource least busy:
+    the resource that saturates first however the reads are split (past saturation every split's
+    TTFT is infinite, so the TTFT-best split would be an arbitrary one)."""
+    lam = aps * turns_per_agent(scenario)
+    if MODES[mode].de_path:
+        from ..plan import analyse_mode
+
+        lp_split = _memo(scenario, "lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
+        cands = sorted({*np.linspace(0.0, 1.0, 21).tolist(), lp_split})
+    else:
+        cands = [0.0]
+
+    def peak(f: float) -> tuple[str, float]:
+        u = _components(scenario, mode, lam, f)["util"]
+        k = max(u, key=lambda n: u[n])
+        return k, float(u[k])
+
+    f = min(cands, key=lambda f: peak(f)[1])
+    name, util = peak(f)
+    if util < 1:  # every mean utilization below 1 but no stable split: the prefill engines' batch queue
+        name = "pe.gpu (prefill batch queue)"
+    return name, util, float(f)
+
+
+def limiting_condition(scenario: Scenario, mode: str, lo: float, hi: float, *, slo_ttft_s: float, slo_tpot_s: float) -> str:
+    """What stops the load just above capacity ``lo`` (at ``hi``): a named resource's saturation or an SLO."""
+    c = _best_components(scenario, mode, hi * turns_per_agent(scenario), None)[1]
+    if not _stable(c):
+        name, _, _ = saturated_resource(scenario, mode, hi)
+        return f"limited by {name} saturation at {lo:.3g} agents/s"
+    if c["ttft"] > slo_ttft_s:
+        return f"limited by the mean TTFT SLO ({slo_ttft_s:g} s) at {lo:.3g} agents/s"
+    return f"limited by the TPOT SLO ({slo_tpot_s * 1e3:g} ms) at {lo:.3g} agents/s"
