@@ -639,6 +639,107 @@ def cmd_size(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers separated by commas, e.g. 1,2,4") from None
+    if not vals or min(vals) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give integers >= 1 separated by commas, e.g. 1,2,4")
+    return vals
+
+
+def _search_row_text(r: dict[str, Any], cost: bool) -> list[str]:
+    from .report import si
+
+    cells = [f"{r['prefill_nodes']}P{r['decode_nodes']}D", str(r["snics_per_node"]), str(r["prefill_engine_gpus"]), r["mode"],
+             f"{r['turns_per_s']:,.1f}", f"{r['tokens_per_s_per_gpu']:,.0f}", f"{r['tokens_per_s_per_user']:,.1f}",
+             si(r["uncached_prompt_tokens_per_s"])]
+    if cost:
+        c = r.get("cost_per_million_tokens", math.inf)
+        cells.append(f"{c:,.2f}" if math.isfinite(c) else "-")
+    return cells
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import csv
+    import io
+
+    scenario = scenario_from_args(args)
+    from .profiles import load_cost
+    from .search import SEARCH_MODES, search
+
+    g = scenario.cluster.gpus_per_node
+    if args.gpus is not None:
+        if args.gpus % g:
+            raise DpmodelError(f"--gpus {args.gpus}: must be a multiple of the {g} GPUs per node of '{scenario.cluster.name}'")
+        nodes = args.gpus // g
+    else:
+        nodes = args.nodes
+    modes = tuple(args.modes.split(",")) if args.modes else SEARCH_MODES
+    for m in modes:
+        if m not in ("basic", "layerwise", "dualpath", "oracle"):
+            raise DpmodelError(f"--modes {m!r}: use basic, layerwise, dualpath or oracle")
+    cost = load_cost(args.cost, parse_sets(args.set).get("cost")) if args.cost else None
+    quiet = args.quiet or args.json or args.csv
+    res = search(scenario, nodes=nodes, snics=args.snics, engines=args.engines, modes=modes, cost=cost, store=args.store,
+                 slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, slo_ttft_p90_s=args.slo_ttft_p90_s,
+                 slo_ttft_p99_s=args.slo_ttft_p99_s, rank_by=args.rank, front_capacity=args.front_capacity, progress=not quiet)
+    if args.json:
+        out = {"scenario": scenario.to_dict(), **res.to_dict(top=args.top)}
+        print(json.dumps(_json_safe(out), indent=2))
+        return 0
+    if args.csv:
+        keys = list(dict.fromkeys(k for r in res.rows for k in r))
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys, lineterminator="\n")
+        w.writeheader()
+        for r in res.rows:
+            w.writerow(r)
+        sys.stdout.write(buf.getvalue())
+        return 0
+    sc = scenario.to_dict()
+    cap_done = sum(1 for r in res.front if "slo_capacity_aps" in r)
+    print(f"dpmodel search: {nodes} nodes ({nodes * g} GPUs) of {sc['cluster']}, model {sc['model']}, workload {sc['workload']}, "
+          f"storage back end {res.store}")
+    if sc.get("config_command_line"):
+        print("config command line: " + ", ".join(f"{k} = {v}" for k, v in sc["config_command_line"].items()))
+    print(f"evaluated {res.evaluated:,} configurations ({nodes - 1} P/D splits x {len(args.snics)} storage-NIC counts x "
+          f"{len(set(r['prefill_engine_gpus'] for r in res.rows))} prefill engine sizes x {len(modes)} read modes) in {res.saturated_seconds:.2f} s; "
+          f"SLO capacity on {cap_done} of {len(res.front)} Pareto points in {res.capacity_seconds:.1f} s")
+    hdr = ["config", "SNIC/node", "engine GPUs", "mode", "turns/s", "tok/s/GPU", "tok/s/user", "uncached tok/s"]
+    if cost:
+        hdr.append(f"{cost.currency}/Mtok")
+    widths = [8, 9, 11, 9, 9, 9, 10, 14, 9]
+    fmt = lambda cells: "  ".join(f"{c:>{w}}" if i not in (0, 3) else f"{c:<{w}}" for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    # configurations that differ only in the prefill engine size and give the same answer: one row
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in res.rows:
+        key = (r["prefill_nodes"], r["snics_per_node"], r["mode"], round(r["turns_per_s"], 6), round(r.get("cost_per_hour", 0.0), 6))
+        groups.setdefault(key, []).append(r)
+    shown = list(groups.values())[: args.top]
+    print(f"\ntop {len(shown)} by {args.rank} (saturated, offline upper bound; engine sizes with equal results on one row):")
+    print("  " + fmt(hdr) + "  bottleneck")
+    for grp in shown:
+        cells = _search_row_text(grp[0], cost is not None)
+        cells[2] = ",".join(str(e) for e in sorted({r["prefill_engine_gpus"] for r in grp}))
+        print("  " + fmt(cells) + f"  {grp[0]['bottleneck']}")
+    print("\nPareto front (tokens/s per GPU vs per user), SLO capacity where computed "
+          f"(mean TTFT <= {args.slo_ttft_s:g} s, TPOT <= {args.slo_tpot_s * 1e3:g} ms"
+          + (f", p90 TTFT <= {args.slo_ttft_p90_s:g} s" if args.slo_ttft_p90_s else "")
+          + (f", p99 TTFT <= {args.slo_ttft_p99_s:g} s" if args.slo_ttft_p99_s else "") + "):")
+    print("  " + fmt(hdr) + "  SLO capacity")
+    front_rows = res.front if len(res.front) <= 15 else res.front[:15]
+    for r in front_rows:
+        capt = f"{r['slo_capacity_aps']:.3g} agents/s, {r['slo_limited_by']}" if "slo_capacity_aps" in r else "-"
+        print("  " + fmt(_search_row_text(r, cost is not None)) + f"  {capt}")
+    if len(front_rows) < len(res.front):
+        print(f"  ... {len(res.front) - len(front_rows)} more Pareto points with fewer tokens/s per GPU (see --json or --csv)")
+    print("\n(config = prefill P and decode D nodes; tok/s = generated tokens; tok/s/user = 1 / TPOT at the decode batch the "
+          "throughput needs; uncached = appended prompt tokens prefill computes; --json or --csv for every configuration)")
+    return 0
+
+
 def _axis(text: str) -> tuple[str, list[float]]:
     name, sep, values = text.partition("=")
     if not sep or not values:
@@ -858,6 +959,31 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--csv", default=None, help="write the grid as CSV (atomically)")
     sw.add_argument("--json", action="store_true")
     sw.set_defaults(func=cmd_sweep)
+
+    se = sub.add_parser("search", help="for a fixed number of nodes: P/D split, storage NICs, prefill engine size, read mode, ranked")
+    add_scenario_options(se)
+    bud = se.add_mutually_exclusive_group(required=True)
+    bud.add_argument("--nodes", type=_positive_int, default=None, help="total nodes (P + D)")
+    bud.add_argument("--gpus", type=_positive_int, default=None, help="total GPUs (a multiple of the GPUs per node)")
+    se.add_argument("--cost", default=None, help="cost profile name or TOML path: adds cost per hour and per million tokens")
+    se.add_argument("--store", choices=["fixed", "free"], default="fixed",
+                    help="fixed: the cluster profile's storage back end limits reads; free: no limit, its bandwidth priced")
+    se.add_argument("--snics", type=_int_list, default=(1, 2, 4), help="storage NICs per node to try (default 1,2,4)")
+    se.add_argument("--engines", type=_int_list, default=None, help="prefill engine sizes in GPUs (default every divisor of a node)")
+    se.add_argument("--modes", default=None, help="read modes to try, comma separated (default basic,layerwise,dualpath)")
+    se.add_argument("--rank", choices=["throughput", "per-gpu", "per-user", "cost"], default="throughput")
+    se.add_argument("--top", type=_positive_int, default=10, help="rows of the ranked table (default 10)")
+    se.add_argument("--slo-ttft-s", type=_float, default=4.0, help="mean TTFT SLO (default 4 s)")
+    se.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s)")
+    se.add_argument("--slo-ttft-p90-s", type=_float, default=None, help="p90 TTFT SLO (default none)")
+    se.add_argument("--slo-ttft-p99-s", type=_float, default=None, help="p99 TTFT SLO (default none)")
+    se.add_argument("--front-capacity", type=int, default=3,
+                    help="Pareto points (highest tokens/s per GPU first) whose SLO capacity is computed (default 3; a few s each)")
+    se.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json/--csv or when stderr is not a terminal)")
+    out_fmt = se.add_mutually_exclusive_group()
+    out_fmt.add_argument("--json", action="store_true")
+    out_fmt.add_argument("--csv", action="store_true", help="every configuration as CSV on stdout")
+    se.set_defaults(func=cmd_search)
 
     si = sub.add_parser("simulate", help="discrete-event simulation: offline batch, online Poisson arrivals or a trace")
     add_scenario_options(si)
