@@ -96,7 +96,7 @@ def main() -> int:
         lines += ["", "## Speed", "",
                   f"DeepSeek-V3.2, 2P4D, agentic-64k, 2048 agents, offline, `dualpath-paper`: {el:.1f} s wall, {r.events:,} events, "
                   f"{r.events / el:,.0f} events/s, {r.turns_measured:,} turns, JCT {r.jct_s_sim:,.0f} s simulated (target < 60 s wall)."]
-    lines += ["", "Where they disagree, and why, is discussed in the README (\"Simulator cross-check\")."]
+    lines += ["", "Where they disagree, and why, is discussed in docs/simulator.md."]
     return emit(lines, args.out)
 
 

@@ -144,7 +144,7 @@ def main() -> int:
                      + (f"{paper[0] * 1e3:.0f}-{paper[1] * 1e3:.0f} ms |" if paper else "not reported |"))
     lines += ["", "Where the model's TPOT sits above the paper's range, the Oracle fit has put into decoding time that the "
               "paper's runs spend elsewhere (or its agents generate more tokens than the synthesized ones); the Basic and "
-              "DualPath predictions inherit that split. See the README."]
+              "DualPath predictions inherit that split. See docs/calibration-and-validation.md."]
     med_all = statistics.median(abs(s["error_frac"]) for s in all_sp)
     # sensitivity to the one storage number the paper states only qualitatively ("3FS can saturate
     # the 400 Gbps SNIC"): not a fit -- the profile keeps the paper's statement

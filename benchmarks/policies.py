@@ -91,7 +91,7 @@ def main() -> int:
                       f"({p99['dualpath-split'] / p99['dualpath'] - 1:+.0%}), vs the paper's scheduler {p99['dualpath-paper']:.3f} s "
                       f"({p99['dualpath-split'] / p99['dualpath-paper'] - 1:+.0%}); table {p99['dualpath-table']:.3f} s.")
     lines += ["## Does splitting one request across both sides pay?", "", "Offline JCT:", "", *summary, "", "Online p99 TTFT:", "", *online, "",
-              "Read together with the tables above: see the README (\"Policy tables\") for what this says about when splitting pays."]
+              "Read together with the tables above: see docs/policy-tables.md for what this says about when splitting pays."]
     return emit(lines, args.out)
 
 

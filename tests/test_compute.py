@@ -56,7 +56,7 @@ TABLE1 = {
     "deepseek-v3": (4.8, 5.8),
 }
 CASES = [(m, ctx, ref) for m, (lo, hi) in TABLE1.items() for ctx, ref in ((16 * 1024, lo), (64 * 1024, hi))]
-# Known disagreement, investigated (README "Known disagreements"): with absorbed-MLA attention
+# Known disagreement, investigated (docs/model.md, "Known disagreements"): with absorbed-MLA attention
 # (2h(d_c + d_r) + 2h d_c FLOP per query-key pair), DeepSeek-V3 comes out 10.5 % / 11.4 % low.
 # Fitting the paper's two V3 numbers gives N_active = 36.6 B (the model card's 37 B) and 245 k FLOP
 # per query-key pair per layer, 12 % below the absorbed form's 278.5 k; no attention form derived
@@ -67,7 +67,7 @@ KNOWN_V3 = {("deepseek-v3", 16 * 1024), ("deepseek-v3", 64 * 1024)}
 @pytest.mark.parametrize(
     "model,context,ref",
     [
-        pytest.param(m, c, r, marks=pytest.mark.xfail(strict=True, reason="known DeepSeek-V3 disagreement, see README"))
+        pytest.param(m, c, r, marks=pytest.mark.xfail(strict=True, reason="known DeepSeek-V3 disagreement, see docs/model.md"))
         if (m, c) in KNOWN_V3
         else (m, c, r)
         for m, c, r in CASES
@@ -80,7 +80,7 @@ def test_table1_cache_compute_ratio_within_10pct(model, context, ref):
 
 @pytest.mark.parametrize("context,ref", [(16 * 1024, 4.8), (64 * 1024, 5.8)])
 def test_deepseek_v3_disagreement_is_bounded(context, ref):
-    """The V3 gap is what the README documents (10-12 % low), not something larger."""
+    """The V3 gap is what docs/model.md documents (10-12 % low), not something larger."""
     r = float(load_model("deepseek-v3").cache_compute_ratio_GB_per_PFLOP(context_tokens=context, append_tokens=429))
     assert 0.87 < r / ref < 0.91
 
