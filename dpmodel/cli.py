@@ -550,7 +550,15 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     from .queueing.online import slo_capacity
 
     modes = ("basic", "layerwise", "dualpath", "oracle")
-    res = {m: slo_capacity(scenario, m, slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s) for m in modes}
+    from tqdm import tqdm
+
+    res = {}
+    with tqdm(total=len(modes), desc="SLO capacity", unit="mode", file=sys.stderr, leave=False,
+              disable=True if (args.quiet or args.json) else None) as bar:
+        for m in modes:
+            bar.set_postfix_str(m)
+            res[m] = slo_capacity(scenario, m, slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s)
+            bar.update(1)
     out = {"slo_ttft_s": args.slo_ttft_s, "slo_tpot_s": args.slo_tpot_s, "modes": {m: r.to_dict() for m, r in res.items()}}
     if res["basic"].max_aps > 0:
         out["capacity_dualpath_vs_basic"] = res["dualpath"].max_aps / res["basic"].max_aps
@@ -950,6 +958,7 @@ def build_parser() -> argparse.ArgumentParser:
     cap.add_argument("--slo-ttft-s", type=_float, default=4.0, help="mean TTFT SLO (default 4 s, the paper's)")
     cap.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
     cap.add_argument("--json", action="store_true")
+    cap.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     cap.set_defaults(func=cmd_capacity)
 
     sw = sub.add_parser("sweep", help="what-if grid of saturated throughput (vectorized)")

@@ -64,7 +64,7 @@ def format_plan_text(res: PlanResult) -> str:
     for r in sorted(dp.resources, key=lambda r: -r.utilization_frac):
         mark = " *" if r.name in dp.binding else "  "
         lines.append(
-            f"{mark}{r.name:<15} {_fmt(r.capacity):>10} {r.unit:<9} {r.utilization_frac:>6.1%} {_fmt(r.shadow_price):>13}  {r.shadow_price_unit}"
+            f"{mark}{r.name:<15} {r.capacity:>10,.1f} {r.unit:<9} {r.utilization_frac:>6.1%} {_fmt(r.shadow_price):>13}  {r.shadow_price_unit}"
         )
     w = res.pd_ratio_window
     ratio = sc["prefill_nodes"] / sc["decode_nodes"]
