@@ -221,7 +221,6 @@ def _find_kind(name: str) -> str:
 
 def cmd_profiles_show(args: argparse.Namespace) -> int:
     import dataclasses
-
     from pathlib import Path
 
     from .profiles.loader import infer_kind
@@ -306,8 +305,8 @@ def partial_profile_text(name: str, base: str, kind: str, sets: dict[str, Any], 
     """TOML of a partial profile: ``extends = base`` and only the fields in ``sets``, each with a source to fill in."""
     import datetime
 
-    from .profiles.schema import numeric_paths
     from .profiles.loader import KINDS as _K
+    from .profiles.schema import numeric_paths
 
     numeric = set(numeric_paths(_K[kind].cls))
     top = {k: v for k, v in sets.items() if "." not in k}
@@ -337,7 +336,8 @@ def cmd_profiles_new(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .fileio import atomic_write_text
-    from .profiles.loader import infer_kind, load_profile as _load
+    from .profiles.loader import infer_kind
+    from .profiles.loader import load_profile as _load
 
     base = str(args.base)
     is_path = base.endswith(".toml") or "/" in base or "\\" in base
@@ -719,7 +719,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     if cost:
         hdr.append(f"{cost.currency}/Mtok")
     widths = [8, 9, 11, 9, 9, 9, 10, 14, 9]
-    fmt = lambda cells: "  ".join(f"{c:>{w}}" if i not in (0, 3) else f"{c:<{w}}" for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    def fmt(cells: list[str]) -> str:
+        return "  ".join(f"{c:<{w}}" if i in (0, 3) else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+
     # configurations that differ only in the prefill engine size and give the same answer: one row
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in res.rows:
