@@ -173,3 +173,36 @@ def test_infer_kind_reports_the_closest_kind(tmp_path):
     p = _write(tmp_path, "broken.toml", 'name = "b"\ndescription = "d"\n[node]\ngpus_count = 8\n')
     with pytest.raises(DpmodelError, match="cluster profile.*missing"):
         infer_kind(p)
+
+
+def test_every_scenario_command_takes_set():
+    from dpmodel.cli import build_parser
+
+    parser = build_parser()
+    seen = []
+
+    def walk(p, path):
+        for action in p._actions:
+            if hasattr(action, "choices") and isinstance(action.choices, dict):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+        opts = {o for a in p._actions for o in a.option_strings}
+        if "--cluster" in opts:
+            seen.append(" ".join(path))
+            assert "--set" in opts, path
+
+    walk(parser, [])
+    assert {"plan", "online", "capacity", "offline", "sweep", "search", "size", "simulate", "policy export"} <= set(seen)
+
+
+def test_set_reaches_online_and_sweep(capsys):
+    assert main(["online", "--aps", "0.5", "--mode", "layerwise", "--json", "--set", "cluster.node.snic_count=2"]) == 0
+    two = json.loads(capsys.readouterr().out)
+    assert main(["online", "--aps", "0.5", "--mode", "layerwise", "--json"]) == 0
+    one = json.loads(capsys.readouterr().out)
+    assert two["utilization"]["pe.snic.read"] < one["utilization"]["pe.snic.read"]
+    assert main(["sweep", "--mode", "layerwise", "--json", "--set", "cluster.node.snic_count=2"]) == 0
+    sw2 = json.loads(capsys.readouterr().out)
+    assert main(["sweep", "--mode", "layerwise", "--json"]) == 0
+    sw1 = json.loads(capsys.readouterr().out)
+    assert sw2[0]["turns_per_s"] > sw1[0]["turns_per_s"]
