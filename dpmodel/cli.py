@@ -177,7 +177,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
         if not args.report:
             raise DpmodelError("--plots DIR goes with --report FILE.html")
-        for note in write_html_report(scenario, res, args.report, plots_dir=args.plots):
+        from .progress import progress_bar
+
+        with progress_bar("report: figures", unit="capacity", enabled=not getattr(args, "quiet", False)):
+            notes = write_html_report(scenario, res, args.report, plots_dir=args.plots)
+        for note in notes:
             print(f"note: {note}", file=sys.stderr)
         print(f"wrote report {args.report}", file=sys.stderr)
     return 0
@@ -631,10 +635,12 @@ def cmd_size(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .optimize.sizing import size_cluster
     from .profiles import load_cost
+    from .progress import progress_bar
 
     cost = load_cost(args.cost, parse_sets(args.set).get("cost"))
-    r = size_cluster(scenario, cost, target_aps=args.target_aps, target_turns_per_s=args.target_turns_per_s,
-                     slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, nodes_max=args.nodes_max)
+    with progress_bar("size: SLO checks of candidate clusters", unit="check", enabled=not (args.quiet or args.json)):
+        r = size_cluster(scenario, cost, target_aps=args.target_aps, target_turns_per_s=args.target_turns_per_s,
+                         slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, nodes_max=args.nodes_max)
     if args.json:
         print(json.dumps(_json_safe(r.to_dict()), indent=2))
         return 0
@@ -917,6 +923,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--json", action="store_true", help="print JSON instead of the text report")
     plan.add_argument("--report", default=None, help="also write a self-contained HTML report (plotly inlined)")
     plan.add_argument("--plots", default=None, help="with --report: also write PNGs here (needs kaleido)")
+    plan.add_argument("--quiet", action="store_true", help="no progress bar while the report's figures are computed")
     plan.set_defaults(func=cmd_plan)
     prof = sub.add_parser("profiles", help="list or show packaged profiles")
     psub = prof.add_subparsers(dest="profiles_command", parser_class=_Parser)
@@ -1038,6 +1045,7 @@ def build_parser() -> argparse.ArgumentParser:
     sz.add_argument("--cost", default="cloud-hopper", help="cost profile name or TOML path (default cloud-hopper)")
     sz.add_argument("--nodes-max", type=_positive_int, default=256, help="most nodes of each kind")
     sz.add_argument("--json", action="store_true")
+    sz.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     sz.set_defaults(func=cmd_size)
 
     be = sub.add_parser("bench", help="transfer microbenchmarks: run, fit alpha-beta links, validate on composite transfers")

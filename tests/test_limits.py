@@ -85,3 +85,19 @@ def test_plan_token_rates_consistent(capsys):
         assert m["tokens_per_s_per_user"] == pytest.approx(1 / step, rel=1e-6)
     slower = d["modes"]["basic"]
     assert slower["tokens_per_s_per_user"] >= d["modes"]["dualpath"]["tokens_per_s_per_user"]
+
+
+def test_progress_ticks_from_capacity_and_is_silent_outside(capsys, sc):
+    from dpmodel.progress import progress_bar, tick
+
+    tick()  # no bar: nothing happens
+    assert capsys.readouterr().err == ""
+    with progress_bar("size: SLO checks", unit="check", force=True) as bar:
+        slo_capacity(sc, "basic")
+        assert bar.n == 1
+    err = capsys.readouterr().err
+    assert "size: SLO checks" in err
+    with progress_bar("off", enabled=False) as bar:
+        assert bar is None
+        slo_capacity(sc, "basic")
+    assert capsys.readouterr().err == ""

@@ -709,6 +709,9 @@ def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_
         mid = 0.5 * (lo + hi)
         lo, hi = (mid, hi) if ok(mid) else (lo, mid)
     at = online_metrics(scenario, mode, lo)
+    from ..progress import tick
+
+    tick(1, f"{mode} {lo:.3g} agents/s")
     return CapacityResult(mode, lo, True, limiting_condition(scenario, mode, lo, hi, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s), at)
 
 
