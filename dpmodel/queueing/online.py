@@ -724,7 +724,7 @@ def saturated_resource(scenario: Scenario, mode: str, aps: float) -> tuple[str, 
         from ..plan import analyse_mode
 
         lp_split = _memo(scenario, "lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
-        cands = sorted({*np.linspace(0.0, 1.0, 21).tolist(), lp_split})
+        cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_split})  # the candidates of _best_components
     else:
         cands = [0.0]
 
