@@ -96,3 +96,15 @@ def test_cli_search_text_json_csv(capsys):
     with pytest.raises(SystemExit) as e:
         main(["search", "--nodes", "4", "--snics", "0"])
     assert e.value.code == 2
+
+
+@pytest.mark.slow
+def test_p99_ttft_slo_capacity_on_the_front():
+    from dpmodel.queueing.online import online_metrics
+    from dpmodel.search import front_capacity_of
+
+    sc = config_scenario(Scenario.load(), {"prefill_nodes": 2, "decode_nodes": 4, "snics_per_node": 1, "prefill_engine_gpus": 8})
+    r = front_capacity_of(sc, "dualpath", ttft_mean_s=4.0, tpot_s=0.05, ttft_p99_s=1.0)
+    assert r["slo_limited_by"] == f"limited by the p99 TTFT SLO (1 s) at {r['slo_capacity_aps']:.3g} agents/s"
+    assert online_metrics(sc, "dualpath", r["slo_capacity_aps"]).ttft_s["p99"] <= 1.0
+    assert online_metrics(sc, "dualpath", r["slo_capacity_aps"] * 1.02).ttft_s["p99"] > 1.0
