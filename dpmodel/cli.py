@@ -54,7 +54,8 @@ def _float(text: str) -> float:
 def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--cluster", default=DEFAULT_CLUSTER, help=f"hardware profile name or TOML path (default {DEFAULT_CLUSTER})")
-    g.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec name or TOML path (default {DEFAULT_MODEL})")
+    g.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec name, TOML path, or Hugging Face config.json / its folder (default {DEFAULT_MODEL})")
+    g.add_argument("--kv-dtype", default=None, dest="kv_dtype", help="with a config.json --model: KV cache dtype (default: the config's)")
     g.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload name, TOML path or trajectory .jsonl (default {DEFAULT_WORKLOAD})")
     g.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace to use as the workload")
     g.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="with --trace: LRU KV cache size for hits (default infinite)")
@@ -281,7 +282,7 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
                 raise DpmodelError(f"--cache-GiB {args.cache_GiB}: must be >= 0")
             cache = LRUCache(args.cache_GiB * 2**30, 512 * load_model(args.model).kv_bytes_per_token)
         s = summarize(open_trace(args.trace, cache=cache, lenient=args.lenient))
-        d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {args.model} KV" if cache else ", infinite cache"), **s.to_dict()}
+        d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {getattr(args.model, 'name', args.model)} KV" if cache else ", infinite cache"), **s.to_dict()}
     else:
         if str(args.name).endswith(".jsonl"):
             ts = read_trajectories(args.name, lenient=args.lenient)
@@ -779,6 +780,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if getattr(args, "kv_dtype", None) is not None:
+            from .profiles.hfconfig import with_kv_dtype
+
+            args.model = with_kv_dtype(args.model, args.kv_dtype)
         return args.func(args)
     except DpmodelError as exc:
         msg = " ".join(str(exc).split())

@@ -107,7 +107,14 @@ def load_cluster(name_or_path: str | Path) -> ClusterProfile:
     return load_profile("cluster", name_or_path)
 
 
-def load_model(name_or_path: str | Path) -> ModelSpec:
+def load_model(name_or_path: str | Path | ModelSpec) -> ModelSpec:
+    """A packaged name, a TOML spec, a Hugging Face ``config.json`` (or its folder), or a built spec."""
+    if isinstance(name_or_path, ModelSpec):
+        return name_or_path
+    from .hfconfig import is_hf_config, load_hf_model
+
+    if is_hf_config(name_or_path):
+        return load_hf_model(name_or_path)
     return load_profile("model", name_or_path)
 
 
