@@ -424,9 +424,10 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_fit(args: argparse.Namespace) -> int:
-    from .bench import fit_rows, read_csv, write_overlay
+    from .bench import fit_rows, write_overlay
+    from .bench.formats import read_bench
 
-    rows, machine, digest = read_csv(args.csv)
+    rows, machine, digest, _fmt = read_bench(args.csv)
     fits = fit_rows(rows)
     if not fits:
         raise DpmodelError(f"{args.csv}: no link has two or more single-flow sizes to fit")
@@ -738,7 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--quick", action="store_true", help="small sizes and few repetitions (seconds)")
     br.set_defaults(func=cmd_bench_run)
     bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
-    bf.add_argument("csv")
+    bf.add_argument("csv", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests JSON (recognised by content)")
     bf.add_argument("--out", default=None, help="overlay TOML to write")
     bf.set_defaults(func=cmd_bench_fit)
     bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")
