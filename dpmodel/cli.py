@@ -271,6 +271,7 @@ def cmd_workload_list(args: argparse.Namespace) -> int:
 def cmd_workload_show(args: argparse.Namespace) -> int:
     from .profiles import load_model
     from .workload import open_trace, read_trajectories, summarize, synthesize_workload
+    from .workload.agentic import block_tokens
     from .workload.traces import LRUCache, percentiles
 
     if (args.name is None) == (args.trace is None):
@@ -280,7 +281,7 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
         if args.cache_GiB is not None:
             if not args.cache_GiB >= 0:
                 raise DpmodelError(f"--cache-GiB {args.cache_GiB}: must be >= 0")
-            cache = LRUCache(args.cache_GiB * 2**30, 512 * load_model(args.model).kv_bytes_per_token)
+            cache = LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * load_model(args.model).kv_bytes_per_token)
         s = summarize(open_trace(args.trace, cache=cache, lenient=args.lenient))
         d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {getattr(args.model, 'name', args.model)} KV" if cache else ", infinite cache"), **s.to_dict()}
     else:
@@ -578,10 +579,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     reps = None
     if args.trace is not None:
+        from .workload.agentic import block_tokens
         from .workload.traces import InfiniteCache, LRUCache, open_trace
 
         scenario = scenario_from_args(args)
-        cache = LRUCache(args.cache_GiB * 2**30, 512 * scenario.model.kv_bytes_per_token) if args.cache_GiB is not None else None
+        cache = LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * scenario.model.kv_bytes_per_token) if args.cache_GiB is not None else None
         if cache is None and str(args.trace).endswith(".jsonl"):
             cache = InfiniteCache()
         reader = open_trace(args.trace, cache=cache)
