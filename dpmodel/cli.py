@@ -383,6 +383,24 @@ def cmd_online(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_validate_run(args: argparse.Namespace) -> int:
+    from .validate_run import compare, read_vllm_result
+
+    run = read_vllm_result(args.run)  # read before building the scenario: a bad file fails fast
+    out = compare(scenario_from_args(args), run, args.mode)
+    if args.json:
+        print(json.dumps(_json_safe(out), indent=2))
+        return 0
+    how = f"open loop {run.request_rate_per_s:g} req/s" if run.loop == "open" else f"closed loop, {run.max_concurrency} in flight"
+    print(f"validate {run.source}: {how}, {run.completed} requests, in {run.mean_input_tokens:.0f} / out {run.mean_output_tokens:.0f} tokens, mode {args.mode}")
+    print(f"  {'metric':<22} {'measured':>10} {'predicted':>10} {'error':>8}")
+    for m in out["metrics"]:
+        print(f"  {m['metric']:<22} {m['measured']:10.4g} {m['predicted']:10.4g} {m['error_frac']:+8.1%}")
+    if not out["stable"]:
+        print("  UNSTABLE: the model saturates at this load")
+    return 0
+
+
 def cmd_capacity(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .queueing.online import slo_capacity
@@ -674,6 +692,13 @@ def build_parser() -> argparse.ArgumentParser:
     _mode_arg(on, "dualpath")
     on.add_argument("--json", action="store_true")
     on.set_defaults(func=cmd_online)
+
+    va = sub.add_parser("validate", help="measured vs predicted: a `vllm bench serve` result JSON against the model")
+    add_scenario_options(va)
+    va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON")
+    va.add_argument("--mode", default="basic", choices=("basic", "layerwise", "dualpath", "oracle"), help="serving mode to model (default basic)")
+    va.add_argument("--json", action="store_true")
+    va.set_defaults(func=cmd_validate_run)
     cap = sub.add_parser("capacity", help="largest APS meeting the TTFT and TPOT SLOs, per mode")
     add_scenario_options(cap)
     cap.add_argument("--slo-ttft-s", type=_float, default=4.0, help="mean TTFT SLO (default 4 s, the paper's)")
