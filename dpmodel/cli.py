@@ -542,6 +542,13 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .policy import PolicyTable
 
+    if getattr(args, "target", None):
+        from .fileio import atomic_write_text
+        from .policy.export import export_text
+
+        path = atomic_write_text(args.out, export_text(scenario, args.target))
+        print(f"wrote {args.target} configuration to {path}")
+        return 0
     t = PolicyTable.generate(scenario, cnic_headroom_frac=args.cnic_headroom)
     path = t.save(args.out, args.format)
     print(f"wrote a {t.values.shape[0]}x{t.values.shape[1]}x{t.values.shape[2]} policy table to {path} "
@@ -741,6 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--out", required=True)
     pe.add_argument("--format", choices=["json", "csv", "parquet"], default=None, help="default: from the file suffix, else json")
     pe.add_argument("--cnic-headroom", type=_float, default=1.0, help="share of compute-NIC bandwidth free for the relay (default 1)")
+    pe.add_argument("--target", default=None, choices=("vllm-bidirectional", "dynamo-conditional"), help="write a real engine's config instead of a table")
     pe.set_defaults(func=cmd_policy_export)
     pshow = psub2.add_parser("show", help="axes, summary and a rendered slice of a table file")
     pshow.add_argument("file")
