@@ -54,7 +54,8 @@ def _float(text: str) -> float:
 def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--cluster", default=DEFAULT_CLUSTER, help=f"hardware profile name or TOML path (default {DEFAULT_CLUSTER})")
-    g.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec name or TOML path (default {DEFAULT_MODEL})")
+    g.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec name, TOML path, or Hugging Face config.json / its folder (default {DEFAULT_MODEL})")
+    g.add_argument("--kv-dtype", default=None, dest="kv_dtype", help="with a config.json --model: KV cache dtype (default: the config's)")
     g.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload name, TOML path or trajectory .jsonl (default {DEFAULT_WORKLOAD})")
     g.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace to use as the workload")
     g.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="with --trace: LRU KV cache size for hits (default infinite)")
@@ -401,6 +402,7 @@ def cmd_workload_list(args: argparse.Namespace) -> int:
 def cmd_workload_show(args: argparse.Namespace) -> int:
     from .profiles import load_model
     from .workload import open_trace, read_trajectories, summarize, synthesize_workload
+    from .workload.agentic import block_tokens
     from .workload.traces import LRUCache, percentiles
 
     if (args.name is None) == (args.trace is None):
@@ -410,9 +412,9 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
         if args.cache_GiB is not None:
             if not args.cache_GiB >= 0:
                 raise DpmodelError(f"--cache-GiB {args.cache_GiB}: must be >= 0")
-            cache = LRUCache(args.cache_GiB * 2**30, 512 * load_model(args.model).kv_bytes_per_token)
+            cache = LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * load_model(args.model).kv_bytes_per_token)
         s = summarize(open_trace(args.trace, cache=cache, lenient=args.lenient))
-        d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {args.model} KV" if cache else ", infinite cache"), **s.to_dict()}
+        d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {getattr(args.model, 'name', args.model)} KV" if cache else ", infinite cache"), **s.to_dict()}
     else:
         if str(args.name).endswith(".jsonl"):
             ts = read_trajectories(args.name, lenient=args.lenient)
@@ -549,6 +551,24 @@ def online_token_rates(scenario: Scenario, r: Any) -> dict[str, float]:
     }
 
 
+def cmd_validate_run(args: argparse.Namespace) -> int:
+    from .validate_run import compare, read_vllm_result
+
+    run = read_vllm_result(args.run)  # read before building the scenario: a bad file fails fast
+    out = compare(scenario_from_args(args), run, args.mode)
+    if args.json:
+        print(json.dumps(_json_safe(out), indent=2))
+        return 0
+    how = f"open loop {run.request_rate_per_s:g} req/s" if run.loop == "open" else f"closed loop, {run.max_concurrency} in flight"
+    print(f"validate {run.source}: {how}, {run.completed} requests, in {run.mean_input_tokens:.0f} / out {run.mean_output_tokens:.0f} tokens, mode {args.mode}")
+    print(f"  {'metric':<22} {'measured':>10} {'predicted':>10} {'error':>8}")
+    for m in out["metrics"]:
+        print(f"  {m['metric']:<22} {m['measured']:10.4g} {m['predicted']:10.4g} {m['error_frac']:+8.1%}")
+    if not out["stable"]:
+        print("  UNSTABLE: the model saturates at this load")
+    return 0
+
+
 def cmd_capacity(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .queueing.online import slo_capacity
@@ -599,9 +619,10 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_fit(args: argparse.Namespace) -> int:
-    from .bench import fit_rows, read_csv, write_overlay
+    from .bench import fit_rows, write_overlay
+    from .bench.formats import read_bench
 
-    rows, machine, digest = read_csv(args.csv)
+    rows, machine, digest, _fmt = read_bench(args.csv)
     fits = fit_rows(rows)
     if not fits:
         raise DpmodelError(f"{args.csv}: no link has two or more single-flow sizes to fit")
@@ -802,6 +823,13 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from .policy import PolicyTable
 
+    if getattr(args, "target", None):
+        from .fileio import atomic_write_text
+        from .policy.export import export_text
+
+        path = atomic_write_text(args.out, export_text(scenario, args.target))
+        print(f"wrote {args.target} configuration to {path}")
+        return 0
     t = PolicyTable.generate(scenario, cnic_headroom_frac=args.cnic_headroom)
     path = t.save(args.out, args.format)
     print(f"wrote a {t.values.shape[0]}x{t.values.shape[1]}x{t.values.shape[2]} policy table to {path} "
@@ -857,10 +885,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     reps = None
     if args.trace is not None:
+        from .workload.agentic import block_tokens
         from .workload.traces import InfiniteCache, LRUCache, open_trace
 
         scenario = scenario_from_args(args)
-        cache = LRUCache(args.cache_GiB * 2**30, 512 * scenario.model.kv_bytes_per_token) if args.cache_GiB is not None else None
+        cache = LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * scenario.model.kv_bytes_per_token) if args.cache_GiB is not None else None
         if cache is None and str(args.trace).endswith(".jsonl"):
             cache = InfiniteCache()
         reader = open_trace(args.trace, cache=cache)
@@ -962,6 +991,13 @@ def build_parser() -> argparse.ArgumentParser:
     _mode_arg(on, "dualpath")
     on.add_argument("--json", action="store_true")
     on.set_defaults(func=cmd_online)
+
+    va = sub.add_parser("validate", help="measured vs predicted: a `vllm bench serve` result JSON against the model")
+    add_scenario_options(va)
+    va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON")
+    va.add_argument("--mode", default="basic", choices=("basic", "layerwise", "dualpath", "oracle"), help="serving mode to model (default basic)")
+    va.add_argument("--json", action="store_true")
+    va.set_defaults(func=cmd_validate_run)
     cap = sub.add_parser("capacity", help="largest APS meeting the TTFT and TPOT SLOs, per mode")
     add_scenario_options(cap)
     cap.add_argument("--slo-ttft-s", type=_float, default=4.0, help="mean TTFT SLO (default 4 s, the paper's)")
@@ -1030,6 +1066,7 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--out", required=True)
     pe.add_argument("--format", choices=["json", "csv", "parquet"], default=None, help="default: from the file suffix, else json")
     pe.add_argument("--cnic-headroom", type=_float, default=1.0, help="share of compute-NIC bandwidth free for the relay (default 1)")
+    pe.add_argument("--target", default=None, choices=("vllm-bidirectional", "dynamo-conditional"), help="write a real engine's config instead of a table")
     pe.set_defaults(func=cmd_policy_export)
     pshow = psub2.add_parser("show", help="axes, summary and a rendered slice of a table file")
     pshow.add_argument("file")
@@ -1056,7 +1093,7 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--quick", action="store_true", help="small sizes and few repetitions (seconds)")
     br.set_defaults(func=cmd_bench_run)
     bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
-    bf.add_argument("csv")
+    bf.add_argument("csv", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests JSON (recognised by content)")
     bf.add_argument("--out", default=None, help="overlay TOML to write")
     bf.set_defaults(func=cmd_bench_fit)
     bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")
@@ -1109,6 +1146,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     try:
+        if getattr(args, "kv_dtype", None) is not None:
+            from .profiles.hfconfig import with_kv_dtype
+
+            args.model = with_kv_dtype(args.model, args.kv_dtype)
         return args.func(args)
     except DpmodelError as exc:
         msg = " ".join(str(exc).split())

@@ -142,6 +142,11 @@ LINK_TO_PROFILE = {
     "host.memcpy": ("node.dram_GBps", lambda f: 2.0 * f.beta_Bps / 1e9, "a copy reads and writes every byte: DRAM = 2 x beta"),
     "cuda.h2d_pinned": ("gpu.pcie_GBps", lambda f: f.beta_Bps / 1e9, "pinned host-to-device copy bandwidth"),
     "cuda.small_copies": ("network.copy_submit_us", lambda f: f.alpha_s * 1e6, "per-copy submission cost (alpha of many small copies)"),
+    # other tools' outputs (dpmodel/bench/formats.py)
+    "perftest.read": ("node.cnic_Gbps", lambda f: 8.0 * f.beta_Bps / 1e9, "RDMA read bandwidth of one compute NIC (perftest)"),
+    "perftest.write": ("node.cnic_Gbps", lambda f: 8.0 * f.beta_Bps / 1e9, "RDMA write bandwidth of one compute NIC (perftest)"),
+    "fio.read": ("storage.read_GBps", lambda f: f.beta_Bps / 1e9, "storage read streaming bandwidth seen by the fio jobs (per-IO clat vs bs)"),
+    "fio.write": ("storage.write_GBps", lambda f: f.beta_Bps / 1e9, "storage write streaming bandwidth seen by the fio jobs (per-IO clat vs bs)"),
 }
 
 
@@ -156,8 +161,10 @@ def overlay_text(fits: dict[str, LinkFit], *, source: str, digest: str, machine:
         "",
         "[overrides]",
     ]
+    written: set[str] = set()
     for link, (field, fn, why) in LINK_TO_PROFILE.items():
-        if link in fits:
+        if link in fits and field not in written:  # first listed link wins (e.g. perftest read over write)
+            written.add(field)
             lines.append(f'"{field}" = {fn(fits[link]):.6g}  # {link}: {why}')
     lines.append("")
     for link, f in fits.items():

@@ -12,6 +12,7 @@ from ..profiles.model import ModelSpec
 from ..profiles.schema import Provenance
 from ..profiles.workload import TrajectorySpec
 from ..scenario import RequestClass
+from .agentic import block_tokens
 from .classes import classes_from_turns
 from .traces import InfiniteCache, LRUCache, TraceSummary, open_trace, read_trajectories, summarize
 from .trajectory import TrajectorySet
@@ -77,7 +78,7 @@ def resolve_trace(
     if cache_GiB is not None:
         if not cache_GiB >= 0:
             raise WorkloadError(f"cache_GiB = {cache_GiB}: must be >= 0")
-        cache = LRUCache(cache_GiB * 2**30, 512 * model.kv_bytes_per_token)
+        cache = LRUCache(cache_GiB * 2**30, block_tokens(path) * model.kv_bytes_per_token)
     elif str(path).endswith(".jsonl"):
         cache = InfiniteCache()
     summary = summarize(open_trace(path, cache=cache, lenient=lenient))

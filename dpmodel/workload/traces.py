@@ -215,9 +215,16 @@ class AzureReader(_Reader):
 
 
 def open_trace(path: str | Path, *, cache: InfiniteCache | LRUCache | None = None, lenient: bool = False) -> _Reader:
-    """A reader for ``path`` by its format: ``.jsonl`` Mooncake, ``.csv`` Azure."""
+    """A reader for ``path`` by its format: ``.jsonl`` Mooncake / AIPerf sessions / WekaTrace, ``.csv`` Azure."""
     p = Path(path)
     if p.suffix == ".jsonl":
+        from .agentic import AIPerfReader, WekaReader, sniff_jsonl
+
+        kind = sniff_jsonl(p)  # by content: Weka sessions, AIPerf multi-turn, else Mooncake
+        if kind == "weka":
+            return WekaReader(p, cache=cache, lenient=lenient)
+        if kind == "aiperf":
+            return AIPerfReader(p, cache=cache, lenient=lenient)
         return MooncakeReader(p, cache=cache, lenient=lenient)
     if p.suffix == ".csv":
         if cache is not None:

@@ -1,0 +1,212 @@
+"""Other tools' benchmark outputs as ``bench fit`` input, recognised by content.
+
+Each reader turns a file into the same :class:`~dpmodel.bench.measure.Row` points that dpmodel's
+own CSV holds (one per transfer size, ``flows = 1``, ``experiment = "single"``), so
+:func:`~dpmodel.bench.fit.fit_rows` fits them into the same alpha-beta links and overlays.
+Field names and their sources are listed in docs/formats.md.
+
+* fio ``--output-format=json``: ``jobs[]`` with ``job options.bs`` (or ``global options.bs``) and
+  ``read`` / ``write`` blocks (``io_bytes``, ``bw_bytes``, ``iops``, ``clat_ns.mean``); one point per
+  job: per-IO completion latency vs block size -> links ``fio.read`` / ``fio.write``.
+* perftest ``--out_json`` (ib_read_bw / ib_write_bw / ib_send_bw): ``results`` (an object or a list
+  of them) with ``MsgSize`` and ``BW_average`` (MB/s, 2^20 bytes, perftest's default unit; Gb/s
+  when the file says ``"report_gbits": true``) -> link ``perftest.<test>``.
+* nvbandwidth ``-j``: ``nvbandwidth.testcases[]`` with ``name`` and ``bandwidth_matrix`` (GB/s,
+  strings or numbers, "N/A" skipped); ``host_to_device_memcpy_ce`` / ``device_to_host_memcpy_ce``
+  at the run's buffer size (``bufferSize`` in MiB when present, else the tool's default 512 MiB),
+  and ``host_device_latency_sm`` (ns) as the zero-byte point -> ``cuda.h2d_pinned`` / ``cuda.d2h_pinned``.
+* nccl-tests / rccl-tests JSON lines (``--output_file``): one object per line with ``name``,
+  ``size`` (bytes), ``time`` (us), ``inPlace`` -> link ``nccl.<name>`` (out-of-place points).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from .fit import BenchError, read_csv
+from .measure import Row
+
+NVB_DEFAULT_BUFFER_MiB = 512  # nvbandwidth --bufferSize default (README: "Memcpy buffer size in MiB")
+_NVB = {"host_to_device_memcpy_ce": "cuda.h2d_pinned", "device_to_host_memcpy_ce": "cuda.d2h_pinned"}
+_NVB_LAT = "host_device_latency_sm"
+
+
+def _row(backend: str, link: str, nbytes: int, seconds: float) -> Row:
+    return Row(backend, link, "single", int(nbytes), 1, int(nbytes), 1, float(seconds), float(seconds), float(seconds), float(seconds))
+
+
+def _num(v: Any, where: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise BenchError(f"{where} = {v!r}: not a number") from None
+    if not x > 0:
+        raise BenchError(f"{where} = {v!r}: must be > 0")
+    return x
+
+
+_UNITS = {"": 1, "b": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def _size(text: Any, where: str) -> int:
+    """fio sizes: '4k', '1M', '131072' (binary multipliers, fio's default for bs)."""
+    s = str(text).strip().lower().removesuffix("ib").removesuffix("b") if not str(text).strip().isdigit() else str(text).strip()
+    num, unit = (s[:-1], s[-1]) if s and s[-1] in _UNITS else (s, "")
+    try:
+        return int(float(num) * _UNITS[unit])
+    except ValueError:
+        raise BenchError(f"{where} = {text!r}: not a block size (e.g. 4k, 1M)") from None
+
+
+def _fio(d: dict, p: Path) -> list[Row]:
+    jobs = d.get("jobs")
+    if not isinstance(jobs, list) or not jobs:
+        raise BenchError(f"{p}: fio JSON has no jobs[]")
+    gbs = (d.get("global options") or {}).get("bs")
+    rows = []
+    for i, j in enumerate(jobs):
+        bs = (j.get("job options") or {}).get("bs", gbs)
+        if bs is None:
+            raise BenchError(f"{p}: fio jobs[{i}] has no 'job options'.bs (nor 'global options'.bs): run fio with bs= set")
+        nbytes = _size(bs, f"{p}: fio jobs[{i}] bs")
+        for op in ("read", "write"):
+            blk = j.get(op)
+            if not isinstance(blk, dict) or not blk.get("io_bytes"):
+                continue
+            clat = blk.get("clat_ns")
+            if not isinstance(clat, dict) or "mean" not in clat:
+                raise BenchError(f"{p}: fio jobs[{i}].{op} has no clat_ns.mean")
+            rows.append(_row("fio", f"fio.{op}", nbytes, _num(clat["mean"], f"{p}: fio jobs[{i}].{op}.clat_ns.mean") / 1e9))
+    if not rows:
+        raise BenchError(f"{p}: fio JSON has no job with read or write io_bytes > 0")
+    return rows
+
+
+def _perftest(d: dict, p: Path) -> list[Row]:
+    res = d["results"]
+    res = res if isinstance(res, list) else [res]
+    test = str(d.get("test", "bw")).lower()
+    kind = "read" if "read" in test else "write" if "write" in test else "send" if "send" in test else "bw"
+    scale = 1e9 / 8 if d.get("report_gbits") else 2**20
+    rows = []
+    for i, r in enumerate(res):
+        if not isinstance(r, dict) or "MsgSize" not in r or "BW_average" not in r:
+            raise BenchError(f"{p}: perftest results[{i}] needs MsgSize and BW_average")
+        size = _num(r["MsgSize"], f"{p}: perftest results[{i}].MsgSize")
+        bw = _num(r["BW_average"], f"{p}: perftest results[{i}].BW_average") * scale
+        rows.append(_row("perftest", f"perftest.{kind}", int(size), size / bw))
+    return rows
+
+
+def _nvbandwidth(d: dict, p: Path) -> list[Row]:
+    nv = d["nvbandwidth"]
+    cases = nv.get("testcases") if isinstance(nv, dict) else None
+    if not isinstance(cases, list):
+        raise BenchError(f"{p}: nvbandwidth JSON has no nvbandwidth.testcases[]")
+    buf = int(_num(nv.get("bufferSize", NVB_DEFAULT_BUFFER_MiB), f"{p}: nvbandwidth.bufferSize") * 2**20)
+
+    def values(tc: dict, i: int) -> list[float]:
+        m = tc.get("bandwidth_matrix", tc.get("latency_matrix"))
+        if not isinstance(m, list):
+            raise BenchError(f"{p}: nvbandwidth testcases[{i}] ({tc.get('name')}) has no bandwidth_matrix")
+        out = [_num(v, f"{p}: nvbandwidth testcases[{i}].bandwidth_matrix") for row in m for v in (row if isinstance(row, list) else [row])
+               if str(v).strip().upper() not in ("N/A", "")]
+        if not out:
+            raise BenchError(f"{p}: nvbandwidth testcases[{i}] ({tc.get('name')}): no values")
+        return out
+
+    latency_s = None
+    for i, tc in enumerate(cases):
+        if isinstance(tc, dict) and tc.get("name") == _NVB_LAT and tc.get("status", "Passed") == "Passed":
+            v = values(tc, i)
+            latency_s = sum(v) / len(v) / 1e9
+    rows = []
+    for i, tc in enumerate(cases):
+        if not isinstance(tc, dict) or tc.get("name") not in _NVB or tc.get("status", "Passed") != "Passed":
+            continue
+        link = _NVB[tc["name"]]
+        for gbps in values(tc, i):
+            rows.append(_row("nvbandwidth", link, buf, buf / (gbps * 1e9)))
+        if latency_s is None:
+            raise BenchError(f"{p}: nvbandwidth {tc['name']} is at one buffer size; add testcase {_NVB_LAT} (-t) for the zero-byte point")
+        rows.append(_row("nvbandwidth", link, 0, latency_s))
+    if not rows:
+        raise BenchError(f"{p}: nvbandwidth JSON has no passed testcase among {', '.join(_NVB)}")
+    return rows
+
+
+def _nccl_lines(lines: list[dict], p: Path) -> list[Row]:
+    rows = []
+    for i, r in enumerate(lines, 1):
+        for k in ("name", "size", "time"):
+            if k not in r:
+                raise BenchError(f"{p}: nccl-tests line {i}: missing field {k!r}")
+        if int(r.get("inPlace", 0)):
+            continue
+        t = _num(r["time"], f"{p}: nccl-tests line {i} time") / 1e6
+        rows.append(_row("nccl-tests", f"nccl.{r['name']}", int(_num(r["size"], f"{p}: nccl-tests line {i} size")), t))
+    return rows
+
+
+def detect(text: str) -> str:
+    """'csv', 'fio', 'perftest', 'nvbandwidth' or 'nccl' from the content (not the file name)."""
+    s = text.lstrip()
+    if not s.startswith("{") and not s.startswith("["):
+        return "csv"
+    try:
+        d = json.loads(s)
+    except json.JSONDecodeError:
+        first = s.splitlines()[0]
+        try:
+            r = json.loads(first)
+        except json.JSONDecodeError:
+            return "json?"
+        return "nccl" if isinstance(r, dict) and {"size", "time", "name"} <= set(r) else "json?"
+    if isinstance(d, dict):
+        if "fio version" in d or ("jobs" in d and isinstance(d.get("jobs"), list)):
+            return "fio"
+        if "nvbandwidth" in d:
+            return "nvbandwidth"
+        if "results" in d:
+            return "perftest"
+        if {"size", "time", "name"} <= set(d):
+            return "nccl"
+    return "json?"
+
+
+def read_bench(path: str | Path) -> tuple[list[Row], dict[str, str], str, str]:
+    """(rows, machine description, sha256, format) of any supported benchmark file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise BenchError(f"benchmark file {str(path)!r}: {exc.strerror}") from None
+    text = raw.decode("utf-8", errors="replace")
+    fmt = detect(text)
+    if fmt == "csv":
+        rows, machine, digest = read_csv(p)
+        return rows, machine, digest, "csv"
+    digest = hashlib.sha256(raw).hexdigest()
+    if fmt == "json?":
+        raise BenchError(f"{p}: JSON of no known benchmark tool (expected fio jobs[], perftest results, nvbandwidth.testcases or nccl-tests lines)")
+    if fmt == "nccl":
+        try:
+            lines = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
+        except json.JSONDecodeError as exc:
+            raise BenchError(f"{p}: nccl-tests JSON lines: line {exc.lineno}: {exc.msg}") from None
+        rows = _nccl_lines(lines, p)
+    else:
+        d = json.loads(text)
+        rows = {"fio": _fio, "perftest": _perftest, "nvbandwidth": _nvbandwidth}[fmt](d, p)
+        machine = {}
+        if fmt == "fio":
+            machine["tool"] = str(d.get("fio version", "fio"))
+        elif fmt == "nvbandwidth":
+            machine["tool"] = f"nvbandwidth {d['nvbandwidth'].get('version', '')}".strip()
+        else:
+            machine["tool"] = f"perftest {d.get('test', '')}".strip()
+        return rows, machine, digest, fmt
+    return rows, {"tool": "nccl-tests"}, digest, fmt

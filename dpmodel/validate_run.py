@@ -1,0 +1,177 @@
+"""Validate the model against a real serving run: a ``vllm bench serve`` result JSON.
+
+Field names follow ``vllm/benchmarks/serve.py`` (``--save-result``; formerly
+``benchmarks/benchmark_serving.py``): ``request_rate`` ("inf" or a number), ``max_concurrency``,
+``completed``, ``duration``, ``request_throughput``, ``output_throughput``, ``input_lens``,
+``output_lens``, ``ttfts`` [s], ``itls`` [s, per request], and the summaries
+``{mean,median,std,p<NN>}_{ttft,tpot,itl,e2el}_ms``.
+
+The matching model: every request is a one-turn agent with the run's mean input (all of it a
+miss: the run's prompts are random) and mean output. An open-loop run (finite ``request_rate``)
+is the online model at that rate; a closed-loop run (``max_concurrency`` with an infinite rate)
+is the online model at the rate ``X`` that satisfies Little's law for ``N`` requests in flight,
+``X * (TTFT(X) + (out - 1) * TPOT(X)) = N`` (bisection).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import DpmodelError
+from .profiles.schema import Provenance
+from .profiles.workload import TrajectorySpec, WorkloadProfile
+
+
+class RunError(DpmodelError, ValueError):
+    """A serving-run result file is malformed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    source: str
+    loop: str  # "open" or "closed"
+    request_rate_per_s: float
+    max_concurrency: int | None
+    completed: int
+    mean_input_tokens: float
+    mean_output_tokens: float
+    max_total_tokens: int
+    throughput_req_per_s: float
+    ttft_s: dict[str, float]  # mean, p50, p99 (those present)
+    tpot_s: float | None
+
+
+def _f(d: dict, key: str, ctx: str, *, required: bool = True) -> float | None:
+    v = d.get(key)
+    if v is None:
+        if required:
+            raise RunError(f"{ctx}: missing field {key!r}")
+        return None
+    if isinstance(v, str) and v.strip().lower() in ("inf", "infinity"):
+        return math.inf
+    if isinstance(v, bool) or not isinstance(v, int | float) or (isinstance(v, float) and math.isnan(v)):
+        raise RunError(f"{ctx} field {key} = {v!r}: must be a number")
+    return float(v)
+
+
+def read_vllm_result(path: str | Path) -> RunSummary:
+    p = Path(path)
+    ctx = f"run result {p}"
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunError(f"{ctx}: cannot read file: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{ctx}: not valid JSON: {exc}") from None
+    if not isinstance(d, dict):
+        raise RunError(f"{ctx}: top level must be a JSON object (vllm bench serve --save-result)")
+    rate = _f(d, "request_rate", ctx, required=False)
+    conc = d.get("max_concurrency")
+    if conc is not None and (isinstance(conc, bool) or not isinstance(conc, int) or conc < 1):
+        raise RunError(f"{ctx} field max_concurrency = {conc!r}: must be an integer >= 1 or null")
+    if rate is None:
+        rate = math.inf
+    if not rate > 0:
+        raise RunError(f"{ctx} field request_rate = {rate}: must be > 0 or \"inf\"")
+    if math.isinf(rate) and conc is None:
+        raise RunError(f"{ctx}: request_rate is inf and max_concurrency is null: a burst, neither an open nor a closed loop; rerun with --request-rate or --max-concurrency")
+    loop = "open" if math.isfinite(rate) else "closed"
+    completed = int(_f(d, "completed", ctx))
+    if completed < 1:
+        raise RunError(f"{ctx} field completed = {completed}: no request completed")
+    ins, outs = d.get("input_lens"), d.get("output_lens")
+    if isinstance(ins, list) and isinstance(outs, list) and ins and len(ins) == len(outs):
+        a_in, a_out = np.asarray(ins, float), np.asarray(outs, float)
+        ok = a_out > 0  # failed requests have output length 0
+        a_in, a_out = a_in[ok], a_out[ok]
+        mean_in, mean_out, mx = float(a_in.mean()), float(a_out.mean()), int((a_in + a_out).max())
+    else:
+        tot_in, tot_out = _f(d, "total_input_tokens", ctx), _f(d, "total_output_tokens", ctx)
+        mean_in, mean_out = tot_in / completed, tot_out / completed
+        mx = int(math.ceil(mean_in + mean_out))
+    ttft: dict[str, float] = {}
+    if isinstance(d.get("ttfts"), list) and d["ttfts"]:
+        t = np.asarray([x for x in d["ttfts"] if isinstance(x, int | float) and x > 0], float)
+        if not len(t):
+            raise RunError(f"{ctx} field ttfts: no positive values")
+        ttft = {"mean": float(t.mean()), "p50": float(np.percentile(t, 50)), "p99": float(np.percentile(t, 99))}
+    else:
+        for k, name in (("mean", "mean_ttft_ms"), ("p50", "median_ttft_ms"), ("p99", "p99_ttft_ms")):
+            v = _f(d, name, ctx, required=k == "mean")
+            if v is not None:
+                ttft[k] = v / 1e3
+    tpot = _f(d, "mean_tpot_ms", ctx, required=False)
+    if tpot is None and isinstance(d.get("itls"), list) and d["itls"]:
+        flat = [x for req in d["itls"] if isinstance(req, list) for x in req]
+        tpot = float(np.mean(flat)) * 1e3 if flat else None
+    thr = _f(d, "request_throughput", ctx, required=False)
+    if thr is None:
+        thr = completed / _f(d, "duration", ctx)
+    return RunSummary(str(p), loop, rate, conc, completed, mean_in, mean_out, mx, thr, ttft, None if tpot is None else tpot / 1e3)
+
+
+def run_workload(run: RunSummary) -> WorkloadProfile:
+    spec = TrajectorySpec(mean_turns_count=1.0, mean_append_tokens=run.mean_input_tokens,
+                          mean_generated_tokens=max(run.mean_output_tokens, 1.0),
+                          mean_total_tokens=run.mean_input_tokens + run.mean_output_tokens, mean_context_tokens=0.0,
+                          max_agent_length_tokens=max(run.max_total_tokens, 1))
+    src = f"measured: {run.source}"
+    prov = Provenance(source=f"vllm bench serve result {run.source}", date="from run",
+                      fields={f"trajectory.{k}": src for k in ("mean_turns_count", "mean_append_tokens", "mean_generated_tokens",
+                                                                 "mean_total_tokens", "mean_context_tokens", "max_agent_length_tokens")})
+    return WorkloadProfile(Path(run.source).stem, f"one-turn requests of {run.source}", spec, prov)
+
+
+def predict(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
+    """The model's throughput, TTFT and TPOT for the run (open or closed loop)."""
+    from .queueing.online import online_metrics
+
+    sc = dataclasses.replace(scenario, workload=run_workload(run), request_classes=())
+    if run.loop == "open":
+        r = online_metrics(sc, mode, run.request_rate_per_s)
+        return {"rate_per_s": run.request_rate_per_s, "result": r}
+    n, out = run.max_concurrency, max(run.mean_output_tokens, 1.0)
+
+    def in_flight(x: float) -> float:
+        r = online_metrics(sc, mode, x)
+        if not r.stable:
+            return math.inf
+        return x * (r.ttft_s["mean"] + (out - 1.0) * r.tpot_s)
+
+    lo, hi = 0.0, 1.0
+    while in_flight(hi) < n and hi < 1e7:
+        lo, hi = hi, hi * 2.0
+    for _ in range(50):
+        mid = 0.5 * (lo + hi)
+        if in_flight(mid) < n:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-4 * hi:
+            break
+    x = lo if lo > 0 else hi * 1e-3
+    return {"rate_per_s": x, "result": online_metrics(sc, mode, x)}
+
+
+def compare(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
+    pred = predict(scenario, run, mode)
+    r = pred["result"]
+    rows = [("throughput_req_per_s", run.throughput_req_per_s, pred["rate_per_s"] if r.stable else float("nan"))]
+    for k in ("mean", "p50", "p99"):
+        if k in run.ttft_s:
+            rows.append((f"ttft_{k}_s", run.ttft_s[k], r.ttft_s[k]))
+    if run.tpot_s is not None:
+        rows.append(("tpot_s", run.tpot_s, r.tpot_s))
+    return {
+        "run": run.source, "loop": run.loop, "mode": mode, "request_rate_per_s": run.request_rate_per_s,
+        "max_concurrency": run.max_concurrency, "completed": run.completed,
+        "mean_input_tokens": run.mean_input_tokens, "mean_output_tokens": run.mean_output_tokens,
+        "stable": r.stable, "fingerprint": dataclasses.replace(scenario, workload=run_workload(run), request_classes=()).fingerprint(),
+        "metrics": [{"metric": m, "measured": a, "predicted": b, "error_frac": (b - a) / a if a else float("nan")} for m, a, b in rows],
+    }

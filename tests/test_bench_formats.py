@@ -1,0 +1,125 @@
+"""bench fit on other tools' outputs: fio, perftest, nvbandwidth, nccl-tests JSON (recognised by content)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dpmodel.bench import apply_overlay, fit_rows, read_csv, write_csv, write_overlay
+from dpmodel.bench.fit import BenchError
+from dpmodel.bench.formats import detect, read_bench
+from dpmodel.cli import main
+from dpmodel.profiles import load_cluster
+
+DATA = Path(__file__).parent / "data" / "bench"
+
+
+def test_fio_fixture_fit():
+    rows, machine, digest, fmt = read_bench(DATA / "fio_randread.json")
+    assert fmt == "fio" and machine["tool"] == "fio-3.36" and len(digest) == 64
+    assert [r.bytes for r in rows] == [4096, 131072, 1048576]
+    assert rows[0].median_s == pytest.approx(62.5e-6)
+    f = fit_rows(rows)["fio.read"]
+    # the fixture's clat means follow 60 us + bs / 2.3 GB/s within 1 %
+    assert f.alpha_s == pytest.approx(60e-6, rel=0.05) and f.beta_Bps == pytest.approx(2.3e9, rel=0.02)
+
+
+def test_perftest_fixture_units():
+    rows, *_ , fmt = read_bench(DATA / "perftest_write_bw.json")
+    assert fmt == "perftest" and {r.link for r in rows} == {"perftest.write"}
+    big = rows[-1]
+    assert big.bytes / big.median_s == pytest.approx(393.1e9 / 8)  # report_gbits: Gb/s
+    d = json.loads((DATA / "perftest_write_bw.json").read_text())
+    d.pop("report_gbits")
+    assert detect(json.dumps(d)) == "perftest"
+
+
+def test_nvbandwidth_fixture_latency_and_bandwidth():
+    rows, *_, fmt = read_bench(DATA / "nvbandwidth.json")
+    assert fmt == "nvbandwidth"
+    fits = fit_rows(rows)
+    h2d = fits["cuda.h2d_pinned"]
+    assert h2d.alpha_s == pytest.approx(781e-9, rel=0.01)
+    assert h2d.beta_Bps == pytest.approx(55.275e9, rel=0.01)  # the mean of the two GPUs; N/A skipped
+    assert h2d.valid_max_bytes == 512 * 2**20
+
+
+def test_nccl_lines_fixture():
+    rows, *_, fmt = read_bench(DATA / "rccl_allreduce.jsonl")
+    assert fmt == "nccl" and len(rows) == 3  # in-place lines skipped
+    assert rows[0].median_s == pytest.approx(19.18415e-6)
+
+
+def test_overlay_applies_to_profile(tmp_path):
+    """The fitted overlay sets the matching profile field and validates as a profile."""
+    rows, machine, digest, _ = read_bench(DATA / "perftest_write_bw.json")
+    fits = fit_rows(rows)
+    ov = write_overlay(tmp_path / "ov.toml", fits, source="test", digest=digest, machine=machine)
+    cl = apply_overlay(load_cluster("dualpath-hopper"), ov)
+    assert cl.node.cnic_Gbps == pytest.approx(8 * fits["perftest.write"].beta_Bps / 1e9, rel=1e-5)
+    assert cl.provenance.fields["node.cnic_Gbps"].startswith("measured: overlay ov.toml")
+
+
+@pytest.mark.parametrize("name", ["fio_randread.json", "perftest_write_bw.json", "nvbandwidth.json", "rccl_allreduce.jsonl"])
+def test_round_trip_through_dpmodel_csv(tmp_path, name):
+    """Rows read from a tool's file, written as dpmodel CSV and read back, fit to the same links."""
+    rows, machine, *_ = read_bench(DATA / name)
+    p = write_csv(tmp_path / "x.csv", rows, machine)
+    back, _, _ = read_csv(p)
+    a, b = fit_rows(rows), fit_rows(back)
+    assert a.keys() == b.keys() and a
+    for k in a:
+        assert b[k].beta_Bps == pytest.approx(a[k].beta_Bps, rel=1e-6)
+        assert b[k].alpha_s == pytest.approx(a[k].alpha_s, rel=1e-6, abs=1e-12)
+    # detection is by content: the same JSON under a .csv name is still read as JSON
+    shutil.copy(DATA / name, tmp_path / "renamed.csv")
+    assert read_bench(tmp_path / "renamed.csv")[3] == read_bench(DATA / name)[3]
+
+
+def _bad(tmp_path, text):
+    p = tmp_path / "bad.json"
+    p.write_text(text)
+    return p
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda d: d["jobs"][0]["job options"].pop("bs"), "has no 'job options'.bs"),
+        (lambda d: d["jobs"][1]["read"].pop("clat_ns"), "jobs[1].read has no clat_ns.mean"),
+        (lambda d: d["jobs"][0]["read"]["clat_ns"].update(mean="fast"), "clat_ns.mean = 'fast': not a number"),
+    ],
+)
+def test_fio_malformed(tmp_path, mutate, needle):
+    d = json.loads((DATA / "fio_randread.json").read_text())
+    mutate(d)
+    with pytest.raises(BenchError) as e:
+        read_bench(_bad(tmp_path, json.dumps(d)))
+    assert needle in str(e.value) and "\n" not in str(e.value)
+
+
+def test_other_malformed(tmp_path):
+    d = json.loads((DATA / "perftest_write_bw.json").read_text())
+    del d["results"][2]["BW_average"]
+    with pytest.raises(BenchError, match=r"perftest results\[2\] needs MsgSize and BW_average"):
+        read_bench(_bad(tmp_path, json.dumps(d)))
+    n = json.loads((DATA / "nvbandwidth.json").read_text())
+    n["nvbandwidth"]["testcases"].pop()  # no latency testcase: one size only
+    with pytest.raises(BenchError, match="add testcase host_device_latency_sm"):
+        read_bench(_bad(tmp_path, json.dumps(n)))
+    with pytest.raises(BenchError, match="JSON of no known benchmark tool"):
+        read_bench(_bad(tmp_path, '{"hello": 1}'))
+
+
+def test_cli_fit_json_and_error(tmp_path, capsys):
+    out = tmp_path / "ov.toml"
+    assert main(["bench", "fit", str(DATA / "fio_randread.json"), "--out", str(out)]) == 0
+    assert '"storage.read_GBps" = 2.30' in out.read_text()
+    bad = _bad(tmp_path, '{"jobs": []}')
+    assert main(["bench", "fit", str(bad), "--out", str(tmp_path / "no.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "fio JSON has no jobs[]" in err and err.count("\n") == 1
+    assert not (tmp_path / "no.toml").exists()  # nothing partial
