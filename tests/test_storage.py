@@ -120,3 +120,15 @@ def test_profile_fields_have_sources():
     for f in ("storage.read_overhead_ms", "storage.full_block_tokens", "storage.reads_in_flight_max", "node.snic_payload_frac"):
         assert c.provenance.fields[f]
     assert math.isclose(c.storage.read_overhead_ms, 1.0)
+
+
+def test_plan_shows_the_effective_rate():
+    from dpmodel.plan import analyse
+    from dpmodel.report import format_plan_text
+
+    sc = Scenario.load()
+    res = analyse(sc)
+    d = res.to_dict()["storage_reads"]
+    assert d["read_Bps_per_node"] == pytest.approx(sc.snic_read_Bps_per_node)
+    assert d["full_block_bytes"] == pytest.approx(64 * sc.model.kv_bytes_per_token)
+    assert f"effective read {d['read_Bps_per_node'] / 1e9:.1f} GB/s per node" in format_plan_text(res)
