@@ -58,12 +58,16 @@ def erlang_b(*, servers_count: ArrayLike, offered_load: ArrayLike) -> np.ndarray
     a_max = float(np.max(np.where(np.isfinite(a), a, 0.0)))
     k_stop = int(min(float(np.max(n)), math.ceil(a_max + _TAIL_SIGMAS * math.sqrt(a_max) + _TAIL_PAD)))
     b = np.ones(n.shape)
+    ab = np.empty(n.shape)
+    a_fin = np.where(np.isfinite(a), a, 0.0)
+    n_min = float(np.min(n))
     for k in range(1, k_stop + 1):
-        live = n >= k
-        nb = a * b / (k + a * b)
-        b = np.where(live, nb, b)
-    out = np.where(np.isinf(a), 1.0, b)
-    return out
+        np.multiply(a_fin, b, out=ab)
+        if k <= n_min:  # every element still iterating
+            np.divide(ab, ab + k, out=b)
+        else:
+            np.divide(ab, ab + k, out=b, where=n >= k)
+    return np.where(np.isinf(a), 1.0, b)
 
 
 def _erlang_b_scalar(n: int, a: float) -> float:
