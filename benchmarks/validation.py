@@ -239,6 +239,9 @@ def trust_section(summary: list[dict]) -> list[str]:
         if s["reference"].startswith("Fig. 7, Oracle") and s["tier"].startswith("TPOT"):
             lines.append(f"- **{s['tier']}** against the paper's measured range: median {s['median_frac']:+.0%}, worst {s['worst_frac']:+.0%} "
                          f"(0 = inside) -> *{band(cal, s['tier'])}*.")
+    if _find(summary, "3FS", "storage read rate per NIC") is not None:
+        lines.append(f"- **Storage read rate** (the Full-Block read model against 3FS's published KVCache client peak, one point): "
+                     f"{say('3FS', 'storage read rate per NIC')} -> *{band('3FS', 'storage read rate per NIC')}*.")
     lines += [
         "",
         "Against our own simulator (the same physics, so this checks the queueing mathematics, not the physics):",
