@@ -158,7 +158,7 @@ def main() -> int:
     for eff in (0.81, 0.86, 0.90, 1.0):
         per, every = {}, []
         for m in FIG7_JCT_S:
-            sp_e = speedup_errors(predict(m, cal.get(m), snic_efficiency_frac=eff))
+            sp_e = speedup_errors(predict(m, cal.get(m), snic_payload_frac=eff))
             per[m] = statistics.median(abs(s["error_frac"]) for s in sp_e)
             every += sp_e
         sens.append(f"| {eff:.2f} | {statistics.median(abs(s['error_frac']) for s in every):.1%} | "

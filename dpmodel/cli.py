@@ -258,7 +258,7 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
         }
     elif kind == "cluster":
         derived = {
-            "snic_read_GBps_per_node": prof.snic_read_Bps_per_node / 1e9,
+            "snic_payload_GBps_per_node": prof.snic_payload_Bps_per_node / 1e9,
             "cnic_kv_GBps_per_gpu": prof.cnic_kv_Bps_per_gpu / 1e9,
             "dram_GBps_per_node": prof.dram_Bps_per_node / 1e9,
         }

@@ -81,6 +81,7 @@ class PlanResult:
     pd_ratio_window: dict[str, float]
     decode: dict[str, float]
     notes: tuple[str, ...] = field(default=())
+    storage_reads: dict[str, float] = field(default_factory=dict)  # Scenario.storage_reads(): the Full-Block read model
 
     @property
     def speedup_dualpath_vs_basic(self) -> float:
@@ -107,6 +108,7 @@ class PlanResult:
             "decode": self.decode,
             "resources": [r.to_dict() for r in self.modes["dualpath"].resources],
             "notes": list(self.notes),
+            "storage_reads": self.storage_reads,
         }
 
     def to_frame(self):
@@ -201,7 +203,7 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
     B = cl.cnic_kv_Bps_per_gpu
     win = capacity.pd_ratio_window(
         gpus_per_node=cl.gpus_per_node,
-        snic_per_cnic=cl.snic_read_Bps_per_node / B,
+        snic_per_cnic=scenario.snic_read_Bps_per_node / B,
         cnic_Bps=B,
         dram_Bps=cl.dram_Bps_per_node,
     )
@@ -225,4 +227,4 @@ def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanRe
         f"{dep.decode_step_overhead_s * 1e3:.1f} ms are assumptions until calibrated"
     )
     dec = {k: float(v) for k, v in scenario.decode_capacity().items()}
-    return PlanResult(scenario.to_dict(), results, win, dec, tuple(notes))
+    return PlanResult(scenario.to_dict(), results, win, dec, tuple(notes), scenario.storage_reads())

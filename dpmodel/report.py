@@ -27,6 +27,18 @@ def si(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
+def _storage_line(st: dict[str, float]) -> list[str]:
+    """The Full-Block read model's effective storage-NIC rate (dpmodel.storage), one line."""
+    if not st:
+        return []
+    return [
+        f"storage    effective read {st['read_Bps_per_node'] / 1e9:.1f} GB/s per node ({st['read_frac_of_line']:.1%} of line): "
+        f"Full Blocks of {st['full_block_bytes'] / 1e6:.2f} MB, {st['reads_in_flight']:.0f} reads in flight per NIC; "
+        f"write {st['write_Bps_per_node'] / 1e9:.1f} GB/s; Layer Blocks of {st['layer_block_bytes'] / 1e3:.1f} kB, one work request "
+        f"each, would cap layerwise loads at {st['layer_block_load_Bps_per_gpu'] / 1e9:.1f} GB/s per GPU (reported, not applied)"
+    ]
+
+
 def format_plan_text(res: PlanResult) -> str:
     """The ``dpmodel plan`` report: per-mode throughput, split, speedups, resources, P/D window."""
     sc = res.scenario
@@ -39,6 +51,7 @@ def format_plan_text(res: PlanResult) -> str:
           if sc.get("config_command_line") else []),
         f"KV         {sc['kv_bytes_per_token']:,.0f} bytes/token; prefill efficiency {dep['prefill_efficiency_frac']:.2f} of peak; "
         f"decode batch {res.decode['batch_seqs_per_gpu']:.1f} seqs/GPU, step {res.decode['step_s'] * 1e3:.1f} ms",
+        *_storage_line(res.storage_reads),
         "",
         f"{'mode':<10} {'turns/s':>9} {'prompt tok/s':>13} {'uncached':>10} {'gen tok/s':>10} {'tok/s/GPU':>10} "
         f"{'tok/s/user':>10} {'DE split':>9}  bottleneck",

@@ -7,6 +7,7 @@ This is the object layer: it composes the pure kernels of :mod:`dpmodel.compute`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import compute, flows
+from . import compute, flows, storage, units
 from .errors import ScenarioError
 from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model
 
@@ -260,6 +261,50 @@ class Scenario:
         cls = self.classes()
         return float(sum(k.weight_frac * (k.hit_tokens + k.append_tokens + k.generated_tokens / 2.0) * b for k in cls))
 
+    # ---- storage reads in Full Blocks ------------------------------------------------------
+    def storage_reads(self) -> dict[str, float]:
+        """The block-read model of :mod:`dpmodel.storage` for this scenario: Full-Block bytes, reads
+        in flight per storage NIC, and the read and write rates one node's storage NICs sustain."""
+        return dict(self._storage_reads)
+
+    @functools.cached_property
+    def _storage_reads(self) -> dict[str, float]:  # frozen scenario: computed once per object
+        cl, st_ = self.cluster, self.cluster.storage
+        b = self.model.kv_bytes_per_token
+        block = float(storage.full_block_bytes(kv_bytes_per_token=b, block_tokens=st_.full_block_tokens))
+        hit = float(sum(k.weight_frac * k.hit_tokens for k in self.classes()))
+        n_r = float(storage.reads_in_flight(depth_max=st_.reads_in_flight_max, hit_tokens=hit, block_tokens=st_.full_block_tokens,
+                                            engines_count=cl.gpus_per_node // self.prefill_engine_gpus) / cl.node.snic_count)
+        n_r = max(1.0, n_r)
+        read = float(cl.snic_block_Bps_for(block_bytes=block, reads_in_flight=n_r))
+        # persists come from every sequence a decode node serves: the ring's depth bounds them
+        write = float(cl.snic_block_Bps_for(block_bytes=block, reads_in_flight=st_.reads_in_flight_max, write=True))
+        line = cl.node.snic_count * units.gbps_to_Bps(cl.node.snic_Gbps)
+        layer_block = block / self.model.kv_layers_count
+        per_copy_s = cl.network.rdma_wr_us * 1e-6
+        return {
+            "full_block_bytes": block,
+            "layer_block_bytes": layer_block,
+            "reads_in_flight": n_r,
+            "line_Bps_per_node": line,
+            "payload_Bps_per_node": cl.snic_payload_Bps_per_node,
+            "read_Bps_per_node": read,
+            "write_Bps_per_node": write,
+            "read_frac_of_line": read / line,
+            "layer_block_load_Bps_per_gpu": float(storage.layer_block_load_Bps(layer_block_bytes=layer_block, per_copy_s=per_copy_s,
+                                                                               link_Bps=cl.cnic_line_Bps_per_gpu)),
+        }
+
+    @property
+    def snic_read_Bps_per_node(self) -> float:
+        """Storage read rate of one node (all its storage NICs) for this model's Full Blocks [B/s]."""
+        return self._storage_reads["read_Bps_per_node"]
+
+    @property
+    def snic_write_Bps_per_node(self) -> float:
+        """Storage write (persist) rate of one node for this model's Full Blocks [B/s]."""
+        return self._storage_reads["write_Bps_per_node"]
+
     # ---- demands -------------------------------------------------------------------------
     def prefill_compute_s(self, k: RequestClass) -> float:
         """GPU-seconds of prefill compute for one turn of class ``k``."""
@@ -277,8 +322,8 @@ class Scenario:
             prefill_nodes=dep.prefill_nodes_count,
             decode_nodes=dep.decode_nodes_count,
             gpus_per_node=cl.gpus_per_node,
-            snic_read_Bps_per_node=cl.snic_read_Bps_per_node,
-            snic_write_Bps_per_node=cl.snic_write_Bps_per_node,
+            snic_read_Bps_per_node=self.snic_read_Bps_per_node,
+            snic_write_Bps_per_node=self.snic_write_Bps_per_node,
             cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
             dram_Bps_per_node=cl.dram_Bps_per_node,
             store_read_Bps=cl.store_read_Bps,
@@ -302,7 +347,7 @@ class Scenario:
         w = np.array([k.weight_frac for k in ks])
         snic_gpu = float(flows.shared_snic_rate_Bps_per_gpu(
             hit_bytes=float(w @ [k.hit_tokens * b for k in ks]), compute_s=float(w @ [self.prefill_compute_s(k) for k in ks]),
-            snic_read_Bps_per_node=cl.snic_read_Bps_per_node, gpus_per_node=cl.gpus_per_node, engine_gpus=self.prefill_engine_gpus))
+            snic_read_Bps_per_node=self.snic_read_Bps_per_node, gpus_per_node=cl.gpus_per_node, engine_gpus=self.prefill_engine_gpus))
         for j, k in enumerate(ks):
             coef = flows.turn_demand_coefficients(
                 hit_bytes=io * k.hit_tokens * b,

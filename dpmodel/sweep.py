@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import compute, flows, units
+from . import compute, flows, storage, units
 from .capacity import minimize_max_affine
 from .errors import ScenarioError
 from .scenario import MODES, Scenario
@@ -60,11 +60,20 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
     a = ax("append_tokens", k.append_tokens)
     o = ax("generated_tokens", k.generated_tokens)
     eff = ax("prefill_efficiency_frac", dep.prefill_efficiency_frac)
-    snic_node = ax("snic_count", node.snic_count) * ax("snic_Gbps", node.snic_Gbps) * units.Gbps * node.snic_efficiency_frac
+    # the Full-Block read model (dpmodel.storage), as Scenario.storage_reads but over the axes
+    snics, st_ = ax("snic_count", node.snic_count), cl.storage
+    block = storage.full_block_bytes(kv_bytes_per_token=mdl.kv_bytes_per_token, block_tokens=st_.full_block_tokens)
+    n_reads = np.maximum(1.0, storage.reads_in_flight(depth_max=st_.reads_in_flight_max, hit_tokens=c, block_tokens=st_.full_block_tokens,
+                                                      engines_count=cl.gpus_per_node // base.prefill_engine_gpus) / snics)
+    snic_line = ax("snic_Gbps", node.snic_Gbps) * units.Gbps
+    snic_node = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=n_reads, line_Bps=snic_line, payload_frac=node.snic_payload_frac,
+                                                   read_overhead_s=st_.read_overhead_ms * 1e-3)
+    snic_node_w = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=st_.reads_in_flight_max, line_Bps=snic_line,
+                                                     payload_frac=node.snic_payload_frac, read_overhead_s=st_.write_overhead_ms * 1e-3)
     cnic = np.minimum(ax("cnic_Gbps", node.cnic_Gbps) * units.Gbps, gpu.pcie_GBps * units.GBps)
     cnic = cnic * (1.0 - net.cnic_collective_frac) / net.cnic_imbalance_factor
     dram = ax("dram_GBps", node.dram_GBps) * units.GBps
-    P, D, c, a, o, eff, snic_node, cnic, dram = np.broadcast_arrays(P, D, c, a, o, eff, snic_node, cnic, dram)
+    P, D, c, a, o, eff, snic_node, snic_node_w, cnic, dram = np.broadcast_arrays(P, D, c, a, o, eff, snic_node, snic_node_w, cnic, dram)
     g = cl.gpus_per_node
     b = mdl.kv_bytes_per_token
     arch = mdl.architecture
@@ -105,7 +114,7 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         decode_nodes=D,
         gpus_per_node=g,
         snic_read_Bps_per_node=snic_node,
-        snic_write_Bps_per_node=snic_node,
+        snic_write_Bps_per_node=snic_node_w,
         cnic_kv_Bps_per_gpu=cnic,
         dram_Bps_per_node=dram,
         store_read_Bps=cl.store_read_Bps,

@@ -23,7 +23,7 @@ def test_snic_only_closed_form(P, D):
     """Only storage NICs bind: f = D/(P+D), throughput (P+D)S/H, speedup 1 + D/P over PE-only reads."""
     sc = snic_only(BASE, prefill_nodes_count=P, decode_nodes_count=D)
     H = sc.classes()[0].hit_tokens * sc.model.kv_bytes_per_token
-    S = sc.cluster.snic_read_Bps_per_node
+    S = sc.snic_read_Bps_per_node
     dual = analyse_mode(sc, "dualpath")
     layer = analyse_mode(sc, "layerwise")
     assert layer.turns_per_s == pytest.approx(P * S / H, rel=1e-6)

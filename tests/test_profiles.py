@@ -53,15 +53,15 @@ def test_every_given_number_has_a_provenance_kind():
 def test_testbed_values_match_the_paper():
     c = load_cluster("dualpath-hopper")
     assert c.gpus_per_node == 8
-    assert c.snic_read_Bps_per_node == pytest.approx(50e9)  # 1 x 400 Gb/s, saturated
+    assert c.snic_payload_Bps_per_node == pytest.approx(50e9)  # 1 x 400 Gb/s, saturated
     assert c.cnic_line_Bps_per_gpu == pytest.approx(50e9)
     assert c.dram_Bps_per_node == pytest.approx(500e9)
-    assert load_cluster("dualpath-hopper-2snic").snic_read_Bps_per_node == pytest.approx(100e9)
+    assert load_cluster("dualpath-hopper-2snic").snic_payload_Bps_per_node == pytest.approx(100e9)
 
 
 def test_nominal_and_measured_are_labelled():
     c = load_cluster("h100-sxm")
-    assert c.provenance.fields["node.snic_efficiency_frac"].startswith("measured:")
+    assert c.provenance.fields["node.snic_payload_frac"].startswith("measured:")
     assert c.provenance.fields["gpu.hbm_GBps"].startswith("datasheet:")
 
 
@@ -278,7 +278,7 @@ def test_random_documents_yield_valid_profile_or_our_error(muts):
         assert str(exc).startswith("random")
         return
     assert isinstance(prof, ClusterProfile)
-    assert prof.snic_read_Bps_per_node > 0 and prof.cnic_kv_Bps_per_gpu > 0
+    assert prof.snic_payload_Bps_per_node > 0 and prof.cnic_kv_Bps_per_gpu > 0
 
 
 @given(st.dictionaries(st.text(max_size=10), _scalars, max_size=6))

@@ -319,7 +319,7 @@ def test_light_load_tail_follows_the_turn_sizes():
 
     sc = Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2)
     hit, comp, w = _turn_sizes(sc)
-    lone = comp / sc.prefill_engine_gpus + hit / sc.cluster.snic_read_Bps_per_node
+    lone = comp / sc.prefill_engine_gpus + hit / sc.snic_read_Bps_per_node
     r = online_metrics(sc, "basic", 0.01)
     p99_lone = float(np.percentile(lone, 99))
     assert r.ttft_s["p99"] == pytest.approx(p99_lone, rel=0.1)

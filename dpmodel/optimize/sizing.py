@@ -82,14 +82,14 @@ def _unit_capacities(scenario: Scenario) -> dict[str, tuple[float, float, float]
     """Per resource (a, d, w): capacity per prefill node, per decode node, per GB/s of store."""
     cl = scenario.cluster
     one = flows.resource_capacities(
-        prefill_nodes=1, decode_nodes=0, gpus_per_node=cl.gpus_per_node, snic_read_Bps_per_node=cl.snic_read_Bps_per_node,
-        snic_write_Bps_per_node=cl.snic_write_Bps_per_node, cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu, dram_Bps_per_node=cl.dram_Bps_per_node,
+        prefill_nodes=1, decode_nodes=0, gpus_per_node=cl.gpus_per_node, snic_read_Bps_per_node=scenario.snic_read_Bps_per_node,
+        snic_write_Bps_per_node=scenario.snic_write_Bps_per_node, cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu, dram_Bps_per_node=cl.dram_Bps_per_node,
         store_read_Bps=0.0, store_write_Bps=0.0, decode_tokens_per_s_per_gpu=0.0,
     )
     dec_rate = scenario.decode_capacity()["tokens_per_s_per_gpu"]
     two = flows.resource_capacities(
-        prefill_nodes=0, decode_nodes=1, gpus_per_node=cl.gpus_per_node, snic_read_Bps_per_node=cl.snic_read_Bps_per_node,
-        snic_write_Bps_per_node=cl.snic_write_Bps_per_node, cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu, dram_Bps_per_node=cl.dram_Bps_per_node,
+        prefill_nodes=0, decode_nodes=1, gpus_per_node=cl.gpus_per_node, snic_read_Bps_per_node=scenario.snic_read_Bps_per_node,
+        snic_write_Bps_per_node=scenario.snic_write_Bps_per_node, cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu, dram_Bps_per_node=cl.dram_Bps_per_node,
         store_read_Bps=0.0, store_write_Bps=0.0, decode_tokens_per_s_per_gpu=dec_rate,
     )
     out = {n: (float(one[n]), float(two[n]), 0.0) for n in flows.RESOURCE_NAMES}

@@ -56,8 +56,8 @@ class PolicyTable:
         d = np.linspace(0.0, 5.0, 26) if de_backlog_s is None else np.asarray(de_backlog_s, float)
         if not 0 < cnic_headroom_frac <= 1:
             raise PolicyTableError(f"cnic_headroom_frac = {cnic_headroom_frac}: must be in (0, 1]")
-        pe_Bps = cl.snic_read_Bps_per_node
-        de_Bps = min(cl.snic_read_Bps_per_node, cl.gpus_per_node * cl.cnic_kv_Bps_per_gpu * cnic_headroom_frac)
+        pe_Bps = scenario.snic_read_Bps_per_node
+        de_Bps = min(scenario.snic_read_Bps_per_node, cl.gpus_per_node * cl.cnic_kv_Bps_per_gpu * cnic_headroom_frac)
         relay = cl.network.rdma_wr_us * 1e-6 * scenario.model.kv_layers_count if relay_s is None else relay_s
         vals = optimal_split(hit_bytes=h[:, None, None] * b, pe_backlog_s=p[None, :, None], de_backlog_s=d[None, None, :],
                              pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay)

@@ -24,8 +24,9 @@ class NodeSpec:
     cnic_Gbps: float = fld("compute-network (RDMA) NIC line rate per GPU, one NIC per GPU (B)", gt=0)
     snic_count: int = fld("storage NICs per node", gt=0)
     snic_Gbps: float = fld("storage NIC line rate, each, full duplex", gt=0)
-    snic_efficiency_frac: float = fld(
-        "achievable share of the storage NIC line rate when reading from the store", gt=0, le=1
+    snic_payload_frac: float = fld(
+        "share of the storage NIC line rate that carries payload while the NIC is busy (the block-read "
+        "model of dpmodel.storage sets how busy it is)", gt=0, le=1
     )
     dram_GBps: float = fld("host DRAM bandwidth per node, reads + writes together (half duplex) (M)", gt=0)
     dram_kv_buffer_GiB: float = fld("host DRAM reserved for the PE/DE KV buffer per node", gt=0)
@@ -45,6 +46,10 @@ class NetworkSpec:
 class StorageSpec:
     read_GBps: float = fld("storage back end aggregate read bandwidth", gt=0)
     write_GBps: float = fld("storage back end aggregate write bandwidth", gt=0)
+    read_overhead_ms: float = fld("fixed cost of one block read from the store that does not occupy the NIC (RPC, lookup, SSD)", ge=0)
+    write_overhead_ms: float = fld("fixed cost of one block write to the store that does not occupy the NIC", ge=0)
+    full_block_tokens: int = fld("tokens per Full Block, the unit of every store read and write (all layers)", gt=0)
+    reads_in_flight_max: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,15 +73,26 @@ class ClusterProfile:
         return self.node.gpus_count
 
     @property
-    def snic_read_Bps_per_node(self) -> float:
-        """Achievable storage read bandwidth of one node (all its storage NICs)."""
-        n = self.node
-        return n.snic_count * units.gbps_to_Bps(n.snic_Gbps) * n.snic_efficiency_frac
+    def snic_payload_Bps_per_node(self) -> float:
+        """Payload ceiling of one node's storage NICs (all of them, fully busy).
 
-    @property
-    def snic_write_Bps_per_node(self) -> float:
+        The rate a node sustains depends on the model's block size and the reads in flight:
+        :meth:`snic_block_Bps_for` (and ``Scenario.snic_read_Bps_per_node``, which supplies them).
+        """
         n = self.node
-        return n.snic_count * units.gbps_to_Bps(n.snic_Gbps) * n.snic_efficiency_frac
+        return n.snic_count * units.gbps_to_Bps(n.snic_Gbps) * n.snic_payload_frac
+
+    def snic_block_Bps_for(self, *, block_bytes, reads_in_flight, write: bool = False):
+        """Read (or, ``write=True``, write) rate of one node's storage NICs for blocks of
+        ``block_bytes`` with ``reads_in_flight`` outstanding per NIC [B/s] (vectorized)."""
+        from .. import storage as st
+
+        n, s = self.node, self.storage
+        overhead_ms = s.write_overhead_ms if write else s.read_overhead_ms
+        per_nic = st.effective_read_Bps(block_bytes=block_bytes, reads_in_flight=reads_in_flight,
+                                        line_Bps=units.gbps_to_Bps(n.snic_Gbps), payload_frac=n.snic_payload_frac,
+                                        read_overhead_s=overhead_ms * 1e-3)
+        return n.snic_count * per_nic
 
     @property
     def cnic_line_Bps_per_gpu(self) -> float:

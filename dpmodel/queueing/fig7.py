@@ -48,16 +48,16 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, dict[str, float
     return out
 
 
-def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = None, snic_efficiency_frac: float | None = None) -> Scenario:
-    """The Fig. 7 scenario of ``model`` on ``workload``; ``snic_efficiency_frac`` replaces the
-    profile's achievable share of the storage NIC's line rate (a sensitivity, not a fit)."""
+def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = None, snic_payload_frac: float | None = None) -> Scenario:
+    """The Fig. 7 scenario of ``model`` on ``workload``; ``snic_payload_frac`` replaces the
+    profile's payload share of the storage NIC's line rate (a sensitivity, not a fit)."""
     spec = FIG7_JCT_S[model]
     sc = Scenario.load(
         cluster=FIG7_CLUSTER, model=model, workload=workload, prefill_nodes=spec["prefill_nodes"], decode_nodes=spec["decode_nodes"], **(knobs or {})
     )
-    if snic_efficiency_frac is not None:
+    if snic_payload_frac is not None:
         cl = sc.cluster
-        sc = dataclasses.replace(sc, cluster=dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_efficiency_frac=float(snic_efficiency_frac))))
+        sc = dataclasses.replace(sc, cluster=dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_payload_frac=float(snic_payload_frac))))
     return sc
 
 
@@ -103,11 +103,11 @@ class Fig7Cell:
 
 
 def predict(model: str, knobs: dict[str, float] | None = None, modes=("oracle", "dualpath", "basic"), seed: int = 0,
-            reading: str = "turn-weighted", snic_efficiency_frac: float | None = None, agents_from: str = "paper") -> list[Fig7Cell]:
+            reading: str = "turn-weighted", snic_payload_frac: float | None = None, agents_from: str = "paper") -> list[Fig7Cell]:
     """Predicted vs paper JCT for every Fig. 7 cell of ``model`` (agents built by :func:`run_trajectories`)."""
     cells = []
     for wl, ref in FIG7_JCT_S[model]["cells"].items():
-        sc = scenario_for(model, wl, knobs, snic_efficiency_frac)
+        sc = scenario_for(model, wl, knobs, snic_payload_frac)
         ts = run_trajectories(sc, max(ref["agents"]), seed=seed, agents_from=agents_from)
         for mode in modes:
             for r, paper in zip(offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading, trajectories=ts), ref[mode],

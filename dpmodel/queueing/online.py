@@ -529,7 +529,7 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         # step 1, the read into the DRAM buffer: the whole turn on one side (the decode side with
         # probability f), a processor-sharing storage NIC there
         H_mean = float(w @ hit_s)
-        S_node = cl.snic_read_Bps_per_node
+        S_node = scenario.snic_read_Bps_per_node
         read = 0.0
         read_i = []  # each route's read time (processor sharing: a turn's own size, stretched)
         for share, name in ((1 - f, "pe.snic.read"), (f, "de.snic.read")):
@@ -549,9 +549,9 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
         # (shared with the previous batch's hand-offs), then computes
         rho_other = min(util.get("pe.snic.read", 0.0) * (1 - e / g), 0.999999)
         u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0)), 0.999999)
-        snic_s = hit_s / cl.snic_read_Bps_per_node / (1 - rho_other)
+        snic_s = hit_s / scenario.snic_read_Bps_per_node / (1 - rho_other)
         c = comp_s / e
-        parts = TurnParts(serial=c, work=hit_s / cl.snic_read_Bps_per_node, cr=np.zeros_like(c), cw=hit_s / B,
+        parts = TurnParts(serial=c, work=hit_s / scenario.snic_read_Bps_per_node, cr=np.zeros_like(c), cw=hit_s / B,
                           lone=np.maximum(snic_s, hit_s / B / (1 - u)), w=w, work_scale=1 / (1 - rho_other),
                           comp=c, quota_s=dep.prefill_quota_s)
         per_turn = float(w @ (c + np.maximum(snic_s, hit_s / B / e))) / float(np.sum(w))

@@ -257,10 +257,11 @@ class ServingSim:
         # its bandwidth is below the storage NICs' sum; otherwise its bytes are only counted (this
         # also keeps the bottleneck-share rule from throttling a lone read on an idle NIC when
         # many reads are in flight elsewhere).
-        self.store_binds = cl.store_read_Bps < (self.P + self.D) * cl.snic_read_Bps_per_node
-        self.pe_snic = [net.link(f"pe{i}.snic.read", cl.snic_read_Bps_per_node) for i in range(self.P)]
-        self.de_snic = [net.link(f"de{j}.snic.read", cl.snic_read_Bps_per_node) for j in range(self.D)]
-        self.de_snic_w = [net.link(f"de{j}.snic.write", cl.snic_write_Bps_per_node) for j in range(self.D)]
+        snic_r, snic_w = scenario.snic_read_Bps_per_node, scenario.snic_write_Bps_per_node  # Full-Block read model
+        self.store_binds = cl.store_read_Bps < (self.P + self.D) * snic_r
+        self.pe_snic = [net.link(f"pe{i}.snic.read", snic_r) for i in range(self.P)]
+        self.de_snic = [net.link(f"de{j}.snic.read", snic_r) for j in range(self.D)]
+        self.de_snic_w = [net.link(f"de{j}.snic.write", snic_w) for j in range(self.D)]
         self.pe_dram = [net.link(f"pe{i}.dram", cl.dram_Bps_per_node) for i in range(self.P)]
         self.de_dram = [net.link(f"de{j}.dram", cl.dram_Bps_per_node) for j in range(self.D)]
         B = cl.cnic_kv_Bps_per_gpu
