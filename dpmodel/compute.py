@@ -185,3 +185,79 @@ def decode_weight_bytes_per_gpu(
     auto = D if moe else np.ones_like(D)
     nodes = np.minimum(np.where(n > 0, n, auto), D)
     return np.asarray(weight_bytes, float) / (np.asarray(gpus_per_node, float) * nodes)
+
+
+# ---- roofline forward pass (prefill batch and decode step) ----------------------------------
+
+def gemm_efficiency_frac(*, rows: ArrayLike, eff_max_frac: ArrayLike, half_rows: ArrayLike) -> np.ndarray:
+    """Achieved share of the tensor peak of a GEMM with ``rows`` rows (tokens per GPU, or per
+    expert for a grouped MoE GEMM): the saturating curve ``eff_max m / (m + m_half)``.
+
+    Constants from DeepGEMM's published table (compute-references.md 2a): ~0.17 of the FP8 peak at
+    m = 64, ~0.27 at 128, ~0.68 at 4096 (grouped contiguous 1346 TFLOPS of 1979).
+    """
+    m = np.maximum(np.asarray(rows, float), 0.0)
+    return np.asarray(eff_max_frac, float) * m / (m + np.asarray(half_rows, float))
+
+
+def forward_parts_s(
+    *,
+    tokens_per_gpu: ArrayLike,
+    dense_flops_per_token: ArrayLike,
+    expert_flops_per_token: ArrayLike,
+    expert_rows: ArrayLike,
+    attention_flops_per_gpu: ArrayLike,
+    weight_bytes_per_gpu: ArrayLike,
+    kv_read_bytes_per_gpu: ArrayLike,
+    gemm_peak_flops_per_s: ArrayLike,
+    gemm_eff_max_frac: ArrayLike,
+    gemm_half_rows: ArrayLike,
+    attention_flops_per_s: ArrayLike,
+    hbm_Bps: ArrayLike,
+    hbm_efficiency_frac: ArrayLike,
+    comm_calls: ArrayLike,
+    comm_bytes_per_gpu: ArrayLike,
+    comm_Bps: ArrayLike,
+    comm_latency_s: ArrayLike,
+    comm_overlap_frac: ArrayLike,
+    layers_count: ArrayLike,
+    layer_fixed_s: ArrayLike,
+) -> dict[str, np.ndarray]:
+    """One forward pass of an engine whose GPUs run in lock step, as a roofline (per GPU).
+
+    * compute = dense GEMMs (attention projections, shared experts, dense MLPs, LM head) at the
+      GEMM efficiency of ``tokens_per_gpu`` rows + routed-expert GEMMs at the efficiency of
+      ``expert_rows`` rows per expert + attention FLOPs at the attention kernel's achieved rate;
+    * memory = the GPU's weight shard read once + the cached KV attention reads, at the achieved
+      HBM rate; a layer takes the larger of the two (summed over homogeneous layers, the same);
+    * communication (expert-parallel dispatch + combine, or tensor-parallel all-reduces):
+      ``comm_calls`` per forward, each with a latency floor, plus the bytes at the link rate; a
+      share ``comm_overlap_frac`` of it hides behind the roofline time (two micro-batches);
+    * a fixed cost per layer (kernel launches, synchronisation).
+
+    Returns each part and ``total_s``.
+    """
+    t = np.asarray(tokens_per_gpu, float)
+    peak = np.asarray(gemm_peak_flops_per_s, float)
+    eff_d = gemm_efficiency_frac(rows=t, eff_max_frac=gemm_eff_max_frac, half_rows=gemm_half_rows)
+    eff_e = gemm_efficiency_frac(rows=expert_rows, eff_max_frac=gemm_eff_max_frac, half_rows=gemm_half_rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dense_s = np.where(t > 0, np.asarray(dense_flops_per_token, float) * t / (peak * eff_d), 0.0)
+        ex = np.asarray(expert_flops_per_token, float) * t
+        expert_s = np.where(ex > 0, ex / (peak * eff_e), 0.0)
+    attn_s = np.asarray(attention_flops_per_gpu, float) / np.asarray(attention_flops_per_s, float)
+    compute_s = dense_s + expert_s + attn_s
+    bw = np.asarray(hbm_Bps, float) * np.asarray(hbm_efficiency_frac, float)
+    memory_s = (np.asarray(weight_bytes_per_gpu, float) + np.asarray(kv_read_bytes_per_gpu, float)) / bw
+    roof_s = np.maximum(compute_s, memory_s)
+    comm_s = np.asarray(comm_calls, float) * np.asarray(comm_latency_s, float) + np.asarray(comm_bytes_per_gpu, float) / np.asarray(comm_Bps, float)
+    exposed_s = comm_s - np.asarray(comm_overlap_frac, float) * np.minimum(comm_s, roof_s)
+    fixed_s = np.asarray(layers_count, float) * np.asarray(layer_fixed_s, float)
+    total = roof_s + exposed_s + fixed_s
+    return {"dense_gemm_s": dense_s, "expert_gemm_s": expert_s, "attention_s": attn_s, "compute_s": compute_s,
+            "memory_s": memory_s, "comm_s": comm_s, "comm_exposed_s": exposed_s, "fixed_s": fixed_s, "total_s": total}
+
+
+def forward_s(**kw) -> np.ndarray:
+    """Total time of :func:`forward_parts_s`."""
+    return forward_parts_s(**kw)["total_s"]

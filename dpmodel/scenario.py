@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import compute, flows, storage, units
 from .errors import ScenarioError
 from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model
+from .units import DTYPE_BYTES
 
 DEFAULT_CLUSTER = "dualpath-hopper"
 DEFAULT_MODEL = "deepseek-v3.2"
@@ -75,6 +77,12 @@ class Deployment:
         step (an expert-parallel group: every GPU waits for the all-to-all); 0 = auto (MoE models:
         a whole node, as the paper's DS models use EP + DP; dense models: one GPU, as its Qwen runs
         data parallel only).
+    physics : "roofline" (default): prefill and decode times from the roofline forward pass
+        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates);
+        "flat": the earlier physics (FLOPs at ``prefill_efficiency_frac``, decode weights + KV over
+        HBM plus ``decode_step_overhead_s``).
+    prefill_max_tokens_per_gpu : most new tokens one GPU holds in a prefill forward (DeepSeek's
+        profile-data prefill trace: 16K tokens per GPU; compute-references.md 1).
     """
 
     prefill_nodes_count: int = DEFAULT_PREFILL_NODES
@@ -88,6 +96,8 @@ class Deployment:
     decode_weight_nodes_count: int = 0
     prefill_quota_s: float = 0.3
     prefill_engine_gpus_count: int = 0
+    physics: str = "roofline"
+    prefill_max_tokens_per_gpu: int = 16384
 
     def __post_init__(self) -> None:
         checks = {
@@ -115,6 +125,8 @@ class Deployment:
             raise ScenarioError(f"deployment field decode_step_overhead_s = {self.decode_step_overhead_s!r}: must be >= 0")
         if not (self.prefill_quota_s >= 0 and math.isfinite(self.prefill_quota_s)):
             raise ScenarioError(f"deployment field prefill_quota_s = {self.prefill_quota_s!r}: must be >= 0")
+        if self.physics not in ("roofline", "flat"):
+            raise ScenarioError(f"deployment field physics = {self.physics!r}: use 'roofline' or 'flat'")
         if not self.tpot_max_s > 0:
             raise ScenarioError(f"deployment field tpot_max_s = {self.tpot_max_s!r}: must be > 0 (inf for no cap)")
 
@@ -240,21 +252,166 @@ class Scenario:
                 "add decode nodes or set decode_weight_nodes_count"
             )
         seq_bytes = self._mean_decode_seq_bytes()
-        cap = compute.decode_tokens_per_s_per_gpu(
-            hbm_kv_bytes_per_gpu=hbm_kv,
-            seq_kv_bytes=seq_bytes,
-            weight_bytes_per_gpu=w,
-            hbm_Bps=cl.hbm_Bps_per_gpu,
-            hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-            step_overhead_s=dep.decode_step_overhead_s,
-            tpot_max_s=dep.tpot_max_s,
-        )
+        t0, per_seq = self.decode_affine_s()
+        by_hbm = max(hbm_kv, 0.0) / seq_bytes
+        by_tpot = math.inf if math.isinf(dep.tpot_max_s) else max(dep.tpot_max_s - t0, 0.0) / per_seq
+        batch = min(by_hbm, by_tpot)
+        step = t0 + batch * per_seq
+        cap = {"batch_seqs_per_gpu": batch, "step_s": step, "tokens_per_s_per_gpu": batch / step if step > 0 else 0.0}
         return {
             **{k: float(v) for k, v in cap.items()},
             "weight_bytes_per_gpu": w,
             "hbm_kv_bytes_per_gpu": hbm_kv,
             "seq_kv_bytes": seq_bytes,
         }
+
+    # ---- roofline forward passes -----------------------------------------------------------
+    def _mean_turn(self) -> tuple[float, float, float]:
+        ks = self.classes()
+        w = sum(k.weight_frac for k in ks)
+        c = sum(k.weight_frac * k.hit_tokens for k in ks) / w
+        a = sum(k.weight_frac * k.append_tokens for k in ks) / w
+        o = sum(k.weight_frac * k.generated_tokens for k in ks) / w
+        return c, a, o
+
+    def _flops_split(self) -> tuple[float, float, float]:
+        """Per-token linear FLOPs: (dense GEMMs, routed-expert GEMMs), and non-expert weight params."""
+        mdl, arch = self.model, self.model.architecture
+        moe_layers = arch.layers_count - arch.dense_layers_count
+        expert = 3.0 * arch.hidden_dim * arch.moe_intermediate_dim
+        routed_active = moe_layers * arch.active_experts_count * expert
+        routed_all = moe_layers * arch.routed_experts_count * expert
+        return 2.0 * (mdl.active_params - routed_active), 2.0 * routed_active, mdl.total_params - routed_all
+
+    def prefill_forward_parts(self, turns: ArrayLike, context_tokens: float | None = None, append_tokens: float | None = None) -> dict:
+        """Roofline parts of one prefill forward of ``turns`` mean turns on one engine (per GPU)."""
+        cl, mdl, arch, k = self.cluster, self.model, self.model.architecture, self.cluster.kernels
+        c0, a0, _ = self._mean_turn()
+        c = c0 if context_tokens is None else context_tokens
+        a = a0 if append_tokens is None else append_tokens
+        n = np.asarray(turns, float)
+        e = self.prefill_engine_gpus
+        dense_f, expert_f, nonexpert_params = self._flops_split()
+        moe = arch.layers_count > arch.dense_layers_count
+        t = n * a / e
+        attn = float(mdl.prefill_flops(context_tokens=c, append_tokens=a)) - (dense_f + expert_f) * a
+        wb = DTYPE_BYTES[mdl.numerics.weight_dtype]
+        weights = (nonexpert_params + (mdl.total_params - nonexpert_params) / e) * wb if moe else mdl.total_params * wb / e
+        h = arch.hidden_dim
+        moe_layers = arch.layers_count - arch.dense_layers_count
+        if moe and e > 1:
+            calls = 2.0 * moe_layers
+            comm_bytes = moe_layers * t * arch.active_experts_count * 3.0 * h * (e - 1) / e
+            link = (k.nvlink_GBps if e <= cl.gpus_per_node else k.rdma_GBps) * 1e9
+        elif e > 1:  # tensor parallel: two all-reduces per layer
+            calls = 2.0 * arch.layers_count
+            comm_bytes = arch.layers_count * 2.0 * t * 2.0 * h * 2.0 * (e - 1) / e
+            link = k.nvlink_GBps * 1e9
+        else:
+            calls, comm_bytes, link = 0.0, 0.0, 1.0
+        lat = (k.ep_normal_latency_us if moe else k.tp_allreduce_latency_us) * 1e-6
+        return compute.forward_parts_s(
+            tokens_per_gpu=t, dense_flops_per_token=dense_f, expert_flops_per_token=expert_f,
+            expert_rows=t * e * arch.active_experts_count / max(arch.routed_experts_count, 1),
+            attention_flops_per_gpu=n * attn / e, weight_bytes_per_gpu=weights,
+            kv_read_bytes_per_gpu=n * (c + a) * mdl.kv_bytes_per_token / e,
+            gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype),
+            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows=k.gemm_half_rows,
+            attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
+            hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac,
+            comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
+            comm_overlap_frac=k.comm_overlap_frac, layers_count=arch.layers_count, layer_fixed_s=k.prefill_layer_fixed_us * 1e-6,
+        )
+
+    def prefill_batch_turns(self) -> float:
+        """Mean turns per prefill forward: as many as fit in ``prefill_quota_s`` (at least one),
+        at most ``prefill_max_tokens_per_gpu`` new tokens per GPU."""
+        _, a, _ = self._mean_turn()
+        e = self.prefill_engine_gpus
+        n_max = max(1.0, math.floor(self.deployment.prefill_max_tokens_per_gpu * e / max(a, 1.0)))
+        grid = np.unique(np.concatenate([np.arange(1.0, min(n_max, 64.0) + 1), np.geomspace(1.0, n_max, 200).round()]))
+        tot = self.prefill_forward_parts(grid)["total_s"]
+        ok = grid[tot <= self.deployment.prefill_quota_s]
+        return float(ok.max()) if len(ok) else 1.0
+
+    def prefill_rate_flops_per_s(self) -> float:
+        """Effective prefill FLOP/s per GPU: the mean turn's FLOPs over its GPU-seconds in a
+        forward of :meth:`prefill_batch_turns` turns (roofline), or peak x efficiency (flat)."""
+        if self.deployment.physics == "flat":
+            return self.cluster.peak_flops_per_s_per_gpu(self.model.numerics.compute_dtype) * self.deployment.prefill_efficiency_frac
+        key = ("prefill_rate",)
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if key not in memo:
+            c, a, _ = self._mean_turn()
+            n = self.prefill_batch_turns()
+            gpu_s = self.prefill_engine_gpus * float(self.prefill_forward_parts(n)["total_s"]) / n
+            memo[key] = float(self.model.prefill_flops(context_tokens=c, append_tokens=a)) / gpu_s
+        return memo[key]
+
+    def decode_step_parts(self, batch_seqs: ArrayLike) -> dict:
+        """Roofline parts of one decode step at ``batch_seqs`` sequences per GPU (mean turn's context)."""
+        cl, mdl, arch, k = self.cluster, self.model, self.model.architecture, self.cluster.kernels
+        c, a, o = self._mean_turn()
+        ctx = c + a + o / 2.0
+        b = np.asarray(batch_seqs, float)
+        dense_f, expert_f, _ = self._flops_split()
+        moe = arch.layers_count > arch.dense_layers_count
+        g = cl.gpus_per_node
+        w = self.decode_weight_bytes_per_gpu()
+        G = max(1.0, round(mdl.weight_bytes / w))  # GPUs one replica spans (EP size, or TP size)
+        att = mdl.attention
+        attn_tok = float(mdl.prefill_flops(context_tokens=ctx, append_tokens=1.0)) - (dense_f + expert_f)
+        if att.sparse_top_k_tokens:
+            idx_b = att.indexer_head_dim * 1.0 + 4.0  # FP8 indexer key + its fp32 scale (FlashMLA layout)
+            per_seq = mdl.kv_layers_count * (min(ctx, att.sparse_top_k_tokens) * mdl.kv_bytes_per_token_layer + ctx * idx_b)
+        else:
+            per_seq = ctx * mdl.kv_bytes_per_token
+        h = arch.hidden_dim
+        moe_layers = arch.layers_count - arch.dense_layers_count
+        if moe and G > 1:
+            calls = 2.0 * moe_layers
+            remote = max(G - g, 0.0) / G
+            comm_bytes = moe_layers * b * arch.active_experts_count * 3.0 * h * (remote if remote > 0 else (G - 1) / G)
+            link = (k.rdma_GBps if remote > 0 else k.nvlink_GBps) * 1e9
+            lat = k.ep_low_latency_us * 1e-6
+        elif G > 1:
+            calls = 2.0 * arch.layers_count
+            comm_bytes = arch.layers_count * 2.0 * b * 2.0 * h * 2.0 * (G - 1) / G
+            link, lat = k.nvlink_GBps * 1e9, k.tp_allreduce_latency_us * 1e-6
+        else:
+            calls, comm_bytes, link, lat = 0.0, 0.0, 1.0, 0.0
+        tp = G if not moe else 1.0  # a dense replica's GEMMs are split over its TP GPUs
+        return compute.forward_parts_s(
+            tokens_per_gpu=b * (1.0 if moe else 1.0), dense_flops_per_token=dense_f / tp, expert_flops_per_token=expert_f,
+            expert_rows=b * G * arch.active_experts_count / max(arch.routed_experts_count, 1),
+            attention_flops_per_gpu=b * attn_tok / tp, weight_bytes_per_gpu=w, kv_read_bytes_per_gpu=b * per_seq,
+            gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype),
+            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows=k.gemm_half_rows,
+            attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
+            hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac,
+            comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
+            comm_overlap_frac=k.comm_overlap_frac, layers_count=arch.layers_count, layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
+        )
+
+    def decode_affine_s(self) -> tuple[float, float]:
+        """Decode step as ``t0 + batch x per_seq`` (seconds; batch per GPU): the roofline's step at
+        a near-empty batch and its slope up to the HBM-capacity batch, or the flat physics."""
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if "decode" in memo:
+            return memo["decode"]
+        dep, cl = self.deployment, self.cluster
+        w = self.decode_weight_bytes_per_gpu()
+        seq_bytes = self._mean_decode_seq_bytes()
+        if dep.physics == "flat":
+            bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
+            out = (dep.decode_step_overhead_s + w / bw, seq_bytes / bw)
+        else:
+            b_cap = max(cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w, 0.0) / seq_bytes
+            b_ref = max(b_cap, 1.0)
+            t = self.decode_step_parts(np.array([1e-6, b_ref]))["total_s"]
+            out = (float(t[0]), float(max(t[1] - t[0], 0.0) / b_ref))
+        memo["decode"] = out
+        return out
 
     def _mean_decode_seq_bytes(self) -> float:
         b = self.model.kv_bytes_per_token
@@ -312,8 +469,7 @@ class Scenario:
             flops = k.prefill_flops
         else:
             flops = float(self.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens))
-        rate = self.cluster.peak_flops_per_s_per_gpu(self.model.numerics.compute_dtype) * self.deployment.prefill_efficiency_frac
-        return flops / rate
+        return flops / self.prefill_rate_flops_per_s()
 
     def capacities(self) -> dict[str, float]:
         """Cluster-wide capacity per second of every resource, in the resource's unit."""

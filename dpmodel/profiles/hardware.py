@@ -52,6 +52,42 @@ class StorageSpec:
     reads_in_flight_max: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0)
 
 
+_K = "compute-references.md"
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelSpec:
+    """Achieved kernel rates of the roofline forward pass (:func:`dpmodel.compute.forward_parts_s`).
+
+    Defaults are H800 figures from shared/reference/compute-references.md (section in each source).
+    """
+
+    gemm_eff_max_frac: float = fld("large-M GEMM efficiency (share of the tensor peak)", gt=0, le=1, default=0.70,
+                                   source=f"measured: DeepGEMM README, 1346 TFLOPS grouped / 1009-1426 dense at M=4096 of 1979 ({_K} 2a)")
+    gemm_half_rows: float = fld("GEMM rows at which efficiency is half its maximum", gt=0, default=200.0,
+                                source=f"derived: DeepGEMM M=64 / 128 rows at 0.10-0.17 / 0.18-0.33 of peak ({_K} 2a)")
+    attention_efficiency_frac: float = fld("attention kernel FLOP rate as a share of the BF16 peak", gt=0, le=1, default=0.65,
+                                           source=f"measured: FlashMLA sparse prefill 640 TFLOPS of 989 BF16; FA3 740 (75 %) ({_K} 2b)")
+    hbm_efficiency_frac: float = fld("achieved share of HBM bandwidth (weights and KV reads)", gt=0, le=1, default=0.80,
+                                     source=f"measured: DeepGEMM small-M 45-80 %, FlashMLA 90 % of 3.35 TB/s ({_K} 2a, 4)")
+    prefill_layer_fixed_us: float = fld("fixed cost per layer of a prefill forward (eager launches)", ge=0, default=100.0,
+                                        source=f"derived: 20-40 kernels x 3-5 us per layer ({_K} 6, unverified)")
+    decode_layer_fixed_us: float = fld("fixed cost per layer of a decode step (CUDA graph)", ge=0, default=20.0,
+                                       source="assumption: graph-captured decode, a few kernel boundaries per layer")
+    ep_normal_latency_us: float = fld("latency floor of one expert-parallel normal-mode call (prefill)", ge=0, default=150.0,
+                                      source=f"measured: DeepEP normal-mode 0.1-0.45 ms fixed per call ({_K} 2c, 6)")
+    ep_low_latency_us: float = fld("latency floor of one expert-parallel low-latency call (decode)", ge=0, default=50.0,
+                                   source=f"measured: DeepEP LL 77 us dispatch at EP8/128 tokens; 0.06 ms SM time per layer ({_K} 2c)")
+    nvlink_GBps: float = fld("achieved all-to-all rate inside a node, per GPU", gt=0, default=155.0,
+                             source=f"measured: DeepEP intranode 153-158 GB/s on H800 ({_K} 2c)")
+    rdma_GBps: float = fld("achieved all-to-all rate across nodes, per GPU", gt=0, default=45.0,
+                           source=f"measured: DeepEP internode 43-58 GB/s on CX7 400G ({_K} 2c)")
+    tp_allreduce_latency_us: float = fld("latency floor of one tensor-parallel all-reduce", ge=0, default=15.0,
+                                         source="assumption: NCCL small-message all-reduce inside an NVLink node")
+    comm_overlap_frac: float = fld("share of communication hidden behind compute (two micro-batches)", ge=0, le=1, default=1.0,
+                                   source=f"measured: DeepSeek overlaps dispatch/combine with compute in prefill and decode ({_K} 1)")
+
+
 @dataclasses.dataclass(frozen=True)
 class ClusterProfile:
     """One node type plus the storage back end it reads from.
@@ -66,6 +102,7 @@ class ClusterProfile:
     network: NetworkSpec = fld("compute network")
     storage: StorageSpec = fld("storage back end")
     provenance: Provenance = fld("sources")
+    kernels: KernelSpec = fld("achieved kernel rates (roofline)", default=KernelSpec(), source="per-field defaults")
 
     # ---- derived, base units ------------------------------------------------------------
     @property

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import compute, flows
+from .. import flows
 from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
 from ..workload.classes import classes_from_turns
@@ -56,15 +56,8 @@ def build_network(scenario: Scenario, mode: str, de_frac: float):
 
     def decode_service_s(in_decode: float) -> float:
         batch = min(max(in_decode, 1.0), slots) / (g * D)
-        step = compute.decode_step_s(
-            batch_seqs=batch,
-            seq_kv_bytes=dec["seq_kv_bytes"],
-            weight_bytes_per_gpu=dec["weight_bytes_per_gpu"],
-            hbm_Bps=cl.hbm_Bps_per_gpu,
-            hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-            step_overhead_s=dep.decode_step_overhead_s,
-        )
-        return gen * float(step)
+        t0, per_seq = scenario.decode_affine_s()
+        return gen * float(t0 + batch * per_seq)
 
     stations.append(Station("de.decode", decode_service_s(1.0), slots, "dec"))
     return stations, decode_service_s, hold
@@ -96,12 +89,9 @@ def _work_in_mean_turns(scenario: Scenario, ts: TrajectorySet) -> np.ndarray:
     """
     ctx = ts.context_tokens()
     comp = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
-    rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
-    dec = scenario.decode_capacity()
-    cl, dep = scenario.cluster, scenario.deployment
-    step0 = float(compute.decode_step_s(batch_seqs=1.0, seq_kv_bytes=dec["seq_kv_bytes"], weight_bytes_per_gpu=dec["weight_bytes_per_gpu"],
-                                        hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-                                        step_overhead_s=dep.decode_step_overhead_s))
+    rate = scenario.prefill_rate_flops_per_s()
+    t0, per_seq = scenario.decode_affine_s()
+    step0 = t0 + per_seq
     cost = comp / rate + ts.generated_tokens * step0
     per_agent = np.add.reduceat(cost, ts.offsets[:-1])
     return per_agent / cost.mean()

@@ -196,7 +196,7 @@ def _turn_sizes(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _turn_sizes_uncached(scenario: Scenario) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     b = scenario.model.kv_bytes_per_token
-    rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
+    rate = scenario.prefill_rate_flops_per_s()
     if scenario.workload.synthesis is not None and not scenario.request_classes:
         import json
 
@@ -577,9 +577,7 @@ def _components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str
     w_batch = parts.w
     # decode: TPOT fixed point
     dec = _memo(scenario, "decode", scenario.decode_capacity)
-    bw = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
-    t0 = dep.decode_step_overhead_s + dec["weight_bytes_per_gpu"] / bw
-    k_per_seq = dec["seq_kv_bytes"] / bw
+    t0, k_per_seq = scenario.decode_affine_s()
     o = float(sum(k.weight_frac * k.generated_tokens for k in ks))
     x = k_per_seq * lam * o / (D * g)
     tpot = t0 / (1 - x) if x < 1 else math.inf

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from .. import compute
 from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
 from .net import FluidNet, Link
@@ -249,7 +248,7 @@ class ServingSim:
         self.rng = np.random.default_rng(seed)
         self.P, self.D, self.g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
         self.b = scenario.model.kv_bytes_per_token
-        self.peak = cl.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * dep.prefill_efficiency_frac
+        self.peak = scenario.prefill_rate_flops_per_s()
         net = self.net = FluidNet(env)
         self.store_r = net.link("store.read", cl.store_read_Bps)
         self.store_w = net.link("store.write", cl.store_write_Bps)
@@ -279,9 +278,8 @@ class ServingSim:
         dec = scenario.decode_capacity()
         self.dec = dec
         # a decode step: k0 + k1 x the batch's KV bytes (the decode model, in plain floats)
-        k0 = float(compute.decode_step_s(batch_seqs=0, seq_kv_bytes=0.0, weight_bytes_per_gpu=dec["weight_bytes_per_gpu"], hbm_Bps=cl.hbm_Bps_per_gpu,
-                                         hbm_efficiency_frac=dep.decode_hbm_efficiency_frac, step_overhead_s=dep.decode_step_overhead_s))
-        self._step_coef = (k0, 1.0 / (cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac))
+        k0, per_seq = scenario.decode_affine_s()
+        self._step_coef = (k0, per_seq / dec["seq_kv_bytes"])
         max_seqs = math.floor(dec["batch_seqs_per_gpu"]) if math.isfinite(dep.tpot_max_s) else math.inf
         self.des = [DecodeEngine(self, j, k, dec["hbm_kv_bytes_per_gpu"], max(max_seqs, 1)) for j in range(self.D) for k in range(self.g)]
         self.des_by_node = [[e for e in self.des if e.node == j] for j in range(self.D)]

@@ -158,7 +158,7 @@ def _turn_durations_s(scenario, aps: float, ts: TrajectorySet) -> np.ndarray:
     tpot = online_metrics(scenario, "oracle", aps).tpot_s  # decode does not depend on the read path
     if not math.isfinite(tpot):
         tpot = online_metrics(scenario, "oracle", 1e-6).tpot_s
-    rate = scenario.cluster.peak_flops_per_s_per_gpu(scenario.model.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac
+    rate = scenario.prefill_rate_flops_per_s()
     comp = np.asarray(scenario.model.prefill_flops(context_tokens=ts.context_tokens(), append_tokens=ts.append_tokens), float) / rate
     return comp + ts.generated_tokens * tpot
 
