@@ -77,10 +77,12 @@ class Deployment:
         step (an expert-parallel group: every GPU waits for the all-to-all); 0 = auto (MoE models:
         a whole node, as the paper's DS models use EP + DP; dense models: one GPU, as its Qwen runs
         data parallel only).
-    physics : "roofline" (default): prefill and decode times from the roofline forward pass
-        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates);
-        "flat": the earlier physics (FLOPs at ``prefill_efficiency_frac``, decode weights + KV over
-        HBM plus ``decode_step_overhead_s``).
+    physics : "flat" (default): FLOPs at ``prefill_efficiency_frac``, decode weights + KV over
+        HBM plus ``decode_step_overhead_s`` (the physics the committed Fig. 7 calibration was fitted
+        under); "roofline": prefill and decode times from the roofline forward pass
+        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The roofline
+        is opt-in until it is calibrated: uncalibrated it is 60-90 % fast against every Fig. 7
+        Oracle bar (benchmarks/results/roofline_fig7.md; issue 14).
     prefill_max_tokens_per_gpu : most new tokens one GPU holds in a prefill forward (DeepSeek's
         profile-data prefill trace: 16K tokens per GPU; compute-references.md 1).
     """
@@ -96,7 +98,7 @@ class Deployment:
     decode_weight_nodes_count: int = 0
     prefill_quota_s: float = 0.3
     prefill_engine_gpus_count: int = 0
-    physics: str = "roofline"
+    physics: str = "flat"
     prefill_max_tokens_per_gpu: int = 16384
 
     def __post_init__(self) -> None:
