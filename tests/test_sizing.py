@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -49,9 +50,11 @@ def test_no_cheaper_node_mix_meets_the_target(sized):
                 assert slo_capacity(sc, "dualpath").max_aps < 1.0 * (1 - 1e-3), (P, D, snics)
 
 
-def test_more_target_costs_more():
+def test_more_target_costs_more(sized):
+    # 0.5 vs the fixture's 1.0 agents/s (the 0.5 vs 4.0 instance took ~4 minutes on 2 cores; it is
+    # on demand: DPMODEL_FULL_GRID=1, see benchmarks/results/test_speed.md)
     small = size_cluster(BASE, COST, target_aps=0.5)
-    big = size_cluster(BASE, COST, target_aps=4.0)
+    big = size_cluster(BASE, COST, target_aps=4.0) if os.environ.get("DPMODEL_FULL_GRID", "") not in ("", "0") else sized
     assert big.cost_per_hour > small.cost_per_hour
     assert big.prefill_nodes + big.decode_nodes >= small.prefill_nodes + small.decode_nodes
 
