@@ -190,10 +190,9 @@ class PolicyTable:
             h, p, d = np.meshgrid(*self.axes, indexing="ij")
             t = pa.table({AXES[0][0]: h.ravel(), AXES[1][0]: p.ravel(), AXES[2][0]: d.ravel(), VALUE[0]: self.values.ravel()})
             t = t.replace_schema_metadata({"dpmodel": json.dumps({k: v for k, v in doc.items() if k != "values"})})
-            tmp = path.with_suffix(".parquet.tmp")
-            pq.write_table(t, tmp)
-            tmp.replace(path)
-            return path
+            from ..fileio import atomic_write_with
+
+            return atomic_write_with(path, lambda tmp: pq.write_table(t, tmp))
         raise PolicyTableError(f"format {fmt!r}: use json, csv or parquet")
 
     @classmethod
