@@ -466,7 +466,7 @@ def read_trajectories(path: str | Path, *, lenient: bool = False) -> TrajectoryS
             if not ok:
                 raise ValueError("append_tokens and generated_tokens must be equal-length, non-empty lists of integers "
                                  f"in [0, {MAX_TOKENS:,}]")
-            if sum(a) + sum(g) > mal:
+            if len(a) > 1 and sum(a) + sum(g) > mal:  # the first turn may exceed MAL (it always stays)
                 raise ValueError(f"trajectory of {sum(a) + sum(g):,} tokens is longer than the file's "
                                  f"max_agent_length_tokens {mal:,}")
         except (ValueError, AttributeError) as exc:
