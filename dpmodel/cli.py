@@ -842,7 +842,10 @@ def main(argv: list[str] | None = None) -> int:
     caught: list[warnings.WarningMessage] = []
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse: --help, --version, or a one-line usage error
+            return exc.code if isinstance(exc.code, int) else 2
         if not getattr(args, "func", None):
             sub = [a for a in argv if not a.startswith("-")][:1]
             print(f"dpmodel: error: '{' '.join(sub) or 'dpmodel'}' needs a subcommand (see 'dpmodel {' '.join(sub)} --help')".replace("  ", " "),
