@@ -23,7 +23,8 @@ from .scenario import (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> None:  # one line, exit 2 (control characters in arguments escaped)
+        message = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
         self.exit(2, f"dpmodel: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -817,7 +818,7 @@ USAGE = ("usage: dpmodel {plan,profiles,offline,online,capacity,sweep,simulate,p
 
 
 def _oneline(text: object) -> str:
-    return " ".join(str(text).split())
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(text).split()))
 
 
 def _os_error_text(exc: OSError) -> str:

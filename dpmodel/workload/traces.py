@@ -350,8 +350,9 @@ class TraceSummary:
             "source": self.source,
             "requests": self.requests,
             "span_s": self.span_s,
-            "rate_per_s": self.rate_per_s,
-            "interarrival_cv": self.interarrival_cv,
+            # undefined (fewer than 2 or 3 arrivals, or all at one instant): None, never NaN
+            "rate_per_s": self.rate_per_s if math.isfinite(self.rate_per_s) else None,
+            "interarrival_cv": self.interarrival_cv if math.isfinite(self.interarrival_cv) else None,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "hit_ratio_tokens": self.hit_ratio_tokens,
