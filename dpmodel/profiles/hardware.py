@@ -11,30 +11,30 @@ from .schema import Provenance, fld
 @dataclasses.dataclass(frozen=True)
 class GpuSpec:
     model: str = fld("GPU product name (free text)")
-    dense_bf16_TFLOPS: float = fld("peak dense BF16 tensor throughput per GPU", ge=0.01, le=1e5)
-    dense_fp8_TFLOPS: float = fld("peak dense FP8 tensor throughput per GPU", ge=0.01, le=1e5)
-    hbm_GiB: float = fld("HBM capacity per GPU", ge=0.01, le=1e5)
-    hbm_GBps: float = fld("HBM bandwidth per GPU", ge=0.1, le=1e6)
-    pcie_GBps: float = fld("host<->GPU PCIe bandwidth per GPU, one direction", ge=0.1, le=1e4)
+    dense_bf16_TFLOPS: float = fld("peak dense BF16 tensor throughput per GPU", gt=0, ge=0.01, le=1e5)
+    dense_fp8_TFLOPS: float = fld("peak dense FP8 tensor throughput per GPU", gt=0, ge=0.01, le=1e5)
+    hbm_GiB: float = fld("HBM capacity per GPU", gt=0, ge=0.01, le=1e5)
+    hbm_GBps: float = fld("HBM bandwidth per GPU", gt=0, ge=0.1, le=1e6)
+    pcie_GBps: float = fld("host<->GPU PCIe bandwidth per GPU, one direction", gt=0, ge=0.1, le=1e4)
 
 
 @dataclasses.dataclass(frozen=True)
 class NodeSpec:
-    gpus_count: int = fld("GPUs per node (g)", ge=1, le=1024)
-    cnic_Gbps: float = fld("compute-network (RDMA) NIC line rate per GPU, one NIC per GPU (B)", ge=0.1, le=1e5)
-    snic_count: int = fld("storage NICs per node", ge=1, le=64)
-    snic_Gbps: float = fld("storage NIC line rate, each, full duplex", ge=0.1, le=1e5)
+    gpus_count: int = fld("GPUs per node (g)", gt=0, ge=1, le=1024)
+    cnic_Gbps: float = fld("compute-network (RDMA) NIC line rate per GPU, one NIC per GPU (B)", gt=0, ge=0.1, le=1e5)
+    snic_count: int = fld("storage NICs per node", gt=0, ge=1, le=64)
+    snic_Gbps: float = fld("storage NIC line rate, each, full duplex", gt=0, ge=0.1, le=1e5)
     snic_efficiency_frac: float = fld(
-        "achievable share of the storage NIC line rate when reading from the store", ge=0.01, le=1
+        "achievable share of the storage NIC line rate when reading from the store", gt=0, ge=0.01, le=1
     )
-    dram_GBps: float = fld("host DRAM bandwidth per node, reads + writes together (half duplex) (M)", ge=0.1, le=1e5)
-    dram_kv_buffer_GiB: float = fld("host DRAM reserved for the PE/DE KV buffer per node", ge=0.001, le=1e6)
+    dram_GBps: float = fld("host DRAM bandwidth per node, reads + writes together (half duplex) (M)", gt=0, ge=0.1, le=1e5)
+    dram_kv_buffer_GiB: float = fld("host DRAM reserved for the PE/DE KV buffer per node", gt=0, ge=0.001, le=1e6)
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
     cnic_collective_frac: float = fld(
-        "share of compute-NIC time taken by model-execution collectives (KV gets the rest)", ge=0, le=0.99
+        "share of compute-NIC time taken by model-execution collectives (KV gets the rest)", ge=0, lt=1, le=0.99
     )
     cnic_imbalance_factor: float = fld("max/mean load over a node's compute NICs (>= 1)", ge=1, le=100)
     copy_submit_us: float = fld("CPU cost to submit one cudaMemcpyAsync", ge=0, le=1e6)
@@ -43,8 +43,8 @@ class NetworkSpec:
 
 @dataclasses.dataclass(frozen=True)
 class StorageSpec:
-    read_GBps: float = fld("storage back end aggregate read bandwidth", ge=0.1, le=1e8)
-    write_GBps: float = fld("storage back end aggregate write bandwidth", ge=0.1, le=1e8)
+    read_GBps: float = fld("storage back end aggregate read bandwidth", gt=0, ge=0.1, le=1e8)
+    write_GBps: float = fld("storage back end aggregate write bandwidth", gt=0, ge=0.1, le=1e8)
 
 
 @dataclasses.dataclass(frozen=True)
