@@ -23,7 +23,8 @@ from .scenario import (
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
+    def error(self, message: str) -> None:  # one line, exit 2 (control characters in arguments escaped)
+        message = "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in message)
         self.exit(2, f"dpmodel: error: {message} (see '{self.prog} --help')\n")
 
 
@@ -42,6 +43,39 @@ def _positive_float(text: str) -> float:
     if not (v > 0 and v < float("inf")):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number > 0")
     return v
+
+
+def _bounded(kind, lo: float, hi: float, what: str):
+    """An argparse type: ``kind`` (int or float) in [lo, hi], finite; ``what`` says why the bound."""
+
+    def parse(text: str):
+        try:
+            v = kind(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        def num(x: float) -> str:
+            return f"{x:,}" if kind is int else f"{x:g}"
+
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"{text!r} must be >= {num(lo)}")
+        if v > hi:
+            raise argparse.ArgumentTypeError(f"{text!r} must be <= {num(hi)} ({what})")
+        return v
+
+    return parse
+
+
+#: far beyond any real run, and small enough that memory and every derived number stay bounded
+MAX_AGENTS = 100_000
+MAX_APS = 1e6
+MAX_ARRIVALS = 10_000_000
+_seed = _bounded(int, 0, 2**63 - 1, "a non-negative seed")
+_agents = _bounded(int, 1, MAX_AGENTS, "agents of one batch")
+_aps = _bounded(float, 1e-9, MAX_APS, "agent arrivals per second")
+_scale = _bounded(float, 1e-6, 1e6, "a scale factor; results are re-truncated at MAL")
+_extra_agents = _bounded(int, 0, MAX_AGENTS, "extra agents")
 
 
 def _float(text: str) -> float:
@@ -782,9 +816,12 @@ def _axis(text: str) -> tuple[str, list[float]]:
     if not sep or not values:
         raise argparse.ArgumentTypeError(f"{text!r}: use NAME=V1,V2,... (e.g. decode_nodes=2,4,8)")
     try:
-        return name.strip(), [float(v) for v in values.split(",") if v.strip()]
+        vals = [float(v) for v in values.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: values must be numbers") from None
+    if not vals:
+        raise argparse.ArgumentTypeError(f"{text!r}: no values; use NAME=V1,V2,... (e.g. decode_nodes=2,4,8)")
+    return name.strip(), vals
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -793,12 +830,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
     from . import flows
     from .fileio import atomic_write_text
-    from .sweep import SWEEP_AXES, grid, sweep_throughput
+    from .sweep import AXIS_RANGES, check_axis, grid, sweep_throughput
 
     axes = dict(args.axis or [])
-    for name in axes:
-        if name not in SWEEP_AXES:
-            raise DpmodelError(f"--axis {name}: unknown sweep axis; use one of {', '.join(SWEEP_AXES)}")
+    for name, values in axes.items():
+        check_axis(name, values)
+        if AXIS_RANGES[name][0]:
+            axes[name] = [int(v) for v in values]
     points = grid(**axes) if axes else [{}]
     cols = {k: np.array([p[k] for p in points]) for k in axes}
     out = sweep_throughput(scenario, args.mode, **cols)
@@ -870,6 +908,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                             f"got {', '.join(given) if given else 'none'}")
     if args.aps is not None and args.duration_s is None:
         raise DpmodelError("--aps needs --duration-s S (the measured window, after a warm-up of half as long)")
+    if args.aps is not None and args.aps * args.duration_s * 1.5 > MAX_ARRIVALS:
+        raise DpmodelError(f"--aps {args.aps:g} x --duration-s {args.duration_s:g} (plus the warm-up) is "
+                           f"{args.aps * args.duration_s * 1.5:.3g} expected arrivals; keep it <= {MAX_ARRIVALS:,} (lower --aps or --duration-s)")
     if args.rel_se is not None and args.aps is None:
         raise DpmodelError("--rel-se applies to online runs only: give --aps X --duration-s S, or drop --rel-se")
     if args.rel_se is not None and args.seed is not None:
@@ -978,16 +1019,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     off = sub.add_parser("offline", help="job completion time of an offline batch of agents (closed network, MVA)")
     add_scenario_options(off)
-    off.add_argument("--agents", type=_positive_int, required=True, help="agents that start together")
+    off.add_argument("--agents", type=_agents, required=True, help="agents that start together")
     _mode_arg(off, "dualpath")
-    off.add_argument("--seed", type=int, default=0, help="seed of the synthesized trajectories")
-    off.add_argument("--append-scale", type=_float, default=1.0, help="scale every append (re-truncated at MAL)")
-    off.add_argument("--gen-scale", type=_float, default=1.0, help="scale every generation (re-truncated at MAL)")
+    off.add_argument("--seed", type=_seed, default=0, help="seed of the synthesized trajectories")
+    off.add_argument("--append-scale", type=_scale, default=1.0, help="scale every append (re-truncated at MAL)")
+    off.add_argument("--gen-scale", type=_scale, default=1.0, help="scale every generation (re-truncated at MAL)")
     off.add_argument("--json", action="store_true")
     off.set_defaults(func=cmd_offline)
     on = sub.add_parser("online", help="TTFT/TTST/TPOT at an agent arrival rate (open network)")
     add_scenario_options(on)
-    on.add_argument("--aps", type=_float, required=True, help="agent arrivals per second (Poisson)")
+    on.add_argument("--aps", type=_aps, required=True, help="agent arrivals per second (Poisson)")
     _mode_arg(on, "dualpath")
     on.add_argument("--json", action="store_true")
     on.set_defaults(func=cmd_online)
@@ -1000,8 +1041,8 @@ def build_parser() -> argparse.ArgumentParser:
     va.set_defaults(func=cmd_validate_run)
     cap = sub.add_parser("capacity", help="largest APS meeting the TTFT and TPOT SLOs, per mode")
     add_scenario_options(cap)
-    cap.add_argument("--slo-ttft-s", type=_float, default=4.0, help="mean TTFT SLO (default 4 s, the paper's)")
-    cap.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
+    cap.add_argument("--slo-ttft-s", type=_positive_float, default=4.0, help="mean TTFT SLO (default 4 s, the paper's)")
+    cap.add_argument("--slo-tpot-s", type=_positive_float, default=0.05, help="TPOT SLO (default 0.05 s, the paper's)")
     cap.add_argument("--json", action="store_true")
     cap.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     cap.set_defaults(func=cmd_capacity)
@@ -1046,12 +1087,12 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--policy", choices=list(POLICIES), default="dualpath",
                     help="; ".join(f"{k}: {v}" for k, v in POLICIES.items()))
     si.add_argument("--policy-table", default=None, help="a policy table file (implies --policy dualpath-table)")
-    si.add_argument("--agents", type=_positive_int, default=None, help="offline: N agents start together; reports the JCT")
-    si.add_argument("--aps", type=_positive_float, default=None, help="online: Poisson agent arrivals per second (with --duration-s)")
+    si.add_argument("--agents", type=_agents, default=None, help="offline: N agents start together; reports the JCT")
+    si.add_argument("--aps", type=_aps, default=None, help="online: Poisson agent arrivals per second (with --duration-s)")
     si.add_argument("--duration-s", type=_positive_float, default=None, help="online: measured window [s], after a warm-up of half as long")
     si.add_argument("--speedup", type=_positive_float, default=1.0, help="trace: compress time by this factor")
     si.add_argument("--limit", type=_positive_int, default=None, help="trace: first N requests only")
-    si.add_argument("--seed", type=int, default=None, help="default 0 (replications with --rel-se use seeds 1, 2, ...)")
+    si.add_argument("--seed", type=_seed, default=None, help="default 0 (replications with --rel-se use seeds 1, 2, ...)")
     si.add_argument("--rel-se", type=_positive_float, default=None,
                     help="online: independent replications (seeds 1, 2, ...; at least 6, at most 40) until the mean TTFT's standard error "
                          "is this share of it (e.g. 0.04); reports the means over replications")
@@ -1075,10 +1116,10 @@ def build_parser() -> argparse.ArgumentParser:
     sz = sub.add_parser("size", help="minimum-cost cluster meeting a target load under SLOs (MILP, verified)")
     add_scenario_options(sz)
     tg = sz.add_mutually_exclusive_group(required=True)
-    tg.add_argument("--target-aps", type=_float, default=None, help="target agent arrivals per second")
-    tg.add_argument("--target-turns-per-s", type=_float, default=None, help="target turns per second")
-    sz.add_argument("--slo-ttft-s", type=_float, default=4.0)
-    sz.add_argument("--slo-tpot-s", type=_float, default=0.05)
+    tg.add_argument("--target-aps", type=_positive_float, default=None, help="target agent arrivals per second")
+    tg.add_argument("--target-turns-per-s", type=_positive_float, default=None, help="target turns per second")
+    sz.add_argument("--slo-ttft-s", type=_positive_float, default=4.0)
+    sz.add_argument("--slo-tpot-s", type=_positive_float, default=0.05)
     sz.add_argument("--cost", default="cloud-hopper", help="cost profile name or TOML path (default cloud-hopper)")
     sz.add_argument("--nodes-max", type=_positive_int, default=256, help="most nodes of each kind")
     sz.add_argument("--json", action="store_true")
@@ -1111,52 +1152,92 @@ def build_parser() -> argparse.ArgumentParser:
     wsh.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace")
     wsh.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="LRU KV cache size (default infinite)")
     wsh.add_argument("--model", default=DEFAULT_MODEL, help="model whose KV bytes size the cache (default deepseek-v3.2)")
-    wsh.add_argument("--agents", type=_positive_int, default=500, help="agents to synthesize for a NAME (default 500)")
-    wsh.add_argument("--seed", type=int, default=0)
+    wsh.add_argument("--agents", type=_agents, default=500, help="agents to synthesize for a NAME (default 500)")
+    wsh.add_argument("--seed", type=_seed, default=0)
     wsh.add_argument("--lenient", action="store_true", help="skip and count malformed lines")
     wsh.add_argument("--json", action="store_true")
     wsh.set_defaults(func=cmd_workload_show)
     wsy = wsub.add_parser("synth", help="synthesize trajectories to our JSONL format")
     wsy.add_argument("name", help="workload name or TOML path with a [synthesis] table")
-    wsy.add_argument("--agents", type=_positive_int, required=True)
-    wsy.add_argument("--seed", type=int, default=0)
+    wsy.add_argument("--agents", type=_agents, required=True)
+    wsy.add_argument("--seed", type=_seed, default=0)
     wsy.add_argument("--out", required=True, help="output .jsonl (written atomically)")
-    wsy.add_argument("--append-scale", type=_float, default=1.0, help="scale every append, re-truncate at MAL")
-    wsy.add_argument("--gen-scale", type=_float, default=1.0, help="scale every generation, re-truncate at MAL")
-    wsy.add_argument("--extra-agents", type=int, default=0, help="add agents with a random first round (the paper's knob)")
+    wsy.add_argument("--append-scale", type=_scale, default=1.0, help="scale every append, re-truncate at MAL")
+    wsy.add_argument("--gen-scale", type=_scale, default=1.0, help="scale every generation, re-truncate at MAL")
+    wsy.add_argument("--extra-agents", type=_extra_agents, default=0, help="add agents with a random first round (the paper's knob)")
     wsy.set_defaults(func=cmd_workload_synth)
     return p
+
+
+USAGE = ("usage: dpmodel {plan,profiles,offline,online,capacity,sweep,simulate,policy,size,bench,workload} ... "
+         "(start with 'dpmodel plan'; 'dpmodel --help' for more)")
+
+
+def _oneline(text: object) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in " ".join(str(text).split()))
+
+
+def _os_error_text(exc: OSError) -> str:
+    """An unexpected OSError (a read or a write outside the atomic writer) as one line with the path."""
+    if exc.filename is not None:
+        from .fileio import output_error
+
+        if isinstance(exc, PermissionError | IsADirectoryError | NotADirectoryError) or exc.errno in (28, 30, 122):
+            return _oneline(output_error(exc.filename, exc))
+        return _oneline(f"{exc.filename}: {exc.strerror or exc}; check the path")
+    return _oneline(f"{exc.strerror or exc} (an operating-system error); check the paths given and the free disk space")
 
 
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
-    from .errors import ProfileWarning
-
-    def _show(message: Any, category: type, *_a: Any, **_k: Any) -> None:
-        if issubclass(category, ProfileWarning):
-            print(f"dpmodel: warning: {message}", file=sys.stderr)
-        else:
-            print(f"{category.__name__}: {message}", file=sys.stderr)
-
-    warnings.showwarning = _show
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
+    if argv is None:
+        argv = sys.argv[1:]
+    if not argv:  # bare `dpmodel`: a short usage, not the full help
+        print(USAGE, file=sys.stderr)
         return 2
+    caught: list[warnings.WarningMessage] = []
     try:
-        if getattr(args, "kv_dtype", None) is not None:
-            from .profiles.hfconfig import with_kv_dtype
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # argparse: --help, --version, or a one-line usage error
+            return exc.code if isinstance(exc.code, int) else 2
+        if not getattr(args, "func", None):
+            sub = [a for a in argv if not a.startswith("-")][:1]
+            print(f"dpmodel: error: '{' '.join(sub) or 'dpmodel'}' needs a subcommand (see 'dpmodel {' '.join(sub)} --help')".replace("  ", " "),
+                  file=sys.stderr)
+            return 2
+        # warnings (numpy, cvxpy) never reach the terminal raw: collected, then one formatted line each
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            if getattr(args, "kv_dtype", None) is not None:
+                from .profiles.hfconfig import with_kv_dtype
 
-            args.model = with_kv_dtype(args.model, args.kv_dtype)
-        return args.func(args)
+                args.model = with_kv_dtype(args.model, args.kv_dtype)
+            rc = args.func(args)
     except DpmodelError as exc:
-        msg = " ".join(str(exc).split())
-        print(f"dpmodel: error: {msg}", file=sys.stderr)
+        print(f"dpmodel: error: {_oneline(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("dpmodel: interrupted (no partial output was written)", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # pragma: no cover - e.g. `dpmodel plan | head`
         return 0
+    except OSError as exc:
+        print(f"dpmodel: error: {_os_error_text(exc)}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("dpmodel: error: out of memory: the run is too large for this machine; use fewer agents, a shorter duration "
+              "or a smaller trace", file=sys.stderr)
+        return 2
+    seen = set()
+    for w in caught:
+        line = f"dpmodel: warning: {_oneline(w.message)} ({w.category.__name__})"
+        if line not in seen:
+            seen.add(line)
+            print(line, file=sys.stderr)
+    return rc
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -29,3 +29,7 @@ class InfeasibleError(DpmodelError):
 
 class SolverError(DpmodelError):
     """Every solver tried failed to return an optimal solution."""
+
+
+class OutputError(DpmodelError, OSError):
+    """An output file cannot be written (permissions, a folder in the way, a full disk, ...)."""

@@ -85,8 +85,9 @@ def format_plan_text(res: PlanResult) -> str:
     lines += [
         "  (* = binding)",
         "",
-        f"bottleneck-free P/D window (paper eq. 9): {_fmt(w['min'])} <= P/D <= {_fmt(w['max'])}; this scenario's "
-        f"P/D = {ratio:.3g} is {inside}",
+        (f"bottleneck-free P/D window (paper eq. 9): {_fmt(w['min'])} <= P/D <= {_fmt(w['max'])}; this scenario's "
+         if 0 <= w["min"] <= w["max"] else "bottleneck-free P/D window (paper eq. 9): empty (the bounds below conflict); this scenario's ")
+        + f"P/D = {ratio:.3g} is {inside}",
         f"  bounds: PE CNIC write >= {_fmt(w['eq3_pe_cnic_write_min'])}, DE CNIC read <= {_fmt(w['eq5_de_cnic_read_max'])}, "
         f"DE CNIC write <= {_fmt(w['eq7_de_cnic_write_max'])}, DE DRAM <= {_fmt(w['eq8_de_dram_max'])}",
     ]

@@ -30,6 +30,12 @@ DEFAULT_PREFILL_NODES = 2
 DEFAULT_DECODE_NODES = 4
 
 
+#: bounds of the deployment knobs (see Deployment.__post_init__)
+MAX_NODES = 100_000
+MIN_EFFICIENCY_FRAC = 0.01
+MAX_SECONDS = 3600.0
+
+
 @dataclass(frozen=True)
 class Mode:
     """How KV reaches the prefill GPUs.
@@ -102,17 +108,19 @@ class Deployment:
     prefill_max_tokens_per_gpu: int = 16384
 
     def __post_init__(self) -> None:
+        # upper bounds: far above any deployment (the largest clusters have ~10^4 nodes), low enough
+        # that every count, product and LP coefficient stays finite and exact
         checks = {
-            "prefill_nodes_count": (self.prefill_nodes_count, 1, None, True),
-            "decode_nodes_count": (self.decode_nodes_count, 1, None, True),
-            "decode_weight_nodes_count": (self.decode_weight_nodes_count, 0, None, True),
-            "prefill_engine_gpus_count": (self.prefill_engine_gpus_count, 0, None, True),
+            "prefill_nodes_count": (self.prefill_nodes_count, 1, MAX_NODES, True),
+            "decode_nodes_count": (self.decode_nodes_count, 1, MAX_NODES, True),
+            "decode_weight_nodes_count": (self.decode_weight_nodes_count, 0, MAX_NODES, True),
+            "prefill_engine_gpus_count": (self.prefill_engine_gpus_count, 0, 4096, True),
         }
-        for name, (v, lo, _hi, integer) in checks.items():
+        for name, (v, lo, hi, integer) in checks.items():
             if integer and (isinstance(v, bool) or not isinstance(v, int | np.integer)):
                 raise ScenarioError(f"deployment field {name} = {v!r}: must be an integer >= {lo}")
-            if v < lo:
-                raise ScenarioError(f"deployment field {name} = {v!r}: must be >= {lo}")
+            if v < lo or v > hi:
+                raise ScenarioError(f"deployment field {name} = {v!r}: must be in [{lo}, {hi}]")
         fracs = {
             "prefill_efficiency_frac": (self.prefill_efficiency_frac, False),
             "basic_overlap_frac": (self.basic_overlap_frac, True),
@@ -120,9 +128,16 @@ class Deployment:
             "hbm_reserve_frac": (self.hbm_reserve_frac, True),
         }
         for name, (v, zero_ok) in fracs.items():
-            if not isinstance(v, int | float) or not (0 <= v <= 1) or (v == 0 and not zero_ok) or math.isnan(v):
-                rng = "[0, 1]" if zero_ok else "(0, 1]"
+            # an efficiency below 1 % of peak is no running engine, and would push compute times
+            # (and the LP's coefficients) towards overflow
+            lo = 0.0 if zero_ok else MIN_EFFICIENCY_FRAC
+            if isinstance(v, bool) or not isinstance(v, int | float) or math.isnan(v) or not (lo <= v <= 1):
+                rng = "[0, 1]" if zero_ok else f"[{lo}, 1]"
                 raise ScenarioError(f"deployment field {name} = {v!r}: must be in {rng}")
+        for name in ("decode_step_overhead_s", "prefill_quota_s"):
+            v = getattr(self, name)
+            if isinstance(v, int | float) and not isinstance(v, bool) and v > MAX_SECONDS:
+                raise ScenarioError(f"deployment field {name} = {v!r}: must be <= {MAX_SECONDS:g} s (an hour)")
         if not (self.decode_step_overhead_s >= 0 and math.isfinite(self.decode_step_overhead_s)):
             raise ScenarioError(f"deployment field decode_step_overhead_s = {self.decode_step_overhead_s!r}: must be >= 0")
         if not (self.prefill_quota_s >= 0 and math.isfinite(self.prefill_quota_s)):

@@ -9,6 +9,8 @@ cvxpy LP in the tests.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -31,6 +33,39 @@ SWEEP_AXES: dict[str, str] = {
     "prefill_efficiency_frac": "achieved / peak prefill FLOP/s",
 }
 
+#: per axis: (integer?, lowest, highest) -- the same ranges as the option or profile field it replaces
+AXIS_RANGES: dict[str, tuple[bool, float, float]] = {
+    "prefill_nodes": (True, 1, 100_000),
+    "decode_nodes": (True, 1, 100_000),
+    "context_tokens": (False, 0, 1e9),
+    "append_tokens": (False, 0, 1e9),
+    "generated_tokens": (False, 1, 1e9),
+    "snic_Gbps": (False, 1e-3, 1e5),
+    "snic_count": (True, 1, 64),
+    "cnic_Gbps": (False, 1e-3, 1e5),
+    "dram_GBps": (False, 1e-3, 1e6),
+    "prefill_efficiency_frac": (False, 0.01, 1),
+}
+
+
+def check_axis(name: str, values: ArrayLike) -> np.ndarray:
+    """Validate one sweep axis like the option it replaces: known, non-empty, finite, in range,
+    integers for counts. Raises ScenarioError naming the axis and the bad value."""
+    if name not in SWEEP_AXES:
+        raise ScenarioError(f"--axis {name}: unknown sweep axis; use one of {', '.join(SWEEP_AXES)}")
+    try:
+        v = np.asarray(values, float).reshape(-1)
+    except (TypeError, ValueError):
+        raise ScenarioError(f"--axis {name}: values must be numbers") from None
+    if v.size == 0:
+        raise ScenarioError(f"--axis {name}: no values; give {name}=V1,V2,...")
+    integer, lo, hi = AXIS_RANGES[name]
+    for x in v:
+        if not math.isfinite(x) or not lo <= x <= hi or (integer and not float(x).is_integer()):
+            kind = "an integer" if integer else "a finite number"
+            raise ScenarioError(f"--axis {name}={x:g}: each value must be {kind} in [{lo:g}, {hi:g}] ({SWEEP_AXES[name]})")
+    return v
+
 
 def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) -> dict[str, np.ndarray]:
     """Saturated turns/s of ``base`` with any of :data:`SWEEP_AXES` replaced by broadcastable arrays.
@@ -44,6 +79,8 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         raise ScenarioError(f"unknown sweep axis {sorted(unknown)[0]!r}: use one of {', '.join(SWEEP_AXES)}")
     if mode not in MODES:
         raise ScenarioError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+    for name, values in axes.items():
+        check_axis(name, values)
     m = MODES[mode]
     cl, mdl, dep = base.cluster, base.model, base.deployment
     if len(base.classes()) != 1:

@@ -1,8 +1,12 @@
-"""Microbenchmarks: the fit recovers alpha and beta; a quick host run gives a well-formed CSV with
-sane orderings; malformed CSV input gives a clear error; overlays apply; the CUDA suite logic runs
+"""Microbenchmarks: the fit recovers alpha and beta; a quick host run gives a well-formed CSV (structure
+only: live timings are not deterministic); a recorded run has sane orderings; malformed CSV input gives a clear error; overlays apply; the CUDA suite logic runs
 on a fake device; published Mooncake tables fit within 10 %."""
 
 from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,7 +55,14 @@ def quick_csv(tmp_path_factory):
     return path
 
 
+#: a host run recorded on the reference machine (see calibration_data/README or report.md there): the
+#: physical orderings and the fits are checked on it, never on a live run (live timings on a busy
+#: machine prove nothing and made this suite fail twice)
+RECORDED_CSV = Path(__file__).resolve().parent.parent / "calibration_data" / "host-amd-epyc-2cpu" / "host.csv"
+
+
 def test_quick_host_run_is_well_formed(quick_csv):
+    """A live run: structure only (columns with units, the links, finite positive order statistics)."""
     rows, machine, digest = read_csv(quick_csv)
     assert len(digest) == 64 and "cpus" in machine
     text = quick_csv.read_text()
@@ -59,23 +70,46 @@ def test_quick_host_run_is_well_formed(quick_csv):
     links = {r.link for r in rows}
     assert {"host.memcpy", "host.file_read", "host.tcp_loopback"} <= links
     for r in rows:
-        assert r.min_s <= r.median_s and r.p10_s <= r.median_s <= r.p90_s and r.median_s > 0
-    # sane orderings: a transfer never gets faster when it grows 16x; k concurrent flows never give
-    # more than k times one flow's throughput. (They may finish sooner than one flow: loopback TCP
-    # is CPU-bound and concurrent flows run on other cores, so "never sooner" is not a law here.)
-    # On the fastest repeat: a median moves when another process takes the core mid-run (this test
-    # once failed beside a simulation job), the minimum is the uncontended cost.
-    for link in links:
+        for v in (r.min_s, r.p10_s, r.median_s, r.p90_s):
+            assert math.isfinite(v) and v > 0, r
+        assert r.bytes > 0 and r.flows >= 1 and r.reps >= 1
+        # order statistics of one sample: min <= p10 <= median <= p90 whatever the machine does
+        assert r.min_s <= r.p10_s <= r.median_s <= r.p90_s
+
+
+def _ordering_violations(rows) -> list[tuple]:
+    """Physical orderings: a transfer never gets faster when it grows 16x; k concurrent flows never
+    give more than k times one flow's throughput (they may finish sooner than one flow: loopback TCP
+    is CPU-bound and concurrent flows run on other cores). On the fastest repeat (min_s)."""
+    bad = []
+    for link in {r.link for r in rows}:
         single = sorted((r.bytes, r.min_s) for r in rows if r.link == link and r.flows == 1)
         for (b0, t0), (b1, t1) in zip(single, single[2:], strict=False):
-            assert t1 >= t0 * 0.8, (link, b0, b1)
+            if t1 < t0 * 0.8:
+                bad.append((link, b0, b1))
     tcp = {(r.bytes, r.flows): r.min_s for r in rows if r.link == "host.tcp_loopback"}
     for (b, k), t in tcp.items():
-        if k > 1 and (b, 1) in tcp:
-            assert t >= tcp[(b, 1)] / k * 0.8, (b, k)
+        if k > 1 and (b, 1) in tcp and t < tcp[(b, 1)] / k * 0.8:
+            bad.append(("host.tcp_loopback", b, k))
+    return bad
+
+
+def test_recorded_host_run_has_sane_orderings():
+    rows, _, _ = read_csv(RECORDED_CSV)
+    assert {"host.memcpy", "host.file_read", "host.tcp_loopback"} <= {r.link for r in rows}
+    assert any(r.flows > 1 for r in rows if r.link == "host.tcp_loopback")
+    assert _ordering_violations(rows) == []
     fits = fit_rows(rows)
     assert set(fits) >= {"host.memcpy", "host.file_read", "host.tcp_loopback"}
     assert all(f.beta_Bps > 0 and f.alpha_s >= 0 for f in fits.values())
+
+
+def test_ordering_check_catches_a_faked_inversion():
+    """The check above can fail: the largest memcpy made 10x faster than one 16x smaller."""
+    rows, _, _ = read_csv(RECORDED_CSV)
+    single = sorted((r for r in rows if r.link == "host.memcpy" and r.flows == 1), key=lambda r: r.bytes)
+    faked = [dataclasses.replace(r, min_s=single[-3].min_s * 0.1) if r is single[-1] else r for r in rows]
+    assert ("host.memcpy", single[-3].bytes, single[-1].bytes) in _ordering_violations(faked)
 
 
 def test_file_reads_bypass_the_page_cache(quick_csv):
@@ -99,8 +133,8 @@ def test_malformed_csv_is_a_clear_error(tmp_path):
         read_csv(tmp_path / "missing.csv")
 
 
-def test_overlay_applies_on_any_profile(quick_csv, tmp_path):
-    rows, machine, digest = read_csv(quick_csv)
+def test_overlay_applies_on_any_profile(tmp_path):
+    rows, machine, digest = read_csv(RECORDED_CSV)  # a fit of live timings may fail on a busy machine
     ov = write_overlay(tmp_path / "ov.toml", fit_rows(rows), source="test", digest=digest, machine=machine)
     assert digest in ov.read_text()
     for name in ("dualpath-hopper", "h20"):
@@ -168,9 +202,9 @@ def test_cuda_suite_on_a_real_gpu():  # pragma: no cover
     assert fit_rows(rows)["cuda.h2d_pinned"].beta_Bps > 1e9
 
 
-def test_bench_cli(quick_csv, tmp_path, capsys):
+def test_bench_cli(tmp_path, capsys):
     out = tmp_path / "ov.toml"
-    assert main(["bench", "fit", str(quick_csv), "--out", str(out)]) == 0
+    assert main(["bench", "fit", str(RECORDED_CSV), "--out", str(out)]) == 0
     assert "host.memcpy" in capsys.readouterr().out and out.exists()
     bad = tmp_path / "bad.csv"
     bad.write_text("nope\n")
@@ -178,10 +212,11 @@ def test_bench_cli(quick_csv, tmp_path, capsys):
     assert "missing column" in capsys.readouterr().err
 
 
-def test_validation_runs_composite_experiments(quick_csv):
+def test_validation_runs_composite_experiments():
+    """Fits from the recorded run; the composite transfers are live: structure only."""
     from dpmodel.bench.validate import run_validation
 
-    rows, _, _ = read_csv(quick_csv)
+    rows, _, _ = read_csv(RECORDED_CSV)
     fits, checks = run_validation(rows, quick=True)
     kinds = {c.experiment for c in checks}
     assert {"concurrent flows on one link", "two-stage chunked pipeline", "two sources into one destination"} <= kinds

@@ -194,7 +194,7 @@ def test_calibrated_option(capsys):
     assert p.returncode == 2 and "no Fig. 7 calibration" in p.stderr
 
 
-@pytest.mark.parametrize("args,needle", [(["online", "--aps", "0"], "aps = 0.0"), (["offline", "--agents", "0"], "--agents: '0' must be >= 1")])
+@pytest.mark.parametrize("args,needle", [(["online", "--aps", "0"], "--aps: '0' must be >= 1e-09"), (["offline", "--agents", "0"], "--agents: '0' must be >= 1")])
 def test_queueing_bad_input_one_line(args, needle):
     p = run(*args)
     assert p.returncode == 2 and "Traceback" not in p.stderr and needle in p.stderr

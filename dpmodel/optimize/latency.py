@@ -34,6 +34,7 @@ import numpy as np
 
 from ..capacity import minimize_max_affine
 from ..errors import ScenarioError
+from .quiet import QuietStdout
 from .throughput import SOLVERS
 
 STABILITY_MARGIN = 1e-6
@@ -90,7 +91,7 @@ def solve_min_ttft(a: np.ndarray, b: np.ndarray, K: np.ndarray, prefill_s: float
     notes = []
     for solver in ("CLARABEL", *[s for s in SOLVERS if s not in ("CLARABEL", "HIGHS")]):
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), QuietStdout():
                 warnings.simplefilter("ignore")
                 p.problem.solve(solver=solver)
         except (cp.error.SolverError, ValueError) as exc:

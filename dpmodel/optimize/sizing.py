@@ -32,6 +32,7 @@ from .. import flows
 from ..errors import InfeasibleError, ScenarioError
 from ..profiles.cost import CostProfile
 from ..scenario import Scenario
+from .quiet import QuietStdout as _QuietStdout
 
 
 def _with_hw(scenario: Scenario, *, P: int, D: int, snics: int, store_GBps: float | None) -> Scenario:
@@ -100,28 +101,6 @@ def _unit_capacities(scenario: Scenario) -> dict[str, tuple[float, float, float]
 
 #: storage back-end read utilization the neighbourhood search sizes the store for
 STORE_UTIL_FRAC = 0.9
-
-
-class _QuietStdout:
-    """Silence file descriptor 1 (HiGHS prints a banner from C++ that Python cannot redirect)."""
-
-    def __enter__(self):
-        import os
-        import sys
-
-        sys.stdout.flush()
-        self.saved = os.dup(1)
-        self.null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(self.null, 1)
-        return self
-
-    def __exit__(self, *exc):
-        import os
-
-        os.dup2(self.saved, 1)
-        os.close(self.saved)
-        os.close(self.null)
-        return False
 
 
 def _solve_milp(scenario: Scenario, X: float, cost: CostProfile, snics: int, u_max: float, nodes_max: int):

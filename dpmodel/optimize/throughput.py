@@ -27,6 +27,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..errors import InfeasibleError, ScenarioError, SolverError
+from .quiet import QuietStdout
 
 SOLVERS: tuple[str, ...] = ("CLARABEL", "HIGHS", "SCS")
 
@@ -92,7 +93,7 @@ class ThroughputLP:
         last_status = None
         for solver in SOLVERS:
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), QuietStdout():
                     warnings.simplefilter("ignore")
                     self.problem.solve(solver=solver)
             except (cp.error.SolverError, ValueError) as exc:  # solver missing or failed
@@ -157,7 +158,7 @@ class SplitBalanceLP:
         self.z_cap.value = np.asarray(z_max, float) * Xs
         for solver in SOLVERS:
             try:
-                with warnings.catch_warnings():
+                with warnings.catch_warnings(), QuietStdout():
                     warnings.simplefilter("ignore")
                     self.problem.solve(solver=solver)
             except (cp.error.SolverError, ValueError):

@@ -6,6 +6,11 @@ storage read backlogs in seconds) to the share of the request's hit KV to read o
 Files are JSON or CSV (Parquet with pyarrow), each carrying a schema version, axis names with
 units, the generating scenario's fingerprint, the dpmodel version and a SHA-256 checksum; writes
 are atomic; the loader validates everything and never executes anything from the file.
+
+The checksum is a plain SHA-256 of the document: it catches accidental damage (truncation, a stray
+edit, a bad copy), not tampering -- anyone can edit a table and recompute it. So the loader does not
+trust a matching checksum: a strict structural check (every field's type and shape; in CSV, every
+row's coordinates against the axes) and the value ranges run on every load.
 """
 
 from __future__ import annotations
@@ -190,10 +195,9 @@ class PolicyTable:
             h, p, d = np.meshgrid(*self.axes, indexing="ij")
             t = pa.table({AXES[0][0]: h.ravel(), AXES[1][0]: p.ravel(), AXES[2][0]: d.ravel(), VALUE[0]: self.values.ravel()})
             t = t.replace_schema_metadata({"dpmodel": json.dumps({k: v for k, v in doc.items() if k != "values"})})
-            tmp = path.with_suffix(".parquet.tmp")
-            pq.write_table(t, tmp)
-            tmp.replace(path)
-            return path
+            from ..fileio import atomic_write_with
+
+            return atomic_write_with(path, lambda tmp: pq.write_table(t, tmp))
         raise PolicyTableError(f"format {fmt!r}: use json, csv or parquet")
 
     @classmethod
@@ -215,6 +219,8 @@ class PolicyTable:
                 doc = json.loads(text)
             except json.JSONDecodeError as exc:
                 raise PolicyTableError(f"{path}: not valid JSON (truncated?): {exc.msg} at line {exc.lineno}") from None
+            except (ValueError, RecursionError) as exc:  # a huge integer, deep nesting
+                raise PolicyTableError(f"{path}: not a valid policy table ({type(exc).__name__})") from None
             return cls._from_document(doc, path)
         if text.startswith("# {"):
             return cls._from_csv(text, path)
@@ -237,6 +243,8 @@ class PolicyTable:
             doc = json.loads(meta)
         except json.JSONDecodeError as exc:
             raise PolicyTableError(f"{path}: metadata is not valid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:
+            raise PolicyTableError(f"{path}: metadata is not a valid policy-table header ({type(exc).__name__})") from None
         cols = [n for n, _ in AXES] + [VALUE[0]]
         if t.column_names != cols:
             raise PolicyTableError(f"{path}: columns must be {','.join(cols)}")
@@ -250,6 +258,8 @@ class PolicyTable:
             head = json.loads(lines[0][2:])
         except json.JSONDecodeError as exc:
             raise PolicyTableError(f"{path}:1: header is not valid JSON: {exc.msg}") from None
+        except (ValueError, RecursionError) as exc:
+            raise PolicyTableError(f"{path}:1: header is not a valid policy-table header ({type(exc).__name__})") from None
         if lines[1:2] != [",".join([n for n, _ in AXES] + [VALUE[0]])]:
             raise PolicyTableError(f"{path}:2: columns must be {','.join([n for n, _ in AXES] + [VALUE[0]])}")
         rows = []
@@ -261,17 +271,75 @@ class PolicyTable:
                 rows.append([float(x) for x in parts])
             except ValueError as exc:
                 raise PolicyTableError(f"{path}:{ln}: {exc}") from None
-        counts = [a.get("count") for a in head.get("axes", [])]
+        if not isinstance(head, dict) or not isinstance(head.get("axes"), list) or not all(isinstance(a, dict) for a in head["axes"]):
+            raise PolicyTableError(f"{path}:1: header must be a JSON object with a list of axis tables")
+        counts = [a.get("count") for a in head["axes"]]
         if len(counts) != 3 or not all(isinstance(c, int) and c > 0 for c in counts):
             raise PolicyTableError(f"{path}:1: header axes must give three counts")
         if len(rows) != counts[0] * counts[1] * counts[2]:
             raise PolicyTableError(f"{path}: {len(rows)} rows, the header promises {counts[0] * counts[1] * counts[2]} (truncated?)")
         arr = np.array(rows)
         axes = [np.unique(arr[:, i]) for i in range(3)]
+        if tuple(len(a) for a in axes) != tuple(counts):
+            raise PolicyTableError(f"{path}: the rows' coordinates give {'x'.join(str(len(a)) for a in axes)} axis values, "
+                                   f"the header promises {'x'.join(map(str, counts))}")
+        grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
+        wrong = np.flatnonzero(np.any(grid != arr[:, :3], axis=1))
+        if wrong.size:
+            raise PolicyTableError(f"{path}:{wrong[0] + 3}: coordinates {tuple(arr[wrong[0], :3])} should be {tuple(grid[wrong[0]])} "
+                                   "(rows must list the grid in order: hit_tokens, then pe_backlog_s, then de_backlog_s)")
         doc = dict(head)
-        doc["axes"] = [{"name": a["name"], "unit": a["unit"], "values": [float(x) for x in ax]} for a, ax in zip(head["axes"], axes, strict=True)]
+        doc["axes"] = [{"name": a.get("name"), "unit": a.get("unit"), "values": [float(x) for x in ax]} for a, ax in zip(head["axes"], axes, strict=True)]
         doc["values"] = [float(x) for x in arr[:, 3]]
         return cls._from_document(doc, path)
+
+    @staticmethod
+    def _check_structure(doc: dict, path: Path) -> None:
+        """Every field's type and shape, before any value is used: a file re-signed after editing
+        (the checksum is a plain SHA-256 anyone can recompute) is still our error, never a crash."""
+
+        def bad(what: str) -> PolicyTableError:
+            return PolicyTableError(f"{path}: malformed policy table: {what}")
+
+        def number(x: Any) -> bool:
+            return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+        known = {"kind", "schema_version", "dpmodel_version", "axes", "value", "values", "meta", "checksum"}
+        extra = set(doc) - known
+        if extra:
+            raise bad(f"unknown key {sorted(map(str, extra))[0]!r}")
+        for key in ("axes", "values", "checksum"):
+            if key not in doc:
+                raise bad(f"missing key {key!r}")
+        if not isinstance(doc["checksum"], str):
+            raise bad("checksum must be a string")
+        if "dpmodel_version" in doc and not isinstance(doc["dpmodel_version"], str):
+            raise bad("dpmodel_version must be a string")
+        if "value" in doc and doc["value"] != {"name": VALUE[0], "unit": VALUE[1]}:
+            raise bad(f"value must be {{'name': {VALUE[0]!r}, 'unit': {VALUE[1]!r}}}")
+        axes = doc["axes"]
+        if not isinstance(axes, list) or len(axes) != len(AXES):
+            raise bad(f"axes must be a list of {len(AXES)} tables")
+        for a, (name, unit) in zip(axes, AXES, strict=True):
+            if not isinstance(a, dict) or set(a) - {"name", "unit", "values", "count"} or a.get("name") != name or a.get("unit") != unit:
+                raise bad(f"each axis must be {{'name', 'unit', 'values'}} with name {name!r} and unit {unit!r}")
+            v = a.get("values")
+            if not isinstance(v, list) or not v or not all(number(x) for x in v):
+                raise bad(f"axis {name} values must be a non-empty list of finite numbers")
+        vals = doc["values"]
+        if not isinstance(vals, list) or not all(number(x) for x in vals):
+            raise bad("values must be a flat list of finite numbers")
+        meta = doc.get("meta", {})
+        if not isinstance(meta, dict):
+            raise bad("meta must be a table")
+        sc = meta.get("scenario", {})
+        if not isinstance(sc, dict) or not all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in sc.values()):
+            raise bad("meta.scenario must be a table of names and numbers")
+        for key in ("pe_read_Bps", "de_read_Bps", "relay_s", "cnic_headroom_frac", "static_split_de_frac"):
+            if key in meta and not number(meta[key]):
+                raise bad(f"meta.{key} must be a finite number")
+        if "static_split_de_frac" in meta and not 0 <= meta["static_split_de_frac"] <= 1:
+            raise bad("meta.static_split_de_frac must lie in [0, 1]")
 
     @classmethod
     def _from_document(cls, doc: Any, path: Path) -> PolicyTable:
@@ -279,6 +347,7 @@ class PolicyTable:
             raise PolicyTableError(f"{path}: not a dpmodel policy table (kind must be {KIND!r})")
         if doc.get("schema_version") != SCHEMA_VERSION:
             raise PolicyTableError(f"{path}: schema_version {doc.get('schema_version')!r} unsupported (this dpmodel reads {SCHEMA_VERSION})")
+        cls._check_structure(doc, path)
         if "checksum" not in doc or cls._checksum(doc) != doc["checksum"]:
             raise PolicyTableError(f"{path}: checksum mismatch: the file was changed or truncated after it was written")
         axes_doc = doc.get("axes")

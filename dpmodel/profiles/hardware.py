@@ -11,45 +11,45 @@ from .schema import Provenance, fld
 @dataclasses.dataclass(frozen=True)
 class GpuSpec:
     model: str = fld("GPU product name (free text)")
-    dense_bf16_TFLOPS: float = fld("peak dense BF16 tensor throughput per GPU", gt=0)
-    dense_fp8_TFLOPS: float = fld("peak dense FP8 tensor throughput per GPU", gt=0)
-    hbm_GiB: float = fld("HBM capacity per GPU", gt=0)
-    hbm_GBps: float = fld("HBM bandwidth per GPU", gt=0)
-    pcie_GBps: float = fld("host<->GPU PCIe bandwidth per GPU, one direction", gt=0)
+    dense_bf16_TFLOPS: float = fld("peak dense BF16 tensor throughput per GPU", gt=0, ge=0.01, le=1e5)
+    dense_fp8_TFLOPS: float = fld("peak dense FP8 tensor throughput per GPU", gt=0, ge=0.01, le=1e5)
+    hbm_GiB: float = fld("HBM capacity per GPU", gt=0, ge=0.01, le=1e5)
+    hbm_GBps: float = fld("HBM bandwidth per GPU", gt=0, ge=0.1, le=1e6)
+    pcie_GBps: float = fld("host<->GPU PCIe bandwidth per GPU, one direction", gt=0, ge=0.1, le=1e4)
 
 
 @dataclasses.dataclass(frozen=True)
 class NodeSpec:
-    gpus_count: int = fld("GPUs per node (g)", gt=0)
-    cnic_Gbps: float = fld("compute-network (RDMA) NIC line rate per GPU, one NIC per GPU (B)", gt=0)
-    snic_count: int = fld("storage NICs per node", gt=0)
-    snic_Gbps: float = fld("storage NIC line rate, each, full duplex", gt=0)
+    gpus_count: int = fld("GPUs per node (g)", gt=0, ge=1, le=1024)
+    cnic_Gbps: float = fld("compute-network (RDMA) NIC line rate per GPU, one NIC per GPU (B)", gt=0, ge=0.1, le=1e5)
+    snic_count: int = fld("storage NICs per node", gt=0, ge=1, le=64)
+    snic_Gbps: float = fld("storage NIC line rate, each, full duplex", gt=0, ge=0.1, le=1e5)
     snic_payload_frac: float = fld(
         "share of the storage NIC line rate that carries payload while the NIC is busy (the block-read "
-        "model of dpmodel.storage sets how busy it is)", gt=0, le=1
+        "model of dpmodel.storage sets how busy it is)", gt=0, ge=0.01, le=1
     )
-    dram_GBps: float = fld("host DRAM bandwidth per node, reads + writes together (half duplex) (M)", gt=0)
-    dram_kv_buffer_GiB: float = fld("host DRAM reserved for the PE/DE KV buffer per node", gt=0)
+    dram_GBps: float = fld("host DRAM bandwidth per node, reads + writes together (half duplex) (M)", gt=0, ge=0.1, le=1e5)
+    dram_kv_buffer_GiB: float = fld("host DRAM reserved for the PE/DE KV buffer per node", gt=0, ge=0.001, le=1e6)
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
     cnic_collective_frac: float = fld(
-        "share of compute-NIC time taken by model-execution collectives (KV gets the rest)", ge=0, lt=1
+        "share of compute-NIC time taken by model-execution collectives (KV gets the rest)", ge=0, lt=1, le=0.99
     )
-    cnic_imbalance_factor: float = fld("max/mean load over a node's compute NICs (>= 1)", ge=1)
-    copy_submit_us: float = fld("CPU cost to submit one cudaMemcpyAsync", ge=0)
-    rdma_wr_us: float = fld("CPU cost to post one RDMA work request", ge=0)
+    cnic_imbalance_factor: float = fld("max/mean load over a node's compute NICs (>= 1)", ge=1, le=100)
+    copy_submit_us: float = fld("CPU cost to submit one cudaMemcpyAsync", ge=0, le=1e6)
+    rdma_wr_us: float = fld("CPU cost to post one RDMA work request", ge=0, le=1e6)
 
 
 @dataclasses.dataclass(frozen=True)
 class StorageSpec:
-    read_GBps: float = fld("storage back end aggregate read bandwidth", gt=0)
-    write_GBps: float = fld("storage back end aggregate write bandwidth", gt=0)
-    read_overhead_ms: float = fld("fixed cost of one block read from the store that does not occupy the NIC (RPC, lookup, SSD)", ge=0)
-    write_overhead_ms: float = fld("fixed cost of one block write to the store that does not occupy the NIC", ge=0)
-    full_block_tokens: int = fld("tokens per Full Block, the unit of every store read and write (all layers)", gt=0)
-    reads_in_flight_max: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0)
+    read_GBps: float = fld("storage back end aggregate read bandwidth", gt=0, ge=0.1, le=1e8)
+    write_GBps: float = fld("storage back end aggregate write bandwidth", gt=0, ge=0.1, le=1e8)
+    read_overhead_ms: float = fld("fixed cost of one block read from the store that does not occupy the NIC (RPC, lookup, SSD)", ge=0, le=1e4)
+    write_overhead_ms: float = fld("fixed cost of one block write to the store that does not occupy the NIC", ge=0, le=1e4)
+    full_block_tokens: int = fld("tokens per Full Block, the unit of every store read and write (all layers)", gt=0, ge=1, le=1_000_000)
+    reads_in_flight_max: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0, ge=1, le=1_000_000)
 
 
 _K = "compute-references.md"

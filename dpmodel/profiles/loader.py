@@ -83,6 +83,13 @@ def parse_toml(path: str | Path, ctx: str, error: type[Exception] = ProfileError
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise error(f"{ctx}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{ctx}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        what = "an integer literal is too long" if "digits" in str(exc) else " ".join(str(exc).split()[:8])
+        raise error(f"{ctx}: not valid TOML: {what}") from None
+    except RecursionError:
+        raise error(f"{ctx}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise error(f"{ctx}: cannot read file: {exc.strerror}") from None
 

@@ -109,7 +109,10 @@ def _scalar(value: Any, tp: Any, meta: Mapping[str, Any], ctx: str, path: str) -
     elif tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ProfileError(f"{where} = {value!r}: must be a number")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # an integer beyond the float range
+            raise ProfileError(f"{where} = {str(given)[:20]}...: must be a finite number") from None
         if not math.isfinite(value):
             raise ProfileError(f"{where} = {value!r}: must be a finite number")
     else:  # pragma: no cover - schema author error

@@ -105,11 +105,76 @@ class _Reader:
             return
         raise WorkloadError(f"{self.path}:{lineno}: {what}; fix the line or read with lenient=True to skip it")
 
+    def _lines(self) -> Iterator[tuple[int, str]]:
+        """Non-blank lines as text: each decoded as UTF-8 and at most MAX_LINE_BYTES long, else a
+        malformed line (an error, or skipped and counted with lenient)."""
+        try:
+            fh = open(self.path, "rb")
+        except OSError as exc:
+            raise WorkloadError(f"{self.path}: cannot read file: {exc.strerror}") from None
+        with fh:
+            lineno = 0
+            while True:
+                raw = fh.readline(MAX_LINE_BYTES + 1)
+                if not raw:
+                    return
+                lineno += 1
+                if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                    while raw and not raw.endswith(b"\n"):  # skip the rest of the over-long line
+                        raw = fh.readline(MAX_LINE_BYTES + 1)
+                    self._bad(lineno, f"line longer than {MAX_LINE_BYTES:,} bytes")
+                    continue
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    self._bad(lineno, f"not UTF-8 text (byte {exc.start})")
+                    continue
+                if line.strip():
+                    yield lineno, line
 
-def _int_field(obj: dict, key: str, lo: int) -> int:
+
+#: bounds of every reader: a line (a Mooncake request has ~256 block ids), an integer literal, a
+#: token count (no context reaches 10^9 tokens), a JSON nesting depth (our formats nest 2 deep)
+MAX_LINE_BYTES = 1 << 20
+MAX_INT_DIGITS = 19
+MAX_TOKENS = 10**9
+MAX_JSON_DEPTH = 8
+MAX_TIMESTAMP_MS = 1e15  # ~31,000 years
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"integer with {len(text)} digits: too large")
+    return int(text)
+
+
+def loads_bounded(line: str):
+    """``json.loads`` with integer size and nesting depth bounded (ValueError otherwise)."""
+    depth = 0
+    in_str = esc = False
+    for ch in line:  # a cheap bracket-depth scan, outside strings
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        elif ch in "]}":
+            depth -= 1
+    return json.loads(line, parse_int=_parse_int)
+
+
+def _int_field(obj: dict, key: str, lo: int, hi: int = MAX_TOKENS) -> int:
     v = obj.get(key)
-    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v != int(v) or v < lo:
-        raise ValueError(f"field {key!r} = {v!r}: must be an integer >= {lo}")
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v != int(v) or not lo <= v <= hi:
+        raise ValueError(f"field {key!r} = {v!r}: must be an integer in [{lo}, {hi:,}]")
     return int(v)
 
 
@@ -136,51 +201,53 @@ class MooncakeReader(_Reader):
         turns: list[int] = []
         n_sessions = 0
         bt = self.block_tokens
-        with open(self.path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("not a JSON object")
-                    ts = obj.get("timestamp")
-                    if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts) or ts < 0:
-                        raise ValueError(f"field 'timestamp' = {ts!r}: must be a number >= 0 (ms)")
-                    n_in = _int_field(obj, "input_length", 1)
-                    n_out = _int_field(obj, "output_length", 0)
-                    blocks = obj.get("hash_ids")
-                    if not isinstance(blocks, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in blocks):
-                        raise ValueError("field 'hash_ids' must be a list of integers")
-                    if len(blocks) != -(-n_in // bt):
-                        raise ValueError(f"hash_ids has {len(blocks)} blocks; input_length {n_in} needs {-(-n_in // bt)}")
-                except (ValueError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
-                    self._bad(lineno, str(exc))
-                    continue
-                idx = len(inputs)
-                # session reconstruction on the infinite 'seen' history
-                lead = 0
-                for b in blocks:
-                    if b in seen_last:
-                        lead += 1
-                    else:
-                        break
-                session, turn = -1, 1
-                if lead:
-                    parent = seen_last[blocks[lead - 1]]
-                    full = inputs[parent] // bt
-                    if full >= 1 and lead >= full and n_in > inputs[parent]:
-                        session, turn = sessions[parent], turns[parent] + 1
-                if session < 0:
-                    session = n_sessions
-                    n_sessions += 1
-                hit_blocks = self.cache.lookup_and_insert(blocks)
-                for b in blocks:
-                    seen_last[b] = idx
-                inputs.append(n_in)
-                sessions.append(session)
-                turns.append(turn)
-                yield TraceRequest(idx, float(ts) / 1000.0, n_in, n_out, min(hit_blocks * bt, n_in), session, turn)
+        last_ts = 0.0
+        for lineno, line in self._lines():
+            try:
+                obj = loads_bounded(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+                ts = obj.get("timestamp")
+                if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts) or not 0 <= ts <= MAX_TIMESTAMP_MS:
+                    raise ValueError(f"field 'timestamp' = {ts!r}: must be a number in [0, {MAX_TIMESTAMP_MS:g}] (ms)")
+                if ts < last_ts:
+                    raise ValueError(f"field 'timestamp' = {ts!r} is before the previous request's {last_ts!r}: "
+                                     "requests must be in time order (sort the trace by timestamp)")
+                n_in = _int_field(obj, "input_length", 1)
+                n_out = _int_field(obj, "output_length", 0)
+                blocks = obj.get("hash_ids")
+                if not isinstance(blocks, list) or not all(isinstance(b, int) and not isinstance(b, bool) for b in blocks):
+                    raise ValueError("field 'hash_ids' must be a list of integers")
+                if len(blocks) != -(-n_in // bt):
+                    raise ValueError(f"hash_ids has {len(blocks)} blocks; input_length {n_in} needs {-(-n_in // bt)}")
+            except (ValueError, TypeError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
+                self._bad(lineno, str(exc))
+                continue
+            last_ts = float(ts)
+            idx = len(inputs)
+            # session reconstruction on the infinite 'seen' history
+            lead = 0
+            for b in blocks:
+                if b in seen_last:
+                    lead += 1
+                else:
+                    break
+            session, turn = -1, 1
+            if lead:
+                parent = seen_last[blocks[lead - 1]]
+                full = inputs[parent] // bt
+                if full >= 1 and lead >= full and n_in > inputs[parent]:
+                    session, turn = sessions[parent], turns[parent] + 1
+            if session < 0:
+                session = n_sessions
+                n_sessions += 1
+            hit_blocks = self.cache.lookup_and_insert(blocks)
+            for b in blocks:
+                seen_last[b] = idx
+            inputs.append(n_in)
+            sessions.append(session)
+            turns.append(turn)
+            yield TraceRequest(idx, float(ts) / 1000.0, n_in, n_out, min(hit_blocks * bt, n_in), session, turn)
 
 
 class AzureReader(_Reader):
@@ -189,29 +256,44 @@ class AzureReader(_Reader):
     def __iter__(self) -> Iterator[TraceRequest]:
         t0 = None
         idx = 0
-        with open(self.path, encoding="utf-8", newline="") as fh:
-            reader = csv.reader(fh)
-            header = next(reader, None)
-            if header is None or [h.strip() for h in header] != ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]:
-                raise WorkloadError(f"{self.path}:1: header must be TIMESTAMP,ContextTokens,GeneratedTokens")
-            for row in reader:
-                lineno = reader.line_num
-                if not row:
-                    continue
-                try:
-                    if len(row) != 3:
-                        raise ValueError(f"expected 3 columns, got {len(row)}")
-                    ts = datetime.fromisoformat(row[0].strip()[:26])
-                    n_in, n_out = int(row[1]), int(row[2])
-                    if n_in < 1 or n_out < 0:
-                        raise ValueError("ContextTokens must be >= 1 and GeneratedTokens >= 0")
-                except ValueError as exc:
-                    self._bad(lineno, str(exc))
-                    continue
+        last_t = None
+        header_seen = False
+        for lineno, line in self._lines():
+            try:
+                row = next(csv.reader([line]), [])
+            except csv.Error as exc:
+                row = None
+                err = f"not CSV ({exc})"
+            if not header_seen:
+                if row is None or [h.strip() for h in row] != ["TIMESTAMP", "ContextTokens", "GeneratedTokens"]:
+                    raise WorkloadError(f"{self.path}:{lineno}: header must be TIMESTAMP,ContextTokens,GeneratedTokens")
+                header_seen = True
+                continue
+            try:
+                if row is None:
+                    raise ValueError(err)
+                if len(row) != 3:
+                    raise ValueError(f"expected 3 columns, got {len(row)}")
+                ts = datetime.fromisoformat(row[0].strip()[:26])
+                c1, c2 = row[1].strip(), row[2].strip()
+                if len(c1) > MAX_INT_DIGITS or len(c2) > MAX_INT_DIGITS:
+                    raise ValueError("token count too large")
+                n_in, n_out = int(c1), int(c2)
+                if not (1 <= n_in <= MAX_TOKENS and 0 <= n_out <= MAX_TOKENS):
+                    raise ValueError(f"ContextTokens must be in [1, {MAX_TOKENS:,}] and GeneratedTokens in [0, {MAX_TOKENS:,}]")
                 t = ts.timestamp()
-                t0 = t if t0 is None else t0
-                yield TraceRequest(idx, t - t0, n_in, n_out, 0, idx, 1)
-                idx += 1
+                if last_t is not None and t < last_t:
+                    raise ValueError(f"TIMESTAMP {row[0].strip()} is before the previous request's: requests must be in "
+                                     "time order (sort the trace by TIMESTAMP)")
+            except (ValueError, OverflowError, OSError) as exc:
+                self._bad(lineno, str(exc))
+                continue
+            last_t = t
+            t0 = t if t0 is None else t0
+            yield TraceRequest(idx, t - t0, n_in, n_out, 0, idx, 1)
+            idx += 1
+        if not header_seen:
+            raise WorkloadError(f"{self.path}:1: header must be TIMESTAMP,ContextTokens,GeneratedTokens")
 
 
 def open_trace(path: str | Path, *, cache: InfiniteCache | LRUCache | None = None, lenient: bool = False) -> _Reader:
@@ -275,8 +357,9 @@ class TraceSummary:
             "source": self.source,
             "requests": self.requests,
             "span_s": self.span_s,
-            "rate_per_s": self.rate_per_s,
-            "interarrival_cv": self.interarrival_cv,
+            # undefined (fewer than 2 or 3 arrivals, or all at one instant): None, never NaN
+            "rate_per_s": self.rate_per_s if math.isfinite(self.rate_per_s) else None,
+            "interarrival_cv": self.interarrival_cv if math.isfinite(self.interarrival_cv) else None,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "hit_ratio_tokens": self.hit_ratio_tokens,
@@ -363,37 +446,42 @@ def read_trajectories(path: str | Path, *, lenient: bool = False) -> TrajectoryS
     rd = _Reader(path, lenient)
     appends, gens = [], []
     mal = None
-    with open(rd.path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                if lineno == 1:
-                    raise WorkloadError(f"{rd.path}:1: not a dpmodel trajectory file ({exc})") from None
-                rd._bad(lineno, f"not JSON ({exc})")
-                continue
+    first = True
+    for lineno, line in rd._lines():
+        if first and lineno != 1:  # the header line was malformed (skipped under lenient)
+            raise WorkloadError(f"{rd.path}:1: not a dpmodel trajectory file (the header line is not UTF-8 or too long)")
+        first = False
+        try:
+            obj = loads_bounded(line)
+        except (ValueError, RecursionError) as exc:
             if lineno == 1:
-                if not isinstance(obj, dict) or obj.get("format") != TRAJECTORY_FORMAT:
-                    raise WorkloadError(f"{rd.path}:1: not a dpmodel trajectory file (format must be {TRAJECTORY_FORMAT!r})")
-                if obj.get("version") != TRAJECTORY_VERSION:
-                    raise WorkloadError(f"{rd.path}:1: version {obj.get('version')!r} unsupported (this dpmodel reads {TRAJECTORY_VERSION})")
-                mal = obj.get("max_agent_length_tokens")
-                if not isinstance(mal, int) or mal < 1:
-                    raise WorkloadError(f"{rd.path}:1: max_agent_length_tokens must be an integer >= 1")
-                continue
-            try:
-                a, g = obj.get("append_tokens"), obj.get("generated_tokens")
-                ok = isinstance(a, list) and isinstance(g, list) and a and len(a) == len(g)
-                ok = ok and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in a + g)
-                if not ok:
-                    raise ValueError("append_tokens and generated_tokens must be equal-length, non-empty lists of integers >= 0")
-            except (ValueError, AttributeError) as exc:
-                rd._bad(lineno, str(exc))
-                continue
-            appends.append(a)
-            gens.append(g)
+                raise WorkloadError(f"{rd.path}:1: not a dpmodel trajectory file ({exc})") from None
+            rd._bad(lineno, f"not JSON ({exc})")
+            continue
+        if lineno == 1:
+            if not isinstance(obj, dict) or obj.get("format") != TRAJECTORY_FORMAT:
+                raise WorkloadError(f"{rd.path}:1: not a dpmodel trajectory file (format must be {TRAJECTORY_FORMAT!r})")
+            if obj.get("version") != TRAJECTORY_VERSION:
+                raise WorkloadError(f"{rd.path}:1: version {obj.get('version')!r} unsupported (this dpmodel reads {TRAJECTORY_VERSION})")
+            mal = obj.get("max_agent_length_tokens")
+            if not isinstance(mal, int) or isinstance(mal, bool) or not 1 <= mal <= MAX_TOKENS:
+                raise WorkloadError(f"{rd.path}:1: max_agent_length_tokens must be an integer in [1, {MAX_TOKENS:,}]")
+            continue
+        try:
+            a, g = obj.get("append_tokens"), obj.get("generated_tokens")
+            ok = isinstance(a, list) and isinstance(g, list) and a and len(a) == len(g)
+            ok = ok and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_TOKENS for x in a + g)
+            if not ok:
+                raise ValueError("append_tokens and generated_tokens must be equal-length, non-empty lists of integers "
+                                 f"in [0, {MAX_TOKENS:,}]")
+            if len(a) > 1 and sum(a) + sum(g) > mal:  # the first turn may exceed MAL (it always stays)
+                raise ValueError(f"trajectory of {sum(a) + sum(g):,} tokens is longer than the file's "
+                                 f"max_agent_length_tokens {mal:,}")
+        except (ValueError, AttributeError) as exc:
+            rd._bad(lineno, str(exc))
+            continue
+        appends.append(a)
+        gens.append(g)
     if mal is None:
         raise WorkloadError(f"{rd.path}: empty trajectory file")
     if not appends:
