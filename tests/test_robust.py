@@ -188,7 +188,7 @@ def _cluster_with(tmp_path, field: str, value: str) -> Path:
 
 @pytest.mark.parametrize("field,value", [
     ("gpu.dense_bf16_TFLOPS", "1e308"), ("node.gpus_count", "1e308"), ("node.snic_Gbps", "1e308"),
-    ("gpu.pcie_GBps", "6.4e-05"), ("node.snic_efficiency_frac", "5e-324"), ("node.dram_GBps", "1e-300"),
+    ("gpu.pcie_GBps", "6.4e-05"), ("node.snic_payload_frac", "5e-324"), ("node.dram_GBps", "1e-300"),
     ("node.gpus_count", "1" + "0" * 400), ("gpu.hbm_GBps", "9" * 400),
 ])
 def test_extreme_cluster_values_name_the_field(capsys, tmp_path, field, value):
