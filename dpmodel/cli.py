@@ -781,7 +781,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         hdr.append(f"{cost.currency}/Mtok")
     widths = [8, 9, 11, 9, 9, 9, 10, 14, 9]
     def fmt(cells: list[str]) -> str:
-        return "  ".join(f"{c:<{w}}" if i in (0, 3) else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        return "  ".join(f"{c:<{w}}" if i in (0, 3) else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths[: len(cells)], strict=True)))
 
     # configurations that differ only in the prefill engine size and give the same answer: one row
     groups: dict[tuple, list[dict[str, Any]]] = {}

@@ -211,7 +211,7 @@ def forward_parts_s(
     kv_read_bytes_per_gpu: ArrayLike,
     gemm_peak_flops_per_s: ArrayLike,
     gemm_eff_max_frac: ArrayLike,
-    gemm_half_rows: ArrayLike,
+    gemm_half_rows_count: ArrayLike,
     attention_flops_per_s: ArrayLike,
     hbm_Bps: ArrayLike,
     hbm_efficiency_frac: ArrayLike,
@@ -239,8 +239,8 @@ def forward_parts_s(
     """
     t = np.asarray(tokens_per_gpu, float)
     peak = np.asarray(gemm_peak_flops_per_s, float)
-    eff_d = gemm_efficiency_frac(rows=t, eff_max_frac=gemm_eff_max_frac, half_rows=gemm_half_rows)
-    eff_e = gemm_efficiency_frac(rows=expert_rows, eff_max_frac=gemm_eff_max_frac, half_rows=gemm_half_rows)
+    eff_d = gemm_efficiency_frac(rows=t, eff_max_frac=gemm_eff_max_frac, half_rows=gemm_half_rows_count)
+    eff_e = gemm_efficiency_frac(rows=expert_rows, eff_max_frac=gemm_eff_max_frac, half_rows=gemm_half_rows_count)
     with np.errstate(divide="ignore", invalid="ignore"):
         dense_s = np.where(t > 0, np.asarray(dense_flops_per_token, float) * t / (peak * eff_d), 0.0)
         ex = np.asarray(expert_flops_per_token, float) * t

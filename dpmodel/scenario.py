@@ -89,7 +89,7 @@ class Deployment:
         (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The roofline
         is opt-in until it is calibrated: uncalibrated it is 60-90 % fast against every Fig. 7
         Oracle bar (benchmarks/results/roofline_fig7.md; issue 14).
-    prefill_max_tokens_per_gpu : most new tokens one GPU holds in a prefill forward (DeepSeek's
+    prefill_gpu_max_tokens : most new tokens one GPU holds in a prefill forward (DeepSeek's
         profile-data prefill trace: 16K tokens per GPU; compute-references.md 1).
     """
 
@@ -105,7 +105,7 @@ class Deployment:
     prefill_quota_s: float = 0.3
     prefill_engine_gpus_count: int = 0
     physics: str = "flat"
-    prefill_max_tokens_per_gpu: int = 16384
+    prefill_gpu_max_tokens: int = 16384
 
     def __post_init__(self) -> None:
         # upper bounds: far above any deployment (the largest clusters have ~10^4 nodes), low enough
@@ -333,7 +333,7 @@ class Scenario:
             attention_flops_per_gpu=n * attn / e, weight_bytes_per_gpu=weights,
             kv_read_bytes_per_gpu=n * (c + a) * mdl.kv_bytes_per_token / e,
             gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype),
-            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows=k.gemm_half_rows,
+            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows_count=k.gemm_half_rows_count,
             attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
             hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac,
             comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
@@ -342,10 +342,10 @@ class Scenario:
 
     def prefill_batch_turns(self) -> float:
         """Mean turns per prefill forward: as many as fit in ``prefill_quota_s`` (at least one),
-        at most ``prefill_max_tokens_per_gpu`` new tokens per GPU."""
+        at most ``prefill_gpu_max_tokens`` new tokens per GPU."""
         _, a, _ = self._mean_turn()
         e = self.prefill_engine_gpus
-        n_max = max(1.0, math.floor(self.deployment.prefill_max_tokens_per_gpu * e / max(a, 1.0)))
+        n_max = max(1.0, math.floor(self.deployment.prefill_gpu_max_tokens * e / max(a, 1.0)))
         grid = np.unique(np.concatenate([np.arange(1.0, min(n_max, 64.0) + 1), np.geomspace(1.0, n_max, 200).round()]))
         tot = self.prefill_forward_parts(grid)["total_s"]
         ok = grid[tot <= self.deployment.prefill_quota_s]
@@ -403,7 +403,7 @@ class Scenario:
             expert_rows=b * G * arch.active_experts_count / max(arch.routed_experts_count, 1),
             attention_flops_per_gpu=b * attn_tok / tp, weight_bytes_per_gpu=w, kv_read_bytes_per_gpu=b * per_seq,
             gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype),
-            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows=k.gemm_half_rows,
+            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows_count=k.gemm_half_rows_count,
             attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
             hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac,
             comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
@@ -447,12 +447,12 @@ class Scenario:
         b = self.model.kv_bytes_per_token
         block = float(storage.full_block_bytes(kv_bytes_per_token=b, block_tokens=st_.full_block_tokens))
         hit = float(sum(k.weight_frac * k.hit_tokens for k in self.classes()))
-        n_r = float(storage.reads_in_flight(depth_max=st_.reads_in_flight_max, hit_tokens=hit, block_tokens=st_.full_block_tokens,
+        n_r = float(storage.reads_in_flight(depth_max=st_.reads_in_flight_max_count, hit_tokens=hit, block_tokens=st_.full_block_tokens,
                                             engines_count=cl.gpus_per_node // self.prefill_engine_gpus) / cl.node.snic_count)
         n_r = max(1.0, n_r)
         read = float(cl.snic_block_Bps_for(block_bytes=block, reads_in_flight=n_r))
         # persists come from every sequence a decode node serves: the ring's depth bounds them
-        write = float(cl.snic_block_Bps_for(block_bytes=block, reads_in_flight=st_.reads_in_flight_max, write=True))
+        write = float(cl.snic_block_Bps_for(block_bytes=block, reads_in_flight=st_.reads_in_flight_max_count, write=True))
         line = cl.node.snic_count * units.gbps_to_Bps(cl.node.snic_Gbps)
         layer_block = block / self.model.kv_layers_count
         per_copy_s = cl.network.rdma_wr_us * 1e-6

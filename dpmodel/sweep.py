@@ -100,12 +100,12 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
     # the Full-Block read model (dpmodel.storage), as Scenario.storage_reads but over the axes
     snics, st_ = ax("snic_count", node.snic_count), cl.storage
     block = storage.full_block_bytes(kv_bytes_per_token=mdl.kv_bytes_per_token, block_tokens=st_.full_block_tokens)
-    n_reads = np.maximum(1.0, storage.reads_in_flight(depth_max=st_.reads_in_flight_max, hit_tokens=c, block_tokens=st_.full_block_tokens,
+    n_reads = np.maximum(1.0, storage.reads_in_flight(depth_max=st_.reads_in_flight_max_count, hit_tokens=c, block_tokens=st_.full_block_tokens,
                                                       engines_count=cl.gpus_per_node // base.prefill_engine_gpus) / snics)
     snic_line = ax("snic_Gbps", node.snic_Gbps) * units.Gbps
     snic_node = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=n_reads, line_Bps=snic_line, payload_frac=node.snic_payload_frac,
                                                    read_overhead_s=st_.read_overhead_ms * 1e-3)
-    snic_node_w = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=st_.reads_in_flight_max, line_Bps=snic_line,
+    snic_node_w = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=st_.reads_in_flight_max_count, line_Bps=snic_line,
                                                      payload_frac=node.snic_payload_frac, read_overhead_s=st_.write_overhead_ms * 1e-3)
     cnic = np.minimum(ax("cnic_Gbps", node.cnic_Gbps) * units.Gbps, gpu.pcie_GBps * units.GBps)
     cnic = cnic * (1.0 - net.cnic_collective_frac) / net.cnic_imbalance_factor

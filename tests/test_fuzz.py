@@ -72,13 +72,13 @@ def check_profile(kind: str, doc: dict) -> str:
     except DpmodelError:
         return "error"
     if kind == "cluster":
-        for v in (prof.snic_read_Bps_per_node, prof.cnic_kv_Bps_per_gpu, prof.dram_Bps_per_node, prof.hbm_bytes_per_gpu,
+        for v in (prof.snic_payload_Bps_per_node, prof.cnic_kv_Bps_per_gpu, prof.dram_Bps_per_node, prof.hbm_bytes_per_gpu,
                   prof.peak_flops_per_s_per_gpu("bf16"), prof.store_read_Bps):
             assert math.isfinite(v) and v > 0, v
         from dpmodel import capacity
 
         B = prof.cnic_kv_Bps_per_gpu
-        win = capacity.pd_ratio_window(gpus_per_node=prof.gpus_per_node, snic_per_cnic=prof.snic_read_Bps_per_node / B,
+        win = capacity.pd_ratio_window(gpus_per_node=prof.gpus_per_node, snic_per_cnic=prof.snic_payload_Bps_per_node / B,
                                        cnic_Bps=B, dram_Bps=prof.dram_Bps_per_node)
         assert all(not math.isnan(float(v)) for v in win.values()), win
     elif kind == "model":

@@ -173,9 +173,9 @@ def test_no_limiting_resource_is_our_error():
 
 
 def test_bad_deployment_is_our_error():
-    with pytest.raises(ScenarioError, match="prefill_nodes_count = 0: must be >= 1"):
+    with pytest.raises(ScenarioError, match=r"prefill_nodes_count = 0: must be in \[1, 100000\]"):
         Deployment(prefill_nodes_count=0)
-    with pytest.raises(ScenarioError, match=r"prefill_efficiency_frac = 1.5: must be in \(0, 1\]"):
+    with pytest.raises(ScenarioError, match=r"prefill_efficiency_frac = 1.5: must be in \[0.01, 1\]"):
         Deployment(prefill_efficiency_frac=1.5)
     with pytest.raises(ScenarioError, match="tpot_max_s"):
         Deployment(tpot_max_s=0)

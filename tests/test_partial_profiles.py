@@ -42,7 +42,7 @@ def test_extends_inherits_values_and_provenance(tmp_path):
         mine = load_cluster(_write(tmp_path, "mine.toml", PARTIAL))
     assert mine.name == "mine" and mine.node.snic_count == 2
     assert mine.node.snic_Gbps == base.node.snic_Gbps and mine.storage == base.storage
-    assert mine.snic_read_Bps_per_node == pytest.approx(2 * base.snic_read_Bps_per_node)
+    assert mine.snic_payload_Bps_per_node == pytest.approx(2 * base.snic_payload_Bps_per_node)
     assert mine.provenance.fields["node.snic_count"].startswith("measured: lspci")
     assert mine.provenance.fields["gpu.hbm_GBps"] == base.provenance.fields["gpu.hbm_GBps"]
     assert "dualpath-hopper" in mine.description

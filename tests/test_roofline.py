@@ -24,7 +24,7 @@ def test_gemm_efficiency_matches_deepgemm_table():
 def test_forward_is_the_max_of_compute_and_memory_plus_exposed_comm():
     kw = dict(tokens_per_gpu=np.array([1.0, 1e4]), dense_flops_per_token=1e9, expert_flops_per_token=0.0, expert_rows=0.0,
               attention_flops_per_gpu=0.0, weight_bytes_per_gpu=1e10, kv_read_bytes_per_gpu=0.0, gemm_peak_flops_per_s=1e15,
-              gemm_eff_max_frac=1.0, gemm_half_rows=1e-9, attention_flops_per_s=1e15, hbm_Bps=1e12, hbm_efficiency_frac=1.0,
+              gemm_eff_max_frac=1.0, gemm_half_rows_count=1e-9, attention_flops_per_s=1e15, hbm_Bps=1e12, hbm_efficiency_frac=1.0,
               comm_calls=10, comm_bytes_per_gpu=0.0, comm_Bps=1e9, comm_latency_s=1e-3, comm_overlap_frac=0.0,
               layers_count=10, layer_fixed_s=1e-4)
     p = compute.forward_parts_s(**kw)
@@ -41,7 +41,7 @@ def test_forward_is_the_max_of_compute_and_memory_plus_exposed_comm():
 def test_v32_prefill_cost_per_token_matches_deepseek_cost_curve(ctx, published_us):
     # DeepSeek-V3.2-Exp cost curve on H800 (compute-references.md 1 and 6): GPU-us per appended token;
     # benchmark-grade batching (the profile trace's 16K tokens per GPU), one node's EP8 engine.
-    sc = Scenario.load(model="deepseek-v3.2", workload="agentic-64k", prefill_quota_s=1e9, physics="roofline")
+    sc = Scenario.load(model="deepseek-v3.2", workload="agentic-64k", prefill_quota_s=3600.0, physics="roofline")
     parts = sc.prefill_forward_parts(sc.prefill_batch_turns(), context_tokens=float(ctx), append_tokens=512.0)
     n = sc.prefill_batch_turns()
     us = sc.prefill_engine_gpus * float(parts["total_s"]) / (n * 512.0) * 1e6

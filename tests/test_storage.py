@@ -86,7 +86,7 @@ def test_wired_into_the_models_shallow_ring_lowers_the_snic_capacity():
 
     base = Scenario.load()
     cl = base.cluster
-    shallow = dataclasses.replace(base, cluster=dataclasses.replace(cl, storage=dataclasses.replace(cl.storage, reads_in_flight_max=4)))
+    shallow = dataclasses.replace(base, cluster=dataclasses.replace(cl, storage=dataclasses.replace(cl.storage, reads_in_flight_max_count=4)))
     r = shallow.storage_reads()
     S = r["full_block_bytes"]
     assert r["read_Bps_per_node"] < base.snic_read_Bps_per_node
@@ -117,7 +117,7 @@ def test_bad_input_raises():
 
 def test_profile_fields_have_sources():
     c = load_cluster("dualpath-hopper")
-    for f in ("storage.read_overhead_ms", "storage.full_block_tokens", "storage.reads_in_flight_max", "node.snic_payload_frac"):
+    for f in ("storage.read_overhead_ms", "storage.full_block_tokens", "storage.reads_in_flight_max_count", "node.snic_payload_frac"):
         assert c.provenance.fields[f]
     assert math.isclose(c.storage.read_overhead_ms, 1.0)
 

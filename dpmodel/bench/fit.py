@@ -182,7 +182,7 @@ def apply_overlay(cluster, overlay_path: str | Path):
     """A new cluster profile with the overlay's ``[overrides]`` applied, validated like any profile."""
     from ..profiles import from_mapping
     from ..profiles.loader import parse_toml
-    from ..profiles.schema import to_plain
+    from ..profiles.schema import default_sources, to_plain
 
     ov = parse_toml(overlay_path, f"overlay {overlay_path}", BenchError)
     if "provenance" not in ov or "input_sha256" not in ov["provenance"]:
@@ -190,7 +190,8 @@ def apply_overlay(cluster, overlay_path: str | Path):
 
     data = to_plain(cluster)
     data["provenance"] = {k: v for k, v in data["provenance"].items() if k in ("source", "date", "fields", "notes")}
-    data["provenance"]["fields"] = dict(data["provenance"]["fields"])
+    # the plain form spells out defaulted fields (the [kernels] rates): they keep their default's source
+    data["provenance"]["fields"] = {**default_sources(type(cluster)), **data["provenance"]["fields"]}
     for dotted, value in ov.get("overrides", {}).items():
         sec, _, key = dotted.partition(".")
         if sec not in data or not isinstance(data[sec], dict) or key not in data[sec]:

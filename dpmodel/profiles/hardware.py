@@ -49,7 +49,7 @@ class StorageSpec:
     read_overhead_ms: float = fld("fixed cost of one block read from the store that does not occupy the NIC (RPC, lookup, SSD)", ge=0, le=1e4)
     write_overhead_ms: float = fld("fixed cost of one block write to the store that does not occupy the NIC", ge=0, le=1e4)
     full_block_tokens: int = fld("tokens per Full Block, the unit of every store read and write (all layers)", gt=0, ge=1, le=1_000_000)
-    reads_in_flight_max: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0, ge=1, le=1_000_000)
+    reads_in_flight_max_count: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0, ge=1, le=1_000_000)
 
 
 _K = "compute-references.md"
@@ -64,7 +64,7 @@ class KernelSpec:
 
     gemm_eff_max_frac: float = fld("large-M GEMM efficiency (share of the tensor peak)", gt=0, le=1, default=0.70,
                                    source=f"measured: DeepGEMM README, 1346 TFLOPS grouped / 1009-1426 dense at M=4096 of 1979 ({_K} 2a)")
-    gemm_half_rows: float = fld("GEMM rows at which efficiency is half its maximum", gt=0, default=200.0,
+    gemm_half_rows_count: float = fld("GEMM rows at which efficiency is half its maximum", gt=0, default=200.0,
                                 source=f"derived: DeepGEMM M=64 / 128 rows at 0.10-0.17 / 0.18-0.33 of peak ({_K} 2a)")
     attention_efficiency_frac: float = fld("attention kernel FLOP rate as a share of the BF16 peak", gt=0, le=1, default=0.65,
                                            source=f"measured: FlashMLA sparse prefill 640 TFLOPS of 989 BF16; FA3 740 (75 %) ({_K} 2b)")

@@ -215,6 +215,22 @@ def numeric_paths(cls: type, prefix: str = "") -> list[str]:
     return out
 
 
+def default_sources(cls: type, prefix: str = "") -> dict[str, str]:
+    """Dotted path -> the source text of every numeric field whose default carries one (``fld(source=)``)."""
+    out: dict[str, str] = {}
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if tp is Provenance:
+            continue
+        if is_section(tp):
+            out.update(default_sources(section_type(tp), dotted))
+        elif tp in (int, float) and f.metadata.get("source"):
+            out[dotted] = f.metadata["source"]
+    return out
+
+
 def given_numeric_paths(cls: type, data: Mapping[str, Any], prefix: str = "") -> list[str]:
     """Dotted paths of the numeric fields present in ``data`` (defaults excluded)."""
     out: list[str] = []

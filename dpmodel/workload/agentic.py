@@ -163,12 +163,12 @@ class WekaReader(_Reader):
 def sniff_jsonl(path: str | Path) -> str:
     """'weka', 'aiperf' or 'mooncake' from the first non-blank line (content, not the name)."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            for line in fh:
-                if line.strip():
+        with open(path, "rb") as fh:  # bytes: a bad UTF-8 line is the reader's to report, by line
+            for raw in fh:
+                if raw.strip():
                     try:
-                        obj = json.loads(line)
-                    except ValueError:
+                        obj = json.loads(raw.decode("utf-8"))
+                    except ValueError:  # UnicodeDecodeError included
                         return "mooncake"  # let the Mooncake reader report the line
                     if isinstance(obj, dict) and "requests" in obj:
                         return "weka"
