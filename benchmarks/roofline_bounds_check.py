@@ -1,7 +1,8 @@
-import dataclasses, statistics
+import dataclasses
+
 from dpmodel.queueing import fig7
 from dpmodel.reference import FIG7_JCT_S
-from dpmodel.queueing.offline import offline_jct_many
+
 slow = dict(gemm_eff_max_frac=0.5, gemm_half_rows_count=400.0, attention_efficiency_frac=0.35, hbm_efficiency_frac=0.45,
             prefill_layer_fixed_us=200.0, decode_layer_fixed_us=100.0, ep_normal_latency_us=450.0, ep_low_latency_us=170.0, comm_overlap_frac=0.0)
 orig = fig7.scenario_for

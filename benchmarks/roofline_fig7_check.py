@@ -1,22 +1,35 @@
-import statistics, sys
+"""Uncalibrated roofline against every Fig. 7 bar (issue 14): per-mode median |error|.
+
+Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py  (record: benchmarks/results/roofline_fig7.md)
+"""
+
+import statistics
+
 from dpmodel.queueing.fig7 import predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
+
+MODES = ("oracle", "dualpath", "basic")
 allc, allsp = [], []
 for m in FIG7_JCT_S:
-    cells = predict(m, None)
-    allc += cells; sp = speedup_errors(cells); allsp += sp
-    for mode in ("oracle","dualpath","basic"):
-        e=[c.error_frac for c in cells if c.mode==mode]
-        print(m, mode, "median|err| %.1f%%"%(100*statistics.median(abs(x) for x in e)), " ".join("%+.0f"%(100*x) for x in e), flush=True)
-    print(m, "speedup median|err| %.1f%%"%(100*statistics.median(abs(s['error_frac']) for s in sp)))
-for mode in ("oracle","dualpath","basic"):
-    print("ALL", mode, "%.1f%%"%(100*statistics.median(abs(c.error_frac) for c in allc if c.mode==mode)))
-print("ALL speedup %.1f%%"%(100*statistics.median(abs(s['error_frac']) for s in allsp)))
-by={(c.model,c.workload,c.agents,c.mode):c for c in allc}
-n_ok=n_tot=0
-for (m,w,a,mode),c in by.items():
-    if mode!="dualpath": continue
-    o=by[(m,w,a,"oracle")]
-    if c.jct_s_paper>1.1*o.jct_s_paper:
-        n_tot+=1; n_ok+= c.jct_s_pred>o.jct_s_pred*1.0+1e-9
-print("dualpath>oracle where paper >10%% above: %d/%d"%(n_ok,n_tot))
+    cells = predict(m, None)  # no knobs: the raw roofline (published kernel figures only)
+    sp = speedup_errors(cells)
+    allc += cells
+    allsp += sp
+    for mode in MODES:
+        e = [c.error_frac for c in cells if c.mode == mode]
+        med = 100 * statistics.median(abs(x) for x in e)
+        print(m, mode, f"median|err| {med:.1f}%", " ".join(f"{100 * x:+.0f}" for x in e), flush=True)
+    print(m, f"speedup median|err| {100 * statistics.median(abs(s['error_frac']) for s in sp):.1f}%")
+for mode in MODES:
+    print("ALL", mode, f"{100 * statistics.median(abs(c.error_frac) for c in allc if c.mode == mode):.1f}%")
+print(f"ALL speedup {100 * statistics.median(abs(s['error_frac']) for s in allsp):.1f}%")
+by = {(c.model, c.workload, c.agents, c.mode): c for c in allc}
+n_ok = n_tot = 0
+for (m, w, a, mode), c in by.items():
+    if mode != "dualpath":
+        continue
+    o = by[(m, w, a, "oracle")]
+    if c.jct_s_paper > 1.1 * o.jct_s_paper:
+        n_tot += 1
+        n_ok += c.jct_s_pred > o.jct_s_pred + 1e-9
+print(f"dualpath>oracle where paper >10% above: {n_ok}/{n_tot}")

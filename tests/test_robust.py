@@ -9,7 +9,6 @@ import errno
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -72,8 +71,8 @@ def test_group_without_subcommand_is_one_line(capsys):
 
 def test_solver_banner_never_on_stdout(capfd):
     """A solve that goes through HiGHS (which prints from C++) leaves stdout pure JSON."""
-    from dpmodel.optimize.throughput import ThroughputLP  # noqa: F401  (imported: the LP module)
     from dpmodel.optimize.quiet import QuietStdout
+    from dpmodel.optimize.throughput import ThroughputLP  # noqa: F401  (imported: the LP module)
 
     with QuietStdout():
         os.write(1, b"Running HiGHS banner\n")
