@@ -79,3 +79,17 @@ def test_malformed_one_line_error_and_lenient(tmp_path, fname, line, needle):
     r = open_trace(p, lenient=True)
     got = list(r)
     assert len(got) == 1 and r.skipped_lines == 1  # nothing of the bad session is yielded
+
+
+@pytest.mark.parametrize("reader,good", [
+    (AIPerfReader, b'{"session_id": "ok", "timestamp": 0, "input_length": 10, "output_length": 1}'),
+    (WekaReader, b'{"requests": [{"t": 0, "in": 10, "out": 1, "hash_ids": [5]}]}'),
+])
+def test_non_utf8_line_is_one_line_error_and_counted_when_lenient(tmp_path, reader, good):
+    p = tmp_path / "t.jsonl"
+    p.write_bytes(good + b"\n" + good[:-1] + b' \xff}\n' + good + b"\n")
+    with pytest.raises(WorkloadError, match=rf"{p.name}:2: not UTF-8 text") as e:
+        list(reader(p))
+    assert "\n" not in str(e.value)
+    r = reader(p, lenient=True)
+    assert len(list(r)) == 2 and r.skipped_lines == 1

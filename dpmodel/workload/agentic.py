@@ -32,6 +32,7 @@ from .traces import (
     TraceRequest,
     _int_field,
     _Reader,
+    loads_bounded,
 )
 
 AIPERF_BLOCK_TOKENS = MOONCAKE_BLOCK_TOKENS  # aiperf analyze-trace --block-size default 512
@@ -68,45 +69,42 @@ class AIPerfReader(_Reader):
         last: dict[int, tuple[float, int, int]] = {}  # session -> (arrival_s, input, turn)
         idx = 0
         bt = self.block_tokens
-        with open(self.path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict):
-                        raise ValueError("not a JSON object")
-                    n_in = _int_field(obj, "input_length", 1)
-                    n_out = _int_field(obj, "output_length", 0)
-                    sid = obj.get("session_id", f"__line{lineno}")
-                    if not isinstance(sid, str | int) or isinstance(sid, bool):
-                        raise ValueError(f"field 'session_id' = {sid!r}: must be a string or integer")
-                    session = sess_ids.setdefault(str(sid), len(sess_ids))
-                    prev = last.get(session)
-                    if "timestamp" in obj:
-                        arrival = _num_ms(obj, "timestamp") / 1000.0
-                    elif "delay" in obj:
-                        if prev is None:
-                            raise ValueError(f"field 'delay' on the first turn of session {sid!r}: the first turn needs 'timestamp'")
-                        arrival = prev[0] + _num_ms(obj, "delay") / 1000.0
-                    elif prev is None:
-                        arrival = 0.0
-                    else:
-                        raise ValueError("field 'timestamp' or 'delay' is missing on a follow-up turn")
-                    blocks = _blocks(obj)
-                    if blocks is not None and len(blocks) != -(-n_in // bt):
-                        raise ValueError(f"hash_ids has {len(blocks)} blocks; input_length {n_in} needs {-(-n_in // bt)} of {bt} tokens")
-                except (ValueError, TypeError) as exc:
-                    self._bad(lineno, str(exc))
-                    continue
-                if blocks is not None:
-                    hit = min(self.cache.lookup_and_insert(blocks) * bt, n_in)
+        for lineno, line in self._lines():  # UTF-8, length-bounded lines (malformed: our error or counted)
+            try:
+                obj = loads_bounded(line)
+                if not isinstance(obj, dict):
+                    raise ValueError("not a JSON object")
+                n_in = _int_field(obj, "input_length", 1)
+                n_out = _int_field(obj, "output_length", 0)
+                sid = obj.get("session_id", f"__line{lineno}")
+                if not isinstance(sid, str | int) or isinstance(sid, bool):
+                    raise ValueError(f"field 'session_id' = {sid!r}: must be a string or integer")
+                session = sess_ids.setdefault(str(sid), len(sess_ids))
+                prev = last.get(session)
+                if "timestamp" in obj:
+                    arrival = _num_ms(obj, "timestamp") / 1000.0
+                elif "delay" in obj:
+                    if prev is None:
+                        raise ValueError(f"field 'delay' on the first turn of session {sid!r}: the first turn needs 'timestamp'")
+                    arrival = prev[0] + _num_ms(obj, "delay") / 1000.0
+                elif prev is None:
+                    arrival = 0.0
                 else:
-                    hit = min(prev[1], n_in - 1) if prev is not None else 0
-                turn = prev[2] + 1 if prev is not None else 1
-                last[session] = (arrival, n_in, turn)
-                yield TraceRequest(idx, arrival, n_in, n_out, hit, session, turn)
-                idx += 1
+                    raise ValueError("field 'timestamp' or 'delay' is missing on a follow-up turn")
+                blocks = _blocks(obj)
+                if blocks is not None and len(blocks) != -(-n_in // bt):
+                    raise ValueError(f"hash_ids has {len(blocks)} blocks; input_length {n_in} needs {-(-n_in // bt)} of {bt} tokens")
+            except (ValueError, TypeError) as exc:
+                self._bad(lineno, str(exc))
+                continue
+            if blocks is not None:
+                hit = min(self.cache.lookup_and_insert(blocks) * bt, n_in)
+            else:
+                hit = min(prev[1], n_in - 1) if prev is not None else 0
+            turn = prev[2] + 1 if prev is not None else 1
+            last[session] = (arrival, n_in, turn)
+            yield TraceRequest(idx, arrival, n_in, n_out, hit, session, turn)
+            idx += 1
 
 
 class WekaReader(_Reader):
@@ -122,42 +120,39 @@ class WekaReader(_Reader):
         idx = 0
         session = 0
         bt = self.block_tokens
-        with open(self.path, encoding="utf-8") as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                try:
-                    obj = json.loads(line)
-                    if not isinstance(obj, dict) or not isinstance(obj.get("requests"), list):
-                        raise ValueError("field 'requests' must be a list (one session per line)")
-                    sid = obj.get("session_id", session)
-                    parsed = []
-                    for j, r in enumerate(obj["requests"]):
-                        if not isinstance(r, dict):
-                            raise ValueError(f"requests[{j}] is not an object")
-                        t = r.get("t")
-                        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
-                            raise ValueError(f"requests[{j}] field 't' = {t!r}: must be a number >= 0 (s)")
-                        try:
-                            n_in, n_out = _int_field(r, "in", 1), _int_field(r, "out", 0)
-                            blocks = _blocks(r)
-                        except ValueError as exc:
-                            raise ValueError(f"requests[{j}] {exc}") from None
-                        if blocks is None:
-                            raise ValueError(f"requests[{j}] field 'hash_ids' is missing")
-                        if len(blocks) != -(-n_in // bt):
-                            raise ValueError(f"requests[{j}] hash_ids has {len(blocks)} blocks; in = {n_in} needs {-(-n_in // bt)} of {bt} tokens")
-                        parsed.append((float(t), n_in, n_out, blocks, str(r.get("type", ""))))
-                except (ValueError, TypeError) as exc:
-                    self._bad(lineno, str(exc))
-                    continue
-                # only now, with the whole session valid, touch the cache and yield (nothing partial)
-                for turn, (t, n_in, n_out, blocks, _type) in enumerate(parsed, 1):
-                    scoped = [(sid, b) for b in blocks]  # hash ids are scoped per session
-                    hit = min(self.cache.lookup_and_insert(scoped) * bt, n_in)
-                    yield TraceRequest(idx, t, n_in, n_out, hit, session, turn)
-                    idx += 1
-                session += 1
+        for lineno, line in self._lines():  # UTF-8, length-bounded lines (malformed: our error or counted)
+            try:
+                obj = loads_bounded(line)
+                if not isinstance(obj, dict) or not isinstance(obj.get("requests"), list):
+                    raise ValueError("field 'requests' must be a list (one session per line)")
+                sid = obj.get("session_id", session)
+                parsed = []
+                for j, r in enumerate(obj["requests"]):
+                    if not isinstance(r, dict):
+                        raise ValueError(f"requests[{j}] is not an object")
+                    t = r.get("t")
+                    if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t) or t < 0:
+                        raise ValueError(f"requests[{j}] field 't' = {t!r}: must be a number >= 0 (s)")
+                    try:
+                        n_in, n_out = _int_field(r, "in", 1), _int_field(r, "out", 0)
+                        blocks = _blocks(r)
+                    except ValueError as exc:
+                        raise ValueError(f"requests[{j}] {exc}") from None
+                    if blocks is None:
+                        raise ValueError(f"requests[{j}] field 'hash_ids' is missing")
+                    if len(blocks) != -(-n_in // bt):
+                        raise ValueError(f"requests[{j}] hash_ids has {len(blocks)} blocks; in = {n_in} needs {-(-n_in // bt)} of {bt} tokens")
+                    parsed.append((float(t), n_in, n_out, blocks, str(r.get("type", ""))))
+            except (ValueError, TypeError) as exc:
+                self._bad(lineno, str(exc))
+                continue
+            # only now, with the whole session valid, touch the cache and yield (nothing partial)
+            for turn, (t, n_in, n_out, blocks, _type) in enumerate(parsed, 1):
+                scoped = [(sid, b) for b in blocks]  # hash ids are scoped per session
+                hit = min(self.cache.lookup_and_insert(scoped) * bt, n_in)
+                yield TraceRequest(idx, t, n_in, n_out, hit, session, turn)
+                idx += 1
+            session += 1
 
 
 def sniff_jsonl(path: str | Path) -> str:
