@@ -291,8 +291,9 @@ def build_page(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
         "## 1. Against real measurements (the DualPath paper)",
         "",
         "Fig. 7's bars (read off the figure, about +-3 %) and the paper's measured TPOT ranges. \"Oracle-calibrated\" uses the two "
-        "compute knobs fitted to the Oracle bars only (`dpmodel/catalog/calibration/fig7-oracle.toml`); \"uncalibrated\" uses the "
-        "profile defaults. Basic and DualPath are never fitted. The paper reports no TTFT distribution and no saturated "
+        "compute knobs of the flat physics fitted to the Oracle bars only (`dpmodel/catalog/calibration/fig7-oracle.toml`); "
+        "\"uncalibrated\" is the raw roofline (`physics = roofline`: published kernel figures, the cluster's `[kernels]` "
+        "defaults, nothing fitted). Basic and DualPath are never fitted. The paper reports no TTFT distribution and no saturated "
         "throughput we can compare with, so those tiers appear only in section 2.",
         "",
         *_table(summary, "measurement"),
