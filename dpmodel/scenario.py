@@ -332,12 +332,18 @@ class Scenario:
             expert_rows=t * e * arch.active_experts_count / max(arch.routed_experts_count, 1),
             attention_flops_per_gpu=n * attn / e, weight_bytes_per_gpu=weights,
             kv_read_bytes_per_gpu=n * (c + a) * mdl.kv_bytes_per_token / e,
-            gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype),
+            comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
+            layers_count=arch.layers_count, **self._kernel_rates(), layer_fixed_s=k.prefill_layer_fixed_us * 1e-6,
+        )
+
+    def _kernel_rates(self) -> dict[str, float]:
+        """The achieved rates every roofline forward pass (prefill and decode) takes from the cluster."""
+        cl, k = self.cluster, self.cluster.kernels
+        return dict(
+            gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(self.model.numerics.compute_dtype),
             gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows_count=k.gemm_half_rows_count,
             attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
-            hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac,
-            comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
-            comm_overlap_frac=k.comm_overlap_frac, layers_count=arch.layers_count, layer_fixed_s=k.prefill_layer_fixed_us * 1e-6,
+            hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac, comm_overlap_frac=k.comm_overlap_frac,
         )
 
     def prefill_batch_turns(self) -> float:
@@ -399,15 +405,11 @@ class Scenario:
             calls, comm_bytes, link, lat = 0.0, 0.0, 1.0, 0.0
         tp = G if not moe else 1.0  # a dense replica's GEMMs are split over its TP GPUs
         return compute.forward_parts_s(
-            tokens_per_gpu=b * (1.0 if moe else 1.0), dense_flops_per_token=dense_f / tp, expert_flops_per_token=expert_f,
+            tokens_per_gpu=b, dense_flops_per_token=dense_f / tp, expert_flops_per_token=expert_f,
             expert_rows=b * G * arch.active_experts_count / max(arch.routed_experts_count, 1),
             attention_flops_per_gpu=b * attn_tok / tp, weight_bytes_per_gpu=w, kv_read_bytes_per_gpu=b * per_seq,
-            gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype),
-            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows_count=k.gemm_half_rows_count,
-            attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
-            hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac,
             comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
-            comm_overlap_frac=k.comm_overlap_frac, layers_count=arch.layers_count, layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
+            layers_count=arch.layers_count, **self._kernel_rates(), layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
         )
 
     def decode_affine_s(self) -> tuple[float, float]:

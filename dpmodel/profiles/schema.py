@@ -12,7 +12,7 @@ import dataclasses
 import difflib
 import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from ..errors import ProfileError
@@ -199,36 +199,28 @@ def build_provenance(data: Any, *, ctx: str) -> Provenance:
     return Provenance(source=data["source"], date=data["date"], fields=out, notes=notes)
 
 
+def _numeric_fields(cls: type, prefix: str = "") -> Iterator[tuple[str, dataclasses.Field]]:
+    """(dotted path, field) of every numeric scalar field of ``cls`` (recursively)."""
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        dotted = f"{prefix}.{f.name}" if prefix else f.name
+        if tp is Provenance:
+            continue
+        if is_section(tp):
+            yield from _numeric_fields(section_type(tp), dotted)
+        elif tp in (int, float):
+            yield dotted, f
+
+
 def numeric_paths(cls: type, prefix: str = "") -> list[str]:
     """Dotted paths of every numeric scalar field of ``cls`` (recursively)."""
-    out: list[str] = []
-    hints = _hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        dotted = f"{prefix}.{f.name}" if prefix else f.name
-        if tp is Provenance:
-            continue
-        if is_section(tp):
-            out.extend(numeric_paths(section_type(tp), dotted))
-        elif tp in (int, float):
-            out.append(dotted)
-    return out
+    return [dotted for dotted, _ in _numeric_fields(cls, prefix)]
 
 
-def default_sources(cls: type, prefix: str = "") -> dict[str, str]:
+def default_sources(cls: type) -> dict[str, str]:
     """Dotted path -> the source text of every numeric field whose default carries one (``fld(source=)``)."""
-    out: dict[str, str] = {}
-    hints = _hints(cls)
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        dotted = f"{prefix}.{f.name}" if prefix else f.name
-        if tp is Provenance:
-            continue
-        if is_section(tp):
-            out.update(default_sources(section_type(tp), dotted))
-        elif tp in (int, float) and f.metadata.get("source"):
-            out[dotted] = f.metadata["source"]
-    return out
+    return {dotted: f.metadata["source"] for dotted, f in _numeric_fields(cls) if f.metadata.get("source")}
 
 
 def given_numeric_paths(cls: type, data: Mapping[str, Any], prefix: str = "") -> list[str]:
