@@ -11,23 +11,13 @@ import pytest
 from dpmodel.errors import ScenarioError
 from dpmodel.optimize.latency import compiled_min_ttft, min_ttft_split, solve_min_ttft
 from dpmodel.queueing import Station, drain_jct_s, mva_dpmodel, mva_exact, offline_jct
-from dpmodel.queueing.online import (
-    LinkModel,
-    TurnParts,
-    _arrivals_pmf,
-    _batch_law,
-    _gated_batches,
-    _stratified_draws,
-    erlang_c_prob,
-    erlang_c_wait_s,
-    least_loaded_wait_frac,
-    link_model,
-    load_residence_s,
-    online_metrics,
-    slo_capacity,
-    ttft_quantiles,
-    turns_per_agent,
-)
+from dpmodel.queueing.batch import TurnParts, arrivals_pmf, batch_law, gated_batches
+from dpmodel.queueing.erlang import erlang_c_prob, erlang_c_wait_s, least_loaded_wait_frac
+from dpmodel.queueing.links import LinkModel, link_model, load_residence_s
+from dpmodel.queueing.open_model import online_metrics
+from dpmodel.queueing.percentiles import ttft_quantiles
+from dpmodel.queueing.slo import slo_capacity
+from dpmodel.queueing.turn_sample import stratified_draws, turn_sizes, turns_per_agent
 from dpmodel.scenario import Scenario
 
 from .helpers import override
@@ -80,7 +70,7 @@ def test_batch_law_matches_a_direct_count(e):
     k = 40
     parts = TurnParts(*(rng.exponential(1.0, k) * s for s in (0.2, 0.3, 1.0, 0.7, 1.5)), w=np.ones(k))
     draws = rng.integers(0, k, size=(64, 20))
-    dur, own = _batch_law(parts, draws, e, 20)
+    dur, own = batch_law(parts, draws, e, 20)
     np.testing.assert_array_equal(own, dur)  # no quota: one batch, every turn ends with it
 
     def one(b):
@@ -94,7 +84,7 @@ def test_batch_law_matches_a_direct_count(e):
     # under a compute quota: FIFO sub-batches, each as long as its turns' compute allows (at least one)
     comp = rng.exponential(1.0, k)
     q = dataclasses.replace(parts, comp=comp, quota_s=1.5)
-    dur, own = _batch_law(q, draws, e, 20)
+    dur, own = batch_law(q, draws, e, 20)
     for i, row in enumerate(draws):
         for n in range(1, 21):
             subs, cur = [[row[0]]], comp[row[0]]
@@ -117,14 +107,14 @@ def test_arrivals_during_a_random_batch():
 
     j = np.arange(30, dtype=float)
     lam, d, d2 = 4.0, np.array([0.5, 2.0, 0.0]), np.array([0.25, 9.0, 0.0])
-    P = _arrivals_pmf(lam, d, d2, j)
+    P = arrivals_pmf(lam, d, d2, j)
     np.testing.assert_allclose(P[0], poisson.pmf(j, 2.0), rtol=1e-10)
     mu, var = 8.0, 8.0 + 16.0 * (9.0 - 4.0)
     np.testing.assert_allclose(P[1], nbinom.pmf(j, mu**2 / (var - mu), mu / var), rtol=1e-9)
     assert P[2, 0] == 1.0 and P[2, 1:].sum() == 0.0
     # the mixture's mean and variance
     k = np.arange(4000, dtype=float)
-    Q = _arrivals_pmf(lam, d[1:2], d2[1:2], k)[0]
+    Q = arrivals_pmf(lam, d[1:2], d2[1:2], k)[0]
     assert Q @ k == pytest.approx(mu, rel=1e-6) and Q @ k**2 - (Q @ k) ** 2 == pytest.approx(var, rel=1e-6)
 
 
@@ -171,9 +161,9 @@ def test_gated_batch_chain_matches_a_direct_simulation(law, rho):
     comp = _turn_sample(law)
     zeros = np.zeros_like(comp)
     parts = TurnParts(serial=zeros, work=comp, cr=zeros, cw=zeros, lone=comp, w=np.ones_like(comp))
-    idx, _ = _stratified_draws(comp, comp, np.ones_like(comp), 160)
+    idx, _ = stratified_draws(comp, comp, np.ones_like(comp), 160)
     lam = rho / comp.mean()
-    wait, own, busy, alone = _gated_batches(lam, parts, idx, 1)
+    wait, own, busy, alone = gated_batches(lam, parts, idx, 1)
     w_sim, own_sim, busy_sim = _gated_queue_simulated(lam, comp)
     assert wait == pytest.approx(w_sim, rel=0.06)
     assert own == pytest.approx(own_sim, rel=0.05)
@@ -191,9 +181,9 @@ def test_quota_sub_batches_match_a_direct_simulation(law, rho):
     comp = _turn_sample(law)
     zeros = np.zeros_like(comp)
     parts = TurnParts(serial=zeros, work=comp, cr=zeros, cw=zeros, lone=comp, w=np.ones_like(comp), comp=comp, quota_s=0.3)
-    idx, _ = _stratified_draws(comp, comp, np.ones_like(comp), 160)
+    idx, _ = stratified_draws(comp, comp, np.ones_like(comp), 160)
     lam = rho / comp.mean()
-    wait, own, busy, _ = _gated_batches(lam, parts, idx, 1)
+    wait, own, busy, _ = gated_batches(lam, parts, idx, 1)
     w_sim, own_sim, busy_sim = _gated_queue_simulated(lam, comp, quota_s=0.3)
     assert wait + own == pytest.approx(w_sim + own_sim, rel=0.03)
     assert busy == pytest.approx(busy_sim, rel=0.02)
@@ -315,10 +305,8 @@ def test_ttft_quantiles_of_the_mixture():
 def test_light_load_tail_follows_the_turn_sizes():
     """At light load TTFT is mostly each turn's own prefill: the p99 is near the p99 of the lone
     times (a long-context turn takes longer), not the mean plus a little queueing."""
-    from dpmodel.queueing.online import _turn_sizes
-
     sc = Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2)
-    hit, comp, w = _turn_sizes(sc)
+    hit, comp, w = turn_sizes(sc)
     lone = comp / sc.prefill_engine_gpus + hit / sc.snic_read_Bps_per_node
     r = online_metrics(sc, "basic", 0.01)
     p99_lone = float(np.percentile(lone, 99))
@@ -391,3 +379,28 @@ def test_min_ttft_problem_is_dcp_and_dpp():
 def test_min_ttft_saturated_links_are_reported():
     res = solve_min_ttft(np.array([1.2, 1.2]), np.array([-0.1, 0.1]), np.array([1.0, 1.0]), 0.1)
     assert math.isinf(res.ttft_s) and "saturation" in res.note
+
+
+def test_turn_sample_cache_is_bounded_and_per_scenario():
+    """The online model's caches: a least-recently-used cache of bounded size, and one turn sample
+    per scenario object, kept on it (an equal but distinct scenario gets its own, with equal values),
+    sent to another process empty."""
+    import pickle
+
+    from dpmodel.queueing.turn_sample import BoundedCache, turn_sample
+
+    c = BoundedCache(2)
+    calls = []
+    for k in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" comes
+        c.get(k, lambda k=k: calls.append(k) or k.upper())
+    assert calls == ["a", "b", "c"] and len(c) == 2 and "a" in c and "b" not in c
+    with pytest.raises(ValueError):
+        BoundedCache(0)
+    sc = Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2)
+    twin = dataclasses.replace(sc)
+    assert turn_sample(sc) is turn_sample(sc) and turn_sample(twin) is not turn_sample(sc)
+    for a, b in zip(turn_sizes(sc), turn_sizes(twin), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert turn_sample(sc).value("sizes", lambda: None) is turn_sizes(sc)  # computed once, then kept
+    copy = pickle.loads(pickle.dumps(sc))
+    assert copy.__dict__["_online_turn_sample"].value("sizes", lambda: "fresh") == "fresh"

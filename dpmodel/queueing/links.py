@@ -1,0 +1,61 @@
+"""Link utilizations of a mode, linear in the split, and the max-of-links load residence.
+
+``link_model`` normalizes the flow table (:meth:`dpmodel.scenario.Scenario.demands`) per turn; the
+open model reads the utilizations from it and the convex split optimizer
+(:mod:`dpmodel.optimize.latency`) keeps :func:`load_residence_s`, which is what makes it convex.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import flows
+from ..scenario import MODES, Scenario
+
+
+@dataclass(frozen=True)
+class LinkModel:
+    """Per-turn link demands of a mode in normalized form for a given turn rate.
+
+    For link r: utilization ``u_r(f) = a_r + b_r f`` and zero-load service
+    ``S_r(f) = K_r u_r(f)`` (so ``R_r = K_r u_r / (1 - u_r)``), with ``K_r = units_r / lambda``.
+    """
+
+    names: tuple[str, ...]
+    a: np.ndarray
+    b: np.ndarray
+    K: np.ndarray
+
+
+def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkModel:
+    d = scenario.demands(dataclasses.replace(MODES[mode], layerwise=True))
+    cl, dep = scenario.cluster, scenario.deployment
+    units = flows.resource_units(prefill_nodes=dep.prefill_nodes_count, decode_nodes=dep.decode_nodes_count, gpus_per_node=cl.gpus_per_node)
+    names, a, b, K = [], [], [], []
+    for i, name in enumerate(d.names):
+        if name not in flows.KV_RESOURCE_NAMES or not math.isfinite(d.capacity[i]):
+            continue
+        c0 = float(d.const[i] @ d.weights)
+        c1 = float(d.slope[i] @ d.weights) if d.de_path else 0.0
+        if c0 == 0 and c1 == 0:
+            continue
+        names.append(name)
+        a.append(turn_rate_per_s * c0 / d.capacity[i])
+        b.append(turn_rate_per_s * c1 / d.capacity[i])
+        K.append(float(units[name]) / turn_rate_per_s)
+    return LinkModel(tuple(names), np.array(a), np.array(b), np.array(K))
+
+
+def load_residence_s(lm: LinkModel, f: float | np.ndarray) -> np.ndarray:
+    """Mean time to load a turn's KV: the max over its links of ``K u / (1 - u)`` (inf if u >= 1)."""
+    f = np.asarray(f, float)
+    u = lm.a[:, None] + lm.b[:, None] * f.reshape(1, -1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.where(u < 1, lm.K[:, None] * u / (1 - u), np.inf)
+    return r.max(axis=0).reshape(f.shape) if len(lm.names) else np.zeros(f.shape)
+
+
