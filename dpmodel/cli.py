@@ -94,6 +94,7 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace to use as the workload")
     g.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="with --trace: LRU KV cache size for hits (default infinite)")
     g.add_argument("--classes", type=_positive_int, default=8, help="request classes for a trajectory file or trace (default 8)")
+    g.add_argument("--topology", default=None, help="resources and load paths: a packaged name (dualpath, dualpath-recompute) or a TOML path (default dualpath)")
     g.add_argument("--prefill-nodes", type=_positive_int, default=DEFAULT_PREFILL_NODES, help="P, prefill nodes (default 2)")
     g.add_argument("--decode-nodes", type=_positive_int, default=DEFAULT_DECODE_NODES, help="D, decode nodes (default 4)")
     g.add_argument("--prefill-efficiency", type=_float, default=None, help="achieved/peak prefill FLOP/s (default 0.4, an assumption)")
@@ -176,6 +177,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         cache_GiB=args.cache_GiB,
         classes_count=args.classes,
         overrides={k: v for k, v in sets.items() if k != "cost"},
+        topology=getattr(args, "topology", None),
         **dep,
     )
     if args.overlay:
@@ -828,7 +830,6 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     import numpy as np
 
     scenario = scenario_from_args(args)
-    from . import flows
     from .fileio import atomic_write_text
     from .sweep import AXIS_RANGES, check_axis, grid, sweep_throughput
 
@@ -844,7 +845,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for i, p in enumerate(points):
         rows.append({**p, "turns_per_s": float(np.atleast_1d(out["turns_per_s"])[i]),
                      "split_de_frac": float(np.atleast_1d(out["split_de_frac"])[i]),
-                     "bottleneck": flows.RESOURCE_NAMES[int(np.atleast_1d(out["bottleneck_index"])[i])]})
+                     "bottleneck": scenario.topology.names[int(np.atleast_1d(out["bottleneck_index"])[i])]})
     if args.csv:
         keys = list(rows[0])
         atomic_write_text(args.csv, ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in rows))

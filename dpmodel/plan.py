@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from . import capacity, flows
-from .optimize import compiled_balance_lp, compiled_lp, normalized_coefficients
+from . import capacity
+from .optimize import compiled_balance_lp, compiled_lp
+from .optimize.throughput import exact_peak, path_coefficients
 from .scenario import MODES, Scenario
 
 #: capacity in base units -> display unit
@@ -50,6 +51,7 @@ class ModeResult:
     uncached_prompt_tokens_per_s: float = math.nan  # appended (uncached) prompt tokens: what prefill computes anew
     tokens_per_s_per_gpu: float = math.nan  # generated tokens/s over every GPU of the cluster (P + D nodes)
     tokens_per_s_per_user: float = math.nan  # 1 / TPOT of one sequence at the decode batch this throughput needs
+    path_shares: dict[str, float] = field(default_factory=dict)  # load path -> share of hit-KV bytes (sums to 1)
 
     def resource(self, name: str) -> ResourceResult:
         for r in self.resources:
@@ -67,6 +69,7 @@ class ModeResult:
             "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
             "tokens_per_s_per_user": self.tokens_per_s_per_user,
             "split_de_frac": self.split_de_frac,
+            "path_shares": dict(self.path_shares),
             "bottleneck": self.bottleneck,
             "binding": list(self.binding),
             "solver": self.solver,
@@ -126,26 +129,45 @@ def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
     """Solve the throughput LP for one mode and map its duals back to resource names."""
     m = MODES[mode]
     d = scenario.demands(m)
-    coef_x, coef_z = normalized_coefficients(d.const, d.slope, d.capacity, d.weights)
-    z_max = d.weights * (1.0 if d.de_path else 0.0)
-    lp = compiled_lp(d.names, len(d.weights))
+    coef_x, coef_z, z_max, alt = path_coefficients(d.coef, d.capacity, d.weights, d.allowed)
+    n_alt = max(len(alt), 1)
+    K = len(d.weights)
+    lp = compiled_lp(d.names, K) if n_alt == 1 else compiled_lp(d.names, K, n_alt)  # one cache key per LP
     sol = lp.solve(coef_x, coef_z, z_max)
-    X = sol.turns_per_s
-    z = sol.de_turns_per_s
-    if d.de_path and X > 0:
-        balanced = compiled_balance_lp(d.names, flows.KV_RESOURCE_NAMES, len(d.weights)).solve(coef_x, coef_z, z_max, X)
+    # the exact optimum (closed form or simplex vertex) that ``sweep`` reports too; the LP above
+    # gives the duals, its interior-point value agrees to solver tolerance
+    peak, _ = exact_peak(d.coef, d.capacity, d.weights, d.allowed)
+    X_lp = sol.turns_per_s
+    X = float(1.0 / peak) if peak > 0 else X_lp
+    z = sol.de_turns_per_s * (X / X_lp if X_lp > 0 else 1.0)
+    if alt.size and X > 0:
+        io = tuple(r.name for r in scenario.topology.resources if r.demand == "legs")
+        blp = compiled_balance_lp(d.names, io, K) if n_alt == 1 else compiled_balance_lp(d.names, io, K, n_alt)
+        balanced = blp.solve(coef_x, coef_z, z_max, X)
         if balanced is not None:
             z = balanced
-    de_frac_k = np.divide(z, d.weights * X, out=np.zeros_like(d.weights), where=d.weights * X > 0)
-    de_frac_k = np.clip(de_frac_k, 0.0, 1.0)
+    zk = z.reshape(K, n_alt)
+    n_paths = len(d.paths)
+    shares_k = np.zeros((K, n_paths))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.where(d.weights[:, None] * X > 0, zk / (d.weights[:, None] * X), 0.0)
+    moved = np.clip(moved, 0.0, 1.0)
+    if alt.size:
+        shares_k[:, alt] = moved
+    shares_k[:, 0] = np.clip(1.0 - shares_k[:, 1:].sum(axis=1), 0.0, 1.0)
     hit_rate = d.weights * d.hit_bytes
-    split = float(np.dot(hit_rate, de_frac_k) / hit_rate.sum()) if hit_rate.sum() > 0 else 0.0
-    defs = {r.name: r for r in flows.RESOURCES}
+    if hit_rate.sum() > 0:
+        path_shares = hit_rate @ shares_k / hit_rate.sum()
+    else:
+        path_shares = (np.arange(n_paths) == 0).astype(float)
+    split = float(path_shares[1]) if n_paths > 1 else 0.0
+    slope_full = (d.coef[:, :, alt if alt.size else [0]] - d.coef[:, :, :1]).reshape(len(d.names), -1)
+    defs = {r.name: r for r in scenario.topology.resources}
     out = []
     for i, name in enumerate(d.names):
         unit, scale = _DISPLAY[defs[name].unit]
         cap = d.capacity[i]
-        dem = X * float(d.const[i] @ d.weights) + float(d.slope[i] @ z)
+        dem = X * float(d.const[i] @ d.weights) + float(slope_full[i] @ z)
         util = dem / cap if np.isfinite(cap) and cap > 0 else 0.0
         lam = sol.duals[name]
         price = lam / cap * scale if np.isfinite(cap) and cap > 0 else 0.0
@@ -173,7 +195,8 @@ def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
     gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
     return ModeResult(mode, m.description, X, prompt, gen, split, bottleneck, binding, tuple(out), sol.solver, sol.fallback_note,
                       uncached_prompt_tokens_per_s=uncached, tokens_per_s_per_gpu=gen / gpus,
-                      tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen))
+                      tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen),
+                      path_shares={p: float(v) for p, v in zip(d.paths, path_shares, strict=True)})
 
 
 def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> float:

@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import compute, flows, storage, units
+from . import compose, compute, storage, units
 from .errors import ScenarioError
 from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model
+from .topology import Topology, default_topology, load_topology
 from .units import DTYPE_BYTES
 
 DEFAULT_CLUSTER = "dualpath-hopper"
@@ -175,6 +176,10 @@ class Demands:
     weights: np.ndarray  # (K,)
     hit_bytes: np.ndarray  # (K,)
     de_path: bool
+    coef: np.ndarray | None = None  # (R, K, P): demand of one class-k turn whose hit KV takes path p
+    paths: tuple[str, ...] = ()  # the topology's load paths (P)
+    allowed: np.ndarray | None = None  # (P,) bool: paths the mode may use
+    units: np.ndarray | None = None  # (R,): identical parallel units making up each resource
 
 
 @dataclass(frozen=True)
@@ -184,6 +189,7 @@ class Scenario:
     workload: WorkloadProfile
     deployment: Deployment = Deployment()
     request_classes: tuple[RequestClass, ...] = ()  # a mixture (from trajectories or a trace)
+    topology: Topology = dataclasses.field(default_factory=default_topology)  # resources and load paths (data)
 
     @classmethod
     def load(
@@ -198,6 +204,7 @@ class Scenario:
         cache_GiB: float | None = None,
         classes_count: int = 8,
         overrides: dict[str, dict[str, Any]] | None = None,
+        topology: str | Path | Topology | None = None,
         **deployment: Any,
     ) -> Scenario:
         """Load profiles by name or path and build a scenario (defaults: the paper's 2P4D testbed).
@@ -207,6 +214,7 @@ class Scenario:
         replaces it with the trace's requests, hits simulated with an LRU cache of ``cache_GiB``
         (infinite when None). ``overrides`` maps a kind ('cluster', 'model', 'workload') to
         ``{dotted field: value}`` (``--set``), each recorded as ``config: command line``.
+        ``topology`` names a packaged topology or a TOML path (default ``dualpath``).
         """
         from .workload.sources import resolve_trace, resolve_workload
 
@@ -219,7 +227,8 @@ class Scenario:
             wl, classes, _ = resolve_trace(trace, model=mdl, cache_GiB=cache_GiB, classes_count=classes_count)
         else:
             wl, classes = resolve_workload(workload, model=mdl, classes_count=classes_count, overrides=ov.get("workload"))
-        return cls(load_cluster(cluster, ov.get("cluster")), mdl, wl, dep, classes)
+        topo = default_topology() if topology is None else load_topology(topology)
+        return cls(load_cluster(cluster, ov.get("cluster")), mdl, wl, dep, classes, topo)
 
     def with_deployment(self, **changes: Any) -> Scenario:
         return dataclasses.replace(self, deployment=dataclasses.replace(self.deployment, **changes))
@@ -491,56 +500,30 @@ class Scenario:
         return flops / self.prefill_rate_flops_per_s()
 
     def capacities(self) -> dict[str, float]:
-        """Cluster-wide capacity per second of every resource, in the resource's unit."""
-        cl, dep = self.cluster, self.deployment
-        caps = flows.resource_capacities(
-            prefill_nodes=dep.prefill_nodes_count,
-            decode_nodes=dep.decode_nodes_count,
-            gpus_per_node=cl.gpus_per_node,
-            snic_read_Bps_per_node=self.snic_read_Bps_per_node,
-            snic_write_Bps_per_node=self.snic_write_Bps_per_node,
-            cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
-            dram_Bps_per_node=cl.dram_Bps_per_node,
-            store_read_Bps=cl.store_read_Bps,
-            store_write_Bps=cl.store_write_Bps,
-            decode_tokens_per_s_per_gpu=self.decode_capacity()["tokens_per_s_per_gpu"],
-        )
-        return {k: float(v) for k, v in caps.items()}
+        """Cluster-wide capacity per second of every resource of the topology, in the resource's unit."""
+        self.decode_capacity()  # raises, naming the fix, when the weights do not fit
+        comp = compose.compose(self, MODES["dualpath"])
+        return {n: float(v) for n, v in zip(comp.names, comp.capacity, strict=True)}
 
     def demands(self, mode: str | Mode) -> Demands:
-        """Demand coefficients (per turn, per class) and capacities for ``mode``."""
+        """Demand coefficients (per turn, per class, per path) and capacities for ``mode``: the
+        one composition path (:func:`dpmodel.compose.compose`) every model takes them from."""
         m = MODES[mode] if isinstance(mode, str) else mode
-        cl, dep = self.cluster, self.deployment
-        b = self.model.kv_bytes_per_token
-        ks = self.classes()
-        names = flows.RESOURCE_NAMES
-        const = np.zeros((len(names), len(ks)))
-        slope = np.zeros_like(const)
-        io = 1.0 if m.kv_io else 0.0
-        # without layerwise loading a GPU holds itself while its KV loads; the node's GPUs share
-        # its storage NICs (finite-source model over the mean turn)
-        w = np.array([k.weight_frac for k in ks])
-        snic_gpu = float(flows.shared_snic_rate_Bps_per_gpu(
-            hit_bytes=float(w @ [k.hit_tokens * b for k in ks]), compute_s=float(w @ [self.prefill_compute_s(k) for k in ks]),
-            snic_read_Bps_per_node=self.snic_read_Bps_per_node, gpus_per_node=cl.gpus_per_node, engine_gpus=self.prefill_engine_gpus))
-        for j, k in enumerate(ks):
-            coef = flows.turn_demand_coefficients(
-                hit_bytes=io * k.hit_tokens * b,
-                new_bytes=io * k.append_tokens * b,
-                gen_bytes=io * k.generated_tokens * b,
-                generated_tokens=k.generated_tokens,
-                compute_s=self.prefill_compute_s(k),
-                snic_read_Bps_per_gpu=snic_gpu,
-                cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu,
-                overlap_frac=1.0 if m.layerwise else dep.basic_overlap_frac,
-            )
-            for i, name in enumerate(names):
-                const[i, j], slope[i, j] = float(coef[name][0]), float(coef[name][1])
-        caps = self.capacities()
-        capacity = np.array([caps[n] for n in names])
-        weights = np.array([k.weight_frac for k in ks])
-        hit = np.array([k.hit_tokens * b for k in ks])
-        return Demands(names, const, slope, capacity, weights, hit, m.de_path)
+        self.decode_capacity()  # raises, naming the fix, when the weights do not fit
+        key = ("demands", m)
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if key in memo:
+            return memo[key]
+        comp = compose.compose(self, m)
+        coef = comp.coef  # (R, K, P)
+        const = coef[..., 0]
+        slope = coef[..., 1] - coef[..., 0] if coef.shape[-1] > 1 else np.zeros_like(const)
+        out = Demands(comp.names, const, slope, comp.capacity, comp.weights, comp.hit_bytes, m.de_path,
+                      coef=coef, paths=comp.paths, allowed=comp.allowed, units=comp.units)
+        for arr in (out.const, out.slope, out.capacity, out.weights, out.hit_bytes, out.coef, out.allowed, out.units):
+            arr.setflags(write=False)  # memoized: shared by every caller
+        memo[key] = out
+        return out
 
     # ---- identity ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -555,6 +538,7 @@ class Scenario:
             "decode_nodes": self.deployment.decode_nodes_count,
             "kv_bytes_per_token": self.model.kv_bytes_per_token,
             "request_classes": len(self.classes()),
+            "topology": self.topology.name,
             "deployment": dep,
             **({"config_command_line": cli} if (cli := self.command_line_fields()) else {}),
             "fingerprint": self.fingerprint(),

@@ -1,10 +1,9 @@
 """Vectorized what-if sweeps of saturated throughput over many scenarios at once.
 
-The same kernels as the LP (:func:`dpmodel.flows.turn_demand_coefficients`,
-:func:`dpmodel.flows.resource_capacities`), evaluated on arrays; the optimal split per scenario
-comes from the exact one-dimensional closed form :func:`dpmodel.capacity.minimize_max_affine`
-(one request class), so 10^5 scenarios take a fraction of a second. Cross-checked against the
-cvxpy LP in the tests.
+The same demands and capacities as the LP (one composition path, :func:`dpmodel.compose.compose`),
+evaluated on arrays; the optimal split per scenario comes from the exact one-dimensional closed
+form :func:`dpmodel.capacity.minimize_max_affine` (one request class, two paths), or one exact
+LP per point for a class mixture or more paths. Cross-checked against ``dpmodel plan`` in the tests.
 """
 
 from __future__ import annotations
@@ -14,9 +13,9 @@ import math
 import numpy as np
 from numpy.typing import ArrayLike
 
-from . import compute, flows, storage, units
-from .capacity import minimize_max_affine
+from .compose import Composition, compose
 from .errors import ScenarioError
+from .optimize.throughput import exact_peak
 from .scenario import MODES, Scenario
 
 #: axes a sweep may vary, with what each overrides
@@ -70,9 +69,16 @@ def check_axis(name: str, values: ArrayLike) -> np.ndarray:
 def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) -> dict[str, np.ndarray]:
     """Saturated turns/s of ``base`` with any of :data:`SWEEP_AXES` replaced by broadcastable arrays.
 
-    Returns arrays of the broadcast shape: ``turns_per_s``, ``split_de_frac``,
-    ``bottleneck_index`` (into :data:`dpmodel.flows.RESOURCE_NAMES`) and ``fits`` (False where the
-    model's weights do not fit on the decode GPUs; throughput is 0 there).
+    The demands and capacities are :func:`dpmodel.compose.compose`'s, the same the LP of
+    ``dpmodel plan`` solves, for every workload kind (one class or a mixture) and both physics.
+    One class on two paths takes the exact closed form :func:`dpmodel.capacity.minimize_max_affine`;
+    a class mixture or more paths takes one exact LP per point (HiGHS, simplex).
+
+    Returns arrays of the broadcast shape: ``turns_per_s``, ``split_de_frac`` (hit-KV share of the
+    second path), ``path_shares`` (shape + (paths,): hit-KV share of every path),
+    ``bottleneck_index`` (into ``base.topology.names``; :data:`dpmodel.flows.RESOURCE_NAMES` for
+    the default topology) and ``fits`` (False where the model's weights do not fit on the decode
+    GPUs; throughput is 0 there).
     """
     unknown = set(axes) - set(SWEEP_AXES)
     if unknown:
@@ -82,97 +88,52 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
     for name, values in axes.items():
         check_axis(name, values)
     m = MODES[mode]
-    cl, mdl, dep = base.cluster, base.model, base.deployment
-    if len(base.classes()) != 1:
-        raise ScenarioError("sweeps take a one-class scenario; use the LP (dpmodel.plan.analyse) for a class mixture")
-    (k,) = base.classes()
-    node, gpu, net = cl.node, cl.gpu, cl.network
+    arrs = {k: np.asarray(v, float) for k, v in axes.items()}
+    shape = np.broadcast_shapes(*(v.shape for v in arrs.values())) if arrs else ()
+    n = int(np.prod(shape)) if shape else 1
+    flat = {k: np.broadcast_to(v, shape).reshape(-1) for k, v in arrs.items()}
+    n_paths = len(base.topology.paths)
+    X = np.empty(n)
+    shares = np.empty((n, n_paths))
+    bott = np.empty(n, dtype=np.intp)
+    fits = np.empty(n, dtype=bool)
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        comp = compose(base, m, **{k: v[lo:hi] for k, v in flat.items()}) if flat else compose(base, m)
+        x, sh, bi = solve_composition(comp)
+        X[lo:hi], shares[lo:hi], bott[lo:hi] = x.reshape(-1), sh.reshape(-1, n_paths), bi.reshape(-1)
+        fits[lo:hi] = np.broadcast_to(comp.fits, x.shape).reshape(-1)
+    shares = shares.reshape(shape + (n_paths,))
+    split = shares[..., 1] if n_paths > 1 else np.zeros(shape)
+    return {"turns_per_s": X.reshape(shape), "split_de_frac": split, "path_shares": shares,
+            "bottleneck_index": bott.reshape(shape), "fits": fits.reshape(shape)}
 
-    def ax(name: str, default: float) -> np.ndarray:
-        return np.asarray(axes.get(name, default), float)
 
-    P = ax("prefill_nodes", dep.prefill_nodes_count)
-    D = ax("decode_nodes", dep.decode_nodes_count)
-    c = ax("context_tokens", k.hit_tokens)
-    a = ax("append_tokens", k.append_tokens)
-    o = ax("generated_tokens", k.generated_tokens)
-    eff = ax("prefill_efficiency_frac", dep.prefill_efficiency_frac)
-    # the Full-Block read model (dpmodel.storage), as Scenario.storage_reads but over the axes
-    snics, st_ = ax("snic_count", node.snic_count), cl.storage
-    block = storage.full_block_bytes(kv_bytes_per_token=mdl.kv_bytes_per_token, block_tokens=st_.full_block_tokens)
-    n_reads = np.maximum(1.0, storage.reads_in_flight(depth_max=st_.reads_in_flight_max_count, hit_tokens=c, block_tokens=st_.full_block_tokens,
-                                                      engines_count=cl.gpus_per_node // base.prefill_engine_gpus) / snics)
-    snic_line = ax("snic_Gbps", node.snic_Gbps) * units.Gbps
-    snic_node = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=n_reads, line_Bps=snic_line, payload_frac=node.snic_payload_frac,
-                                                   read_overhead_s=st_.read_overhead_ms * 1e-3)
-    snic_node_w = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=st_.reads_in_flight_max_count, line_Bps=snic_line,
-                                                     payload_frac=node.snic_payload_frac, read_overhead_s=st_.write_overhead_ms * 1e-3)
-    cnic = np.minimum(ax("cnic_Gbps", node.cnic_Gbps) * units.Gbps, gpu.pcie_GBps * units.GBps)
-    cnic = cnic * (1.0 - net.cnic_collective_frac) / net.cnic_imbalance_factor
-    dram = ax("dram_GBps", node.dram_GBps) * units.GBps
-    P, D, c, a, o, eff, snic_node, snic_node_w, cnic, dram = np.broadcast_arrays(P, D, c, a, o, eff, snic_node, snic_node_w, cnic, dram)
-    g = cl.gpus_per_node
-    b = mdl.kv_bytes_per_token
-    arch = mdl.architecture
-    engine_gpus = base.prefill_engine_gpus
+_CHUNK = 1 << 16  # points per composition: bounds the (points x resources x classes x paths) arrays
 
-    w = compute.decode_weight_bytes_per_gpu(
-        weight_bytes=mdl.weight_bytes,
-        gpus_per_node=g,
-        decode_nodes=D,
-        weight_nodes=dep.decode_weight_nodes_count,
-        moe=arch.layers_count > arch.dense_layers_count,
-    )
-    hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w
-    dec = compute.decode_tokens_per_s_per_gpu(
-        hbm_kv_bytes_per_gpu=hbm_kv,
-        seq_kv_bytes=(c + a + o / 2.0) * b,
-        weight_bytes_per_gpu=w,
-        hbm_Bps=cl.hbm_Bps_per_gpu,
-        hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
-        step_overhead_s=dep.decode_step_overhead_s,
-        tpot_max_s=dep.tpot_max_s,
-    )
-    io = 1.0 if m.kv_io else 0.0
-    compute_s = mdl.prefill_flops(context_tokens=c, append_tokens=a) / (cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype) * eff)
-    coef = flows.turn_demand_coefficients(
-        hit_bytes=io * c * b,
-        new_bytes=io * a * b,
-        gen_bytes=io * o * b,
-        generated_tokens=o,
-        compute_s=compute_s,
-        snic_read_Bps_per_gpu=flows.shared_snic_rate_Bps_per_gpu(hit_bytes=c * b, compute_s=compute_s, snic_read_Bps_per_node=snic_node, gpus_per_node=g,
-                                                                  engine_gpus=engine_gpus),
-        cnic_kv_Bps_per_gpu=cnic,
-        overlap_frac=1.0 if m.layerwise else dep.basic_overlap_frac,
-    )
-    caps = flows.resource_capacities(
-        prefill_nodes=P,
-        decode_nodes=D,
-        gpus_per_node=g,
-        snic_read_Bps_per_node=snic_node,
-        snic_write_Bps_per_node=snic_node_w,
-        cnic_kv_Bps_per_gpu=cnic,
-        dram_Bps_per_node=dram,
-        store_read_Bps=cl.store_read_Bps,
-        store_write_Bps=cl.store_write_Bps,
-        decode_tokens_per_s_per_gpu=dec["tokens_per_s_per_gpu"],
-    )
-    names = flows.RESOURCE_NAMES
+
+def solve_composition(comp: Composition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Max turns/s of every point of ``comp``: ``(turns_per_s S, path_shares S + (P,), bottleneck S)``.
+
+    Path shares are hit-KV byte shares. Exact: the closed form for one class on two paths, one
+    simplex LP per point otherwise (:func:`dpmodel.optimize.throughput.min_peak_utilization`).
+    """
+    coef, cap, w = comp.coef, comp.capacity, comp.weights
     with np.errstate(divide="ignore", invalid="ignore"):
-        A = np.stack([coef[n][0] / caps[n] for n in names], axis=-1)
-        B = np.stack([coef[n][1] / caps[n] for n in names], axis=-1)
-    A = np.nan_to_num(A, nan=0.0, posinf=np.inf)
-    B = np.nan_to_num(B, nan=0.0)
-    if m.de_path:
-        peak, f = minimize_max_affine(A, B)
-    else:
-        peak, f = A.max(axis=-1), np.zeros(A.shape[:-1])
-    fits = hbm_kv > 0
+        inv = np.where(np.isfinite(cap) & (cap > 0), 1.0 / cap, 0.0)
+    n_paths = coef.shape[-1]
+    peak, shares_k = exact_peak(coef, cap, w, comp.allowed)
+    fits = comp.fits
     with np.errstate(divide="ignore"):
         X = np.where(fits, np.where(peak > 0, 1.0 / peak, np.inf), 0.0)
-    bottleneck = np.argmax(A + B * f[..., None], axis=-1)
-    return {"turns_per_s": X, "split_de_frac": f, "bottleneck_index": bottleneck, "fits": fits}
+    util = np.einsum("...rkp,...kp,k->...r", coef, shares_k, w) * inv
+    bottleneck = np.argmax(util, axis=-1)
+    hw = comp.hit_bytes * w  # S + (K,)
+    tot = hw.sum(axis=-1)
+    first = (np.arange(n_paths) == 0).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shares = np.where(tot[..., None] > 0, np.einsum("...k,...kp->...p", hw, shares_k) / tot[..., None], first)
+    return X, shares, bottleneck
 
 
 def bottleneck_grid(base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath") -> dict:
@@ -182,7 +143,7 @@ def bottleneck_grid(base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: Ar
     ctx = np.asarray(contexts_tokens, float)
     P = np.maximum(1, np.rint(ratios * decode_nodes))
     out = sweep_throughput(base, mode, prefill_nodes=P[None, :], decode_nodes=decode_nodes, context_tokens=ctx[:, None])
-    names = np.array(flows.RESOURCE_NAMES)
+    names = np.array(base.topology.names)
     return {
         "pd_ratio": P / decode_nodes,
         "context_tokens": ctx,

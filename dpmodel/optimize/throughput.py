@@ -26,15 +26,17 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
+from ..capacity import minimize_max_affine
 from ..errors import InfeasibleError, ScenarioError, SolverError
 from .quiet import QuietStdout
 
 SOLVERS: tuple[str, ...] = ("CLARABEL", "HIGHS", "SCS")
 
 
-def define_variables(n_classes: int) -> tuple[cp.Variable, cp.Variable]:
-    """``X`` >= 0: cluster turns/s; ``z`` >= 0: DE-path turns/s per class."""
-    return cp.Variable(name="turns_per_s", nonneg=True), cp.Variable(n_classes, name="de_path_turns_per_s", nonneg=True)
+def define_variables(n_classes: int, n_alt: int = 1) -> tuple[cp.Variable, cp.Variable]:
+    """``X`` >= 0: cluster turns/s; ``z`` >= 0: turns/s per (class, path other than the first),
+    class-major (``z[k * n_alt + j]``); with two paths, the DE-path turns/s per class."""
+    return cp.Variable(name="turns_per_s", nonneg=True), cp.Variable(n_classes * n_alt, name="de_path_turns_per_s", nonneg=True)
 
 
 def define_capacity_constraint(X: cp.Variable, z: cp.Variable, coef_x: cp.Parameter, coef_z: cp.Parameter) -> cp.Constraint:
@@ -45,9 +47,14 @@ def define_capacity_constraint(X: cp.Variable, z: cp.Variable, coef_x: cp.Parame
     return coef_x * X + coef_z @ z <= 1
 
 
-def define_split_bounds(X: cp.Variable, z: cp.Variable, z_max: cp.Parameter) -> cp.Constraint:
-    """``z_k <= u_k w_k X``: at most all of a class's turns read on the DE path (none if u_k = 0)."""
-    return z <= cp.multiply(z_max, X)
+def define_split_bounds(X: cp.Variable, z: cp.Variable, z_max: cp.Parameter, n_alt: int = 1) -> cp.Constraint:
+    """``sum_j z_kj <= u_k w_k X``: at most all of a class's turns take the other paths (none if
+    u_k = 0); with two paths ``z_k <= u_k w_k X``."""
+    if n_alt == 1:
+        return z <= cp.multiply(z_max, X)
+    K = z.shape[0] // n_alt
+    S = np.kron(np.eye(K), np.ones((1, n_alt)))
+    return S @ z <= cp.multiply(z_max, X)
 
 
 def define_objective(X: cp.Variable) -> cp.Maximize:
@@ -66,18 +73,18 @@ class LPSolution:
 
 
 class ThroughputLP:
-    """The compiled throughput LP for a fixed resource list and class count."""
+    """The compiled throughput LP for a fixed resource list, class count and path count."""
 
-    def __init__(self, names: tuple[str, ...], n_classes: int):
+    def __init__(self, names: tuple[str, ...], n_classes: int, n_alt: int = 1):
         self.names = names
         self.n_classes = n_classes
-        X, z = define_variables(n_classes)
+        X, z = define_variables(n_classes, n_alt)
         self.X, self.z = X, z
         self.coef_x = {n: cp.Parameter(name=f"cx[{n}]") for n in names}
-        self.coef_z = {n: cp.Parameter(n_classes, name=f"cz[{n}]") for n in names}
+        self.coef_z = {n: cp.Parameter(n_classes * n_alt, name=f"cz[{n}]") for n in names}
         self.z_max = cp.Parameter(n_classes, nonneg=True, name="z_max")
         self.constraints = {n: define_capacity_constraint(X, z, self.coef_x[n], self.coef_z[n]) for n in names}
-        self.split = define_split_bounds(X, z, self.z_max)
+        self.split = define_split_bounds(X, z, self.z_max, n_alt)
         self.problem = cp.Problem(define_objective(X), [*self.constraints.values(), self.split])
         assert self.problem.is_dcp(dpp=True)
 
@@ -136,17 +143,20 @@ class SplitBalanceLP:
                    0 <= z <= z_cap                 (X fixed at the optimum)
     """
 
-    def __init__(self, names: tuple[str, ...], io_names: tuple[str, ...], n_classes: int):
+    def __init__(self, names: tuple[str, ...], io_names: tuple[str, ...], n_classes: int, n_alt: int = 1):
         self.names = names
         self.io_names = io_names
-        self.z = cp.Variable(n_classes, nonneg=True, name="de_path_turns_per_s")
+        self.z = cp.Variable(n_classes * n_alt, nonneg=True, name="de_path_turns_per_s")
         self.t = cp.Variable(name="peak_io_utilization")
         self.base = {n: cp.Parameter(name=f"b[{n}]") for n in names}
-        self.coef_z = {n: cp.Parameter(n_classes, name=f"cz[{n}]") for n in names}
+        self.coef_z = {n: cp.Parameter(n_classes * n_alt, name=f"cz[{n}]") for n in names}
         self.z_cap = cp.Parameter(n_classes, nonneg=True, name="z_cap")
         cons = [self.base[n] + self.coef_z[n] @ self.z <= 1 for n in names]
         cons += [define_balance_constraint(self.z, self.t, self.base[n], self.coef_z[n]) for n in io_names]
-        cons.append(self.z <= self.z_cap)
+        if n_alt == 1:
+            cons.append(self.z <= self.z_cap)
+        else:
+            cons.append(np.kron(np.eye(n_classes), np.ones((1, n_alt))) @ self.z <= self.z_cap)
         self.problem = cp.Problem(cp.Minimize(self.t), cons)
         assert self.problem.is_dcp(dpp=True)
 
@@ -169,14 +179,43 @@ class SplitBalanceLP:
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_balance_lp(names: tuple[str, ...], io_names: tuple[str, ...], n_classes: int) -> SplitBalanceLP:
-    return SplitBalanceLP(names, io_names, n_classes)
+def compiled_balance_lp(names: tuple[str, ...], io_names: tuple[str, ...], n_classes: int, n_alt: int = 1) -> SplitBalanceLP:
+    return SplitBalanceLP(names, io_names, n_classes, n_alt)
 
 
 @functools.lru_cache(maxsize=32)
-def compiled_lp(names: tuple[str, ...], n_classes: int) -> ThroughputLP:
-    """One compiled LP per (resource list, class count), reused across solves (DPP)."""
-    return ThroughputLP(names, n_classes)
+def compiled_lp(names: tuple[str, ...], n_classes: int, n_alt: int = 1) -> ThroughputLP:
+    """One compiled LP per (resource list, class count, paths beyond the first), reused across solves (DPP)."""
+    return ThroughputLP(names, n_classes, n_alt)
+
+
+def min_peak_utilization(base: np.ndarray, delta: np.ndarray) -> tuple[float, np.ndarray]:
+    """Exact ``min over shares s of max_r (base_r + sum_j delta[r, j] s_j)``, one LP by simplex.
+
+    ``base (R,)``: capacity-normalized demand with every class on the first path; ``delta (R, K,
+    J)``: the change per unit share of class ``k`` moved to the ``j``-th other path (weights
+    included). Shares are ``s[k, j] >= 0`` with ``sum_j s[k, j] <= 1``. Returns ``(peak, s (K, J))``;
+    turns/s is ``1 / peak``. A vertex solution (HiGHS dual simplex): exact to rounding, so every
+    caller that solves the same coefficients gets the same number.
+    """
+    from scipy.optimize import linprog
+
+    R, K, J = delta.shape
+    n = K * J
+    A_ub = np.zeros((R + K, n + 1))
+    A_ub[:R, :n] = delta.reshape(R, n)
+    A_ub[:R, n] = -1.0
+    for k in range(K):
+        A_ub[R + k, k * J:(k + 1) * J] = 1.0
+    b_ub = np.concatenate([-np.asarray(base, float), np.ones(K)])
+    c = np.zeros(n + 1)
+    c[n] = 1.0
+    res = linprog(c, A_ub=A_ub, b_ub=b_ub, bounds=[(0, None)] * n + [(None, None)], method="highs-ds")
+    if res.status != 0:
+        raise SolverError(f"HiGHS failed on the throughput LP: {res.message}")
+    s = np.clip(res.x[:n], 0.0, 1.0).reshape(K, J)
+    peak = float(np.max(base + delta.reshape(R, n) @ s.reshape(-1)))  # the envelope at the solution
+    return peak, s
 
 
 def normalized_coefficients(const: np.ndarray, slope: np.ndarray, capacity: np.ndarray, weights: np.ndarray):
@@ -188,3 +227,58 @@ def normalized_coefficients(const: np.ndarray, slope: np.ndarray, capacity: np.n
     coef_x = (const @ weights) * inv
     coef_z = slope * inv[:, None]
     return coef_x, coef_z
+
+
+def path_coefficients(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray):
+    """Capacity-normalized LP coefficients of a k-path topology: ``coef (R, K, P)`` per-turn demands.
+
+    Returns ``(coef_x (R,), coef_z (R, K * J), z_max (K,), alt)``: all turns on the first path, the
+    change per turn/s moved to each other usable path ``alt`` (J of them, class-major), and the
+    split bound. With no other usable path, one zero column and ``z_max = 0`` (the LP as before).
+    """
+    alt = np.flatnonzero(np.asarray(allowed, bool))[1:]
+    R, K, P = coef.shape
+    cols = alt if alt.size else np.array([1 if P > 1 else 0])
+    slope = coef[:, :, cols] - coef[:, :, :1]  # (R, K, J)
+    coef_x, coef_z = normalized_coefficients(coef[:, :, 0], slope.reshape(R, -1), capacity, np.asarray(weights, float))
+    z_max = np.asarray(weights, float) * (1.0 if alt.size else 0.0)
+    return coef_x, coef_z, z_max, alt
+
+
+def exact_peak(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact least peak utilization at unit turn rate (turns/s = 1 / peak) and the per-class path
+    shares ``(S,), S + (K, P)``, vectorized over leading axes of ``coef (S + (R, K, P))``.
+
+    One class on two usable paths: the closed form :func:`dpmodel.capacity.minimize_max_affine`;
+    one usable path: the largest demand; otherwise one simplex LP per point
+    (:func:`min_peak_utilization`). ``plan`` and ``sweep`` both report this number.
+    """
+    cap = np.asarray(capacity, float)
+    w = np.asarray(weights, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(np.isfinite(cap) & (cap > 0), 1.0 / cap, 0.0)
+    shape = cap.shape[:-1]
+    K, n_paths = coef.shape[-2], coef.shape[-1]
+    usable = np.flatnonzero(np.asarray(allowed, bool))
+    base = np.einsum("...rk,k->...r", coef[..., 0], w) * inv
+    shares_k = np.zeros(shape + (K, n_paths))
+    shares_k[..., 0] = 1.0
+    if len(usable) == 1:
+        return base.max(axis=-1), shares_k
+    if K == 1 and len(usable) == 2:
+        j = usable[1]
+        peak, f = minimize_max_affine(base, (coef[..., 0, j] - coef[..., 0, 0]) * w[0] * inv)
+        shares_k[..., 0, 0] = 1.0 - f
+        shares_k[..., 0, j] = f
+        return peak, shares_k
+    alt = usable[1:]
+    delta = (coef[..., alt] - coef[..., :1]) * w[:, None] * inv[..., None, None]  # S + (R, K, J)
+    flat_base = base.reshape(-1, base.shape[-1])
+    flat_delta = delta.reshape((-1,) + delta.shape[-3:])
+    peak = np.empty(flat_base.shape[0])
+    sk = shares_k.reshape(-1, K, n_paths)
+    for i in range(flat_base.shape[0]):
+        peak[i], s = min_peak_utilization(flat_base[i], flat_delta[i])
+        sk[i][:, alt] = s
+        sk[i][:, 0] = 1.0 - s.sum(axis=-1)
+    return peak.reshape(shape), shares_k
