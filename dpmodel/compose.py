@@ -106,6 +106,30 @@ def _per_combo(fn, keys: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray
     return vals[inv.reshape(-1)].reshape(shape)
 
 
+def _nic_read_Bps(block, reads, line, payload, overhead_s) -> np.ndarray:
+    """:func:`dpmodel.storage.effective_read_Bps`, evaluated only where its loss probability can
+    matter: where ``B(n, a) <= a^n / n! < 1e-18`` the busy share ``1 - B`` is exactly 1.0 in double
+    precision, so the rate is the payload line rate, bit for bit what the kernel returns."""
+    from scipy.special import gammaln
+
+    n = np.floor(np.asarray(reads, float))
+    L = np.asarray(line, float) * np.asarray(payload, float)
+    if n.size == 1 and L.size == 1:
+        return storage.effective_read_Bps(block_bytes=block, reads_in_flight=reads, line_Bps=line, payload_frac=payload,
+                                          read_overhead_s=overhead_s)
+    a = np.asarray(overhead_s, float) * L / np.asarray(block, float)
+    n_b, a_b, L_b = np.broadcast_arrays(n, a, L)
+    with np.errstate(divide="ignore"):
+        tiny = (a_b == 0) | (n_b * np.log(a_b) - gammaln(n_b + 1.0) < np.log(1e-18))
+    out = np.array(L_b, float)
+    need = ~tiny
+    if need.any():
+        out[need] = storage.effective_read_Bps(block_bytes=block, reads_in_flight=np.broadcast_to(reads, n_b.shape)[need],
+                                               line_Bps=np.broadcast_to(line, n_b.shape)[need], payload_frac=payload,
+                                               read_overhead_s=overhead_s)
+    return out
+
+
 def compose(scenario, mode, **axes: Any) -> Composition:
     """Per-turn demands (resources x classes x paths) and capacities of ``scenario`` in ``mode``
     (a :class:`dpmodel.scenario.Mode`), with any sweep axis replaced by an array (validated by the
@@ -171,10 +195,8 @@ def compose(scenario, mode, **axes: Any) -> Composition:
                                                   block_tokens=st_.full_block_tokens,
                                                   engines_count=g // scenario.prefill_engine_gpus) / snics)
     line = snic_Gbps * units.Gbps
-    snic_read = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=n_r, line_Bps=line,
-                                                   payload_frac=node.snic_payload_frac, read_overhead_s=st_.read_overhead_ms * 1e-3)
-    snic_write = snics * storage.effective_read_Bps(block_bytes=block, reads_in_flight=st_.reads_in_flight_max_count, line_Bps=line,
-                                                    payload_frac=node.snic_payload_frac, read_overhead_s=st_.write_overhead_ms * 1e-3)
+    snic_read = snics * _nic_read_Bps(block, n_r, line, node.snic_payload_frac, st_.read_overhead_ms * 1e-3)
+    snic_write = snics * _nic_read_Bps(block, st_.reads_in_flight_max_count, line, node.snic_payload_frac, st_.write_overhead_ms * 1e-3)
     cnic = np.minimum(cnic_Gbps * units.Gbps, gpu.pcie_GBps * units.GBps) * (1.0 - net.cnic_collective_frac) / net.cnic_imbalance_factor
     dram = dram_GBps * units.GBps
     arch = mdl.architecture

@@ -136,7 +136,7 @@ def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
     sol = lp.solve(coef_x, coef_z, z_max)
     # the exact optimum (closed form or simplex vertex) that ``sweep`` reports too; the LP above
     # gives the duals, its interior-point value agrees to solver tolerance
-    peak, _ = exact_peak(d.coef, d.capacity, d.weights, d.allowed)
+    peak, _, _ = exact_peak(d.coef, d.capacity, d.weights, d.allowed)
     X_lp = sol.turns_per_s
     X = float(1.0 / peak) if peak > 0 else X_lp
     z = sol.de_turns_per_s * (X / X_lp if X_lp > 0 else 1.0)

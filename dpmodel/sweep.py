@@ -59,10 +59,14 @@ def check_axis(name: str, values: ArrayLike) -> np.ndarray:
     if v.size == 0:
         raise ScenarioError(f"--axis {name}: no values; give {name}=V1,V2,...")
     integer, lo, hi = AXIS_RANGES[name]
-    for x in v:
-        if not math.isfinite(x) or not lo <= x <= hi or (integer and not float(x).is_integer()):
-            kind = "an integer" if integer else "a finite number"
-            raise ScenarioError(f"--axis {name}={x:g}: each value must be {kind} in [{lo:g}, {hi:g}] ({SWEEP_AXES[name]})")
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.isfinite(v) & (v >= lo) & (v <= hi))
+        if integer:
+            bad |= np.isfinite(v) & (v != np.floor(v))
+    if bad.any():
+        x = float(v[np.argmax(bad)])
+        kind = "an integer" if integer else "a finite number"
+        raise ScenarioError(f"--axis {name}={x:g}: each value must be {kind} in [{lo:g}, {hi:g}] ({SWEEP_AXES[name]})")
     return v
 
 
@@ -118,19 +122,19 @@ def solve_composition(comp: Composition) -> tuple[np.ndarray, np.ndarray, np.nda
     Path shares are hit-KV byte shares. Exact: the closed form for one class on two paths, one
     simplex LP per point otherwise (:func:`dpmodel.optimize.throughput.min_peak_utilization`).
     """
-    coef, cap, w = comp.coef, comp.capacity, comp.weights
-    with np.errstate(divide="ignore", invalid="ignore"):
-        inv = np.where(np.isfinite(cap) & (cap > 0), 1.0 / cap, 0.0)
+    coef, w = comp.coef, comp.weights
     n_paths = coef.shape[-1]
-    peak, shares_k = exact_peak(coef, cap, w, comp.allowed)
+    peak, shares_k, util = exact_peak(coef, comp.capacity, w, comp.allowed)
     fits = comp.fits
     with np.errstate(divide="ignore"):
         X = np.where(fits, np.where(peak > 0, 1.0 / peak, np.inf), 0.0)
-    util = np.einsum("...rkp,...kp,k->...r", coef, shares_k, w) * inv
     bottleneck = np.argmax(util, axis=-1)
+    first = (np.arange(n_paths) == 0).astype(float)
+    if coef.shape[-2] == 1:  # one class: its shares are the hit-byte shares
+        shares = np.where(comp.hit_bytes[..., :1] > 0, shares_k[..., 0, :], first)
+        return X, shares, bottleneck
     hw = comp.hit_bytes * w  # S + (K,)
     tot = hw.sum(axis=-1)
-    first = (np.arange(n_paths) == 0).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         shares = np.where(tot[..., None] > 0, np.einsum("...k,...kp->...p", hw, shares_k) / tot[..., None], first)
     return X, shares, bottleneck

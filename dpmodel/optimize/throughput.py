@@ -245,11 +245,70 @@ def path_coefficients(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarra
     return coef_x, coef_z, z_max, alt
 
 
-def exact_peak(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact least peak utilization at unit turn rate (turns/s = 1 / peak) and the per-class path
-    shares ``(S,), S + (K, P)``, vectorized over leading axes of ``coef (S + (R, K, P))``.
+def min_max_affine(const: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ``min over f in [0, 1] of max_r (const_r + slope_r f)`` over leading axes ``(..., R)``:
+    the same optimum as :func:`dpmodel.capacity.minimize_max_affine`, found by walking the envelope.
 
-    One class on two usable paths: the closed form :func:`dpmodel.capacity.minimize_max_affine`;
+    The envelope of the sloped lines is convex with a unique minimizer (every piece has a nonzero
+    slope); flat lines only add a floor. Start from the line on top at ``f = 0`` (falling) and the
+    one on top at ``f = 1`` (rising); their crossing is the optimum unless another line is higher
+    there, which then replaces the one of its slope sign. Each step lifts the pair, so it ends
+    after at most ``R`` steps (two or three in practice), each ``O(R)`` per point, instead of
+    evaluating every rising x falling crossing.
+    """
+    a = np.asarray(const, float)
+    b = np.asarray(slope, float)
+    a, b = np.broadcast_arrays(a, b)
+    lead, R = a.shape[:-1], a.shape[-1]
+    a2 = a.reshape(-1, R)
+    b2 = b.reshape(-1, R)
+    N = a2.shape[0]
+    As = np.where(b2 != 0, a2, -np.inf)  # sloped lines only choose f
+    f = np.zeros(N)
+    rows = np.arange(N)
+    # at f = 0: the top line, ties to the larger slope; at f = 1: ties to the smaller slope
+    v0 = As
+    top0 = v0.max(axis=1)
+    L = np.argmax(np.where(v0 >= top0[:, None], b2, -np.inf), axis=1)
+    v1 = As + b2
+    top1 = v1.max(axis=1)
+    U = np.argmax(np.where(v1 >= top1[:, None], -b2, -np.inf), axis=1)
+    bL, bU = b2[rows, L], b2[rows, U]
+    none = ~np.isfinite(top0)  # no sloped line: f = 0
+    at1 = ~none & (bU < 0)  # falling at the right end: f = 1
+    at0 = ~none & ~at1 & (bL > 0)  # rising from the left end: f = 0
+    f[at1] = 1.0
+    todo = np.flatnonzero(~(none | at0 | at1))
+    Li, Ui = L[todo], U[todo]
+    for _ in range(R + 1):
+        if todo.size == 0:
+            break
+        aL, bL_ = a2[todo, Li], b2[todo, Li]
+        aU, bU_ = a2[todo, Ui], b2[todo, Ui]
+        x = np.clip((aL - aU) / (bU_ - bL_), 0.0, 1.0)
+        vals = As[todo] + b2[todo] * x[:, None]
+        m = np.argmax(vals, axis=1)
+        top = vals[np.arange(todo.size), m]
+        here = np.maximum(aL + bL_ * x, aU + bU_ * x)
+        done = top <= here + 1e-13 * np.abs(here)
+        f[todo[done]] = x[done]
+        keep = ~done
+        bm = b2[todo, m]
+        Li = np.where(bm < 0, m, Li)[keep]
+        Ui = np.where(bm > 0, m, Ui)[keep]
+        todo = todo[keep]
+    if todo.size:  # cannot happen for finite inputs; keep the exact enumeration as the fallback
+        _, f[todo] = minimize_max_affine(a2[todo], b2[todo])
+    value = np.max(a2 + b2 * f[:, None], axis=1)
+    return value.reshape(lead), f.reshape(lead)
+
+
+def exact_peak(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact least peak utilization at unit turn rate (turns/s = 1 / peak), the per-class path
+    shares and every resource's utilization at unit rate ``(S,), S + (K, P), S + (R,)``,
+    vectorized over leading axes of ``coef (S + (R, K, P))``.
+
+    One class on two usable paths: the closed form (:func:`min_max_affine`);
     one usable path: the largest demand; otherwise one simplex LP per point
     (:func:`min_peak_utilization`). ``plan`` and ``sweep`` both report this number.
     """
@@ -264,13 +323,14 @@ def exact_peak(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allo
     shares_k = np.zeros(shape + (K, n_paths))
     shares_k[..., 0] = 1.0
     if len(usable) == 1:
-        return base.max(axis=-1), shares_k
+        return base.max(axis=-1), shares_k, base
     if K == 1 and len(usable) == 2:
         j = usable[1]
-        peak, f = minimize_max_affine(base, (coef[..., 0, j] - coef[..., 0, 0]) * w[0] * inv)
+        slope = (coef[..., 0, j] - coef[..., 0, 0]) * (w[0] * inv)
+        peak, f = min_max_affine(base, slope)
         shares_k[..., 0, 0] = 1.0 - f
         shares_k[..., 0, j] = f
-        return peak, shares_k
+        return peak, shares_k, base + slope * f[..., None]
     alt = usable[1:]
     delta = (coef[..., alt] - coef[..., :1]) * w[:, None] * inv[..., None, None]  # S + (R, K, J)
     flat_base = base.reshape(-1, base.shape[-1])
@@ -281,4 +341,5 @@ def exact_peak(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allo
         peak[i], s = min_peak_utilization(flat_base[i], flat_delta[i])
         sk[i][:, alt] = s
         sk[i][:, 0] = 1.0 - s.sum(axis=-1)
-    return peak.reshape(shape), shares_k
+    util = np.einsum("...rkp,...kp,k->...r", coef, shares_k, w) * inv
+    return peak.reshape(shape), shares_k, util
