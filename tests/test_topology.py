@@ -141,3 +141,13 @@ def test_bad_topology_is_one_line_error(tmp_path, edit, match, capsys):
 def test_unknown_topology_name():
     with pytest.raises(ProfileError, match="did you mean 'dualpath'"):
         load_topology("dualpth")
+
+
+def test_offline_model_picks_up_the_path():
+    """The closed-network (MVA) model takes the LP's path shares: with slow storage NICs the
+    recompute topology finishes the same batch sooner; where GPUs bind it changes nothing."""
+    from dpmodel.queueing import offline_jct
+
+    two = _slow_snic(BASE, context=BASE.workload.trajectory.mean_context_tokens)
+    three = _slow_snic(Scenario.load(topology="dualpath-recompute"), context=BASE.workload.trajectory.mean_context_tokens)
+    assert offline_jct(three, "dualpath", 64).jct_s < offline_jct(two, "dualpath", 64).jct_s * 0.95

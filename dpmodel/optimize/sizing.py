@@ -28,7 +28,6 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from .. import flows
 from ..errors import InfeasibleError, ScenarioError
 from ..profiles.cost import CostProfile
 from ..scenario import Scenario
@@ -80,22 +79,20 @@ def _min_decode_nodes(scenario: Scenario, nodes_max: int) -> int:
 
 
 def _unit_capacities(scenario: Scenario) -> dict[str, tuple[float, float, float]]:
-    """Per resource (a, d, w): capacity per prefill node, per decode node, per GB/s of store."""
-    cl = scenario.cluster
-    one = flows.resource_capacities(
-        prefill_nodes=1, decode_nodes=0, gpus_per_node=cl.gpus_per_node, snic_read_Bps_per_node=scenario.snic_read_Bps_per_node,
-        snic_write_Bps_per_node=scenario.snic_write_Bps_per_node, cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu, dram_Bps_per_node=cl.dram_Bps_per_node,
-        store_read_Bps=0.0, store_write_Bps=0.0, decode_tokens_per_s_per_gpu=0.0,
-    )
-    dec_rate = scenario.decode_capacity()["tokens_per_s_per_gpu"]
-    two = flows.resource_capacities(
-        prefill_nodes=0, decode_nodes=1, gpus_per_node=cl.gpus_per_node, snic_read_Bps_per_node=scenario.snic_read_Bps_per_node,
-        snic_write_Bps_per_node=scenario.snic_write_Bps_per_node, cnic_kv_Bps_per_gpu=cl.cnic_kv_Bps_per_gpu, dram_Bps_per_node=cl.dram_Bps_per_node,
-        store_read_Bps=0.0, store_write_Bps=0.0, decode_tokens_per_s_per_gpu=dec_rate,
-    )
-    out = {n: (float(one[n]), float(two[n]), 0.0) for n in flows.RESOURCE_NAMES}
-    out["store.read"] = (0.0, 0.0, 1e9)
-    out["store.write"] = (0.0, 0.0, 1e9 * cl.storage.write_GBps / cl.storage.read_GBps)
+    """Per resource (a, d, w): capacity per prefill node, per decode node, per GB/s of store, from
+    the one composition path (the topology's capacity rules: a side's resource scales with its
+    node count, a cluster resource with the store's read bandwidth)."""
+    d = scenario.demands("dualpath")
+    dep, st_ = scenario.deployment, scenario.cluster.storage
+    out = {}
+    for i, r in enumerate(scenario.topology.resources):
+        cap = float(d.capacity[i])
+        if r.side == "prefill":
+            out[r.name] = (cap / dep.prefill_nodes_count, 0.0, 0.0)
+        elif r.side == "decode":
+            out[r.name] = (0.0, cap / dep.decode_nodes_count, 0.0)
+        else:
+            out[r.name] = (0.0, 0.0, cap / st_.read_GBps)
     return out
 
 

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import flows
 from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
 from ..workload.classes import classes_from_turns
@@ -20,7 +19,7 @@ from ..workload.trajectory import TrajectorySet
 from .mva import Station, drain_jct_s, mva_dpmodel
 
 
-def build_network(scenario: Scenario, mode: str, de_frac: float):
+def build_network(scenario: Scenario, mode: str, de_frac):
     """Stations of one turn's cycle, the decode service as a function of turns in decode, and the
     share of the load's residence that holds the prefill GPU (returned for :func:`mva_dpmodel`).
 
@@ -34,15 +33,19 @@ def build_network(scenario: Scenario, mode: str, de_frac: float):
     layerwise = MODES[mode].layerwise
     d = scenario.demands(mode)
     hold = 0.0
-    f = np.full(len(d.weights), de_frac if d.de_path else 0.0)
-    per_turn = d.const @ d.weights + d.slope @ (d.weights * f)
+    if np.ndim(de_frac):  # a vector of path shares (the topology's paths, summing to 1)
+        sh = np.asarray(de_frac, float) if d.de_path else (np.arange(len(d.paths)) == 0).astype(float)
+        per_turn = np.einsum("rkp,k,p->r", d.coef, d.weights, sh)
+    else:
+        f = np.full(len(d.weights), de_frac if d.de_path else 0.0)
+        per_turn = d.const @ d.weights + d.slope @ (d.weights * f)
     cl, dep = scenario.cluster, scenario.deployment
-    units = flows.resource_units(prefill_nodes=dep.prefill_nodes_count, decode_nodes=dep.decode_nodes_count, gpus_per_node=cl.gpus_per_node)
+    io = scenario.topology.io_names  # the topology's byte resources, with their unit counts
     stations: list[Station] = []
     for i, name in enumerate(d.names):
-        if name in flows.KV_RESOURCE_NAMES:
+        if name in io:
             if layerwise and per_turn[i] > 0 and math.isfinite(d.capacity[i]):
-                u = float(units[name])
+                u = float(d.units[i])
                 # one turn's transfer uses one unit (a node's NICs, a GPU's CNIC); load spreads over all
                 stations.append(Station(name, per_turn[i] / (d.capacity[i] / u), u, "kv"))
         elif name == "pe.gpu.time":
@@ -169,8 +172,11 @@ def offline_jct_many(
         if MODES[mode].de_path:
             from ..plan import analyse_mode
 
-            de_frac = analyse_mode(sc, mode).split_de_frac
+            lp = analyse_mode(sc, mode)
+            de_frac = lp.split_de_frac if len(sc.topology.paths) <= 2 else np.array(list(lp.path_shares.values()))
     stations, dec_fn, hold = build_network(sc, mode, de_frac)
+    if np.ndim(de_frac):
+        de_frac = float(de_frac[1])
     res = mva_dpmodel(stations, n_max, hold_frac=hold, decode_service_s=dec_fn)
     real_turns = ts.turns_per_trajectory()
     X = res["throughput_per_s"]
