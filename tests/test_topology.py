@@ -145,7 +145,7 @@ def test_unknown_topology_name():
 
 def test_offline_model_picks_up_the_path():
     """The closed-network (MVA) model takes the LP's path shares: with slow storage NICs the
-    recompute topology finishes the same batch sooner; where GPUs bind it changes nothing."""
+    recompute topology finishes the same batch sooner."""
     from dpmodel.queueing import offline_jct
 
     two = _slow_snic(BASE, context=BASE.workload.trajectory.mean_context_tokens)
