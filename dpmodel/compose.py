@@ -241,7 +241,7 @@ def compose(scenario, mode, **axes: Any) -> Composition:
     # ---- demands ----------------------------------------------------------------------------------
     m = mode
     io = 1.0 if m.kv_io else 0.0
-    H, A, O = io * c * b, io * a * b, io * o * b
+    H, A, O = io * c * b, io * a * b, io * o * b  # noqa: E741 - the paper's symbol
     K = len(w)
     Hb, Ab, Ob = (np.broadcast_to(x, shape + (K,)) for x in (H, A, O))
     HAO = np.stack([Hb, Ab, Ob], axis=-1)  # S + (K, 3)

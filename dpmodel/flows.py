@@ -25,6 +25,11 @@ store.write           A + O
 
 Every demand is affine in ``f``: ``demand = const + slope * f``. With ``A = O = 0`` these give the
 paper's equations (1)-(8).
+
+The table is not written out here: it is the packaged ``dualpath`` topology
+(``dpmodel/catalog/topologies/dualpath.toml``, :mod:`dpmodel.topology`), and the resource list,
+the coefficients, the capacities and the unit counts below are generated from it (the first two
+paths: ``f`` is the second path's share). Any topology can be passed instead.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+
+from .topology import Topology, default_topology
 
 
 @dataclass(frozen=True)
@@ -44,53 +51,41 @@ class ResourceDef:
     description: str
 
 
-#: Byte-flow resources, in the order of the table above.
-KV_RESOURCES: tuple[ResourceDef, ...] = (
-    ResourceDef("pe.snic.read", "bytes", "prefill-node storage NICs, reads"),
-    ResourceDef("pe.dram", "bytes", "prefill-node DRAM, reads + writes (half duplex)"),
-    ResourceDef("pe.cnic.read", "bytes", "prefill-node compute NICs reading host/GPU memory"),
-    ResourceDef("pe.cnic.write", "bytes", "prefill-node compute NICs writing GPU memory"),
-    ResourceDef("de.snic.read", "bytes", "decode-node storage NICs, reads"),
-    ResourceDef("de.snic.write", "bytes", "decode-node storage NICs, writes (persist new KV)"),
-    ResourceDef("de.dram", "bytes", "decode-node DRAM, reads + writes (half duplex)"),
-    ResourceDef("de.cnic.read", "bytes", "decode-node compute NICs reading host/GPU memory"),
-    ResourceDef("de.cnic.write", "bytes", "decode-node compute NICs writing host/GPU memory"),
-    ResourceDef("store.read", "bytes", "storage back end, aggregate reads"),
-    ResourceDef("store.write", "bytes", "storage back end, aggregate writes"),
-)
+def _defs(topology: Topology | None, demand: str | None = None) -> tuple[ResourceDef, ...]:
+    t = default_topology() if topology is None else topology
+    return tuple(ResourceDef(r.name, r.unit, r.description) for r in t.resources if demand is None or (r.demand == "legs") == (demand == "legs"))
 
+
+#: Byte-flow resources (the dualpath topology's, in its order).
+KV_RESOURCES: tuple[ResourceDef, ...] = _defs(None, "legs")
 #: Compute resources: prefill GPU time (seconds per turn) and decode tokens.
-COMPUTE_RESOURCES: tuple[ResourceDef, ...] = (
-    ResourceDef("pe.gpu.time", "gpu_s", "prefill GPU time: compute plus any load not overlapped"),
-    ResourceDef("de.gpu.tokens", "tokens", "decode GPU token generation"),
-)
-
-RESOURCES: tuple[ResourceDef, ...] = KV_RESOURCES + COMPUTE_RESOURCES
+COMPUTE_RESOURCES: tuple[ResourceDef, ...] = _defs(None, "compute")
+RESOURCES: tuple[ResourceDef, ...] = _defs(None)
 RESOURCE_NAMES: tuple[str, ...] = tuple(r.name for r in RESOURCES)
 KV_RESOURCE_NAMES: tuple[str, ...] = tuple(r.name for r in KV_RESOURCES)
 
 
 def kv_flow_coefficients(
-    *, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike
+    *, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike, topology: Topology | None = None
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per-turn bytes on each KV resource as ``(const, slope)`` with ``demand = const + slope * f``."""
+    """Per-turn bytes on each KV resource as ``(const, slope)`` with ``demand = const + slope * f``
+    (``f``: the second path's share), from the topology's legs (default ``dualpath``)."""
+    t = default_topology() if topology is None else topology
     H = np.asarray(hit_bytes, float)
     A = np.asarray(new_bytes, float)
     O = np.asarray(gen_bytes, float)  # noqa: E741 - the paper's symbol
     z = np.zeros(np.broadcast(H, A, O).shape)
-    return {
-        "pe.snic.read": (H + z, -H + z),
-        "pe.dram": (2 * H + z, -2 * H + z),
-        "pe.cnic.read": (2 * H + A + z, -2 * H + z),
-        "pe.cnic.write": (H + z, z),
-        "de.snic.read": (z, H + z),
-        "de.snic.write": (A + O + z, z),
-        "de.dram": (2 * H + 2 * A + z, H + z),
-        "de.cnic.read": (H + A + z, H + z),
-        "de.cnic.write": (2 * H + 2 * A + z, -H + z),
-        "store.read": (H + z, z),
-        "store.write": (A + O + z, z),
-    }
+    M = t.leg_matrix()
+    out = {}
+    for i, r in enumerate(t.resources):
+        if r.demand != "legs":
+            continue
+        m0 = M[i, 0]
+        m1 = M[i, 1] if M.shape[1] > 1 else m0
+        const = m0[0] * H + m0[1] * A + m0[2] * O + z
+        d = m1 - m0
+        out[r.name] = (const, d[0] * H + d[1] * A + d[2] * O + z)
+    return out
 
 
 def kv_flows_bytes(
@@ -181,29 +176,18 @@ def resource_capacities(
     store_read_Bps: ArrayLike,
     store_write_Bps: ArrayLike,
     decode_tokens_per_s_per_gpu: ArrayLike,
+    topology: Topology | None = None,
 ) -> dict[str, np.ndarray]:
-    """Cluster-wide capacity per second of every resource (bytes/s, GPUs, tokens/s)."""
-    P = np.asarray(prefill_nodes, float)
-    D = np.asarray(decode_nodes, float)
-    g = np.asarray(gpus_per_node, float)
-    snic_r = np.asarray(snic_read_Bps_per_node, float)
-    cnic = np.asarray(cnic_kv_Bps_per_gpu, float)
-    dram = np.asarray(dram_Bps_per_node, float)
-    return {
-        "pe.snic.read": P * snic_r,
-        "pe.dram": P * dram,
-        "pe.cnic.read": P * g * cnic,
-        "pe.cnic.write": P * g * cnic,
-        "de.snic.read": D * snic_r,
-        "de.snic.write": D * np.asarray(snic_write_Bps_per_node, float),
-        "de.dram": D * dram,
-        "de.cnic.read": D * g * cnic,
-        "de.cnic.write": D * g * cnic,
-        "store.read": np.asarray(store_read_Bps, float) + 0 * P,
-        "store.write": np.asarray(store_write_Bps, float) + 0 * P,
-        "pe.gpu.time": P * g,
-        "de.gpu.tokens": D * g * np.asarray(decode_tokens_per_s_per_gpu, float),
+    """Cluster-wide capacity per second of every resource (bytes/s, GPUs, tokens/s): each
+    resource's rate times its units (the topology's capacity rules, default ``dualpath``)."""
+    t = default_topology() if topology is None else topology
+    rates = {
+        "snic_read_Bps_per_node": snic_read_Bps_per_node, "snic_write_Bps_per_node": snic_write_Bps_per_node,
+        "cnic_kv_Bps_per_gpu": cnic_kv_Bps_per_gpu, "dram_Bps_per_node": dram_Bps_per_node, "store_read_Bps": store_read_Bps,
+        "store_write_Bps": store_write_Bps, "gpu_s_per_s": 1.0, "decode_tokens_per_s_per_gpu": decode_tokens_per_s_per_gpu,
     }
+    units = resource_units(prefill_nodes=prefill_nodes, decode_nodes=decode_nodes, gpus_per_node=gpus_per_node, topology=t)
+    return {r.name: np.asarray(rates[r.rate], float) * units[r.name] for r in t.resources}
 
 
 def turn_demand_coefficients(
@@ -234,26 +218,19 @@ def turn_demand_coefficients(
     return out
 
 
-def resource_units(*, prefill_nodes: ArrayLike, decode_nodes: ArrayLike, gpus_per_node: ArrayLike) -> dict[str, np.ndarray]:
+def resource_units(
+    *, prefill_nodes: ArrayLike, decode_nodes: ArrayLike, gpus_per_node: ArrayLike, topology: Topology | None = None
+) -> dict[str, np.ndarray]:
     """How many identical parallel units make up each resource: one turn's transfer uses one unit
     (one node's storage NICs or DRAM, one GPU's compute NIC), so a lone turn moves at the unit's
-    bandwidth while load spreads over all units."""
+    bandwidth while load spreads over all units (the topology's ``side`` and ``per``)."""
+    t = default_topology() if topology is None else topology
     P = np.asarray(prefill_nodes, float)
     D = np.asarray(decode_nodes, float)
     g = np.asarray(gpus_per_node, float)
     one = np.ones(np.broadcast(P, D, g).shape)
-    return {
-        "pe.snic.read": P * one,
-        "pe.dram": P * one,
-        "pe.cnic.read": P * g,
-        "pe.cnic.write": P * g,
-        "de.snic.read": D * one,
-        "de.snic.write": D * one,
-        "de.dram": D * one,
-        "de.cnic.read": D * g,
-        "de.cnic.write": D * g,
-        "store.read": one,
-        "store.write": one,
-        "pe.gpu.time": P * g,
-        "de.gpu.tokens": D * g,
-    }
+    out = {}
+    for r in t.resources:
+        n = P if r.side == "prefill" else D if r.side == "decode" else 1.0
+        out[r.name] = (n * g if r.per == "gpu" else n) * one
+    return out

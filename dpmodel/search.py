@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from . import flows
 from .errors import ScenarioError
 from .profiles.cost import CostProfile
 from .scenario import Scenario
@@ -152,7 +151,7 @@ def search(
     PP, SS = np.meshgrid(P, S, indexing="ij")
     PP, SS = PP.ravel(), SS.ravel()
     DD = nodes - PP
-    names = np.array(flows.RESOURCE_NAMES)
+    names = np.array(base.topology.names)
     rows: list[dict[str, Any]] = []
     hit_bytes = k.hit_tokens * base.model.kv_bytes_per_token
     for e in engines:

@@ -2,13 +2,11 @@
 
 The same demands and capacities as the LP (one composition path, :func:`dpmodel.compose.compose`),
 evaluated on arrays; the optimal split per scenario comes from the exact one-dimensional closed
-form :func:`dpmodel.capacity.minimize_max_affine` (one request class, two paths), or one exact
+form :func:`dpmodel.optimize.throughput.min_max_affine` (one request class, two paths), or one exact
 LP per point for a class mixture or more paths. Cross-checked against ``dpmodel plan`` in the tests.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numpy.typing import ArrayLike

@@ -37,22 +37,39 @@ def trajectory_file(tmp_path_factory) -> Path:
     return write_trajectories(tmp_path_factory.mktemp("traj") / "t.jsonl", ts, meta={"seed": 1})
 
 
-def test_flow_table_is_the_dualpath_topology():
-    """The packaged dualpath topology's legs are the flow table of flows.py (f = 0 and f = 1 columns)."""
+#: architecture.md section 3, the per-turn byte table: resource -> (f = 0 column, f = 1 column) as
+#: coefficients of (H, A, O)
+FLOW_TABLE = {
+    "pe.snic.read": ((1, 0, 0), (0, 0, 0)),
+    "pe.dram": ((2, 0, 0), (0, 0, 0)),
+    "pe.cnic.read": ((2, 1, 0), (0, 1, 0)),
+    "pe.cnic.write": ((1, 0, 0), (1, 0, 0)),
+    "de.snic.read": ((0, 0, 0), (1, 0, 0)),
+    "de.snic.write": ((0, 1, 1), (0, 1, 1)),
+    "de.dram": ((2, 2, 0), (3, 2, 0)),
+    "de.cnic.read": ((1, 1, 0), (2, 1, 0)),
+    "de.cnic.write": ((2, 2, 0), (1, 2, 0)),
+    "store.read": ((1, 0, 0), (1, 0, 0)),
+    "store.write": ((0, 1, 1), (0, 1, 1)),
+}
+
+
+def test_dualpath_topology_is_the_flow_table():
+    """The packaged dualpath topology's legs (turn + each path) are the architecture's byte table,
+    and flows.py's coefficients, generated from it, are too."""
     sc = Scenario.load()
-    rng = np.random.default_rng(0)
-    H, A, O = rng.uniform(1e6, 1e10, 3)
-    M = sc.topology.leg_matrix()
-    old = flows.kv_flow_coefficients(hit_bytes=H, new_bytes=A, gen_bytes=O)
-    for i, name in enumerate(sc.topology.names):
-        if name not in old:
-            continue
-        pe, de = M[i] @ np.array([H, A, O])
-        c, s = (float(x) for x in old[name])
-        assert pe == pytest.approx(c, rel=1e-12, abs=1e-3), name
-        assert de == pytest.approx(c + s, rel=1e-12, abs=1e-3), name
-    assert set(old) == set(sc.topology.io_names)
-    assert sc.topology.names == flows.RESOURCE_NAMES
+    t = sc.topology
+    M = t.leg_matrix()
+    assert set(t.io_names) == set(FLOW_TABLE) and t.path_names == ("pe_read", "de_read")
+    for name, (pe, de) in FLOW_TABLE.items():
+        i = t.names.index(name)
+        assert M[i, 0].tolist() == list(pe) and M[i, 1].tolist() == list(de), name
+    H, A, gen = 7.0, 3.0, 2.0
+    coef = flows.kv_flow_coefficients(hit_bytes=H, new_bytes=A, gen_bytes=gen)
+    for name, (pe, de) in FLOW_TABLE.items():
+        c, s = (float(x) for x in coef[name])
+        assert c == np.dot(pe, (H, A, gen)) and c + s == np.dot(de, (H, A, gen)), name
+    assert t.names == flows.RESOURCE_NAMES[: len(t.names)] and len(t.names) == 13
 
 
 @pytest.mark.parametrize("physics", ["flat", "roofline"])

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import flows
 from ..scenario import MODES, Scenario
 
 
@@ -33,11 +32,10 @@ class LinkModel:
 
 def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkModel:
     d = scenario.demands(dataclasses.replace(MODES[mode], layerwise=True))
-    cl, dep = scenario.cluster, scenario.deployment
-    units = flows.resource_units(prefill_nodes=dep.prefill_nodes_count, decode_nodes=dep.decode_nodes_count, gpus_per_node=cl.gpus_per_node)
+    io = scenario.topology.io_names  # the topology's byte resources; d.units their unit counts
     names, a, b, K = [], [], [], []
     for i, name in enumerate(d.names):
-        if name not in flows.KV_RESOURCE_NAMES or not math.isfinite(d.capacity[i]):
+        if name not in io or not math.isfinite(d.capacity[i]):
             continue
         c0 = float(d.const[i] @ d.weights)
         c1 = float(d.slope[i] @ d.weights) if d.de_path else 0.0
@@ -46,7 +44,7 @@ def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkMod
         names.append(name)
         a.append(turn_rate_per_s * c0 / d.capacity[i])
         b.append(turn_rate_per_s * c1 / d.capacity[i])
-        K.append(float(units[name]) / turn_rate_per_s)
+        K.append(float(d.units[i]) / turn_rate_per_s)
     return LinkModel(tuple(names), np.array(a), np.array(b), np.array(K))
 
 
