@@ -327,7 +327,7 @@ class Scenario:
         else:
             calls, comm_bytes, link = 0.0, 0.0, 1.0
         lat = (k.ep_normal_latency_us if moe else k.tp_allreduce_latency_us) * 1e-6
-        return compute.forward_parts_s(
+        return compute.best_micro_batching_parts_s(
             tokens_per_gpu=t, dense_flops_per_token=dense_f, expert_flops_per_token=expert_f,
             expert_rows=t * e * arch.active_experts_count / max(arch.routed_experts_count, 1),
             attention_flops_per_gpu=n * attn / e, weight_bytes_per_gpu=weights,
@@ -384,9 +384,9 @@ class Scenario:
         G = max(1.0, round(mdl.weight_bytes / w))  # GPUs one replica spans (EP size, or TP size)
         att = mdl.attention
         attn_tok = float(mdl.prefill_flops(context_tokens=ctx, append_tokens=1.0)) - (dense_f + expert_f)
-        if att.sparse_top_k_tokens:
-            idx_b = att.indexer_head_dim * 1.0 + 4.0  # FP8 indexer key + its fp32 scale (FlashMLA layout)
-            per_seq = mdl.kv_layers_count * (min(ctx, att.sparse_top_k_tokens) * mdl.kv_bytes_per_token_layer + ctx * idx_b)
+        if att.sparse_top_k_tokens:  # the top-k latents, and the indexer keys of every position
+            per_seq = mdl.kv_layers_count * (min(ctx, att.sparse_top_k_tokens) * mdl.attention_kv_bytes_per_token_layer
+                                             + ctx * mdl.indexer_key_bytes_per_token_layer)
         else:
             per_seq = ctx * mdl.kv_bytes_per_token
         h = arch.hidden_dim
@@ -404,12 +404,15 @@ class Scenario:
         else:
             calls, comm_bytes, link, lat = 0.0, 0.0, 1.0, 0.0
         tp = G if not moe else 1.0  # a dense replica's GEMMs are split over its TP GPUs
-        return compute.forward_parts_s(
+        rates = self._kernel_rates()
+        rates["attention_flops_per_s"] = cl.peak_flops_per_s_per_gpu("bf16") * k.decode_attention_efficiency_frac
+        # one micro-batch (dispatch / combine serial with compute) or two overlapped, whichever is faster
+        return compute.best_micro_batching_parts_s(
             tokens_per_gpu=b, dense_flops_per_token=dense_f / tp, expert_flops_per_token=expert_f,
             expert_rows=b * G * arch.active_experts_count / max(arch.routed_experts_count, 1),
             attention_flops_per_gpu=b * attn_tok / tp, weight_bytes_per_gpu=w, kv_read_bytes_per_gpu=b * per_seq,
             comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
-            layers_count=arch.layers_count, **self._kernel_rates(), layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
+            layers_count=arch.layers_count, **rates, layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
         )
 
     def decode_affine_s(self) -> tuple[float, float]:
