@@ -200,6 +200,25 @@ def gemm_efficiency_frac(*, rows: ArrayLike, eff_max_frac: ArrayLike, half_rows:
     return np.asarray(eff_max_frac, float) * m / (m + np.asarray(half_rows, float))
 
 
+def ep_copies_per_token(*, ep_gpus: ArrayLike, gpus_per_node: ArrayLike, active_experts: ArrayLike) -> dict[str, np.ndarray]:
+    """Expected copies of one token an expert-parallel normal-mode dispatch (DeepEP's hierarchical
+    kernels) sends: ``rdma`` = other nodes holding at least one of its ``active_experts`` (one
+    RDMA send each), ``nvlink`` = other GPUs holding one, reached over NVLink inside a node.
+
+    Experts are placed uniformly: a GPU (node) holds none of a token's k experts with probability
+    ``(1 - 1/n)^k`` for n GPUs (nodes).
+    """
+    ep = np.asarray(ep_gpus, float)
+    g = np.minimum(np.asarray(gpus_per_node, float), ep)
+    k = np.asarray(active_experts, float)
+    nodes = np.maximum(ep / g, 1.0)
+    gpus_hit = ep * (1.0 - (1.0 - 1.0 / ep) ** k)
+    nodes_hit = nodes * (1.0 - (1.0 - 1.0 / nodes) ** k)
+    rdma = np.where(nodes > 1, nodes_hit * (nodes - 1.0) / nodes, 0.0)
+    nvlink = gpus_hit * (g - 1.0) / g
+    return {"rdma": rdma, "nvlink": nvlink}
+
+
 def forward_parts_s(
     *,
     tokens_per_gpu: ArrayLike,

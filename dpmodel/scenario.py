@@ -245,6 +245,34 @@ class Scenario:
             raise ScenarioError(f"deployment field prefill_engine_gpus_count = {e}: must divide the {g} GPUs per node")
         return e
 
+    def _prefill_weight_bytes_per_gpu(self, ep: int) -> float:
+        mdl, arch = self.model, self.model.architecture
+        wb = DTYPE_BYTES[mdl.numerics.weight_dtype]
+        if arch.layers_count > arch.dense_layers_count:
+            _, _, nonexpert = self._flops_split()
+            return (nonexpert + (mdl.total_params - nonexpert) / ep) * wb
+        return mdl.total_params * wb / self.prefill_engine_gpus
+
+    @property
+    def prefill_ep_gpus(self) -> int:
+        """GPUs a prefill replica's routed experts spread over (expert parallel, MoE models): the
+        engine's GPUs, or as many whole prefill nodes as it takes for the weights to fit in HBM
+        (``hbm_reserve_frac`` kept free). DeepSeek-V3.2 in FP8 (672 GB) does not fit one node of
+        8 x 80 GB: it takes both nodes of 2P4D (EP16; DeepSeek's production prefill runs EP32).
+        Only the roofline's weights, expert rows and all-to-all links use it."""
+        arch = self.model.architecture
+        e = self.prefill_engine_gpus
+        if arch.layers_count <= arch.dense_layers_count:
+            return e
+        g, P = self.cluster.gpus_per_node, self.deployment.prefill_nodes_count
+        usable = self.cluster.hbm_bytes_per_gpu * (1.0 - self.deployment.hbm_reserve_frac)
+        if self._prefill_weight_bytes_per_gpu(e) <= usable:
+            return e
+        for nodes in range(1, P + 1):
+            if self._prefill_weight_bytes_per_gpu(nodes * g) <= usable:
+                return nodes * g
+        return P * g
+
     def decode_weight_bytes_per_gpu(self) -> float:
         arch = self.model.architecture
         return float(
@@ -312,14 +340,20 @@ class Scenario:
         moe = arch.layers_count > arch.dense_layers_count
         t = n * a / e
         attn = float(mdl.prefill_flops(context_tokens=c, append_tokens=a)) - (dense_f + expert_f) * a
-        wb = DTYPE_BYTES[mdl.numerics.weight_dtype]
-        weights = (nonexpert_params + (mdl.total_params - nonexpert_params) / e) * wb if moe else mdl.total_params * wb / e
+        ep = self.prefill_ep_gpus
+        weights = self._prefill_weight_bytes_per_gpu(ep)
         h = arch.hidden_dim
         moe_layers = arch.layers_count - arch.dense_layers_count
-        if moe and e > 1:
+        g = cl.gpus_per_node
+        if moe and ep > 1:
             calls = 2.0 * moe_layers
-            comm_bytes = moe_layers * t * arch.active_experts_count * 3.0 * h * (e - 1) / e
-            link = (k.nvlink_GBps if e <= cl.gpus_per_node else k.rdma_GBps) * 1e9
+            # DeepEP normal mode (hierarchical): a token's dispatch (FP8) and combine (BF16) cross
+            # RDMA once per other node holding one of its experts, then NVLink once per other GPU
+            copies = compute.ep_copies_per_token(ep_gpus=ep, gpus_per_node=g, active_experts=arch.active_experts_count)
+            per_tok = moe_layers * 3.0 * h
+            link = (k.rdma_GBps if ep > g else k.nvlink_GBps) * 1e9
+            nv = copies["nvlink"] * (k.rdma_GBps / k.nvlink_GBps if ep > g else 1.0)  # as bytes at the link's rate
+            comm_bytes = t * per_tok * (copies["rdma"] + nv)
         elif e > 1:  # tensor parallel: two all-reduces per layer
             calls = 2.0 * arch.layers_count
             comm_bytes = arch.layers_count * 2.0 * t * 2.0 * h * 2.0 * (e - 1) / e
@@ -329,7 +363,7 @@ class Scenario:
         lat = (k.ep_normal_latency_us if moe else k.tp_allreduce_latency_us) * 1e-6
         return compute.best_micro_batching_parts_s(
             tokens_per_gpu=t, dense_flops_per_token=dense_f, expert_flops_per_token=expert_f,
-            expert_rows=t * e * arch.active_experts_count / max(arch.routed_experts_count, 1),
+            expert_rows=t * (ep if moe else e) * arch.active_experts_count / max(arch.routed_experts_count, 1),
             attention_flops_per_gpu=n * attn / e, weight_bytes_per_gpu=weights,
             kv_read_bytes_per_gpu=n * (c + a) * mdl.kv_bytes_per_token / e,
             comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
@@ -396,7 +430,8 @@ class Scenario:
             remote = max(G - g, 0.0) / G
             comm_bytes = moe_layers * b * arch.active_experts_count * 3.0 * h * (remote if remote > 0 else (G - 1) / G)
             link = (k.rdma_GBps if remote > 0 else k.nvlink_GBps) * 1e9
-            lat = k.ep_low_latency_us * 1e-6
+            # each MoE layer's dispatch also waits for the slowest rank (split over its two calls)
+            lat = (k.ep_low_latency_us + 0.5 * k.ep_decode_rank_wait_us) * 1e-6
         elif G > 1:
             calls = 2.0 * arch.layers_count
             comm_bytes = arch.layers_count * 2.0 * b * 2.0 * h * 2.0 * (G - 1) / G

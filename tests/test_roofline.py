@@ -84,3 +84,32 @@ def test_v32_kv_bytes_count_the_indexer_keys():
     # compute-references.md section 0: 656 B MLA latent + 132 B indexer key per token and layer, 61 layers
     m = Scenario.load(model="deepseek-v3.2").model
     assert m.kv_bytes_per_token == 61 * 788 and m.indexer_key_bytes_per_token_layer == 132
+
+
+def test_prefill_throughput_per_node_matches_deepseek_profile():
+    # DeepSeek profile-data prefill trace (compute-references.md 1): V3/R1, 4K-token prompts, 16K tokens
+    # per GPU, two micro-batches -> 62,713 tokens/s per node (SGLang's reading of prefill.json)
+    sc = Scenario.load(model="deepseek-v3", prefill_nodes=4, physics="roofline")
+    e = sc.prefill_engine_gpus
+    p = sc.prefill_forward_parts(16384.0 * e / 4096.0, context_tokens=0.0, append_tokens=4096.0)
+    assert float(p["micro_batches"]) == 2.0
+    assert sc.cluster.gpus_per_node * 16384.0 / float(p["total_s"]) == pytest.approx(62713.0, rel=0.25)
+
+
+def test_decode_throughput_per_node_matches_deepseek_profile():
+    # the same profile's decode: 18,598 tokens/s per node at 128 requests per GPU, 4K KV, MTP on
+    # (about 1.8 tokens per step: DeepSeek-V3 report, compute-references.md 1)
+    sc = _at_context(Scenario.load(model="deepseek-v3", prefill_nodes=1, decode_nodes=16, physics="roofline"), 4096)
+    step = float(sc.decode_step_parts(256.0)["total_s"])
+    assert sc.cluster.gpus_per_node * 128 * 1.8 / step == pytest.approx(18598.0, rel=0.25)
+
+
+def test_default_scenario_is_feasible_under_the_paper_slo():
+    # the paper serves its V3.2 2P4D testbed online under TTFT <= 4 s and TPOT <= 50 ms (section 7.4);
+    # dpmodel capacity's bisection for DualPath (the other modes share its zero-load TPOT)
+    from dpmodel.queueing.online import slo_capacity
+
+    sc = Scenario.load(physics="roofline")
+    r = slo_capacity(sc, "dualpath", slo_ttft_s=4.0, slo_tpot_s=0.05)
+    assert r.feasible and r.max_aps > 0
+    assert sum(sc.decode_affine_s()) < 0.05  # every mode's zero-load TPOT is under the SLO
