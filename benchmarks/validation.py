@@ -88,7 +88,12 @@ def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
     """Fig. 7 (JCT per mode, speedup) and the measured TPOT ranges, from the library's models:
     flat physics with the committed Oracle calibration, the raw roofline (``calibrated=False``), or
     the roofline with the committed bounded fit (``roofline_fitted``)."""
-    from dpmodel.queueing.fig7 import ROOFLINE_KNOB_RANGES, load_calibration, run_trajectories, scenario_for
+    from dpmodel.queueing.fig7 import (
+        ROOFLINE_KNOB_RANGES,
+        load_calibration,
+        run_trajectories_cached,
+        scenario_for,
+    )
     from dpmodel.queueing.offline import offline_jct_many
     from dpmodel.reference import FIG7_JCT_S, PAPER_TPOT_S
 
@@ -107,7 +112,7 @@ def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
                 continue
             kern = {k: float(v) for k, v in fit.get(m, {}).items() if k in ROOFLINE_KNOB_RANGES} or None
             sc = scenario_for(m, wl, cal.get(m), kernels=kern)
-            ts = run_trajectories(sc, max(cell["agents"]))
+            ts = run_trajectories_cached(sc, m, wl, max(cell["agents"]), 0, "paper")  # one synthesis per workload for every set
             jct = {}
             for mode in ("oracle", "dualpath", "basic"):
                 res = offline_jct_many(sc, mode, cell["agents"], trajectories=ts)

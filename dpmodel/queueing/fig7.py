@@ -134,7 +134,7 @@ class Fig7Cell:
 _TS_MEMO: dict[tuple, TrajectorySet] = {}
 
 
-def _run_trajectories_memo(sc: Scenario, model: str, wl: str, agents: int, seed: int, agents_from: str) -> TrajectorySet:
+def run_trajectories_cached(sc: Scenario, model: str, wl: str, agents: int, seed: int, agents_from: str) -> TrajectorySet:
     """A run's agents depend on the workload and the model's name only (not on kernel knobs): reused across a fit."""
     import json
 
@@ -155,7 +155,7 @@ def predict(model: str, knobs: dict[str, float] | None = None, modes=("oracle", 
     cells = []
     for wl, ref in FIG7_JCT_S[model]["cells"].items():
         sc = scenario_for(model, wl, knobs, snic_payload_frac, kernels=kernels)
-        ts = _run_trajectories_memo(sc, model, wl, max(ref["agents"]), seed, agents_from)
+        ts = run_trajectories_cached(sc, model, wl, max(ref["agents"]), seed, agents_from)
         for mode in modes:
             for r, paper in zip(offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading, trajectories=ts), ref[mode],
                                 strict=True):
