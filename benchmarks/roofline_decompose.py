@@ -41,7 +41,7 @@ def decompose(model: str, workload: str, agents: int) -> None:
     cl, dep = sc.cluster, sc.deployment
     P, D, g, e = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node, sc.prefill_engine_gpus
     turns = ts.turns_per_trajectory()[:agents]
-    print(f"## {model} {P}P{D}D {workload}, {agents} agents (Oracle)\n")
+    print(f"### {model} {P}P{D}D {workload}, {agents} agents (Oracle)\n")
     print(f"- turns per agent: mean {turns.mean():.1f}, max {turns.max()}; mean turn: context {c:,.0f}, append {a:.0f}, generated {o:.0f} tokens")
     n = sc.prefill_batch_turns()
     pp = sc.prefill_forward_parts(n)

@@ -88,8 +88,9 @@ class Deployment:
         under); "roofline": prefill and decode times from the roofline forward pass
         (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The roofline
         is opt-in: it meets DeepSeek's published per-GPU prefill and decode figures and the
-        paper's TPOT ranges, but it is 40-80 % fast against every Fig. 7 Oracle bar, and a fit
-        bounded to the sourced kernel ranges leaves every knob at a bound
+        paper's TPOT ranges, but it is 40-80 % fast against every Fig. 7 Oracle bar with Table 2
+        read turn-weighted (a fit bounded to the sourced kernel ranges then leaves every knob at a
+        bound); read plain, 32 % median and the bounded fit lands inside every range
         (benchmarks/results/roofline_fig7.md; issue 14).
     prefill_gpu_max_tokens : most new tokens one GPU holds in a prefill forward (DeepSeek's
         profile-data prefill trace: 16K tokens per GPU; compute-references.md 1).

@@ -196,7 +196,8 @@ def calibrate_oracle(model: str, seed: int = 0, maxiter: int = 60, reading: str 
     return knobs_of(best.x), float(math.sqrt(best.fun))
 
 
-def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None) -> dict:
+def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None,
+                       reading: str = "turn-weighted") -> dict:
     """Bounded fit of the roofline's kernel knobs to the Oracle cells of ``model`` only (no KV I/O):
     least squares on log JCT, every knob inside its sourced range (:data:`ROOFLINE_KNOB_RANGES`).
 
@@ -204,6 +205,8 @@ def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: t
     every knob moves together along the segment from the profile's value (``s`` = 0) to the slow
     end of its range (``s`` = 1), ``knob = default + s (slow - default)``; ``s`` is fitted on
     [0, 1] (bounded Brent). The segment stays inside the box, so every knob stays in its range.
+
+    ``reading``: how Table 2 is read (:func:`~dpmodel.queueing.offline.offline_jct_many`).
 
     Returns ``knobs`` (fitted values), ``ranges``, ``s``, ``at_bound`` (knob -> 'low' / 'high' for
     any within 1 % of the range's width of an end), ``rms_log_error``, ``evaluations`` and
@@ -225,7 +228,7 @@ def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: t
     def loss_cells(x: float):
         nonlocal evals
         evals += 1
-        cells = predict(model, modes=("oracle",), seed=seed, kernels=knobs_at(x))
+        cells = predict(model, modes=("oracle",), seed=seed, kernels=knobs_at(x), reading=reading)
         return float(np.mean([math.log(c.jct_s_pred / c.jct_s_paper) ** 2 for c in cells])), cells
 
     f1, corner = loss_cells(1.0)
