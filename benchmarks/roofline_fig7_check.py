@@ -1,9 +1,11 @@
 """Uncalibrated roofline against every Fig. 7 bar (issue 14): per-mode median |error|.
 
-Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py  (record: benchmarks/results/roofline_fig7.md)
+Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py [plain]  (record: benchmarks/results/roofline_fig7.md);
+``plain`` reads Table 2's columns as plain per-trajectory means (offline_jct_many's turns_reading).
 """
 
 import statistics
+import sys
 
 from dpmodel.queueing.fig7 import predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
@@ -11,7 +13,8 @@ from dpmodel.reference import FIG7_JCT_S
 MODES = ("oracle", "dualpath", "basic")
 allc, allsp = [], []
 for m in FIG7_JCT_S:
-    cells = predict(m, None)  # no knobs: the raw roofline (published kernel figures only)
+    reading = "plain" if sys.argv[1:] == ["plain"] else "turn-weighted"
+    cells = predict(m, None, reading=reading)  # no knobs: the raw roofline (published kernel figures only)
     sp = speedup_errors(cells)
     allc += cells
     allsp += sp

@@ -90,7 +90,7 @@ def test_profiles_list_and_show(capsys):
     assert "dualpath-hopper" in {r["name"] for r in d["cluster"]}
     assert main(["profiles", "show", "deepseek-v3.2", "--json"]) == 0
     s = json.loads(capsys.readouterr().out)
-    assert s["kind"] == "model" and s["derived"]["kv_bytes_per_token"] == 40016
+    assert s["kind"] == "model" and s["derived"]["kv_bytes_per_token"] == 48068
     assert s["provenance"]["fields"]["attention.sparse_top_k_tokens"].startswith("config:")
     assert main(["profiles", "show", "h20"]) == 0
     text = capsys.readouterr().out

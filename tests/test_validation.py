@@ -102,3 +102,21 @@ def test_page_separates_measurements_from_simulator(validation, tmp_path):
     assert text.index("Against real measurements") < text.index("Consistency with our own simulator") < text.index("Where to trust")
     assert validation.COMMAND in text
     assert "knee, load >= 0.9" in text
+
+
+def test_fit_section_puts_every_knob_beside_its_range_and_bolds_bounds(validation):
+    """The committed bounded roofline fit: every fitted knob inside its sourced range; one at a bound is bold."""
+    from dpmodel.queueing.fig7 import ROOFLINE_KNOB_RANGES
+
+    fit = validation.roofline_fit()
+    assert fit, "dpmodel/catalog/calibration/roofline-oracle.toml is missing (benchmarks/roofline_calibrate.py writes it)"
+    for knobs in fit.values():
+        for k, (lo, hi, _) in ROOFLINE_KNOB_RANGES.items():
+            assert lo <= knobs[k] <= hi
+    text = "\n".join(validation.fit_section())
+    for k in ROOFLINE_KNOB_RANGES:
+        assert f"| {k} |" in text
+    bounded = [(m, x.split(":")[0]) for m, knobs in fit.items() for x in knobs.get("at_bound", [])]
+    if bounded:
+        m, k = bounded[0]
+        assert f"**{fit[m][k]:g}**" in text

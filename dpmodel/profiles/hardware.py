@@ -72,20 +72,33 @@ class KernelSpec:
                                      source=f"measured: DeepGEMM small-M 45-80 %, FlashMLA 90 % of 3.35 TB/s ({_K} 2a, 4)")
     prefill_layer_fixed_us: float = fld("fixed cost per layer of a prefill forward (eager launches)", ge=0, default=100.0,
                                         source=f"derived: 20-40 kernels x 3-5 us per layer ({_K} 6, unverified)")
-    decode_layer_fixed_us: float = fld("fixed cost per layer of a decode step (CUDA graph)", ge=0, default=20.0,
-                                       source="assumption: graph-captured decode, a few kernel boundaries per layer")
+    decode_layer_fixed_us: float = fld("fixed cost per layer of a decode step (CUDA graph): the kernels' minimum durations",
+                                       ge=0, default=100.0,
+                                       source=f"derived: 20-40 kernels per layer x 3-5 us each = 60-200 us per layer; a graph removes the CPU "
+                                              f"launch, not a small kernel's ramp and tail ({_K} 6, unverified)")
     ep_normal_latency_us: float = fld("latency floor of one expert-parallel normal-mode call (prefill)", ge=0, default=150.0,
                                       source=f"measured: DeepEP normal-mode 0.1-0.45 ms fixed per call ({_K} 2c, 6)")
     ep_low_latency_us: float = fld("latency floor of one expert-parallel low-latency call (decode)", ge=0, default=50.0,
                                    source=f"measured: DeepEP LL 77 us dispatch at EP8/128 tokens; 0.06 ms SM time per layer ({_K} 2c)")
+    ep_decode_rank_wait_us: float = fld(
+        "time a decode step's expert-parallel dispatch waits for the slowest rank, per MoE layer and micro-batch", ge=0, default=110.0,
+        source=f"measured: DeepEP low-latency dispatch takes ~0.17 ms per layer in DeepSeek's and SGLang's decode profiles against "
+               f"0.06 ms of SM time in its unit test; the rest is busy-waiting ({_K} 2c)")
     nvlink_GBps: float = fld("achieved all-to-all rate inside a node, per GPU", gt=0, default=155.0,
                              source=f"measured: DeepEP intranode 153-158 GB/s on H800 ({_K} 2c)")
     rdma_GBps: float = fld("achieved all-to-all rate across nodes, per GPU", gt=0, default=45.0,
                            source=f"measured: DeepEP internode 43-58 GB/s on CX7 400G ({_K} 2c)")
     tp_allreduce_latency_us: float = fld("latency floor of one tensor-parallel all-reduce", ge=0, default=15.0,
                                          source="assumption: NCCL small-message all-reduce inside an NVLink node")
-    comm_overlap_frac: float = fld("share of communication hidden behind compute (two micro-batches)", ge=0, le=1, default=1.0,
-                                   source=f"measured: DeepSeek overlaps dispatch/combine with compute in prefill and decode ({_K} 1)")
+    comm_overlap_frac: float = fld(
+        "share of the smaller of compute and communication hidden when an engine runs two overlapped micro-batches",
+        ge=0, le=1, default=0.74,
+        source=f"derived: DeepSeek decode profile per layer and micro-batch, attention 388 + MoE 128 us compute, dispatch 187 + "
+               f"combine 394 us; two micro-batches take 1.43 ms per layer against 2.19 ms serial, hiding 0.76 of the 1.03 ms compute ({_K} 1)")
+    decode_attention_efficiency_frac: float = fld(
+        "decode attention kernel FLOP rate as a share of the BF16 peak (sparse FP8-KV decode is dequantization-bound)",
+        gt=0, le=1, default=0.41,
+        source=f"measured: FlashMLA sparse decode (FP8 KV) 410 TFLOPS of 989 BF16 on H800 ({_K} 2b)")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -120,7 +120,26 @@ class ModelSpec:
         return self.architecture.layers_count - self.attention.sliding_layers_count
 
     @property
+    def indexer_key_bytes_per_token_layer(self) -> float:
+        """Bytes of one token's cached sparse-attention indexer key in one layer (0 without an indexer).
+
+        DeepSeek-V3.2 keeps its lightning indexer's keys in the cache next to the MLA latent: 128
+        FP8 elements + one fp32 scale = 132 B per token and layer (compute-references.md section 0);
+        a later turn's indexer scores every cached key, so they are stored and loaded with the KV.
+        """
+        a, kv = self.attention, self.kv_cache
+        if not a.sparse_top_k_tokens:
+            return 0.0
+        return float(a.indexer_head_dim * DTYPE_BYTES[kv.dtype] + (4.0 if kv.scale_group_dim else 0.0))
+
+    @property
     def kv_bytes_per_token_layer(self) -> float:
+        """Cached bytes per token and layer: the attention cache plus the indexer key (if any)."""
+        return self.attention_kv_bytes_per_token_layer + self.indexer_key_bytes_per_token_layer
+
+    @property
+    def attention_kv_bytes_per_token_layer(self) -> float:
+        """The attention cache's bytes per token and layer (MLA latent + scales + RoPE key, or GQA K and V)."""
         a, kv = self.attention, self.kv_cache
         if a.kind == "mla":
             per = compute.mla_kv_bytes_per_token_layer(
@@ -220,6 +239,10 @@ class ModelSpec:
         )
 
     def cache_compute_ratio_GB_per_PFLOP(self, *, context_tokens: ArrayLike, append_tokens: ArrayLike) -> np.ndarray:
-        """The paper's cache-compute ratio: hit KV bytes to load / prefill FLOPs, in GB per PFLOP."""
-        hit_bytes = np.asarray(context_tokens, float) * self.kv_bytes_per_token
+        """The paper's cache-compute ratio: hit KV bytes to load / prefill FLOPs, in GB per PFLOP.
+
+        As the paper's Table 1 counts it: the attention cache only (its V3.2 row, "about 22" at
+        32.7K, implies 40,016 B per token, without the indexer's 132 B per layer).
+        """
+        hit_bytes = np.asarray(context_tokens, float) * self.attention_kv_bytes_per_token_layer * self.kv_layers_count
         return (hit_bytes / 1e9) / (self.prefill_flops(context_tokens=context_tokens, append_tokens=append_tokens) / 1e15)
