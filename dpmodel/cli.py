@@ -586,9 +586,9 @@ def online_token_rates(scenario: Scenario, r: Any) -> dict[str, float]:
 
 
 def cmd_validate_run(args: argparse.Namespace) -> int:
-    from .validate_run import compare, read_vllm_result
+    from .validate_run import compare, read_run
 
-    run = read_vllm_result(args.run)  # read before building the scenario: a bad file fails fast
+    run = read_run(args.run)  # vllm bench serve JSON or AIPerf profile export; read before building the scenario: a bad file fails fast
     out = compare(scenario_from_args(args), run, args.mode)
     if args.json:
         print(json.dumps(_json_safe(out), indent=2))
@@ -1035,7 +1035,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     va = sub.add_parser("validate", help="measured vs predicted: a `vllm bench serve` result JSON against the model")
     add_scenario_options(va)
-    va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON")
+    va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON, or AIPerf profile_export_aiperf.json")
     va.add_argument("--mode", default="basic", choices=("basic", "layerwise", "dualpath", "oracle"), help="serving mode to model (default basic)")
     va.add_argument("--json", action="store_true")
     va.set_defaults(func=cmd_validate_run)
