@@ -53,6 +53,65 @@ def test_nccl_lines_fixture():
     assert rows[0].median_s == pytest.approx(19.18415e-6)
 
 
+def test_nccl_tests_json_fixture():
+    """NVIDIA nccl-tests -J output (src/util.cu): results[].size and out_of_place.time [us]."""
+    rows, machine, _, fmt = read_bench(DATA / "nccl_tests_all_reduce.json")
+    d = json.loads((DATA / "nccl_tests_all_reduce.json").read_text())
+    assert fmt == "nccl-json" and machine["tool"] == "nccl-tests JSON v3 (NCCL 22703)"
+    assert {r.link for r in rows} == {"nccl.all_reduce"}  # from args[0] ./build/all_reduce_perf
+    assert [r.bytes for r in rows] == [x["size"] for x in d["results"]]
+    assert [r.median_s for r in rows] == pytest.approx([x["out_of_place"]["time"] * 1e-6 for x in d["results"]])
+    f = fit_rows(rows)["nccl.all_reduce"]
+    # the fixture's times follow 25 us + size / 200 GB/s (algbw)
+    assert f.alpha_s == pytest.approx(25e-6, rel=1e-3) and f.beta_Bps == pytest.approx(200e9, rel=1e-3)
+    # the alg_bw the tool wrote is size / time: the fields mean what the reader assumes
+    for x in d["results"]:
+        assert x["out_of_place"]["alg_bw"] == pytest.approx(x["size"] / x["out_of_place"]["time"] / 1e3, rel=1e-5)
+
+
+def test_nccl_tests_text_table_cross_checks_json():
+    """The stdout table of the same run fits the same link as its -J JSON (within the table's 2 decimals)."""
+    rows, machine, _, fmt = read_bench(DATA / "nccl_tests_all_reduce.txt")
+    assert fmt == "nccl-text" and machine["tool"] == "nccl-tests all_reduce"
+    a = fit_rows(rows)["nccl.all_reduce"]
+    b = fit_rows(read_bench(DATA / "nccl_tests_all_reduce.json")[0])["nccl.all_reduce"]
+    assert a.alpha_s == pytest.approx(b.alpha_s, rel=1e-3) and a.beta_Bps == pytest.approx(b.beta_Bps, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda d: d["results"][3].pop("out_of_place") and d["results"][3].pop("in_place"), "results[3] has neither out_of_place nor in_place"),
+        (lambda d: d["results"][0]["out_of_place"].update(time="nan"), "results[0].time = 'nan': must be > 0"),
+        (lambda d: d["results"][1].update(size=-8), "results[1].size = -8"),
+        (lambda d: d.update(results=[]), "nccl-tests JSON has no results[]"),
+        (lambda d: d["results"][2].update(out_of_place={"cpu_time": 1.0, "alg_bw": 1.0}), "the run used -C"),
+    ],
+)
+def test_nccl_tests_json_malformed(tmp_path, mutate, needle, capsys):
+    d = json.loads((DATA / "nccl_tests_all_reduce.json").read_text())
+    mutate(d)
+    bad = _bad(tmp_path, json.dumps(d))
+    with pytest.raises(BenchError) as e:
+        read_bench(bad)
+    assert needle in str(e.value) and "\n" not in str(e.value)
+    assert main(["bench", "fit", str(bad), "--out", str(tmp_path / "no.toml")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1 and not (tmp_path / "no.toml").exists()
+
+
+def test_nccl_tests_text_malformed(tmp_path):
+    lines = (DATA / "nccl_tests_all_reduce.txt").read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.strip().startswith("65536"))
+    lines[i] = lines[i].replace("25.33", "fast.")
+    p = tmp_path / "bad.txt"
+    p.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BenchError, match=rf"bad.txt:{i + 1}: nccl-tests out-of-place time \[us\] = 'fast.': not a number"):
+        read_bench(p)
+    p.write_text("\n".join(ln for ln in lines if ln.startswith("#")) + "\n")  # the run died before any result
+    with pytest.raises(BenchError, match="has no result lines"):
+        read_bench(p)
+
+
 def test_overlay_applies_to_profile(tmp_path):
     """The fitted overlay sets the matching profile field and validates as a profile."""
     rows, machine, digest, _ = read_bench(DATA / "perftest_write_bw.json")
@@ -63,7 +122,8 @@ def test_overlay_applies_to_profile(tmp_path):
     assert cl.provenance.fields["node.cnic_Gbps"].startswith("measured: overlay ov.toml")
 
 
-@pytest.mark.parametrize("name", ["fio_randread.json", "perftest_write_bw.json", "nvbandwidth.json", "rccl_allreduce.jsonl"])
+@pytest.mark.parametrize("name", ["fio_randread.json", "perftest_write_bw.json", "nvbandwidth.json", "rccl_allreduce.jsonl",
+                                  "nccl_tests_all_reduce.json", "nccl_tests_all_reduce.txt"])
 def test_round_trip_through_dpmodel_csv(tmp_path, name):
     """Rows read from a tool's file, written as dpmodel CSV and read back, fit to the same links."""
     rows, machine, *_ = read_bench(DATA / name)

@@ -15,8 +15,12 @@ Field names and their sources are listed in docs/formats.md.
   strings or numbers, "N/A" skipped); ``host_to_device_memcpy_ce`` / ``device_to_host_memcpy_ce``
   at the run's buffer size (``bufferSize`` in MiB when present, else the tool's default 512 MiB),
   and ``host_device_latency_sm`` (ns) as the zero-byte point -> ``cuda.h2d_pinned`` / ``cuda.d2h_pinned``.
-* nccl-tests / rccl-tests JSON lines (``--output_file``): one object per line with ``name``,
-  ``size`` (bytes), ``time`` (us), ``inPlace`` -> link ``nccl.<name>`` (out-of-place points).
+* NVIDIA nccl-tests ``-J/--output_file FILE.json`` (v2.17.3+): ``args[0]`` (the test binary,
+  ``all_reduce_perf`` -> link ``nccl.all_reduce``) and ``results[]`` with ``size`` (bytes) and
+  ``out_of_place.time`` (us; ``in_place`` when out-of-place is null); or its standard stdout table
+  (``# Collective test starting: NAME``, then ``size count type redop root time algbw busbw ...``).
+* rccl-tests JSON lines (``--output_file``): one object per line with ``name``, ``size`` (bytes),
+  ``time`` (us), ``inPlace`` -> link ``nccl.<name>`` (out-of-place points).
 """
 
 from __future__ import annotations
@@ -151,9 +155,64 @@ def _nccl_lines(lines: list[dict], p: Path) -> list[Row]:
     return rows
 
 
+def _nccl_name(program: str) -> str:
+    """'all_reduce' from './build/all_reduce_perf' (the test binary), else 'nccl'."""
+    base = Path(str(program)).name
+    return base.removesuffix("_perf") or "nccl"
+
+
+def _nccl_json(d: dict, p: Path) -> list[Row]:
+    """NVIDIA nccl-tests ``-J/--output_file FILE.json`` (src/util.cu, JSON_FILE_VERSION 1-3)."""
+    res = d.get("results")
+    if not isinstance(res, list) or not res:
+        raise BenchError(f"{p}: nccl-tests JSON has no results[] (did the run finish? the list is written at its end)")
+    args = d.get("args")
+    name = _nccl_name(args[0]) if isinstance(args, list) and args else "nccl"
+    rows = []
+    for i, r in enumerate(res):
+        if not isinstance(r, dict) or "size" not in r:
+            raise BenchError(f"{p}: nccl-tests results[{i}] has no 'size'")
+        body = r.get("out_of_place") or r.get("in_place")  # out_of_place is null in trace replay
+        if not isinstance(body, dict):
+            raise BenchError(f"{p}: nccl-tests results[{i}] has neither out_of_place nor in_place timings")
+        if "time" not in body:
+            raise BenchError(f"{p}: nccl-tests results[{i}] has no 'time' [us]"
+                             + (" (the run used -C, CPU time; rerun without it)" if "cpu_time" in body else ""))
+        size = r["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise BenchError(f"{p}: nccl-tests results[{i}].size = {size!r}: must be an integer >= 0 (bytes)")
+        t = _num(body["time"], f"{p}: nccl-tests results[{i}].time") / 1e6
+        rows.append(_row("nccl-tests", f"nccl.{name}", size, t))
+    return rows
+
+
+def _nccl_text(text: str, p: Path) -> tuple[list[Row], str]:
+    """nccl-tests' standard stdout table: ``size count type redop root time algbw busbw #wrong ...``
+    (the out-of-place ``time`` [us] is column 6; src/util.cu writeBenchmarkLine*)."""
+    name = "nccl"
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        s = line.strip()
+        if s.startswith("# Collective test starting:"):
+            name = _nccl_name(s.split(":", 1)[1].strip())
+            continue
+        f = s.split()
+        if not f or s.startswith("#") or not f[0].isdigit():
+            continue  # comments, device list, launcher chatter
+        if len(f) < 8:
+            raise BenchError(f"{p}:{lineno}: nccl-tests table line has {len(f)} columns; expected size count type redop root time algbw busbw ...")
+        t = _num(f[5], f"{p}:{lineno}: nccl-tests out-of-place time [us]") / 1e6
+        rows.append(_row("nccl-tests", f"nccl.{name}", int(f[0]), t))
+    if not rows:
+        raise BenchError(f"{p}: nccl-tests output has no result lines (size count type redop root time ...)")
+    return rows, name
+
+
 def detect(text: str) -> str:
-    """'csv', 'fio', 'perftest', 'nvbandwidth' or 'nccl' from the content (not the file name)."""
+    """'csv', 'fio', 'perftest', 'nvbandwidth', 'nccl-json', 'nccl-text' or 'nccl' (rccl-tests JSON lines) from the content."""
     s = text.lstrip()
+    if s.startswith("#") and ("# nccl-tests version" in s[:65536] or "# Collective test starting:" in s[:65536]):
+        return "nccl-text"
     if not s.startswith("{") and not s.startswith("["):
         return "csv"
     try:
@@ -170,6 +229,9 @@ def detect(text: str) -> str:
             return "fio"
         if "nvbandwidth" in d:
             return "nvbandwidth"
+        if "nccl_version" in d or (isinstance(d.get("results"), list) and d["results"] and isinstance(d["results"][0], dict)
+                                     and "size" in d["results"][0] and ("out_of_place" in d["results"][0] or "in_place" in d["results"][0])):
+            return "nccl-json"
         if "results" in d:
             return "perftest"
         if {"size", "time", "name"} <= set(d):
@@ -191,7 +253,10 @@ def read_bench(path: str | Path) -> tuple[list[Row], dict[str, str], str, str]:
         return rows, machine, digest, "csv"
     digest = hashlib.sha256(raw).hexdigest()
     if fmt == "json?":
-        raise BenchError(f"{p}: JSON of no known benchmark tool (expected fio jobs[], perftest results, nvbandwidth.testcases or nccl-tests lines)")
+        raise BenchError(f"{p}: JSON of no known benchmark tool (expected fio jobs[], perftest results, nvbandwidth.testcases, nccl-tests -J results[] or rccl-tests lines)")
+    if fmt == "nccl-text":
+        rows, name = _nccl_text(text, p)
+        return rows, {"tool": f"nccl-tests {name}"}, digest, fmt
     if fmt == "nccl":
         try:
             lines = [json.loads(ln) for ln in text.splitlines() if ln.strip()]
@@ -200,9 +265,11 @@ def read_bench(path: str | Path) -> tuple[list[Row], dict[str, str], str, str]:
         rows = _nccl_lines(lines, p)
     else:
         d = json.loads(text)
-        rows = {"fio": _fio, "perftest": _perftest, "nvbandwidth": _nvbandwidth}[fmt](d, p)
+        rows = {"fio": _fio, "perftest": _perftest, "nvbandwidth": _nvbandwidth, "nccl-json": _nccl_json}[fmt](d, p)
         machine = {}
-        if fmt == "fio":
+        if fmt == "nccl-json":
+            machine["tool"] = f"nccl-tests JSON v{d.get('version', '?')} (NCCL {d.get('nccl_version', '?')})"
+        elif fmt == "fio":
             machine["tool"] = str(d.get("fio version", "fio"))
         elif fmt == "nvbandwidth":
             machine["tool"] = f"nvbandwidth {d['nvbandwidth'].get('version', '')}".strip()
