@@ -10,7 +10,7 @@ import pytest
 
 from dpmodel.bench import apply_overlay, fit_rows, read_csv, write_csv, write_overlay
 from dpmodel.bench.fit import BenchError
-from dpmodel.bench.formats import detect, read_bench
+from dpmodel.bench.formats import read_bench, read_benches
 from dpmodel.cli import main
 from dpmodel.profiles import load_cluster
 
@@ -27,14 +27,45 @@ def test_fio_fixture_fit():
     assert f.alpha_s == pytest.approx(60e-6, rel=0.05) and f.beta_Bps == pytest.approx(2.3e9, rel=0.02)
 
 
+PERFTEST = sorted(DATA.glob("perftest_ib_write_bw_s*.json"), key=lambda q: int(q.stem.rsplit("_s", 1)[1]))
+
+
 def test_perftest_fixture_units():
-    rows, *_ , fmt = read_bench(DATA / "perftest_write_bw.json")
-    assert fmt == "perftest" and {r.link for r in rows} == {"perftest.write"}
+    """One --out_json per size; the two small runs report MB/s (2^20 B/s), the two large ones Gb/s
+    (--report_gbits): the unit is inferred from MsgRate, which the unit does not touch."""
+    rows, machine, _, fmt = read_benches(PERFTEST)
+    assert fmt == "perftest" and machine["tool"] == "perftest RDMA_Write_BW_Test"
+    assert {r.link for r in rows} == {"perftest.write"} and [r.bytes for r in rows] == [4096, 65536, 1048576, 8388608]
+    small = json.loads(PERFTEST[0].read_text())["results"]
+    assert rows[0].bytes / rows[0].median_s == pytest.approx(small["BW_average"] * 2**20)  # MB/s
     big = rows[-1]
-    assert big.bytes / big.median_s == pytest.approx(393.1e9 / 8)  # report_gbits: Gb/s
-    d = json.loads((DATA / "perftest_write_bw.json").read_text())
-    d.pop("report_gbits")
-    assert detect(json.dumps(d)) == "perftest"
+    assert big.bytes / big.median_s == pytest.approx(393.1e9 / 8)  # Gb/s
+    for q, r in zip(PERFTEST, rows, strict=True):  # either way: bytes/s = MsgRate [Mpps] x 1e6 x MsgSize
+        res = json.loads(q.read_text())["results"]
+        assert r.bytes / r.median_s == pytest.approx(res["MsgRate"] * 1e6 * res["MsgSize"], rel=2e-3)
+    f = fit_rows(rows)["perftest.write"]
+    assert f.beta_Bps == pytest.approx(393.1e9 / 8, rel=0.02)
+
+
+def test_perftest_malformed(tmp_path, capsys):
+    d = json.loads(PERFTEST[0].read_text())
+    d["results"]["BW_average"] *= 7  # matches neither unit
+    bad = _bad(tmp_path, json.dumps(d))
+    with pytest.raises(BenchError, match="matches neither MB/s nor Gb/s"):
+        read_bench(bad)
+    d["results"].pop("MsgRate")
+    with pytest.raises(BenchError, match="results needs MsgSize, BW_average and MsgRate"):
+        read_bench(_bad(tmp_path, json.dumps(d)))
+    # one file is one size: no fit, our one-line error with the fix, nothing written
+    assert main(["bench", "fit", str(PERFTEST[0]), "--out", str(tmp_path / "no.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "pass one --out_json file per size" in err and err.count("\n") == 1 and not (tmp_path / "no.toml").exists()
+
+
+def test_cli_fits_several_perftest_files(tmp_path):
+    out = tmp_path / "ov.toml"
+    assert main(["bench", "fit", *map(str, PERFTEST), "--out", str(out)]) == 0
+    assert "node.cnic_Gbps" in out.read_text()
 
 
 def test_nvbandwidth_fixture_latency_and_bandwidth():
@@ -43,8 +74,19 @@ def test_nvbandwidth_fixture_latency_and_bandwidth():
     fits = fit_rows(rows)
     h2d = fits["cuda.h2d_pinned"]
     assert h2d.alpha_s == pytest.approx(781e-9, rel=0.01)
-    assert h2d.beta_Bps == pytest.approx(55.275e9, rel=0.01)  # the mean of the two GPUs; N/A skipped
-    assert h2d.valid_max_bytes == 512 * 2**20
+    assert h2d.beta_Bps == pytest.approx(55.275e9, rel=0.01)  # the mean of the two GPUs
+    assert h2d.valid_max_bytes == 512 * 2**20  # the JSON records no buffer size: the tool's default
+
+
+def test_nvbandwidth_na_and_small_buffer(tmp_path):
+    d = json.loads((DATA / "nvbandwidth.json").read_text())
+    d["nvbandwidth"]["testcases"][0]["bandwidth_matrix"][0].append("N/A")  # a column with no value
+    rows = read_bench(_bad(tmp_path, json.dumps(d)))[0]
+    assert sum(r.link == "cuda.h2d_pinned" and r.bytes > 0 for r in rows) == 2
+    d["nvbandwidth"]["warning"] = ("NOTE: You have chosen a buffer size that is smaller than the default buffer size. "
+                                   "It is suggested to use the default buffer size (64MB) to achieve maximal peak bandwidth.")
+    with pytest.raises(BenchError, match="does not record the size"):
+        read_bench(_bad(tmp_path, json.dumps(d)))
 
 
 def test_nccl_lines_fixture():
@@ -114,7 +156,7 @@ def test_nccl_tests_text_malformed(tmp_path):
 
 def test_overlay_applies_to_profile(tmp_path):
     """The fitted overlay sets the matching profile field and validates as a profile."""
-    rows, machine, digest, _ = read_bench(DATA / "perftest_write_bw.json")
+    rows, machine, digest, _ = read_benches(PERFTEST)
     fits = fit_rows(rows)
     ov = write_overlay(tmp_path / "ov.toml", fits, source="test", digest=digest, machine=machine)
     cl = apply_overlay(load_cluster("dualpath-hopper"), ov)
@@ -122,7 +164,7 @@ def test_overlay_applies_to_profile(tmp_path):
     assert cl.provenance.fields["node.cnic_Gbps"].startswith("measured: overlay ov.toml")
 
 
-@pytest.mark.parametrize("name", ["fio_randread.json", "perftest_write_bw.json", "nvbandwidth.json", "rccl_allreduce.jsonl",
+@pytest.mark.parametrize("name", ["fio_randread.json", "nvbandwidth.json", "rccl_allreduce.jsonl",
                                   "nccl_tests_all_reduce.json", "nccl_tests_all_reduce.txt"])
 def test_round_trip_through_dpmodel_csv(tmp_path, name):
     """Rows read from a tool's file, written as dpmodel CSV and read back, fit to the same links."""
@@ -162,10 +204,6 @@ def test_fio_malformed(tmp_path, mutate, needle):
 
 
 def test_other_malformed(tmp_path):
-    d = json.loads((DATA / "perftest_write_bw.json").read_text())
-    del d["results"][2]["BW_average"]
-    with pytest.raises(BenchError, match=r"perftest results\[2\] needs MsgSize and BW_average"):
-        read_bench(_bad(tmp_path, json.dumps(d)))
     n = json.loads((DATA / "nvbandwidth.json").read_text())
     n["nvbandwidth"]["testcases"].pop()  # no latency testcase: one size only
     with pytest.raises(BenchError, match="add testcase host_device_latency_sm"):

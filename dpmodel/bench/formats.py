@@ -8,13 +8,16 @@ Field names and their sources are listed in docs/formats.md.
 * fio ``--output-format=json``: ``jobs[]`` with ``job options.bs`` (or ``global options.bs``) and
   ``read`` / ``write`` blocks (``io_bytes``, ``bw_bytes``, ``iops``, ``clat_ns.mean``); one point per
   job: per-IO completion latency vs block size -> links ``fio.read`` / ``fio.write``.
-* perftest ``--out_json`` (ib_read_bw / ib_write_bw / ib_send_bw): ``results`` (an object or a list
-  of them) with ``MsgSize`` and ``BW_average`` (MB/s, 2^20 bytes, perftest's default unit; Gb/s
-  when the file says ``"report_gbits": true``) -> link ``perftest.<test>``.
-* nvbandwidth ``-j``: ``nvbandwidth.testcases[]`` with ``name`` and ``bandwidth_matrix`` (GB/s,
-  strings or numbers, "N/A" skipped); ``host_to_device_memcpy_ce`` / ``device_to_host_memcpy_ce``
-  at the run's buffer size (``bufferSize`` in MiB when present, else the tool's default 512 MiB),
-  and ``host_device_latency_sm`` (ns) as the zero-byte point -> ``cuda.h2d_pinned`` / ``cuda.d2h_pinned``.
+* perftest ``--out_json`` (ib_read_bw / ib_write_bw / ib_send_bw; src/perftest_parameters.c
+  ``write_test_info_to_file``, ``write_bw_report_to_file``): ``test_info.test`` and one
+  ``results`` object with ``MsgSize``, ``BW_average`` and ``MsgRate`` [Mpps]. The file is rewritten
+  at every size (``-a`` leaves the last one), so pass one file per ``-s`` size; the BW unit
+  (MB/s = 2^20 B/s, or Gb/s with ``--report_gbits``, not recorded) follows from ``MsgRate``.
+* nvbandwidth ``-j`` (json_output.cpp): ``nvbandwidth.testcases[]`` with ``name``, ``status`` and
+  ``bandwidth_matrix`` (strings, "N/A" skipped; GB/s, or ns for the latency testcases, which use
+  the same key); ``host_to_device_memcpy_ce`` / ``device_to_host_memcpy_ce`` at the tool's default
+  512 MiB buffer (the JSON records no buffer size), and ``host_device_latency_sm`` (ns) as the
+  zero-byte point -> ``cuda.h2d_pinned`` / ``cuda.d2h_pinned``.
 * NVIDIA nccl-tests ``-J/--output_file FILE.json`` (v2.17.3+): ``args[0]`` (the test binary,
   ``all_reduce_perf`` -> link ``nccl.all_reduce``) and ``results[]`` with ``size`` (bytes) and
   ``out_of_place.time`` (us; ``in_place`` when out-of-place is null); or its standard stdout table
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -89,20 +93,33 @@ def _fio(d: dict, p: Path) -> list[Row]:
     return rows
 
 
+PERFTEST_UNITS = {"MB/s": 2**20, "Gb/s": 1e9 / 8}  # perftest format_factor: 0x100000, or 125000000 with --report_gbits
+
+
 def _perftest(d: dict, p: Path) -> list[Row]:
-    res = d["results"]
-    res = res if isinstance(res, list) else [res]
-    test = str(d.get("test", "bw")).lower()
+    """perftest ``--out_json``: ``test_info.test`` and one ``results`` object (the last size run).
+
+    The file does not say whether ``BW_average`` is MB/s (2^20 B/s, the default) or Gb/s
+    (``--report_gbits``); ``MsgRate`` [Mpps] does not depend on it, so the unit is the one that
+    makes ``BW_average`` agree with ``MsgRate x 10^6 x MsgSize``.
+    """
+    info = d.get("test_info") if isinstance(d.get("test_info"), dict) else {}
+    r = d.get("results")
+    if not isinstance(r, dict):
+        raise BenchError(f"{p}: perftest results must be an object (--out_json writes one, for the last size run)")
+    for k in ("MsgSize", "BW_average", "MsgRate"):
+        if k not in r:
+            raise BenchError(f"{p}: perftest results needs MsgSize, BW_average and MsgRate (run without --output=bandwidth)")
+    test = str(info.get("test", "bw")).lower()
     kind = "read" if "read" in test else "write" if "write" in test else "send" if "send" in test else "bw"
-    scale = 1e9 / 8 if d.get("report_gbits") else 2**20
-    rows = []
-    for i, r in enumerate(res):
-        if not isinstance(r, dict) or "MsgSize" not in r or "BW_average" not in r:
-            raise BenchError(f"{p}: perftest results[{i}] needs MsgSize and BW_average")
-        size = _num(r["MsgSize"], f"{p}: perftest results[{i}].MsgSize")
-        bw = _num(r["BW_average"], f"{p}: perftest results[{i}].BW_average") * scale
-        rows.append(_row("perftest", f"perftest.{kind}", int(size), size / bw))
-    return rows
+    size = _num(r["MsgSize"], f"{p}: perftest results.MsgSize")
+    bw = _num(r["BW_average"], f"{p}: perftest results.BW_average")
+    rate = _num(r["MsgRate"], f"{p}: perftest results.MsgRate")
+    wire_Bps = rate * 1e6 * size
+    unit = min(PERFTEST_UNITS, key=lambda u: abs(math.log(bw * PERFTEST_UNITS[u] / wire_Bps)))
+    if abs(bw * PERFTEST_UNITS[unit] / wire_Bps - 1) > 0.05:
+        raise BenchError(f"{p}: perftest BW_average {bw} matches neither MB/s nor Gb/s for MsgRate {rate} Mpps x MsgSize {size:.0f} B")
+    return [_row("perftest", f"perftest.{kind}", int(size), size / (bw * PERFTEST_UNITS[unit]))]
 
 
 def _nvbandwidth(d: dict, p: Path) -> list[Row]:
@@ -110,10 +127,13 @@ def _nvbandwidth(d: dict, p: Path) -> list[Row]:
     cases = nv.get("testcases") if isinstance(nv, dict) else None
     if not isinstance(cases, list):
         raise BenchError(f"{p}: nvbandwidth JSON has no nvbandwidth.testcases[]")
-    buf = int(_num(nv.get("bufferSize", NVB_DEFAULT_BUFFER_MiB), f"{p}: nvbandwidth.bufferSize") * 2**20)
+    if "smaller than the default buffer size" in str(nv.get("warning", "")):
+        raise BenchError(f"{p}: nvbandwidth ran with a --bufferSize below the default and its JSON does not record the size; "
+                         f"rerun with the default {NVB_DEFAULT_BUFFER_MiB} MiB")
+    buf = NVB_DEFAULT_BUFFER_MiB * 2**20  # the JSON holds no buffer size (json_output.cpp): the tool's default
 
     def values(tc: dict, i: int) -> list[float]:
-        m = tc.get("bandwidth_matrix", tc.get("latency_matrix"))
+        m = tc.get("bandwidth_matrix")  # latency testcases too (json_output.cpp addTestcaseResults)
         if not isinstance(m, list):
             raise BenchError(f"{p}: nvbandwidth testcases[{i}] ({tc.get('name')}) has no bandwidth_matrix")
         out = [_num(v, f"{p}: nvbandwidth testcases[{i}].bandwidth_matrix") for row in m for v in (row if isinstance(row, list) else [row])
@@ -232,7 +252,7 @@ def detect(text: str) -> str:
         if "nccl_version" in d or (isinstance(d.get("results"), list) and d["results"] and isinstance(d["results"][0], dict)
                                      and "size" in d["results"][0] and ("out_of_place" in d["results"][0] or "in_place" in d["results"][0])):
             return "nccl-json"
-        if "results" in d:
+        if "test_info" in d or isinstance(d.get("results"), dict):
             return "perftest"
         if {"size", "time", "name"} <= set(d):
             return "nccl"
@@ -274,6 +294,24 @@ def read_bench(path: str | Path) -> tuple[list[Row], dict[str, str], str, str]:
         elif fmt == "nvbandwidth":
             machine["tool"] = f"nvbandwidth {d['nvbandwidth'].get('version', '')}".strip()
         else:
-            machine["tool"] = f"perftest {d.get('test', '')}".strip()
+            machine["tool"] = f"perftest {(d.get('test_info') or {}).get('test', '')}".strip()
         return rows, machine, digest, fmt
     return rows, {"tool": "nccl-tests"}, digest, fmt
+
+
+def read_benches(paths) -> tuple[list[Row], dict[str, str], str, str]:
+    """Rows of several benchmark files together (e.g. one perftest JSON per message size); the
+    digest is the sha256 of the files' digests in order, the formats joined by '+'."""
+    paths = list(paths)
+    if len(paths) == 1:
+        return read_bench(paths[0])
+    rows, tools, digests, fmts = [], [], [], []
+    for pth in paths:
+        r, m, dg, f = read_bench(pth)
+        rows += r
+        digests.append(dg)
+        if m.get("tool") and m["tool"] not in tools:
+            tools.append(m["tool"])
+        if f not in fmts:
+            fmts.append(f)
+    return rows, {"tool": "; ".join(tools)} if tools else {}, hashlib.sha256("".join(digests).encode()).hexdigest(), "+".join(fmts)
