@@ -221,3 +221,10 @@ def test_cli_fit_json_and_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "fio JSON has no jobs[]" in err and err.count("\n") == 1
     assert not (tmp_path / "no.toml").exists()  # nothing partial
+
+
+def test_perftest_round_trip_through_dpmodel_csv(tmp_path):
+    rows, machine, *_ = read_benches(PERFTEST)
+    back, _, _ = read_csv(write_csv(tmp_path / "p.csv", rows, machine))
+    a, b = fit_rows(rows)["perftest.write"], fit_rows(back)["perftest.write"]
+    assert b.beta_Bps == pytest.approx(a.beta_Bps, rel=1e-6) and b.alpha_s == pytest.approx(a.alpha_s, rel=1e-6, abs=1e-12)
