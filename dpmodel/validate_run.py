@@ -204,15 +204,21 @@ def read_run(path: str | Path) -> RunSummary:
     """A serving-run result by its content: an AIPerf profile export or a ``vllm bench serve`` JSON."""
     p = Path(path)
     ctx = f"run result {p}"
+    jsonl_msg = (f"{ctx}: an AIPerf per-request profile_export.jsonl holds no load settings; pass the "
+                 "profile_export_aiperf.json from the same artifact directory")
     try:
-        head = p.read_bytes()[:4096].decode("utf-8", errors="replace").lstrip()
-    except OSError as exc:
-        raise RunError(f"{ctx}: cannot read file: {exc.strerror}") from None
-    first = head.splitlines()[0] if head else ""
-    if first.startswith("{") and '"metadata"' in first and '"metrics"' in first and not first.rstrip().endswith("{"):
-        raise RunError(f"{ctx}: an AIPerf per-request profile_export.jsonl holds no load settings; pass the "
-                       "profile_export_aiperf.json from the same artifact directory")
-    d = _load_json(p, ctx)
+        d = _load_json(p, ctx)
+    except RunError:
+        try:  # one JSON object per line: AIPerf's per-request records?
+            with open(p, "rb") as fh:
+                first = json.loads(fh.readline().decode("utf-8"))
+        except (OSError, ValueError):
+            first = None
+        if isinstance(first, dict) and {"metadata", "metrics"} <= set(first):
+            raise RunError(jsonl_msg) from None
+        raise
+    if isinstance(d, dict) and {"metadata", "metrics"} <= set(d) and "input_config" not in d:
+        raise RunError(jsonl_msg)  # a one-record profile_export.jsonl
     if isinstance(d, dict) and ("input_config" in d or any(isinstance(v, dict) and "unit" in v for v in d.values())):
         return read_aiperf_export(p, d)
     return read_vllm_result(p)

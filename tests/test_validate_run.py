@@ -159,3 +159,16 @@ def test_aiperf_per_request_jsonl_refused(tmp_path, capsys):
     assert main(["validate", "--run", str(p), "--model", "qwen2.5-32b"]) == 2
     err = capsys.readouterr().err
     assert "profile_export_aiperf.json" in err and err.count("\n") == 1
+
+
+def test_aiperf_one_record_jsonl_refused_and_vllm_one_line_read(tmp_path):
+    from dpmodel.validate_run import read_run
+
+    rec = {"metadata": {"session_num": 0}, "metrics": {"input_sequence_length": {"value": 5, "unit": "tokens"}}, "error": None}
+    p = tmp_path / "one.jsonl"
+    p.write_text(json.dumps(rec) + "\n")
+    with pytest.raises(RunError, match="holds no load settings"):
+        read_run(p)
+    one = tmp_path / "vllm_one_line.json"  # vllm writes json.dump(...) without indent: one line
+    one.write_text(json.dumps(json.loads(OPEN.read_text())))
+    assert read_run(one).completed == 8
