@@ -588,9 +588,9 @@ def online_token_rates(scenario: Scenario, r: Any) -> dict[str, float]:
 
 
 def cmd_validate_run(args: argparse.Namespace) -> int:
-    from .validate_run import compare, read_vllm_result
+    from .validate_run import compare, read_run
 
-    run = read_vllm_result(args.run)  # read before building the scenario: a bad file fails fast
+    run = read_run(args.run)  # vllm bench serve JSON or AIPerf profile export; read before building the scenario: a bad file fails fast
     out = compare(scenario_from_args(args), run, args.mode)
     if args.json:
         print(json.dumps(_json_safe(out), indent=2))
@@ -656,17 +656,18 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
 
 def cmd_bench_fit(args: argparse.Namespace) -> int:
     from .bench import fit_rows, write_overlay
-    from .bench.formats import read_bench
+    from .bench.formats import read_benches
 
-    rows, machine, digest, _fmt = read_bench(args.csv)
+    files = args.csv if isinstance(args.csv, list) else [args.csv]
+    rows, machine, digest, _fmt = read_benches(files)
     fits = fit_rows(rows)
     if not fits:
-        raise DpmodelError(f"{args.csv}: no link has two or more single-flow sizes to fit")
+        raise DpmodelError(f"{' '.join(files)}: no link has two or more single-flow sizes to fit (perftest: pass one --out_json file per size)")
     for k, f in fits.items():
         print(f"{k:<20} alpha {f.alpha_s * 1e6:9.2f} us  beta {f.beta_Bps / 1e9:8.3f} GB/s  rms {f.rel_rms_frac:6.1%}  "
               f"max {f.rel_max_frac:6.1%}  valid {f.valid_min_bytes:,}..{f.valid_max_bytes:,} B ({f.points} points)")
     if args.out:
-        write_overlay(args.out, fits, source=f"dpmodel bench fit {args.csv}", digest=digest, machine=machine)
+        write_overlay(args.out, fits, source=f"dpmodel bench fit {' '.join(files)}", digest=digest, machine=machine)
         print(f"wrote overlay {args.out} (input sha256 {digest[:12]})")
     return 0
 
@@ -1036,7 +1037,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     va = sub.add_parser("validate", help="measured vs predicted: a `vllm bench serve` result JSON against the model")
     add_scenario_options(va)
-    va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON")
+    va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON, or AIPerf profile_export_aiperf.json")
     va.add_argument("--mode", default="basic", choices=("basic", "layerwise", "dualpath", "oracle"), help="serving mode to model (default basic)")
     va.add_argument("--json", action="store_true")
     va.set_defaults(func=cmd_validate_run)
@@ -1135,7 +1136,7 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--quick", action="store_true", help="small sizes and few repetitions (seconds)")
     br.set_defaults(func=cmd_bench_run)
     bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
-    bf.add_argument("csv", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests JSON (recognised by content)")
+    bf.add_argument("csv", nargs="+", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests output (recognised by content; several files fit together)")
     bf.add_argument("--out", default=None, help="overlay TOML to write")
     bf.set_defaults(func=cmd_bench_fit)
     bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")

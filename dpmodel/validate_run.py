@@ -1,10 +1,19 @@
-"""Validate the model against a real serving run: a ``vllm bench serve`` result JSON.
+"""Validate the model against a real serving run: a ``vllm bench serve`` result JSON or an AIPerf
+profile export (``profile_export_aiperf.json``), recognised by content (:func:`read_run`).
 
 Field names follow ``vllm/benchmarks/serve.py`` (``--save-result``; formerly
 ``benchmarks/benchmark_serving.py``): ``request_rate`` ("inf" or a number), ``max_concurrency``,
 ``completed``, ``duration``, ``request_throughput``, ``output_throughput``, ``input_lens``,
 ``output_lens``, ``ttfts`` [s], ``itls`` [s, per request], and the summaries
 ``{mean,median,std,p<NN>}_{ttft,tpot,itl,e2el}_ms``.
+
+AIPerf (ai-dynamo/aiperf ``aiperf/exporters/json_exporter.py``, ``JsonExportData`` and
+``JsonMetricResult`` in ``aiperf/common/models/export_models.py``): one object per metric tag
+with ``unit`` and ``avg``/``p50``/``p99``/``min``/``max``: ``request_throughput`` [requests/sec],
+``request_count``, ``time_to_first_token`` and ``inter_token_latency`` [ms; AIPerf's ITL is
+``(latency - TTFT) / (OSL - 1)``, vLLM's TPOT], ``input_sequence_length`` and
+``output_sequence_length`` [tokens]; the run's load from ``input_config.loadgen``
+(``request_rate``: open loop; ``concurrency`` alone: closed loop).
 
 The matching model: every request is a one-turn agent with the run's mean input (all of it a
 miss: the run's prompts are random) and mean output. An open-loop run (finite ``request_rate``)
@@ -45,6 +54,7 @@ class RunSummary:
     throughput_req_per_s: float
     ttft_s: dict[str, float]  # mean, p50, p99 (those present)
     tpot_s: float | None
+    tool: str = "vllm bench serve"
 
 
 def _f(d: dict, key: str, ctx: str, *, required: bool = True) -> float | None:
@@ -116,13 +126,111 @@ def read_vllm_result(path: str | Path) -> RunSummary:
     return RunSummary(str(p), loop, rate, conc, completed, mean_in, mean_out, mx, thr, ttft, None if tpot is None else tpot / 1e3)
 
 
+_AIPERF_TIME = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "sec": 1.0, "s": 1.0}
+
+
+def _aiperf_metric(d: dict, tag: str, ctx: str, stat: str = "avg", *, unit: str | None = None, required: bool = True) -> float | None:
+    """``d[tag][stat]`` in seconds for a time metric (by its ``unit``), else as written."""
+    m = d.get(tag)
+    if m is None:
+        if required:
+            raise RunError(f"{ctx}: missing metric {tag!r} (AIPerf profile_export_aiperf.json)")
+        return None
+    if not isinstance(m, dict) or "unit" not in m:
+        raise RunError(f"{ctx} metric {tag} = {m!r}: must be an object with 'unit' and 'avg'")
+    v = _f(m, stat, f"{ctx} metric {tag}", required=required)
+    if v is None:
+        return None
+    u = str(m["unit"])
+    if unit == "time":
+        if u not in _AIPERF_TIME:
+            raise RunError(f"{ctx} metric {tag} unit {u!r}: not a time unit ({', '.join(_AIPERF_TIME)})")
+        return v * _AIPERF_TIME[u]
+    if unit is not None and u != unit:
+        raise RunError(f"{ctx} metric {tag} unit {u!r}: expected {unit!r}")
+    return v
+
+
+def read_aiperf_export(path: str | Path, d: dict | None = None) -> RunSummary:
+    """An AIPerf ``profile_export_aiperf.json`` (aggregate statistics plus ``input_config``)."""
+    p = Path(path)
+    ctx = f"AIPerf export {p}"
+    if d is None:
+        d = _load_json(p, ctx)
+    cfg = d.get("input_config")
+    lg = cfg.get("loadgen") if isinstance(cfg, dict) else None
+    if not isinstance(lg, dict):
+        raise RunError(f"{ctx}: missing input_config.loadgen (the run's request_rate / concurrency); use the "
+                       "profile_export_aiperf.json AIPerf writes, not a hand-trimmed copy")
+    rate = _f(lg, "request_rate", f"{ctx} input_config.loadgen", required=False)
+    conc = lg.get("concurrency")
+    if conc is not None and (isinstance(conc, bool) or not isinstance(conc, int) or conc < 1):
+        raise RunError(f"{ctx} field input_config.loadgen.concurrency = {conc!r}: must be an integer >= 1 or absent")
+    if rate is not None and not (rate > 0 and math.isfinite(rate)):
+        raise RunError(f"{ctx} field input_config.loadgen.request_rate = {rate}: must be a finite number > 0")
+    if rate is None and conc is None:
+        raise RunError(f"{ctx}: input_config.loadgen has neither request_rate nor concurrency: neither an open nor a closed loop")
+    loop = "open" if rate is not None else "closed"
+    completed = _aiperf_metric(d, "request_count", ctx, unit="requests")
+    if not completed >= 1 or completed != int(completed):
+        raise RunError(f"{ctx} metric request_count avg = {completed}: must be an integer >= 1")
+    mean_in = _aiperf_metric(d, "input_sequence_length", ctx, unit="tokens")
+    mean_out = _aiperf_metric(d, "output_sequence_length", ctx, unit="tokens")
+    if not (mean_in >= 1 and mean_out >= 0):
+        raise RunError(f"{ctx}: input_sequence_length avg must be >= 1 and output_sequence_length avg >= 0 tokens")
+    mx_in = _aiperf_metric(d, "input_sequence_length", ctx, "max", unit="tokens", required=False) or mean_in
+    mx_out = _aiperf_metric(d, "output_sequence_length", ctx, "max", unit="tokens", required=False) or mean_out
+    ttft = {"mean": _aiperf_metric(d, "time_to_first_token", ctx, unit="time")}
+    for k in ("p50", "p99"):
+        v = _aiperf_metric(d, "time_to_first_token", ctx, k, unit="time", required=False)
+        if v is not None:
+            ttft[k] = v
+    tpot = _aiperf_metric(d, "inter_token_latency", ctx, unit="time", required=False)
+    thr = _aiperf_metric(d, "request_throughput", ctx, unit="requests/sec")
+    return RunSummary(str(p), loop, rate if rate is not None else math.inf, conc if loop == "closed" else None, int(completed),
+                      mean_in, mean_out, int(math.ceil(mx_in + mx_out)), thr, ttft, tpot, tool="AIPerf profile export")
+
+
+def _load_json(p: Path, ctx: str):
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise RunError(f"{ctx}: cannot read file: {exc.strerror}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{ctx}: not valid JSON: {exc}") from None
+
+
+def read_run(path: str | Path) -> RunSummary:
+    """A serving-run result by its content: an AIPerf profile export or a ``vllm bench serve`` JSON."""
+    p = Path(path)
+    ctx = f"run result {p}"
+    jsonl_msg = (f"{ctx}: an AIPerf per-request profile_export.jsonl holds no load settings; pass the "
+                 "profile_export_aiperf.json from the same artifact directory")
+    try:
+        d = _load_json(p, ctx)
+    except RunError:
+        try:  # one JSON object per line: AIPerf's per-request records?
+            with open(p, "rb") as fh:
+                first = json.loads(fh.readline().decode("utf-8"))
+        except (OSError, ValueError):
+            first = None
+        if isinstance(first, dict) and {"metadata", "metrics"} <= set(first):
+            raise RunError(jsonl_msg) from None
+        raise
+    if isinstance(d, dict) and {"metadata", "metrics"} <= set(d) and "input_config" not in d:
+        raise RunError(jsonl_msg)  # a one-record profile_export.jsonl
+    if isinstance(d, dict) and ("input_config" in d or any(isinstance(v, dict) and "unit" in v for v in d.values())):
+        return read_aiperf_export(p, d)
+    return read_vllm_result(p)
+
+
 def run_workload(run: RunSummary) -> WorkloadProfile:
     spec = TrajectorySpec(mean_turns_count=1.0, mean_append_tokens=run.mean_input_tokens,
                           mean_generated_tokens=max(run.mean_output_tokens, 1.0),
                           mean_total_tokens=run.mean_input_tokens + run.mean_output_tokens, mean_context_tokens=0.0,
                           max_agent_length_tokens=max(run.max_total_tokens, 1))
     src = f"measured: {run.source}"
-    prov = Provenance(source=f"vllm bench serve result {run.source}", date="from run",
+    prov = Provenance(source=f"{run.tool} result {run.source}", date="from run",
                       fields={f"trajectory.{k}": src for k in ("mean_turns_count", "mean_append_tokens", "mean_generated_tokens",
                                                                  "mean_total_tokens", "mean_context_tokens", "max_agent_length_tokens")})
     return WorkloadProfile(Path(run.source).stem, f"one-turn requests of {run.source}", spec, prov)

@@ -93,3 +93,20 @@ def test_non_utf8_line_is_one_line_error_and_counted_when_lenient(tmp_path, read
     assert "\n" not in str(e.value)
     r = reader(p, lenient=True)
     assert len(list(r)) == 2 and r.skipped_lines == 1
+
+
+def test_one_reader_init_serves_every_format():
+    # the cache / block_tokens set-up lives once, in the shared _Reader base
+    from dpmodel.workload.traces import InfiniteCache, _Reader
+
+    for cls in (MooncakeReader, AIPerfReader, WekaReader):
+        assert "__init__" not in cls.__dict__
+    assert MooncakeReader(DATA / "mooncake_small.jsonl").block_tokens == 512
+    assert AIPerfReader(DATA / "aiperf_sessions.jsonl").block_tokens == 512
+    assert WekaReader(DATA / "weka_agentic.jsonl").block_tokens == 64
+    assert isinstance(WekaReader(DATA / "weka_agentic.jsonl").cache, InfiniteCache)
+    # an explicit block size is used: Mooncake lines of 512-token blocks no longer match 256
+    with pytest.raises(WorkloadError, match="hash_ids has"):
+        list(MooncakeReader(DATA / "mooncake_small.jsonl", block_tokens=256))
+    with pytest.raises(WorkloadError, match="block_tokens = 0: must be an integer >= 1"):
+        _Reader(DATA / "mooncake_small.jsonl", block_tokens=0)

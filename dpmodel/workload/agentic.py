@@ -27,8 +27,6 @@ from pathlib import Path
 
 from .traces import (
     MOONCAKE_BLOCK_TOKENS,
-    InfiniteCache,
-    LRUCache,
     TraceRequest,
     _int_field,
     _Reader,
@@ -58,11 +56,7 @@ def _blocks(obj: dict, key: str = "hash_ids") -> list | None:
 class AIPerfReader(_Reader):
     """AIPerf ``mooncake_trace`` JSONL with ``session_id`` and ``delay`` (multi-turn sessions)."""
 
-    def __init__(self, path: str | Path, *, cache: InfiniteCache | LRUCache | None = None, lenient: bool = False,
-                 block_tokens: int = AIPERF_BLOCK_TOKENS) -> None:
-        super().__init__(path, lenient)
-        self.cache = cache if cache is not None else InfiniteCache()
-        self.block_tokens = block_tokens
+    BLOCK_TOKENS = AIPERF_BLOCK_TOKENS
 
     def __iter__(self) -> Iterator[TraceRequest]:
         sess_ids: dict[str, int] = {}
@@ -110,11 +104,7 @@ class AIPerfReader(_Reader):
 class WekaReader(_Reader):
     """WekaTrace agentic JSONL: one session per line with ``requests[]`` of ``t``, ``type``, ``in``, ``out``, ``hash_ids``."""
 
-    def __init__(self, path: str | Path, *, cache: InfiniteCache | LRUCache | None = None, lenient: bool = False,
-                 block_tokens: int = WEKA_BLOCK_TOKENS) -> None:
-        super().__init__(path, lenient)
-        self.cache = cache if cache is not None else InfiniteCache()
-        self.block_tokens = block_tokens
+    BLOCK_TOKENS = WEKA_BLOCK_TOKENS
 
     def __iter__(self) -> Iterator[TraceRequest]:
         idx = 0

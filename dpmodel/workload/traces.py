@@ -92,12 +92,24 @@ class LRUCache:
 
 
 class _Reader:
-    def __init__(self, path: str | Path, lenient: bool) -> None:
+    """Shared state of every trace reader: the file, ``lenient``, the skipped-line count, and, for
+    the formats with hashed blocks, the prefix ``cache`` (infinite by default) and the tokens per
+    block (``block_tokens``, else the format's own :attr:`BLOCK_TOKENS`)."""
+
+    BLOCK_TOKENS = MOONCAKE_BLOCK_TOKENS
+
+    def __init__(self, path: str | Path, lenient: bool = False, *, cache: InfiniteCache | LRUCache | None = None,
+                 block_tokens: int | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise WorkloadError(f"trace file {str(path)!r} does not exist")
         self.lenient = lenient
         self.skipped_lines = 0
+        self.cache = cache if cache is not None else InfiniteCache()
+        bt = self.BLOCK_TOKENS if block_tokens is None else block_tokens
+        if isinstance(bt, bool) or not isinstance(bt, int) or bt < 1:
+            raise WorkloadError(f"block_tokens = {bt!r}: must be an integer >= 1 (tokens per hashed block)")
+        self.block_tokens = bt
 
     def _bad(self, lineno: int, what: str) -> None:
         if self.lenient:
@@ -187,12 +199,6 @@ class MooncakeReader(_Reader):
     seen, the parent is the latest request holding block ``hash_ids[L-1]``; the request is a
     follow-up turn when it reuses all the parent's full blocks, the parent has one, and it is longer.
     """
-
-    def __init__(self, path: str | Path, *, cache: InfiniteCache | LRUCache | None = None, lenient: bool = False,
-                 block_tokens: int = MOONCAKE_BLOCK_TOKENS) -> None:
-        super().__init__(path, lenient)
-        self.cache = cache if cache is not None else InfiniteCache()
-        self.block_tokens = block_tokens
 
     def __iter__(self) -> Iterator[TraceRequest]:
         seen_last: dict[int, int] = {}  # block -> index of the latest request holding it
