@@ -8,8 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import capacity, flows
-from .optimize import compiled_balance_lp, compiled_lp, normalized_coefficients
+from . import capacity, closed_form, flows
 from .scenario import MODES, Scenario
 
 #: capacity in base units -> display unit
@@ -122,20 +121,46 @@ class PlanResult:
         return pd.DataFrame(rows)
 
 
-def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
-    """Solve the throughput LP for one mode and map its duals back to resource names."""
+def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> ModeResult:
+    """Solve the throughput LP for one mode and map its duals back to resource names.
+
+    ``solver``: ``"auto"`` takes the closed form (:mod:`dpmodel.closed_form`) where it is the LP's
+    unique answer and solves the LP (cvxpy) elsewhere; ``"lp"`` always solves the LP."""
+    if solver not in ("auto", "lp"):
+        raise ValueError(f"solver {solver!r}: use 'auto' or 'lp'")
     m = MODES[mode]
     d = scenario.demands(m)
-    coef_x, coef_z = normalized_coefficients(d.const, d.slope, d.capacity, d.weights)
     z_max = d.weights * (1.0 if d.de_path else 0.0)
-    lp = compiled_lp(d.names, len(d.weights))
-    sol = lp.solve(coef_x, coef_z, z_max)
+    sol = z = None
+    if solver == "auto":
+        coefs = closed_form.normalized_coefficients(d.const, d.slope, d.capacity, d.weights)
+        if coefs is not None:
+            coef_x, coef_z = coefs
+            sol = closed_form.throughput(d.names, coef_x, coef_z, z_max)
+        if sol is not None:
+            z = sol.de_turns_per_s
+            if d.de_path and sol.turns_per_s > 0:
+                balanced = closed_form.balance(d.names, flows.KV_RESOURCE_NAMES, coef_x, coef_z, z_max, sol.turns_per_s)
+                if balanced is None:
+                    from .optimize import compiled_balance_lp
+
+                    balanced = compiled_balance_lp(d.names, flows.KV_RESOURCE_NAMES, len(d.weights)).solve(coef_x, coef_z, z_max, sol.turns_per_s)
+                if balanced is not None:
+                    z = balanced
+                elif not sol.z_unique:
+                    sol = None  # the split is the balancing stage's to pick, and it failed: the LP path decides
+    if sol is None:
+        from .optimize import compiled_balance_lp, compiled_lp, normalized_coefficients
+
+        coef_x, coef_z = normalized_coefficients(d.const, d.slope, d.capacity, d.weights)
+        lp = compiled_lp(d.names, len(d.weights))
+        sol = lp.solve(coef_x, coef_z, z_max)
+        z = sol.de_turns_per_s
+        if d.de_path and sol.turns_per_s > 0:
+            balanced = compiled_balance_lp(d.names, flows.KV_RESOURCE_NAMES, len(d.weights)).solve(coef_x, coef_z, z_max, sol.turns_per_s)
+            if balanced is not None:
+                z = balanced
     X = sol.turns_per_s
-    z = sol.de_turns_per_s
-    if d.de_path and X > 0:
-        balanced = compiled_balance_lp(d.names, flows.KV_RESOURCE_NAMES, len(d.weights)).solve(coef_x, coef_z, z_max, X)
-        if balanced is not None:
-            z = balanced
     de_frac_k = np.divide(z, d.weights * X, out=np.zeros_like(d.weights), where=d.weights * X > 0)
     de_frac_k = np.clip(de_frac_k, 0.0, 1.0)
     hit_rate = d.weights * d.hit_bytes
