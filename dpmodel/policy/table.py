@@ -223,36 +223,44 @@ class PolicyTable:
                 tk = (d - Db[k]) / (Db[k + 1] - Db[k])
             return i * s0 + j * s1 + k, ti, tj, tk
 
+        # each cell's trilinear polynomial in its local coordinates (ti, tj, tk), Horner order
+        A, B, C, E, F, G, M, N = (np.asarray(c, float).reshape(-1) for c in corners)
+        coef = list(zip(A.tolist(), (B - A).tolist(), (C - A).tolist(), (E - C - B + A).tolist(), (F - A).tolist(),
+                        (G - F - B + A).tolist(), (M - F - C + A).tolist(), (N - M - G + F - E + C + B - A).tolist(), strict=True))
+        IH = [1.0 / (y - x) for x, y in zip(H, H[1:], strict=False)] or [0.0]  # inverse cell widths
+        IP = [1.0 / (y - x) for x, y in zip(Pb, Pb[1:], strict=False)] or [0.0]
+        ID = [1.0 / (y - x) for x, y in zip(Db, Db[1:], strict=False)] or [0.0]
+        OH = [i * s0 for i in range(n0)]  # cell offsets of the first two axes
+        OP = [j * s1 for j in range(n1)]
+
         def linear(h, p, d):
             if h <= h0:
-                i, ti = 0, 0.0
+                x, ti = 0, 0.0
             elif h >= h1:
-                i, ti = hl, th
+                x, ti = OH[hl], th
             else:
                 i = br(H, h) - 1
-                ti = (h - H[i]) / (H[i + 1] - H[i])
+                x, ti = OH[i], (h - H[i]) * IH[i]
             if p <= p0:
-                j, tj = 0, 0.0
+                tj = 0.0
             elif p >= p1:
-                j, tj = pl, tp
+                x += OP[pl]
+                tj = tp
             else:
                 j = br(Pb, p) - 1
-                tj = (p - Pb[j]) / (Pb[j + 1] - Pb[j])
+                x += OP[j]
+                tj = (p - Pb[j]) * IP[j]
             if d <= d0:
-                k, tk = 0, 0.0
+                tk = 0.0
             elif d >= d1:
-                k, tk = dl, td
+                x += dl
+                tk = td
             else:
                 k = br(Db, d) - 1
-                tk = (d - Db[k]) / (Db[k + 1] - Db[k])
-            a, b, c, e, f, g, m, n = cells[i * s0 + j * s1 + k]
-            a += (b - a) * tk
-            c += (e - c) * tk
-            f += (g - f) * tk
-            m += (n - m) * tk
-            a += (c - a) * tj
-            f += (m - f) * tj
-            return a + (f - a) * ti
+                x += k
+                tk = (d - Db[k]) * ID[k]
+            c0, c1, c2, c3, c4, c5, c6, c7 = coef[x]
+            return ((c7 * tk + c6) * tj + c5 * tk + c4) * ti + (c3 * tk + c2) * tj + c1 * tk + c0
 
         def nearest(h, p, d):
             x, ti, tj, tk = locate(h, p, d)
