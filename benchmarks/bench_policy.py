@@ -51,6 +51,19 @@ def main() -> int:
             loaded.lookup(hit_tokens=h, pe_backlog_s=p, de_backlog_s=dd)
             n += 1
         per.append((time.perf_counter() - t) / n * 1e6)
+    scalar = getattr(loaded, "lookup_scalar", None)  # the positional scalar path (absent before issue 19)
+    pos = []
+    for _ in range(7 if scalar is not None else 0):
+        t = time.perf_counter()
+        for h, p, dd in qs * 20:
+            scalar(h, p, dd)
+        pos.append((time.perf_counter() - t) / (20 * len(qs)) * 1e6)
+    big = [rng.uniform(1e3, 2e5, 10**6), rng.uniform(0, 5, 10**6), rng.uniform(0, 5, 10**6)]
+    per_big = []
+    for _ in range(5):
+        t = time.perf_counter()
+        loaded.lookup(hit_tokens=big[0], pe_backlog_s=big[1], de_backlog_s=big[2])
+        per_big.append(10**6 / (time.perf_counter() - t))
     vec = timeit.timeit(lambda: loaded.lookup(hit_tokens=np.array([q[0] for q in qs]), pe_backlog_s=np.array([q[1] for q in qs]),
                                               de_backlog_s=np.array([q[2] for q in qs])), number=20) / 20 / len(qs) * 1e6
     lines = [
@@ -62,7 +75,11 @@ def main() -> int:
         "|---|---|---|---|---|",
         f"| generate a {table.values.size:,}-cell table (40 x 50 x 50), 5 runs | < 3 s | {statistics.median(gen):.4f} s | {min(gen):.4f} s | {max(gen):.4f} s |",
         f"| one scalar lookup (trilinear), 7 x 20,000 random states | < 5 us | {statistics.median(per):.2f} us | {min(per):.2f} us | {max(per):.2f} us |",
+        (f"| one scalar lookup, positional `lookup_scalar(h, p, d)`, 7 x 20,000 states | < 1 us | {statistics.median(pos):.2f} us | "
+         f"{min(pos):.2f} us | {max(pos):.2f} us |" if pos else "| one scalar lookup, positional `lookup_scalar(h, p, d)` | < 1 us | - (absent) | - | - |"),
         f"| vectorized lookup, per state (batches of 1,000) | - | {vec:.3f} us | - | - |",
+        f"| vectorized lookup, states/s (batches of 10^6), 5 runs | >= 1e7/s | {statistics.median(per_big):.3g}/s | "
+        f"{min(per_big):.3g}/s | {max(per_big):.3g}/s |",
         f"| save JSON / load + validate | - | {save_s:.3f} s / {load_s:.3f} s | - | - |",
         "",
         "The static split comes from the throughput LP, compiled once per process before timing.",

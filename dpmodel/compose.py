@@ -165,8 +165,8 @@ def compose(scenario, mode, **axes: Any) -> Composition:
     g = cl.gpus_per_node
     roofline = dep.physics != "flat"
 
-    def derived(sc_c_: float, sc_a_: float, sc_o_: float, D_: float | None = None):
-        """The scenario with its classes' tokens scaled (and D replaced): the roofline's inputs."""
+    def derived(sc_c_: float, sc_a_: float, sc_o_: float, D_: float | None = None, P_: float | None = None):
+        """The scenario with its classes' tokens scaled (and D, P replaced): the roofline's inputs."""
         ks = scenario.classes()
         new = []
         for k in ks:
@@ -176,15 +176,17 @@ def compose(scenario, mode, **axes: Any) -> Composition:
         out = dataclasses.replace(scenario, request_classes=tuple(new))
         if D_ is not None and int(D_) != dep.decode_nodes_count:
             out = out.with_deployment(decode_nodes_count=int(D_))
+        if P_ is not None and int(P_) != dep.prefill_nodes_count:
+            out = out.with_deployment(prefill_nodes_count=int(P_))  # the prefill EP layout spans nodes
         return out
 
     # ---- prefill compute seconds per turn (K classes, shape S + (K,)) -------------------------
     if not roofline:
         rate = cl.peak_flops_per_s_per_gpu(mdl.numerics.compute_dtype) * eff
-    elif not tokens_moved:
+    elif not tokens_moved and "prefill_nodes" not in axes:
         rate = np.asarray(scenario.prefill_rate_flops_per_s(), float)
     else:
-        rate = _per_combo(lambda x, y: derived(x, y, 1.0).prefill_rate_flops_per_s(), [sc_c, sc_a], shape)
+        rate = _per_combo(lambda x, y, p: derived(x, y, 1.0, None, p).prefill_rate_flops_per_s(), [sc_c, sc_a, P], shape)
     rate = np.asarray(rate, float)[..., None]
     compute_s = flops / rate
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from . import capacity
+from . import capacity, closed_form
 from .optimize import compiled_balance_lp, compiled_lp
 from .optimize.throughput import exact_peak, path_coefficients
 from .scenario import MODES, Scenario
@@ -125,27 +125,48 @@ class PlanResult:
         return pd.DataFrame(rows)
 
 
-def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
-    """Solve the throughput LP for one mode and map its duals back to resource names."""
+def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> ModeResult:
+    """Solve the throughput LP for one mode and map its duals back to resource names.
+
+    ``solver``: ``"auto"`` takes the closed form (:mod:`dpmodel.closed_form`) where it is the LP's
+    unique answer and solves the LP (cvxpy) elsewhere; ``"lp"`` always solves the LP."""
+    if solver not in ("auto", "lp"):
+        raise ValueError(f"solver {solver!r}: use 'auto' or 'lp'")
     m = MODES[mode]
     d = scenario.demands(m)
     coef_x, coef_z, z_max, alt = path_coefficients(d.coef, d.capacity, d.weights, d.allowed)
     n_alt = max(len(alt), 1)
     K = len(d.weights)
-    lp = compiled_lp(d.names, K) if n_alt == 1 else compiled_lp(d.names, K, n_alt)  # one cache key per LP
-    sol = lp.solve(coef_x, coef_z, z_max)
-    # the exact optimum (closed form or simplex vertex) that ``sweep`` reports too; the LP above
-    # gives the duals, its interior-point value agrees to solver tolerance
-    peak, _, _ = exact_peak(d.coef, d.capacity, d.weights, d.allowed)
-    X_lp = sol.turns_per_s
-    X = float(1.0 / peak) if peak > 0 else X_lp
-    z = sol.de_turns_per_s * (X / X_lp if X_lp > 0 else 1.0)
-    if alt.size and X > 0:
-        io = tuple(r.name for r in scenario.topology.resources if r.demand == "legs")
-        blp = compiled_balance_lp(d.names, io, K) if n_alt == 1 else compiled_balance_lp(d.names, io, K, n_alt)
-        balanced = blp.solve(coef_x, coef_z, z_max, X)
-        if balanced is not None:
-            z = balanced
+    io = tuple(r.name for r in scenario.topology.resources if r.demand == "legs")
+    sol = None
+    if solver == "auto" and n_alt == 1 and np.all(d.capacity > 0):
+        # two-path topologies: the closed form where it is the LP's unique answer (no cvxpy solve)
+        sol = closed_form.throughput(d.names, coef_x, coef_z, z_max)
+        if sol is not None:
+            X = sol.turns_per_s
+            z = sol.de_turns_per_s
+            if alt.size and X > 0:
+                balanced = closed_form.balance(d.names, io, coef_x, coef_z, z_max, X)
+                if balanced is None:
+                    balanced = compiled_balance_lp(d.names, io, K).solve(coef_x, coef_z, z_max, X)
+                if balanced is not None:
+                    z = balanced
+                elif not sol.z_unique:
+                    sol = None  # the split is the balancing stage's to pick, and it failed: the LP path decides
+    if sol is None:
+        lp = compiled_lp(d.names, K) if n_alt == 1 else compiled_lp(d.names, K, n_alt)  # one cache key per LP
+        sol = lp.solve(coef_x, coef_z, z_max)
+        # the exact optimum (closed form or simplex vertex) that ``sweep`` reports too; the LP above
+        # gives the duals, its interior-point value agrees to solver tolerance
+        peak, _, _ = exact_peak(d.coef, d.capacity, d.weights, d.allowed)
+        X_lp = sol.turns_per_s
+        X = float(1.0 / peak) if peak > 0 else X_lp
+        z = sol.de_turns_per_s * (X / X_lp if X_lp > 0 else 1.0)
+        if alt.size and X > 0:
+            blp = compiled_balance_lp(d.names, io, K) if n_alt == 1 else compiled_balance_lp(d.names, io, K, n_alt)
+            balanced = blp.solve(coef_x, coef_z, z_max, X)
+            if balanced is not None:
+                z = balanced
     zk = z.reshape(K, n_alt)
     n_paths = len(d.paths)
     shares_k = np.zeros((K, n_paths))

@@ -141,10 +141,12 @@ def test_shadow_price_matches_finite_difference():
 
 
 def test_compiled_once_and_dpp():
-    analyse_mode(BASE, "dualpath")
+    analyse_mode(BASE, "dualpath", solver="lp")
     before = compiled_lp.cache_info()
     lp1 = compiled_lp(tuple(BASE.demands("dualpath").names), 1)
     analyse(BASE)
+    for m in ("basic", "dualpath"):
+        analyse_mode(BASE, m, solver="lp")
     lp2 = compiled_lp(tuple(BASE.demands("dualpath").names), 1)
     assert lp1 is lp2
     assert compiled_lp.cache_info().misses == before.misses
@@ -154,17 +156,17 @@ def test_compiled_once_and_dpp():
 
 def test_fallback_solver_is_used_and_reported(monkeypatch):
     monkeypatch.setattr(throughput, "SOLVERS", ("NO_SUCH_SOLVER", "HIGHS"))
-    r = analyse_mode(BASE, "layerwise")
+    r = analyse_mode(BASE, "layerwise", solver="lp")
     assert r.solver == "HIGHS"
     assert "NO_SUCH_SOLVER failed" in r.solver_note
     monkeypatch.setattr(throughput, "SOLVERS", ("CLARABEL",))
-    assert analyse_mode(BASE, "layerwise").turns_per_s == pytest.approx(r.turns_per_s, rel=1e-6)
+    assert analyse_mode(BASE, "layerwise", solver="lp").turns_per_s == pytest.approx(r.turns_per_s, rel=1e-6)
 
 
 def test_every_solver_failing_raises(monkeypatch):
     monkeypatch.setattr(throughput, "SOLVERS", ("NO_SUCH_SOLVER",))
     with pytest.raises(SolverError, match="every solver failed"):
-        analyse_mode(BASE, "basic")
+        analyse_mode(BASE, "basic", solver="lp")
 
 
 def test_no_limiting_resource_is_our_error():

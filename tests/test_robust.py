@@ -117,6 +117,15 @@ def test_ctrl_c_is_one_line_exit_130(capsys, monkeypatch):
 
 # ---- unwritable outputs -----------------------------------------------------------------------
 
+@pytest.fixture()
+def cheap_report(monkeypatch):
+    """The report's figures stubbed out (they run the online model for ~4 s of CPU): these rows
+    test how a failed write of the report is reported; the report itself is tested in test_plan.py."""
+    import dpmodel.report as report
+
+    monkeypatch.setattr(report, "_figures", lambda scenario, res: [])
+
+
 def _outputs(target: str) -> list[list[str]]:
     return [
         ["policy", "export", "--out", target],
@@ -127,12 +136,12 @@ def _outputs(target: str) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("which", range(4))
-def test_output_is_a_folder(capsys, tmp_path, which):
+def test_output_is_a_folder(capsys, tmp_path, which, cheap_report):
     one_line_error(capsys, _outputs(str(tmp_path))[which], "is a folder")
 
 
 @pytest.mark.parametrize("which", range(4))
-def test_output_parent_is_a_file(capsys, tmp_path, which):
+def test_output_parent_is_a_file(capsys, tmp_path, which, cheap_report):
     f = tmp_path / "file"
     f.write_text("x")
     one_line_error(capsys, _outputs(str(f / "out.x"))[which], "is a file")
@@ -144,7 +153,7 @@ def test_output_parent_is_a_file(capsys, tmp_path, which):
     (FileNotFoundError(errno.ENOENT, "No such file or directory"), "does not exist"),
 ])
 @pytest.mark.parametrize("which", range(4))
-def test_unwritable_output_is_one_line_and_leaves_no_temp_file(capsys, tmp_path, monkeypatch, exc, needle, which):
+def test_unwritable_output_is_one_line_and_leaves_no_temp_file(capsys, tmp_path, monkeypatch, exc, needle, which, cheap_report):
     """mkstemp fails (permission; we run as root, so chmod would not stop us) or the write fails."""
     import dpmodel.fileio as fileio
 

@@ -68,14 +68,39 @@ def test_infeasible_target_is_explained():
         size_cluster(BASE, COST)
 
 
-def test_size_cli_json(capsys):
-    assert main(["size", "--target-aps", "1", "--json"]) == 0
+def test_size_cli_json(capsys, monkeypatch, sized):
+    """The CLI passes its options to size_cluster and prints its result as JSON, nothing else. The
+    sizing itself is the module fixture's (the same target, 1 agent/s): the CLI's part is tested
+    here, the sizing by the tests above (and by the real CLI run in test_size_cli_real_run)."""
+    import dpmodel.optimize.sizing as sizing
+
+    seen = {}
+
+    def fake(scenario, cost, **kw):
+        seen.update(kw, cost=cost.name)
+        return sized
+
+    monkeypatch.setattr(sizing, "size_cluster", fake)
+    assert main(["size", "--target-aps", "1", "--slo-ttft-s", "3", "--json"]) == 0
+    assert seen["target_aps"] == 1.0 and seen["slo_ttft_s"] == 3.0 and seen["target_turns_per_s"] is None
     out = capsys.readouterr().out
-    d = json.loads(out)  # nothing but JSON on stdout (the solver's banner is silenced)
+    d = json.loads(out)  # nothing but JSON on stdout
+    assert d == json.loads(json.dumps(sized.to_dict()))
     assert {"prefill_nodes", "decode_nodes", "snics_per_node", "cost_per_hour", "max_aps"} <= set(d)
     assert set(d["sensitivities"]) >= {"prefill_node", "decode_node", "snic_per_node"}
     for v in d["sensitivities"].values():
         assert v["delta_saturated_turns_per_s_dual"] >= 0 and v["delta_cost_per_hour"] > 0
+
+
+def test_size_cli_real_run(capsys):
+    """One real `dpmodel size` (a small target, the text output): the cheapest cluster, its verified
+    capacity at or above the target and the four sensitivities."""
+    assert main(["size", "--target-aps", "0.2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("minimum-cost cluster for 0.2 agents/s")
+    cap = float(out.split("verified capacity ")[1].split(" agents/s")[0])
+    assert cap >= 0.2 * (1 - 1e-3)
+    assert sum(line.strip().startswith("one more ") for line in out.splitlines()) == 4
 
 
 def test_cost_profile_validation(tmp_path):

@@ -41,6 +41,8 @@ class PolicyTableError(DpmodelError, ValueError):
 
 
 _SCALARS = (int, float, np.float64)
+_CHUNK = 1 << 15  # vectorized lookups run in chunks of this many states (cache-sized temporaries)
+_MAX_BUCKETS = 1 << 16  # an axis whose cells are finer than its range / this uses a binary search
 
 
 @dataclass(frozen=True)
@@ -80,73 +82,206 @@ class PolicyTable:
 
     # ---- lookup ----------------------------------------------------------------------------
     def __post_init__(self) -> None:
-        # plain-Python copies for the scalar fast path
-        last = [max(len(a) - 2, 0) for a in self.axes]  # the last cell's lower index on each axis
-        object.__setattr__(self, "_fast", ([float(x) for x in self.axes[0]], [float(x) for x in self.axes[1]],
-                                           [float(x) for x in self.axes[2]], self.values.tolist(), *last))
+        # plain-Python closures for the scalar fast path (built on first use, :meth:`lookup_scalar`)
+        object.__setattr__(self, "_scalar", None)
 
     def lookup(self, *, hit_tokens, pe_backlog_s, de_backlog_s, method: str = "linear"):
         """Decode-side share for the given state(s): vectorized; 'linear' or 'nearest'; clamped at the edges."""
         if type(hit_tokens) in _SCALARS and type(pe_backlog_s) in _SCALARS and type(de_backlog_s) in _SCALARS:
             return self._lookup_one(hit_tokens, pe_backlog_s, de_backlog_s, method)
+        if method not in ("linear", "nearest"):
+            raise PolicyTableError(f"method {method!r}: use 'linear' or 'nearest'")
         q = np.broadcast_arrays(np.asarray(hit_tokens, float), np.asarray(pe_backlog_s, float), np.asarray(de_backlog_s, float))
-        idx, w = [], []
-        for ax, x in zip(self.axes, q, strict=True):
-            x = np.clip(x, ax[0], ax[-1])
-            i = np.clip(np.searchsorted(ax, x, side="right") - 1, 0, len(ax) - 2) if len(ax) > 1 else np.zeros(x.shape, int)
-            t = (x - ax[i]) / (ax[i + 1] - ax[i]) if len(ax) > 1 else np.zeros(x.shape)
-            if method == "nearest":
-                t = np.where(t >= 0.5, 1.0, 0.0)
-            elif method != "linear":
-                raise PolicyTableError(f"method {method!r}: use 'linear' or 'nearest'")
-            idx.append(i)
-            w.append(t)
-        out = np.zeros(q[0].shape)
+        shape = q[0].shape
+        q = [x.reshape(-1) for x in q]
+        n = q[0].size
+        out = np.empty(n)
+        for s in range(0, n, _CHUNK):  # chunks that stay in cache
+            e = min(s + _CHUNK, n)
+            out[s:e] = self._lookup_flat(q[0][s:e], q[1][s:e], q[2][s:e], method == "nearest")
+        return out.reshape(shape)
+
+    def _axis_index(self):
+        """Per axis: (lower edge, bucket scale, bucket -> cell table or None, knots, 1 / cell width).
+        A query's cell is its bucket's cell or the next one (buckets are narrower than every cell),
+        so no binary search runs per query; an axis too fine for a table falls back to one."""
+        fast = self.__dict__.get("_axes_fast")
+        if fast is None:
+            fast = []
+            for ax in self.axes:
+                if len(ax) < 2:
+                    fast.append(None)
+                    continue
+                width = np.diff(ax)
+                nb = int(math.ceil((ax[-1] - ax[0]) / width.min())) + 1
+                if nb > _MAX_BUCKETS:
+                    fast.append((ax[0], 0.0, None, ax, 1.0 / width))
+                    continue
+                scale = nb / (ax[-1] - ax[0])
+                edges = ax[0] + np.arange(nb + 1) / scale
+                tab = np.clip(np.searchsorted(ax, edges, side="right") - 1, 0, len(ax) - 2).astype(np.intp)
+                fast.append((float(ax[0]), float(scale), tab, np.append(ax, np.inf), 1.0 / width))
+            object.__setattr__(self, "_axes_fast", fast)
+        return fast
+
+    def _lookup_flat(self, h: np.ndarray, p: np.ndarray, d: np.ndarray, nearest: bool) -> np.ndarray:
         V = self.values
-        for a in (0, 1):
-            for b_ in (0, 1):
-                for c in (0, 1):
-                    wt = (w[0] if a else 1 - w[0]) * (w[1] if b_ else 1 - w[1]) * (w[2] if c else 1 - w[2])
-                    out = out + wt * V[np.minimum(idx[0] + a, V.shape[0] - 1), np.minimum(idx[1] + b_, V.shape[1] - 1), np.minimum(idx[2] + c, V.shape[2] - 1)]
-        return out
+        flat = V.reshape(-1)
+        strides = (V.shape[1] * V.shape[2], V.shape[2], 1)
+        base = np.zeros(h.shape, np.intp)
+        steps, w = [], []
+        for fa, ax, x, st in zip(self._axis_index(), self.axes, (h, p, d), strides, strict=True):
+            if fa is None:  # one grid point: both corners are the same cell
+                steps.append(0)
+                w.append(None)
+                continue
+            x0, scale, tab, knots, inv_w = fa
+            x = np.clip(x, ax[0], ax[-1])
+            if tab is None:
+                i = np.searchsorted(ax, x, side="right") - 1
+                np.clip(i, 0, len(ax) - 2, out=i)
+            else:
+                i = tab[((x - x0) * scale).astype(np.intp)]
+                i += x >= knots[i + 1]  # the next cell when the bucket straddles a knot
+                i -= x < ax[i]  # (a bucket edge rounded past a knot)
+                np.clip(i, 0, len(ax) - 2, out=i)
+            t = x - ax[i]
+            t *= inv_w[i]
+            if nearest:
+                t = (t >= 0.5).astype(float)
+            base += i * st
+            steps.append(st)
+            w.append(t)
+        # trilinear: lerp along the last axis, then the middle, then the first (as the scalar path)
+        s0, s1, s2 = steps
+        t0, t1, t2 = w
+
+        def lerp_k(b):
+            a = flat[b]
+            if s2:
+                a += (flat[b + s2] - a) * t2
+            return a
+
+        def lerp_jk(b):
+            a = lerp_k(b)
+            if s1:
+                a += (lerp_k(b + s1) - a) * t1
+            return a
+
+        a = lerp_jk(base)
+        if s0:
+            a += (lerp_jk(base + s0) - a) * t0
+        return a
+
+    def lookup_scalar(self, h: float, p: float, d: float) -> float:
+        """Trilinear lookup of one state (hit tokens, prefill-side and decode-side backlog [s]),
+        clamped at the edges: plain Python, no numpy on the call path (well under a microsecond)."""
+        fn = self._scalar
+        if fn is None:
+            fn = self._build_scalar()
+        object.__setattr__(self, "lookup_scalar", fn[0])  # later calls go straight to the closure
+        return fn[0](h, p, d)
+
+    def _build_scalar(self):
+        """Closures for :meth:`lookup_scalar` (linear) and the 'nearest' method: the grid as plain
+        lists, each cell's eight corners as one tuple (one index, no nested subscripts)."""
+        axes = [[float(x) for x in ax] for ax in self.axes]
+        V = self.values
+        n0, n1, n2 = V.shape
+        e0, e1, e2 = (np.minimum(np.arange(n) + 1, n - 1) for n in (n0, n1, n2))  # the upper corner's index per axis
+        i0, i1, i2 = np.arange(n0), np.arange(n1), np.arange(n2)
+        corners = [V[np.ix_(a, b, c)] for a in (i0, e0) for b in (i1, e1) for c in (i2, e2)]
+        cells = list(zip(*(c.reshape(-1).tolist() for c in corners), strict=True))  # cell (i, j, k) -> its 8 corners
+        H, Pb, Db = axes
+        h0, h1, p0, p1, d0, d1 = H[0], H[-1], Pb[0], Pb[-1], Db[0], Db[-1]
+        hl, pl, dl = max(n0 - 2, 0), max(n1 - 2, 0), max(n2 - 2, 0)  # the last cell's lower index
+        th, tp, td = float(n0 > 1), float(n1 > 1), float(n2 > 1)  # the local coordinate at the upper edge
+        s0, s1 = n1 * n2, n2
+        br = bisect.bisect_right
+
+        def locate(h, p, d):
+            if h <= h0:
+                i, ti = 0, 0.0
+            elif h >= h1:
+                i, ti = hl, th
+            else:
+                i = br(H, h) - 1
+                ti = (h - H[i]) / (H[i + 1] - H[i])
+            if p <= p0:
+                j, tj = 0, 0.0
+            elif p >= p1:
+                j, tj = pl, tp
+            else:
+                j = br(Pb, p) - 1
+                tj = (p - Pb[j]) / (Pb[j + 1] - Pb[j])
+            if d <= d0:
+                k, tk = 0, 0.0
+            elif d >= d1:
+                k, tk = dl, td
+            else:
+                k = br(Db, d) - 1
+                tk = (d - Db[k]) / (Db[k + 1] - Db[k])
+            return i * s0 + j * s1 + k, ti, tj, tk
+
+        # each cell's trilinear polynomial in its local coordinates (ti, tj, tk), Horner order
+        A, B, C, E, F, G, M, N = (np.asarray(c, float).reshape(-1) for c in corners)
+        coef = list(zip(A.tolist(), (B - A).tolist(), (C - A).tolist(), (E - C - B + A).tolist(), (F - A).tolist(),
+                        (G - F - B + A).tolist(), (M - F - C + A).tolist(), (N - M - G + F - E + C + B - A).tolist(), strict=True))
+        IH = [1.0 / (y - x) for x, y in zip(H, H[1:], strict=False)] or [0.0]  # inverse cell widths
+        IP = [1.0 / (y - x) for x, y in zip(Pb, Pb[1:], strict=False)] or [0.0]
+        ID = [1.0 / (y - x) for x, y in zip(Db, Db[1:], strict=False)] or [0.0]
+        OH = [i * s0 for i in range(n0)]  # cell offsets of the first two axes
+        OP = [j * s1 for j in range(n1)]
+
+        def linear(h, p, d):
+            if h <= h0:
+                x, ti = 0, 0.0
+            elif h >= h1:
+                x, ti = OH[hl], th
+            else:
+                i = br(H, h) - 1
+                x, ti = OH[i], (h - H[i]) * IH[i]
+            if p <= p0:
+                tj = 0.0
+            elif p >= p1:
+                x += OP[pl]
+                tj = tp
+            else:
+                j = br(Pb, p) - 1
+                x += OP[j]
+                tj = (p - Pb[j]) * IP[j]
+            if d <= d0:
+                tk = 0.0
+            elif d >= d1:
+                x += dl
+                tk = td
+            else:
+                k = br(Db, d) - 1
+                x += k
+                tk = (d - Db[k]) * ID[k]
+            c0, c1, c2, c3, c4, c5, c6, c7 = coef[x]
+            return ((c7 * tk + c6) * tj + c5 * tk + c4) * ti + (c3 * tk + c2) * tj + c1 * tk + c0
+
+        def nearest(h, p, d):
+            x, ti, tj, tk = locate(h, p, d)
+            a, b, c, e, f, g, m, n = cells[x]
+            c8 = (a, b, c, e, f, g, m, n)
+            return c8[(4 if ti >= 0.5 else 0) + (2 if tj >= 0.5 else 0) + (1 if tk >= 0.5 else 0)]
+
+        fns = (linear, nearest)
+        object.__setattr__(self, "_scalar", fns)
+        return fns
 
     def _lookup_one(self, h: float, p: float, d: float, method: str) -> float:
-        """Scalar fast path (pure Python on lists, inlined: a few microseconds)."""
-        H, Pb, Db, V, hi, pi, di = self._fast
-        br = bisect.bisect_right
-        if h <= H[0]:
-            i, ti = 0, 0.0
-        elif h >= H[-1]:
-            i, ti = hi, 1.0
-        else:
-            i = br(H, h) - 1
-            ti = (h - H[i]) / (H[i + 1] - H[i])
-        if p <= Pb[0]:
-            j, tj = 0, 0.0
-        elif p >= Pb[-1]:
-            j, tj = pi, 1.0
-        else:
-            j = br(Pb, p) - 1
-            tj = (p - Pb[j]) / (Pb[j + 1] - Pb[j])
-        if d <= Db[0]:
-            k, tk = 0, 0.0
-        elif d >= Db[-1]:
-            k, tk = di, 1.0
-        else:
-            k = br(Db, d) - 1
-            tk = (d - Db[k]) / (Db[k + 1] - Db[k])
-        if method != "linear":
-            if method != "nearest":
-                raise PolicyTableError(f"method {method!r}: use 'linear' or 'nearest'")
-            ti, tj, tk = (1.0 if ti >= 0.5 else 0.0), (1.0 if tj >= 0.5 else 0.0), (1.0 if tk >= 0.5 else 0.0)
-        i1 = i + 1 if i < hi else i
-        j1 = j + 1 if j < pi else j
-        k1 = k + 1 if k < di else k
-        a = V[i][j][k] * (1 - tk) + V[i][j][k1] * tk
-        b = V[i][j1][k] * (1 - tk) + V[i][j1][k1] * tk
-        c = V[i1][j][k] * (1 - tk) + V[i1][j][k1] * tk
-        e = V[i1][j1][k] * (1 - tk) + V[i1][j1][k1] * tk
-        return (a * (1 - tj) + b * tj) * (1 - ti) + (c * (1 - tj) + e * tj) * ti
+        """Scalar path of :meth:`lookup` (no numpy)."""
+        fn = self._scalar
+        if fn is None:
+            fn = self._build_scalar()
+        if method == "linear":
+            return fn[0](h, p, d)
+        if method == "nearest":
+            return fn[1](h, p, d)
+        raise PolicyTableError(f"method {method!r}: use 'linear' or 'nearest'")
 
     # ---- files -----------------------------------------------------------------------------
     def _document(self) -> dict:

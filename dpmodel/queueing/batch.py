@@ -64,6 +64,20 @@ def segment_sums(x: np.ndarray, start: np.ndarray) -> np.ndarray:
     return cs - before
 
 
+def segmented_running_max(x: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """``out[k, j] = max(x[k, start[k, j] : j + 1])``: running maxima along each row that restart at
+    every sub-batch start, by doubling (a Hillis-Steele scan: after the step of width w each entry
+    holds the maximum of the last 2w entries of its sub-batch; log2 of the row length steps, exact)."""
+    out = np.array(x, float, copy=True)
+    depth = np.arange(x.shape[1])[None, :] - start  # position within the sub-batch
+    w = 1
+    while w < x.shape[1]:
+        reach = depth[:, w:] >= w
+        out[:, w:] = np.where(reach, np.maximum(out[:, w:], out[:, :-w]), out[:, w:])
+        w *= 2
+    return out
+
+
 def batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tuple[np.ndarray, ...]:
     """The parts of :func:`batch_law` that do not move with the load (per sampled queue and
     position, within the position's sub-batch): the summed work (before ``work_scale``), the busiest
@@ -100,11 +114,7 @@ def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: t
     if not cut:
         lone = np.maximum.accumulate(lone_x, axis=1)
     else:  # the running maximum restarts with every sub-batch
-        lone = np.empty_like(lone_x)
-        top = np.zeros(len(lone_x))
-        for j in range(n_cap):
-            top = np.where(start[:, j] == j, lone_x[:, j], np.maximum(top, lone_x[:, j]))
-            lone[:, j] = top
+        lone = segmented_running_max(lone_x, start)
     part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial  # the open (sub-)batch so far
     if not cut:
         return part, part

@@ -191,10 +191,17 @@ def is_stable(c: dict[str, Any]) -> bool:
     return all(v < 1 for v in c["util"].values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
 
 
-def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | None) -> tuple[float, dict[str, Any]]:
+def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | None,
+                    dead: dict[float, float] | None = None) -> tuple[float, dict[str, Any]]:
     """The split and :func:`components` at turn rate ``lam``: ``de_frac`` when given, else the split
     with the lowest mean TTFT of this model among a fixed set (a grid and the throughput LP's
-    split): a minimum over fixed splits, so latency still rises with load."""
+    split): a minimum over fixed splits, so latency still rises with load.
+
+    ``dead``: for a caller that evaluates many loads (a bisection), the lowest turn rate at which
+    each split's TTFT was infinite (filled in here); a split is not evaluated again at a rate at or
+    above it (a split's TTFT is infinite once a utilization or its batch queue saturates, which
+    only a higher load makes worse). The answer is the same: an infinite TTFT never is the minimum
+    unless every split's is, and then the first split is returned, as without ``dead``."""
     if de_frac is not None or not MODES[mode].de_path:
         f = 0.0 if de_frac is None else de_frac
         return f, components(scenario, mode, lam, f)
@@ -202,7 +209,20 @@ def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | 
 
     lp_split = turn_sample(scenario).value("lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
     cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_split})
-    return min(((f, components(scenario, mode, lam, f)) for f in cands), key=lambda fc: fc[1]["ttft"])
+    if dead is None:
+        return min(((f, components(scenario, mode, lam, f)) for f in cands), key=lambda fc: fc[1]["ttft"])
+    best = None
+    for f in cands:
+        if lam >= dead.get(f, math.inf):
+            continue
+        c = components(scenario, mode, lam, f)
+        if not math.isfinite(c["ttft"]):
+            dead[f] = min(lam, dead.get(f, math.inf))
+        if best is None or c["ttft"] < best[1]["ttft"]:
+            best = (f, c)
+    if best is None or not math.isfinite(best[1]["ttft"]):
+        return cands[0], components(scenario, mode, lam, cands[0])
+    return best
 
 
 def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None) -> OnlineResult:

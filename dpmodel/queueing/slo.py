@@ -32,8 +32,10 @@ def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_
         if not (isinstance(v, int | float) and v > 0):
             raise ScenarioError(f"{name} = {v!r}: must be > 0")
 
+    dead: dict[float, float] = {}  # per split, the lowest load found saturated (see best_components)
+
     def ok(aps: float) -> bool:  # the means only (no percentiles): the bisection's many steps
-        c = best_components(scenario, mode, aps * turns_per_agent(scenario), None)[1]
+        c = best_components(scenario, mode, aps * turns_per_agent(scenario), None, dead=dead)[1]
         return is_stable(c) and c["ttft"] <= slo_ttft_s and c["tpot"] <= slo_tpot_s
 
     tiny = 1e-6
