@@ -199,6 +199,8 @@ def _json_safe(obj: Any) -> Any:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)  # validate input before importing the solvers
+    if args.search and not args.report:
+        raise DpmodelError("--search goes with --report FILE.html (the report's Pareto front); for the table use 'dpmodel search'")
     from .plan import analyse
     from .report import format_plan_text
 
@@ -214,8 +216,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise DpmodelError("--plots DIR goes with --report FILE.html")
         from .progress import progress_bar
 
-        with progress_bar("report: figures", unit="capacity", enabled=not getattr(args, "quiet", False)):
-            notes = write_html_report(scenario, res, args.report, plots_dir=args.plots)
+        with progress_bar("report: figures", unit="point", enabled=not getattr(args, "quiet", False)):
+            found = None
+            if args.search:  # every configuration of the same node count: the report's Pareto front
+                from .search import search
+
+                dep = scenario.deployment
+                found = search(scenario, nodes=dep.prefill_nodes_count + dep.decode_nodes_count, front_capacity=0, progress=False)
+            notes = write_html_report(scenario, res, args.report, plots_dir=args.plots, search_result=found)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         print(f"wrote report {args.report}", file=sys.stderr)
@@ -754,6 +762,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     res = search(scenario, nodes=nodes, snics=args.snics, engines=args.engines, modes=modes, cost=cost, store=args.store,
                  slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, slo_ttft_p90_s=args.slo_ttft_p90_s,
                  slo_ttft_p99_s=args.slo_ttft_p99_s, rank_by=args.rank, front_capacity=args.front_capacity, progress=not quiet)
+    if args.report:  # the design-review report of the top configuration, with the search's Pareto front
+        from .plan import analyse
+        from .progress import progress_bar
+        from .report import write_html_report
+        from .search import config_scenario
+
+        if not res.rows or not res.rows[0]["fits"]:
+            raise DpmodelError(f"--report: no configuration of {nodes} nodes fits; nothing to report")
+        best = config_scenario(scenario, res.rows[0])
+        with progress_bar("report: figures", unit="point", enabled=not quiet):
+            write_html_report(best, analyse(best), args.report, search_result=res)
+        print(f"wrote report {args.report} (the top configuration, {res.rows[0]['prefill_nodes']}P{res.rows[0]['decode_nodes']}D, "
+              "with the Pareto front)", file=sys.stderr)
     if args.json:
         out = {"scenario": scenario.to_dict(), **res.to_dict(top=args.top)}
         print(json.dumps(_json_safe(out), indent=2))
@@ -994,6 +1015,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--report", default=None, help="also write a self-contained HTML report (plotly inlined)")
     plan.add_argument("--plots", default=None, help="with --report: also write PNGs here (needs kaleido)")
     plan.add_argument("--quiet", action="store_true", help="no progress bar while the report's figures are computed")
+    plan.add_argument("--search", action="store_true", help="with --report: also search every configuration of the same node count "
+                      "(as 'dpmodel search') and show its Pareto front")
     plan.set_defaults(func=cmd_plan)
     prof = sub.add_parser("profiles", help="list or show packaged profiles")
     psub = prof.add_subparsers(dest="profiles_command", parser_class=_Parser)
@@ -1075,6 +1098,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--front-capacity", type=int, default=3,
                     help="Pareto points (highest tokens/s per GPU first) whose SLO capacity is computed (default 3; a few s each)")
     se.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json/--csv or when stderr is not a terminal)")
+    se.add_argument("--report", default=None, help="also write the design-review HTML report of the top configuration, with the Pareto front")
     out_fmt = se.add_mutually_exclusive_group()
     out_fmt.add_argument("--json", action="store_true")
     out_fmt.add_argument("--csv", action="store_true", help="every configuration as CSV on stdout")
