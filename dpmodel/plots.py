@@ -253,3 +253,30 @@ def policy_heatmap(table, *, hit_tokens: float) -> go.Figure:
     fig.update_layout(title=f"Read split at {h[i]:,.0f} hit tokens", xaxis_title="decode-side read backlog [s]",
                       yaxis_title="prefill-side read backlog [s]", **_LAYOUT)
     return fig
+
+
+#: the plotly renderer :func:`use_offline_notebook_renderer` registers
+NOTEBOOK_RENDERER = "dpmodel_offline"
+
+
+def use_offline_notebook_renderer() -> str:
+    """Show plotly figures in notebooks as self-contained HTML that also works in a static export.
+
+    plotly's ``notebook_connected`` renderer loads plotly.js from a CDN, and its ``notebook``
+    renderer adds a MathJax CDN script to every figure: both fail offline. This renderer embeds
+    plotly.js once (on activation) and gives each figure a ``text/html`` that uses it, with no
+    outside script (classic Notebook, JupyterLab, VS Code and nbconvert's HTML all show it).
+    Returns the renderer's name (also made the default)."""
+    import plotly.io as pio
+    from plotly.io._base_renderers import NotebookRenderer
+
+    class _OfflineNotebookRenderer(NotebookRenderer):
+        def to_mimebundle(self, fig_dict):
+            html = pio.to_html(fig_dict, config=self.config, include_plotlyjs=False, include_mathjax=False, full_html=False,
+                               default_width="100%", default_height=525, validate=False)
+            return {"text/html": html}
+
+    if NOTEBOOK_RENDERER not in pio.renderers:
+        pio.renderers[NOTEBOOK_RENDERER] = _OfflineNotebookRenderer(connected=False)
+    pio.renderers.default = NOTEBOOK_RENDERER
+    return NOTEBOOK_RENDERER
