@@ -641,6 +641,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
 
 def cmd_bench_run(args: argparse.Namespace) -> int:
     from .bench import machine_description, write_csv
+    from .progress import progress_bar
 
     if args.backend == "cuda":
         from .bench.cuda import run_cuda, torch_device
@@ -648,12 +649,14 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         dev = torch_device()
         if dev is None:
             raise DpmodelError("bench run --backend cuda: no CUDA device (torch with a GPU is needed); use --backend host")
-        rows = run_cuda(dev, quick=args.quick)
+        with progress_bar("bench: CUDA transfers", unit="measurement", enabled=not args.quiet):
+            rows = run_cuda(dev, quick=args.quick)
         machine = {**machine_description(), "gpu": dev.name}
     else:
         from .bench.host import run_host
 
-        rows = run_host(quick=args.quick)
+        with progress_bar("bench: host transfers", unit="measurement", enabled=not args.quiet):
+            rows = run_host(quick=args.quick)
         machine = machine_description()
     write_csv(args.out, rows, machine)
     print(f"wrote {len(rows)} measurements to {args.out}")
@@ -682,9 +685,11 @@ def cmd_bench_validate(args: argparse.Namespace) -> int:
     from .bench.host import run_host
     from .bench.published import fit_published
     from .bench.validate import run_validation
+    from .progress import progress_bar
 
-    rows = read_csv(args.csv)[0] if args.csv else run_host(quick=args.quick)
-    fits, checks = run_validation(rows, quick=args.quick)
+    with progress_bar("bench: measuring", unit="measurement", enabled=not args.quiet):
+        rows = read_csv(args.csv)[0] if args.csv else run_host(quick=args.quick)
+        fits, checks = run_validation(rows, quick=args.quick)
     print(f"{'experiment':<34} {'detail':<50} {'predicted':>10} {'measured':>10} {'error':>7}")
     for c in checks:
         print(f"{c.experiment:<34} {c.detail:<50} {c.predicted_s * 1e3:8.2f}ms {c.measured_s * 1e3:8.2f}ms {c.error_frac:+7.0%}")
@@ -860,7 +865,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             axes[name] = [int(v) for v in values]
     points = grid(**axes) if axes else [{}]
     cols = {k: np.array([p[k] for p in points]) for k in axes}
-    out = sweep_throughput(scenario, args.mode, **cols)
+    from .progress import progress_bar
+
+    # in chunks (bounded memory; a progress bar for grids of millions of points)
+    chunk = 65536
+    parts = []
+    with progress_bar("sweep", total=len(points), unit="point", enabled=not (args.quiet or args.json)) as bar:
+        for i in range(0, len(points), chunk):
+            parts.append(sweep_throughput(scenario, args.mode, **{k: v[i:i + chunk] for k, v in cols.items()}))
+            if bar is not None:
+                bar.update(min(chunk, len(points) - i))
+    out = {k: np.concatenate([np.atleast_1d(o[k]) for o in parts]) for k in ("turns_per_s", "split_de_frac", "bottleneck_index")}
     rows = []
     for i, p in enumerate(points):
         rows.append({**p, "turns_per_s": float(np.atleast_1d(out["turns_per_s"])[i]),
@@ -1076,6 +1091,7 @@ def build_parser() -> argparse.ArgumentParser:
     _mode_arg(sw, "dualpath")
     sw.add_argument("--csv", default=None, help="write the grid as CSV (atomically)")
     sw.add_argument("--json", action="store_true")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     sw.set_defaults(func=cmd_sweep)
 
     se = sub.add_parser("search", help="for a fixed number of nodes: P/D split, storage NICs, prefill engine size, read mode, ranked")
@@ -1156,6 +1172,7 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--backend", choices=["host", "cuda"], default="host")
     br.add_argument("--out", required=True, help="output CSV (written atomically)")
     br.add_argument("--quick", action="store_true", help="small sizes and few repetitions (seconds)")
+    br.add_argument("--quiet", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
     br.set_defaults(func=cmd_bench_run)
     bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
     bf.add_argument("csv", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests JSON (recognised by content)")
@@ -1164,6 +1181,7 @@ def build_parser() -> argparse.ArgumentParser:
     bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")
     bv.add_argument("--csv", default=None, help="fit from this CSV instead of a fresh host run")
     bv.add_argument("--quick", action="store_true")
+    bv.add_argument("--quiet", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
     bv.set_defaults(func=cmd_bench_validate)
 
     wl = sub.add_parser("workload", help="workloads: list, statistics of a workload or trace, synthesize trajectories")
