@@ -199,8 +199,8 @@ def _recommendation(res, sat: dict, search_result, current) -> list[str]:
     binding = [r for r in dp.resources if r.name in dp.binding]
     if binding:
         b = max(binding, key=lambda r: r.shadow_price)
-        items.append(f"What limits it: <span class='bind'>{esc(', '.join(dp.binding))}</span>; one more {esc(b.unit)} of "
-                     f"{esc(b.name)} adds {b.shadow_price:.3g} {esc(b.shadow_price_unit)}.")
+        items.append(f"What limits it: <span class='bind'>{esc(', '.join(dp.binding))}</span> (shadow price of {esc(b.name)}: "
+                     f"{b.shadow_price:.3g} {esc(b.shadow_price_unit)}, what one more unit of it would add).")
         slack = sorted((r for r in dp.resources if r.name not in dp.binding), key=lambda r: -r.utilization_frac)
         if slack:
             items.append(f"Next resource to bind: {esc(slack[0].name)} at {slack[0].utilization_frac:.0%}.")
@@ -221,9 +221,19 @@ def _recommendation(res, sat: dict, search_result, current) -> list[str]:
                f"{esc(search_result.rank_by)} is <b>{best['prefill_nodes']}P{best['decode_nodes']}D, {best['snics_per_node']} storage "
                f"NIC(s)/node, {best['mode']}</b> at {best['turns_per_s']:.2f} turns/s ({best['tokens_per_s_per_gpu']:,.1f} tokens/s per GPU)")
         if current is not None:
-            rank = next(i for i, r in enumerate(search_result.rows) if r is current) + 1
-            txt += (f"; this scenario's configuration ranks {rank:,} ({current['turns_per_s']:.2f} turns/s) and is "
-                    + ("on" if current.get("pareto") else "off") + " the Pareto front")
+            import math
+
+            from .search import RANK_KEYS
+
+            key, desc = RANK_KEYS[search_result.rank_by]
+            v = current.get(key)
+            better = sum(1 for r in search_result.rows if v is not None and r.get(key) is not None and not math.isclose(r[key], v, rel_tol=1e-9)
+                         and ((r[key] > v) if desc else (r[key] < v)))
+            on = any(math.isclose(f["tokens_per_s_per_gpu"], current["tokens_per_s_per_gpu"], rel_tol=1e-9)
+                     and math.isclose(f["tokens_per_s_per_user"], current["tokens_per_s_per_user"], rel_tol=1e-9) for f in search_result.front)
+            tied = "tied, " if better == 0 and current is not best else ""
+            txt += (f"; this scenario's configuration ranks {better + 1:,} ({tied}{current['turns_per_s']:.2f} turns/s) and is "
+                    + ("on" if on else "off") + " the Pareto front")
         items.append(txt + ".")
     return items
 
