@@ -201,6 +201,8 @@ def _json_safe(obj: Any) -> Any:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)  # validate input before importing the solvers
+    if args.search and not args.report:
+        raise DpmodelError("--search goes with --report FILE.html (the report's Pareto front); for the table use 'dpmodel search'")
     from .plan import analyse
     from .report import format_plan_text
 
@@ -216,8 +218,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
             raise DpmodelError("--plots DIR goes with --report FILE.html")
         from .progress import progress_bar
 
-        with progress_bar("report: figures", unit="capacity", enabled=not getattr(args, "quiet", False)):
-            notes = write_html_report(scenario, res, args.report, plots_dir=args.plots)
+        with progress_bar("report: figures", unit="point", enabled=not getattr(args, "quiet", False)):
+            found = None
+            if args.search:  # every configuration of the same node count: the report's Pareto front
+                from .search import search
+
+                dep = scenario.deployment
+                found = search(scenario, nodes=dep.prefill_nodes_count + dep.decode_nodes_count, front_capacity=0, progress=False)
+            notes = write_html_report(scenario, res, args.report, plots_dir=args.plots, search_result=found)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
         print(f"wrote report {args.report}", file=sys.stderr)
@@ -635,6 +643,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
 
 def cmd_bench_run(args: argparse.Namespace) -> int:
     from .bench import machine_description, write_csv
+    from .progress import progress_bar
 
     if args.backend == "cuda":
         from .bench.cuda import run_cuda, torch_device
@@ -642,12 +651,14 @@ def cmd_bench_run(args: argparse.Namespace) -> int:
         dev = torch_device()
         if dev is None:
             raise DpmodelError("bench run --backend cuda: no CUDA device (torch with a GPU is needed); use --backend host")
-        rows = run_cuda(dev, quick=args.quick)
+        with progress_bar("bench: CUDA transfers", unit="measurement", enabled=not args.quiet):
+            rows = run_cuda(dev, quick=args.quick)
         machine = {**machine_description(), "gpu": dev.name}
     else:
         from .bench.host import run_host
 
-        rows = run_host(quick=args.quick)
+        with progress_bar("bench: host transfers", unit="measurement", enabled=not args.quiet):
+            rows = run_host(quick=args.quick)
         machine = machine_description()
     write_csv(args.out, rows, machine)
     print(f"wrote {len(rows)} measurements to {args.out}")
@@ -677,9 +688,11 @@ def cmd_bench_validate(args: argparse.Namespace) -> int:
     from .bench.host import run_host
     from .bench.published import fit_published
     from .bench.validate import run_validation
+    from .progress import progress_bar
 
-    rows = read_csv(args.csv)[0] if args.csv else run_host(quick=args.quick)
-    fits, checks = run_validation(rows, quick=args.quick)
+    with progress_bar("bench: measuring", unit="measurement", enabled=not args.quiet):
+        rows = read_csv(args.csv)[0] if args.csv else run_host(quick=args.quick)
+        fits, checks = run_validation(rows, quick=args.quick)
     print(f"{'experiment':<34} {'detail':<50} {'predicted':>10} {'measured':>10} {'error':>7}")
     for c in checks:
         print(f"{c.experiment:<34} {c.detail:<50} {c.predicted_s * 1e3:8.2f}ms {c.measured_s * 1e3:8.2f}ms {c.error_frac:+7.0%}")
@@ -757,6 +770,19 @@ def cmd_search(args: argparse.Namespace) -> int:
     res = search(scenario, nodes=nodes, snics=args.snics, engines=args.engines, modes=modes, cost=cost, store=args.store,
                  slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, slo_ttft_p90_s=args.slo_ttft_p90_s,
                  slo_ttft_p99_s=args.slo_ttft_p99_s, rank_by=args.rank, front_capacity=args.front_capacity, progress=not quiet)
+    if args.report:  # the design-review report of the top configuration, with the search's Pareto front
+        from .plan import analyse
+        from .progress import progress_bar
+        from .report import write_html_report
+        from .search import config_scenario
+
+        if not res.rows or not res.rows[0]["fits"]:
+            raise DpmodelError(f"--report: no configuration of {nodes} nodes fits; nothing to report")
+        best = config_scenario(scenario, res.rows[0])
+        with progress_bar("report: figures", unit="point", enabled=not quiet):
+            write_html_report(best, analyse(best), args.report, search_result=res)
+        print(f"wrote report {args.report} (the top configuration, {res.rows[0]['prefill_nodes']}P{res.rows[0]['decode_nodes']}D, "
+              "with the Pareto front)", file=sys.stderr)
     if args.json:
         out = {"scenario": scenario.to_dict(), **res.to_dict(top=args.top)}
         print(json.dumps(_json_safe(out), indent=2))
@@ -841,7 +867,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             axes[name] = [int(v) for v in values]
     points = grid(**axes) if axes else [{}]
     cols = {k: np.array([p[k] for p in points]) for k in axes}
-    out = sweep_throughput(scenario, args.mode, **cols)
+    from .progress import progress_bar
+
+    # in chunks (bounded memory; a progress bar for grids of millions of points)
+    chunk = 65536
+    parts = []
+    with progress_bar("sweep", total=len(points), unit="point", enabled=not (args.quiet or args.json)) as bar:
+        for i in range(0, len(points), chunk):
+            parts.append(sweep_throughput(scenario, args.mode, **{k: v[i:i + chunk] for k, v in cols.items()}))
+            if bar is not None:
+                bar.update(min(chunk, len(points) - i))
+    out = {k: np.concatenate([np.atleast_1d(o[k]) for o in parts]) for k in ("turns_per_s", "split_de_frac", "bottleneck_index")}
     rows = []
     for i, p in enumerate(points):
         rows.append({**p, "turns_per_s": float(np.atleast_1d(out["turns_per_s"])[i]),
@@ -996,6 +1032,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--report", default=None, help="also write a self-contained HTML report (plotly inlined)")
     plan.add_argument("--plots", default=None, help="with --report: also write PNGs here (needs kaleido)")
     plan.add_argument("--quiet", action="store_true", help="no progress bar while the report's figures are computed")
+    plan.add_argument("--search", action="store_true", help="with --report: also search every configuration of the same node count "
+                      "(as 'dpmodel search') and show its Pareto front")
     plan.set_defaults(func=cmd_plan)
     prof = sub.add_parser("profiles", help="list or show packaged profiles")
     psub = prof.add_subparsers(dest="profiles_command", parser_class=_Parser)
@@ -1055,6 +1093,7 @@ def build_parser() -> argparse.ArgumentParser:
     _mode_arg(sw, "dualpath")
     sw.add_argument("--csv", default=None, help="write the grid as CSV (atomically)")
     sw.add_argument("--json", action="store_true")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     sw.set_defaults(func=cmd_sweep)
 
     se = sub.add_parser("search", help="for a fixed number of nodes: P/D split, storage NICs, prefill engine size, read mode, ranked")
@@ -1077,6 +1116,7 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--front-capacity", type=int, default=3,
                     help="Pareto points (highest tokens/s per GPU first) whose SLO capacity is computed (default 3; a few s each)")
     se.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json/--csv or when stderr is not a terminal)")
+    se.add_argument("--report", default=None, help="also write the design-review HTML report of the top configuration, with the Pareto front")
     out_fmt = se.add_mutually_exclusive_group()
     out_fmt.add_argument("--json", action="store_true")
     out_fmt.add_argument("--csv", action="store_true", help="every configuration as CSV on stdout")
@@ -1134,6 +1174,7 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--backend", choices=["host", "cuda"], default="host")
     br.add_argument("--out", required=True, help="output CSV (written atomically)")
     br.add_argument("--quick", action="store_true", help="small sizes and few repetitions (seconds)")
+    br.add_argument("--quiet", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
     br.set_defaults(func=cmd_bench_run)
     bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
     bf.add_argument("csv", nargs="+", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests output (recognised by content; several files fit together)")
@@ -1142,6 +1183,7 @@ def build_parser() -> argparse.ArgumentParser:
     bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")
     bv.add_argument("--csv", default=None, help="fit from this CSV instead of a fresh host run")
     bv.add_argument("--quick", action="store_true")
+    bv.add_argument("--quiet", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
     bv.set_defaults(func=cmd_bench_validate)
 
     wl = sub.add_parser("workload", help="workloads: list, statistics of a workload or trace, synthesize trajectories")

@@ -20,14 +20,22 @@ def test_grid_is_the_product():
 
 
 def test_local_processes_match_serial(serial):
-    par = parallel_sweep(offline_point, POINTS, workers=2)
+    from dpmodel.progress import progress_bar
+
+    with progress_bar("sweep", total=len(POINTS), force=True) as bar:
+        par = parallel_sweep(offline_point, POINTS, workers=2)
+    assert bar.n == len(POINTS)  # every finished point ticked the caller's bar
     assert [r["jct_s"] for r in par] == pytest.approx([r["jct_s"] for r in serial], rel=1e-9)  # solver round-off differs across processes
 
 
 def test_local_dask_cluster_matches_serial(serial):
     distributed = pytest.importorskip("distributed")
+    from dpmodel.progress import progress_bar
+
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        res = parallel_sweep(offline_point, POINTS, scheduler=cluster.scheduler_address)
+        with progress_bar("sweep on Dask", total=len(POINTS), force=True) as bar:
+            res = parallel_sweep(offline_point, POINTS, scheduler=cluster.scheduler_address)
+    assert bar.n == len(POINTS)
     assert [r["jct_s"] for r in res] == pytest.approx([r["jct_s"] for r in serial], rel=1e-9)  # solver round-off differs across processes
     assert all(r["mode"] == p["mode"] for r, p in zip(res, POINTS, strict=True))
 

@@ -83,6 +83,9 @@ def _timed(dev: Device, fn, reps: int) -> list[float]:
         stop = dev.timer()
         fn()
         out.append(stop())
+    from ..progress import tick
+
+    tick(1)
     return out
 
 

@@ -52,6 +52,9 @@ def time_it(fn: Callable[[], None], *, reps: int, warmup: int = 1, setup: Callab
         t = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t)
+    from ..progress import tick
+
+    tick(1)  # one measurement done (a progress bar, if the command opened one)
     return out
 
 
