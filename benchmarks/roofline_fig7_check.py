@@ -5,7 +5,7 @@ Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py  (record: benchmar
 
 import statistics
 
-from dpmodel.queueing.fig7 import predict, speedup_errors
+from dpmodel.fig7 import predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
 
 MODES = ("oracle", "dualpath", "basic")

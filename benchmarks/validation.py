@@ -6,7 +6,7 @@ Two kinds of reference, kept apart on the page:
 
 * **real measurements** -- the DualPath paper's Fig. 7 bars (offline JCT per mode, and the
   Basic/DualPath speedup they imply) and its measured TPOT ranges. The model side is recomputed
-  here from the library (``dpmodel.queueing.fig7``), with the committed Oracle-only calibration and
+  here from the library (``dpmodel.fig7``), with the committed Oracle-only calibration and
   without it, so the page follows whatever physics is in the tree.
 * **consistency with our own simulator** -- the recorded cross-check
   (``benchmarks/results/crosscheck.md``, written by ``benchmarks/crosscheck.py``, ~20 min); its
@@ -73,9 +73,9 @@ class Row:
 # ---- real measurements: the paper --------------------------------------------------------------
 def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, ...] | None = None, calibrated: bool = True) -> list[Row]:
     """Fig. 7 (JCT per mode, speedup) and the measured TPOT ranges, from the library's models."""
-    from dpmodel.queueing.fig7 import load_calibration, run_trajectories, scenario_for
-    from dpmodel.queueing.offline import offline_jct_many
+    from dpmodel.fig7 import load_calibration, run_trajectories, scenario_for
     from dpmodel.reference import FIG7_JCT_S, PAPER_TPOT_S
+    from dpmodel.serving import offline_jct_many
 
     cal = load_calibration() if calibrated else {}
     ref_name = "Fig. 7, Oracle-calibrated" if calibrated else "Fig. 7, uncalibrated"

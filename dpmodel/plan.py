@@ -10,6 +10,7 @@ import numpy as np
 
 from . import capacity, flows
 from .optimize import compiled_balance_lp, compiled_lp, normalized_coefficients
+from .results import Result, json_safe
 from .scenario import MODES, Scenario
 
 #: capacity in base units -> display unit
@@ -18,7 +19,7 @@ BINDING_UTIL_FRAC = 1.0 - 1e-6
 
 
 @dataclass(frozen=True)
-class ResourceResult:
+class ResourceResult(Result):
     """One resource at the optimum: capacity and demand in ``unit``; shadow price in turns/s per unit."""
 
     name: str
@@ -31,11 +32,11 @@ class ResourceResult:
     shadow_price_unit: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return json_safe(asdict(self))
 
 
 @dataclass(frozen=True)
-class ModeResult:
+class ModeResult(Result):
     mode: str
     description: str
     turns_per_s: float
@@ -58,7 +59,7 @@ class ModeResult:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return json_safe({
             "mode": self.mode,
             "turns_per_s": self.turns_per_s,
             "prompt_tokens_per_s": self.prompt_tokens_per_s,
@@ -71,11 +72,17 @@ class ModeResult:
             "binding": list(self.binding),
             "solver": self.solver,
             "resources": [r.to_dict() for r in self.resources],
-        }
+        })
+
+    def to_frame(self):
+        """One row per resource: capacity, demand, utilization and shadow price (pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"mode": self.mode, "turns_per_s": self.turns_per_s, **r.to_dict()} for r in self.resources])
 
 
 @dataclass(frozen=True)
-class PlanResult:
+class PlanResult(Result):
     scenario: dict[str, Any]
     modes: dict[str, ModeResult]
     pd_ratio_window: dict[str, float]
@@ -97,8 +104,8 @@ class PlanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (infinite values become null)."""
-        win = {k: (None if not math.isfinite(v) else v) for k, v in self.pd_ratio_window.items()}
-        return {
+        win = self.pd_ratio_window
+        return json_safe({
             "scenario": self.scenario,
             "modes": {name: m.to_dict() for name, m in self.modes.items()},
             "speedup_dualpath_vs_basic": self.speedup_dualpath_vs_basic,
@@ -109,7 +116,7 @@ class PlanResult:
             "resources": [r.to_dict() for r in self.modes["dualpath"].resources],
             "notes": list(self.notes),
             "storage_reads": self.storage_reads,
-        }
+        })
 
     def to_frame(self):
         """One row per (mode, resource): capacity, demand, utilization and shadow price (pandas)."""
@@ -174,6 +181,13 @@ def analyse_mode(scenario: Scenario, mode: str) -> ModeResult:
     return ModeResult(mode, m.description, X, prompt, gen, split, bottleneck, binding, tuple(out), sol.solver, sol.fallback_note,
                       uncached_prompt_tokens_per_s=uncached, tokens_per_s_per_gpu=gen / gpus,
                       tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen))
+
+
+def lp_split(scenario: Scenario, mode: str) -> float:
+    """The throughput LP's split of ``mode`` (share of hit KV read through the decode side; 0 for a
+    mode without that path). The models take it as their ``lp_split`` argument (a function of the
+    scenario and mode, called only when they need it): passed in, not imported from below."""
+    return float(analyse_mode(scenario, mode).split_de_frac) if MODES[mode].de_path else 0.0
 
 
 def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> float:

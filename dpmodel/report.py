@@ -101,7 +101,7 @@ def _figures(scenario, res) -> list:
     import numpy as np
 
     from . import plots
-    from .queueing.online import online_metrics, slo_capacity
+    from .serving import online_metrics, slo_capacity
     from .sweep import bottleneck_grid, split_curve
 
     figs = [("throughput", plots.mode_bars(res)),

@@ -8,8 +8,8 @@ import math
 import pytest
 
 from dpmodel.cli import main
-from dpmodel.queueing.online import online_metrics, saturated_resource, slo_capacity
 from dpmodel.scenario import Scenario
+from dpmodel.serving import online_metrics, saturated_resource, slo_capacity
 
 
 @pytest.fixture(scope="module")

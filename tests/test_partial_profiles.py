@@ -205,4 +205,4 @@ def test_set_reaches_online_and_sweep(capsys):
     sw2 = json.loads(capsys.readouterr().out)
     assert main(["sweep", "--mode", "layerwise", "--json"]) == 0
     sw1 = json.loads(capsys.readouterr().out)
-    assert sw2[0]["turns_per_s"] > sw1[0]["turns_per_s"]
+    assert sw2["rows"][0]["turns_per_s"] > sw1["rows"][0]["turns_per_s"]

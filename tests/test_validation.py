@@ -77,9 +77,9 @@ def test_summary_median_and_worst_signed(validation):
 def test_paper_rows_on_one_workload_follow_the_library(validation):
     """One Fig. 7 workload of one model: every mode's JCT, the speedup and TPOT rows are there, and
     the predicted JCT is the library's offline model (not a number stored in the script)."""
-    from dpmodel.queueing.fig7 import load_calibration, run_trajectories, scenario_for
-    from dpmodel.queueing.offline import offline_jct_many
+    from dpmodel.fig7 import load_calibration, run_trajectories, scenario_for
     from dpmodel.reference import FIG7_JCT_S
+    from dpmodel.serving import offline_jct_many
 
     rows = validation.paper_rows(models=("qwen2.5-32b",), workloads=("agentic-32k",))
     tiers = {r.tier for r in rows}

@@ -27,6 +27,7 @@ import cvxpy as cp
 import numpy as np
 
 from ..errors import InfeasibleError, ScenarioError, SolverError
+from .checks import require_dpp
 from .quiet import QuietStdout
 
 SOLVERS: tuple[str, ...] = ("CLARABEL", "HIGHS", "SCS")
@@ -79,7 +80,7 @@ class ThroughputLP:
         self.constraints = {n: define_capacity_constraint(X, z, self.coef_x[n], self.coef_z[n]) for n in names}
         self.split = define_split_bounds(X, z, self.z_max)
         self.problem = cp.Problem(define_objective(X), [*self.constraints.values(), self.split])
-        assert self.problem.is_dcp(dpp=True)
+        require_dpp(self.problem, "throughput LP")
 
     def solve(self, coef_x: np.ndarray, coef_z: np.ndarray, z_max: np.ndarray) -> LPSolution:
         """Solve with normalized coefficients ``coef_x (R,)``, ``coef_z (R, K)``, ``z_max (K,)``."""
@@ -148,7 +149,7 @@ class SplitBalanceLP:
         cons += [define_balance_constraint(self.z, self.t, self.base[n], self.coef_z[n]) for n in io_names]
         cons.append(self.z <= self.z_cap)
         self.problem = cp.Problem(cp.Minimize(self.t), cons)
-        assert self.problem.is_dcp(dpp=True)
+        require_dpp(self.problem, "split-balance LP")
 
     def solve(self, coef_x: np.ndarray, coef_z: np.ndarray, z_max: np.ndarray, X: float) -> np.ndarray | None:
         Xs = X * (1.0 - 1e-7)

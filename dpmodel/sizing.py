@@ -23,16 +23,19 @@ import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
 
 import cvxpy as cp
 import numpy as np
 
-from .. import flows
-from ..errors import InfeasibleError, ScenarioError
-from ..profiles.cost import CostProfile
-from ..scenario import Scenario
-from .quiet import QuietStdout as _QuietStdout
+from . import flows
+from .errors import InfeasibleError, ScenarioError, SolverError
+from .optimize.quiet import QuietStdout as _QuietStdout
+from .plan import analyse_mode
+from .profiles.cost import CostProfile
+from .queueing.turn_sample import turns_per_agent
+from .results import Result
+from .scenario import Scenario
+from .serving import slo_capacity
 
 
 def _with_hw(scenario: Scenario, *, P: int, D: int, snics: int, store_GBps: float | None) -> Scenario:
@@ -50,7 +53,7 @@ def define_resource_constraint(X: float, z, P, D, W, c: float, s: float, a: floa
 
 
 @dataclass(frozen=True)
-class SizingResult:
+class SizingResult(Result):
     prefill_nodes: int
     decode_nodes: int
     snics_per_node: int
@@ -63,9 +66,6 @@ class SizingResult:
     binding: str
     sensitivities: dict[str, dict[str, float]]
     currency: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def _min_decode_nodes(scenario: Scenario, nodes_max: int) -> int:
@@ -130,7 +130,7 @@ def _solve_milp(scenario: Scenario, X: float, cost: CostProfile, snics: int, u_m
         try:
             prob.solve(solver="HIGHS")
         except cp.error.SolverError as exc:
-            raise ScenarioError(f"sizing MILP: HiGHS failed ({exc})") from None
+            raise SolverError(f"sizing MILP: HiGHS failed ({exc})") from None
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return None, cons, prob.status
     v = [float(np.asarray(x.value).reshape(-1)[0]) for x in (P, D, W, z)]
@@ -140,8 +140,6 @@ def _solve_milp(scenario: Scenario, X: float, cost: CostProfile, snics: int, u_m
 def _explain_infeasible(scenario: Scenario, X: float, snics: int, u_max: float, nodes_max: int) -> str:
     """Which resource cannot carry the target even with the most nodes and storage allowed."""
     sc = _with_hw(scenario, P=nodes_max, D=nodes_max, snics=snics, store_GBps=1e7)
-    from ..plan import analyse_mode
-
     best = analyse_mode(sc, "dualpath")
     return (f"even {nodes_max}P{nodes_max}D with {snics} storage NICs per node carries only "
             f"{best.turns_per_s * u_max:.3g} turns/s at {u_max:.0%} utilization (target {X:.3g}); bound by {best.bottleneck}")
@@ -160,8 +158,6 @@ def size_cluster(
     u_max: float = 0.9,
 ) -> SizingResult:
     """The cheapest cluster whose dual-path capacity under the SLOs meets the target."""
-    from ..queueing.online import slo_capacity, turns_per_agent
-
     if (target_aps is None) == (target_turns_per_s is None):
         raise ScenarioError("give exactly one of target_aps and target_turns_per_s")
     tpa = turns_per_agent(scenario)
@@ -204,8 +200,6 @@ def size_cluster(
                 if cap2.feasible and cap2.max_aps >= target * (1 - 1e-3):
                     P, D, s, W, best_cost, cap, chosen = P2, D2, s2, store_need, c2, cap2, cand
     cost_h = best_cost
-
-    from ..plan import analyse_mode
 
     at = analyse_mode(chosen, "dualpath")
     binding = at.bottleneck  # the resource that saturates first as load grows
