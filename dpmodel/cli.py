@@ -546,7 +546,7 @@ def cmd_online(args: argparse.Namespace) -> int:
         _print_json("online", out, scenario)
         return 0
     if sat is not None:
-        print(f"UNSTABLE: {r.aps:g} agents/s ({r.turn_rate_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
+        print(f"UNSTABLE: {r.aps:g} agents/s ({r.turns_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
               f"{sat['saturation_aps']:.3g} agents/s, limited by {sat['saturates_first']}; the queues grow without bound (no TTFT exists)")
         busy = [f"{k} {v:.0%}" if math.isfinite(v) else f"{k} (unbounded)"
                 for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1]) if v >= 1]
@@ -555,7 +555,7 @@ def cmd_online(args: argparse.Namespace) -> int:
         print("  lower --aps, or see 'dpmodel capacity' (SLO capacity) and 'dpmodel plan' (saturated throughput)")
         return 0
     t = r.ttft_s
-    print(f"online: {r.aps:g} agents/s ({r.turn_rate_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
+    print(f"online: {r.aps:g} agents/s ({r.turns_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
     print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}")
     print(f"  TTST {r.ttst_s:.3f} s, TPOT {r.tpot_s * 1e3:.1f} ms")
     print(f"  tokens/s: {rates['tokens_per_s_per_gpu']:,.1f} generated per GPU, {rates['tokens_per_s_per_user']:,.1f} per user (1 / TPOT), "
@@ -573,7 +573,7 @@ def online_token_rates(scenario: Scenario, r: Any) -> dict[str, float]:
     ks = scenario.classes()
     dep = scenario.deployment
     gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
-    lam = r.turn_rate_per_s
+    lam = r.turns_per_s
     return {
         "tokens_per_s_per_gpu": lam * sum(k.weight_frac * k.generated_tokens for k in ks) / gpus,
         "tokens_per_s_per_user": 1.0 / r.tpot_s if r.tpot_s > 0 and math.isfinite(r.tpot_s) else math.nan,

@@ -66,9 +66,9 @@ def test_online_token_rates(capsys):
     assert d["tokens_per_s_per_user"] == pytest.approx(1 / d["tpot_s"])
     sc = Scenario.load()
     k = sc.classes()[0]
-    assert d["uncached_prompt_tokens_per_s"] == pytest.approx(d["turn_rate_per_s"] * k.append_tokens)
+    assert d["uncached_prompt_tokens_per_s"] == pytest.approx(d["turns_per_s"] * k.append_tokens)
     assert d["prompt_tokens_per_s"] / d["uncached_prompt_tokens_per_s"] > 10  # the agentic workload is mostly cache hits
-    assert d["tokens_per_s_per_gpu"] == pytest.approx(d["turn_rate_per_s"] * k.generated_tokens / 48)
+    assert d["tokens_per_s_per_gpu"] == pytest.approx(d["turns_per_s"] * k.generated_tokens / 48)
 
 
 def test_plan_token_rates_consistent(capsys):

@@ -105,11 +105,11 @@ def solve_min_ttft(a: np.ndarray, b: np.ndarray, K: np.ndarray, prefill_s: float
     raise SolverError(f"min-TTFT split: every solver failed ({'; '.join(notes)})")
 
 
-def min_ttft_split(scenario, mode: str, turn_rate_per_s: float) -> MinTTFTResult:
-    """The split that minimizes mean TTFT for ``scenario`` at ``turn_rate_per_s`` turns/s."""
+def min_ttft_split(scenario, mode: str, turns_per_s: float) -> MinTTFTResult:
+    """The split that minimizes mean TTFT for ``scenario`` at ``turns_per_s`` turns/s."""
     from ..queueing.links import link_model
 
-    lm = link_model(scenario, mode, turn_rate_per_s)
+    lm = link_model(scenario, mode, turns_per_s)
     ks = scenario.classes()
     prefill = float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks))
     if not np.any(lm.b != 0):

@@ -31,7 +31,7 @@ class LinkModel:
     K: np.ndarray
 
 
-def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkModel:
+def link_model(scenario: Scenario, mode: str, turns_per_s: float) -> LinkModel:
     d = scenario.demands(dataclasses.replace(MODES[mode], layerwise=True))
     cl, dep = scenario.cluster, scenario.deployment
     units = flows.resource_units(prefill_nodes=dep.prefill_nodes_count, decode_nodes=dep.decode_nodes_count, gpus_per_node=cl.gpus_per_node)
@@ -44,9 +44,9 @@ def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkMod
         if c0 == 0 and c1 == 0:
             continue
         names.append(name)
-        a.append(turn_rate_per_s * c0 / d.capacity[i])
-        b.append(turn_rate_per_s * c1 / d.capacity[i])
-        K.append(float(units[name]) / turn_rate_per_s)
+        a.append(turns_per_s * c0 / d.capacity[i])
+        b.append(turns_per_s * c1 / d.capacity[i])
+        K.append(float(units[name]) / turns_per_s)
     return LinkModel(tuple(names), np.array(a), np.array(b), np.array(K))
 
 

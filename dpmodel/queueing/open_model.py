@@ -76,7 +76,7 @@ LEAST_LOADED_MODES = ("dualpath", "oracle")
 class OnlineResult(Result):
     mode: str
     aps: float
-    turn_rate_per_s: float
+    turns_per_s: float
     split_de_frac: float
     ttft_s: dict[str, float]
     ttst_s: float
