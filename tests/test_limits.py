@@ -44,7 +44,7 @@ def test_capacity_tpot_slo_binds_when_tight(sc):
 
 def test_saturated_resource_past_saturation(sc):
     name, util, f = saturated_resource(sc, "basic", 1.0)
-    assert name == "pe.gpu" and util > 1 and f == 0.0
+    assert name == "pe.gpu.time" and util > 1 and f == 0.0
     # the snic bound: with a slow storage NIC the storage NIC saturates first, whatever the split
     slow = Scenario.load(overrides={"cluster": {"node.snic_Gbps": 25}})
     name, util, _ = saturated_resource(slow, "layerwise", 2.0)

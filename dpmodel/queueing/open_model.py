@@ -150,7 +150,7 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
         read = 0.0
         read_i = np.zeros(len(c))
     rho_pe = lam_e * per_turn
-    util["pe.gpu"] = rho_pe
+    util["pe.gpu.time"] = rho_pe
     statics = ts.statics(f"{m.layerwise}:{m.kv_io}:{f if m.layerwise else 0.0!r}")
     if "draws" not in statics:
         statics["draws"] = batch_draws(scenario, f if m.layerwise else None)
@@ -176,7 +176,7 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
     batch = lam * o * tpot / (D * g) if math.isfinite(tpot) else math.inf
     b_max = dec["batch_seqs_per_gpu"]
     util["de.hbm"] = batch / b_max if b_max > 0 else math.inf
-    util["de.gpu"] = x
+    util["de.gpu.tokens"] = x
     if util["de.hbm"] > 1:
         tpot = math.inf
     # TTST: the decode node copies the prompt KV to HBM (H2D through its compute NIC), then one step

@@ -92,7 +92,7 @@ def saturated_resource(scenario: Scenario, mode: str, aps: float, *, lp_split: L
     f = min(cands, key=lambda f: peak(f)[1])
     name, util = peak(f)
     if util < 1:  # every mean utilization below 1 but no stable split: the prefill engines' batch queue
-        name = "pe.gpu (prefill batch queue)"
+        name = "pe.gpu.time (prefill batch queue)"
     return name, util, float(f)
 
 

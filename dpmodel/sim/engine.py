@@ -578,7 +578,7 @@ class ServingSim:
             kind = ".".join([parts[0][:2], *[p for p in parts[1:] if not p.startswith("g")]]) if parts[0][:2] in ("pe", "de") else L.name
             groups.setdefault(kind, []).append(L.bytes_done / (L.cap * T))
         out = {k: float(np.mean(v)) for k, v in groups.items()}
-        out["pe.gpu"] = float(np.mean([e.busy_s for e in self.pes])) / T
+        out["pe.gpu.time"] = float(np.mean([e.busy_s for e in self.pes])) / T
         for e in self.des:
             e._account()
         out["de.hbm"] = float(np.mean([e.area_bytes / e.budget for e in self.des])) / T
