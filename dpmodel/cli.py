@@ -699,7 +699,7 @@ def cmd_size(args: argparse.Namespace) -> int:
         return 0
     print(f"minimum-cost cluster for {r.target_aps:.3g} agents/s (SLO: mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):")
     print(f"  {r.prefill_nodes} prefill + {r.decode_nodes} decode nodes, {r.snics_per_node} storage NIC(s) per node, store {r.store_GBps:,.0f} GB/s")
-    print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; binds first: {r.binding}")
+    print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; bottleneck: {r.bottleneck}")
     for k, v in r.sensitivities.items():
         print(f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s under the SLO "
               f"({v['delta_saturated_turns_per_s_dual']:+.3g} saturated turns/s from the LP duals) for {v['delta_cost_per_hour']:+.2f} {r.currency}/h")

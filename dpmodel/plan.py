@@ -44,7 +44,7 @@ class ModeResult(Result):
     generated_tokens_per_s: float
     split_de_frac: float
     bottleneck: str
-    binding: tuple[str, ...]
+    bottlenecks: tuple[str, ...]  # every resource at capacity, busiest first (bottleneck: the one worth most)
     resources: tuple[ResourceResult, ...]
     solver: str
     solver_note: str = ""
@@ -69,7 +69,7 @@ class ModeResult(Result):
             "tokens_per_s_per_user": self.tokens_per_s_per_user,
             "split_de_frac": self.split_de_frac,
             "bottleneck": self.bottleneck,
-            "binding": list(self.binding),
+            "bottlenecks": list(self.bottlenecks),
             "solver": self.solver,
             "resources": [r.to_dict() for r in self.resources],
         })
@@ -225,7 +225,7 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
 
 
 def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanResult:
-    """Analyse ``scenario`` in every mode: throughput, binding resource, split and shadow prices."""
+    """Analyse ``scenario`` in every mode: throughput, bottleneck, split and shadow prices."""
     results = {m: analyse_mode(scenario, m) for m in modes}
     win = pd_window_for(scenario)
     dep = scenario.deployment

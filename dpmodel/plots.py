@@ -18,7 +18,7 @@ def bottleneck_map(grid: dict) -> go.Figure:
         go.Heatmap(
             x=grid["pd_ratio"], y=grid["context_tokens"], z=code, text=text, hoverinfo="text+x+y",
             colorscale="Viridis", showscale=True,
-            colorbar={"tickvals": list(range(len(names))), "ticktext": names, "title": "binding"},
+            colorbar={"tickvals": list(range(len(names))), "ticktext": names, "title": "bottleneck"},
         )
     )
     fig.update_layout(title="Binding resource (dual path, saturated)", xaxis_title="P/D ratio", yaxis_title="context (hit) tokens per turn", **_LAYOUT)
@@ -85,10 +85,10 @@ def cost_capacity_front(points: list[dict]) -> go.Figure:
 
 
 def mode_bars(plan_result) -> go.Figure:
-    """Saturated turns/s per mode with the binding resource as hover text."""
+    """Saturated turns/s per mode with the bottleneck as hover text."""
     modes = list(plan_result.modes.values())
     fig = go.Figure(go.Bar(x=[m.mode for m in modes], y=[m.turns_per_s for m in modes], text=[m.bottleneck for m in modes], textposition="outside"))
-    fig.update_layout(title="Saturated throughput by mode (label: binding resource)", yaxis_title="turns/s (cluster)", **_LAYOUT)
+    fig.update_layout(title="Saturated throughput by mode (label: bottleneck)", yaxis_title="turns/s (cluster)", **_LAYOUT)
     return fig
 
 

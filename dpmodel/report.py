@@ -75,7 +75,7 @@ def format_plan_text(res: PlanResult) -> str:
         f"  {'resource':<15} {'capacity':>10} {'unit':<9} {'util':>6} {'shadow price':>13}  unit",
     ]
     for r in sorted(dp.resources, key=lambda r: -r.utilization_frac):
-        mark = " *" if r.name in dp.binding else "  "
+        mark = " *" if r.name in dp.bottlenecks else "  "
         lines.append(
             f"{mark}{r.name:<15} {r.capacity:>10,.1f} {r.unit:<9} {r.utilization_frac:>6.1%} {_fmt(r.shadow_price):>13}  {r.shadow_price_unit}"
         )
@@ -83,7 +83,7 @@ def format_plan_text(res: PlanResult) -> str:
     ratio = sc["prefill_nodes"] / sc["decode_nodes"]
     inside = "inside" if w["min"] <= ratio <= w["max"] else "OUTSIDE"
     lines += [
-        "  (* = binding)",
+        "  (* = at capacity)",
         "",
         (f"bottleneck-free P/D window (paper eq. 9): {_fmt(w['min'])} <= P/D <= {_fmt(w['max'])}; this scenario's "
          if 0 <= w["min"] <= w["max"] else "bottleneck-free P/D window (paper eq. 9): empty (the bounds below conflict); this scenario's ")
@@ -151,7 +151,7 @@ def write_html_report(scenario, res, path, *, plots_dir=None) -> list[str]:
 <h2>Recommendation</h2>
 <p>Read <b>{dp.split_de_frac:.1%}</b> of hit-KV bytes through decode-node storage NICs. Dual path reaches {dp.turns_per_s:.1f} turns/s,
 {res.speedup_dualpath_vs_basic:.2f}x basic, {res.dualpath_vs_oracle_frac:.0%} of the zero-I/O oracle; it is bound by <b>{html.escape(dp.bottleneck)}</b>.</p>
-<h2>Modes</h2><table><tr><th>mode</th><th>turns/s</th><th>binding resource</th></tr>{modes}</table>
+<h2>Modes</h2><table><tr><th>mode</th><th>turns/s</th><th>bottleneck</th></tr>{modes}</table>
 <h2>Resources (dual-path solution)</h2><table><tr><th>resource</th><th>capacity</th><th>utilization</th><th>shadow price</th></tr>{rows}</table>
 <p>Bottleneck-free P/D window (paper eq. 9): {res.pd_ratio_window['min']:.3g} &le; P/D &le; {res.pd_ratio_window['max']:.3g}.</p>
 <h2>Figures</h2>{''.join(parts)}

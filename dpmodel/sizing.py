@@ -63,7 +63,7 @@ class SizingResult(Result):
     target_aps: float
     utilization_cap_frac: float
     split_de_frac: float
-    binding: str
+    bottleneck: str
     sensitivities: dict[str, dict[str, float]]
     currency: str
 
@@ -202,7 +202,7 @@ def size_cluster(
     cost_h = best_cost
 
     at = analyse_mode(chosen, "dualpath")
-    binding = at.bottleneck  # the resource that saturates first as load grows
+    bottleneck = at.bottleneck  # the resource that saturates first as load grows
     # marginal saturated throughput from the LP duals at the chosen cluster: shadow price x added capacity
     price = {r.name: (r.shadow_price, r.capacity) for r in at.resources}
     per_P = {n: c / P for n, (_, c) in price.items() if n.startswith("pe.")}
@@ -227,4 +227,4 @@ def size_cluster(
         sens[label] = {"delta_max_aps": alt_cap - cap.max_aps, "delta_cost_per_hour": dcost,
                        "delta_saturated_turns_per_s_dual": dual_gain[label]}
     return SizingResult(P, D, s, W, cost_h, cap.max_aps, target, u_max, float(cap.at_max.split_de_frac if cap.at_max else at.split_de_frac),
-                        binding, sens, cost.currency)
+                        bottleneck, sens, cost.currency)

@@ -176,7 +176,7 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
 
 
 def bottleneck_grid(base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath") -> dict:
-    """Dual-path throughput and binding resource over P/D ratio x context length (``decode_nodes``
+    """Dual-path throughput and bottleneck over P/D ratio x context length (``decode_nodes``
     fixed; P = ratio x D, rounded, at least 1)."""
     ratios = np.asarray(pd_ratios, float)
     ctx = np.asarray(contexts_tokens, float)
