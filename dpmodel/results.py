@@ -39,6 +39,12 @@ def json_safe(obj: Any) -> Any:
     return str(obj)
 
 
+def utilization_list(util: Mapping[str, float]) -> list[dict[str, Any]]:
+    """Utilizations as the list every result writes: ``[{"name", "utilization_frac"}, ...]``, in
+    the given order (the plan's ``resources[]`` carry the same two fields)."""
+    return [{"name": str(k), "utilization_frac": json_safe(float(v))} for k, v in util.items()]
+
+
 class Result:
     """Mixin of every result dataclass: JSON-safe ``to_dict()`` (its fields, unless the class says
     otherwise) and ``to_frame()`` (one row of the flattened dict, unless the class has a table)."""

@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ScenarioError
-from ..results import Result
+from ..results import Result, utilization_list
 from ..scenario import MODES, Scenario
 from .batch import TurnParts, gated_batches, layerwise_routes
 from .erlang import least_loaded_wait_frac
@@ -87,6 +87,10 @@ class OnlineResult(Result):
     stable: bool
     percentile_method: str = PERCENTILE_METHOD
     components_s: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe fields; ``utilization`` as the list ``[{"name", "utilization_frac"}]``."""
+        return {**super().to_dict(), "utilization": utilization_list(self.utilization)}
 
 
 
