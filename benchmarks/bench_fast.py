@@ -93,8 +93,8 @@ def main() -> int:
         rows.append(f"| `capacity`: SLO capacity of one scenario in all four modes, median of {len(wall)} | < 1 s | "
                     f"{med(wall):.2f} s | {med(cpu):.2f} s |")
     if "size" not in skip:
-        from dpmodel.optimize.sizing import size_cluster
         from dpmodel.profiles import load_cost
+        from dpmodel.sizing import size_cluster
 
         cost = load_cost("cloud-hopper")
         results = []

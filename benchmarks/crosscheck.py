@@ -16,10 +16,16 @@ import numpy as np
 from _common import command_line, emit
 
 from dpmodel.plan import analyse_mode
-from dpmodel.queueing import build_network, mva_dpmodel, offline_jct
-from dpmodel.queueing.online import online_metrics, turns_per_agent
+from dpmodel.queueing import build_network, mva_dpmodel
+from dpmodel.queueing.turn_sample import turns_per_agent
 from dpmodel.scenario import Scenario
-from dpmodel.sim import replicate_online, simulate_offline, simulate_saturated
+from dpmodel.serving import (
+    offline_jct,
+    online_metrics,
+    replicate_online,
+    simulate_offline,
+    simulate_saturated,
+)
 
 SCENARIOS = {
     "deepseek-v3.2 2P4D agentic-64k": Scenario.load(),

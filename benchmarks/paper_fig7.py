@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 
 from _common import emit
 
-from dpmodel.fileio import atomic_write_text
-from dpmodel.queueing.fig7 import (
+from dpmodel.fig7 import (
     AGENTS_FROM,
     CALIBRATION_FILE,
     calibrate_oracle,
@@ -30,7 +29,7 @@ from dpmodel.queueing.fig7 import (
     scenario_for,
     speedup_errors,
 )
-from dpmodel.queueing.offline import offline_jct_many
+from dpmodel.fileio import atomic_write_text
 from dpmodel.reference import (
     FIG7_JCT_S,
     FIG7_SOURCE,
@@ -38,6 +37,7 @@ from dpmodel.reference import (
     PAPER_TPOT_SOURCE,
     PAPER_TRAJECTORIES_SOURCE,
 )
+from dpmodel.serving import offline_jct_many
 
 
 def write_calibration(knobs: dict[str, dict[str, float]], rms: dict[str, float]) -> None:

@@ -14,9 +14,9 @@ from _common import command_line, emit
 
 from dpmodel import PolicyTable
 from dpmodel.plan import analyse_mode
-from dpmodel.queueing.online import turns_per_agent
+from dpmodel.queueing.turn_sample import turns_per_agent
 from dpmodel.scenario import Scenario
-from dpmodel.sim import simulate_offline, simulate_online
+from dpmodel.serving import simulate_offline, simulate_online
 
 SCENARIOS = {
     "deepseek-v3.2 2P4D agentic-64k, 512 agents": (Scenario.load(), 512),

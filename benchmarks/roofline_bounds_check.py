@@ -1,6 +1,6 @@
 import dataclasses
 
-from dpmodel.queueing import fig7
+from dpmodel import fig7
 from dpmodel.reference import FIG7_JCT_S
 
 slow = dict(gemm_eff_max_frac=0.5, gemm_half_rows_count=400.0, attention_efficiency_frac=0.35, hbm_efficiency_frac=0.45,

@@ -1,7 +1,7 @@
 """Bounded calibration of the roofline on the Oracle bars of Fig. 7 (issue 14, item 5).
 
 Fits, per model, the roofline's kernel knobs the paper does not report, each inside its sourced
-range (``dpmodel.queueing.fig7.ROOFLINE_KNOB_RANGES``), on the Oracle cells only (no KV I/O);
+range (``dpmodel.fig7.ROOFLINE_KNOB_RANGES``), on the Oracle cells only (no KV I/O);
 Basic and DualPath are never fitted. Writes the fitted values beside their ranges, with any knob
 at a bound flagged, to ``dpmodel/catalog/calibration/roofline-oracle.toml`` (read by
 ``benchmarks/validation.py``). A few minutes (each evaluation is a full Oracle prediction).
@@ -21,8 +21,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from dpmodel.fig7 import ROOFLINE_KNOB_RANGES, calibrate_roofline
 from dpmodel.fileio import atomic_write_text
-from dpmodel.queueing.fig7 import ROOFLINE_KNOB_RANGES, calibrate_roofline
 from dpmodel.reference import FIG7_JCT_S, FIG7_SOURCE
 
 OUT = Path(__file__).resolve().parents[1] / "dpmodel" / "catalog" / "calibration" / "roofline-oracle.toml"

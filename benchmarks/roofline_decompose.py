@@ -16,7 +16,7 @@ import dataclasses
 
 import numpy as np
 
-from dpmodel.queueing.fig7 import run_trajectories, scenario_for
+from dpmodel.fig7 import run_trajectories, scenario_for
 from dpmodel.queueing.mva import mva_dpmodel
 from dpmodel.queueing.offline import build_network, offline_jct_many
 from dpmodel.reference import FIG7_JCT_S

@@ -7,7 +7,7 @@ Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py [plain]  (record: 
 import statistics
 import sys
 
-from dpmodel.queueing.fig7 import predict, speedup_errors
+from dpmodel.fig7 import predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
 
 MODES = ("oracle", "dualpath", "basic")

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from _common import command_line, emit
 
 from dpmodel.scenario import Scenario
-from dpmodel.sim import simulate_offline
+from dpmodel.serving import simulate_offline
 
 
 def main() -> int:

@@ -6,7 +6,7 @@ Two kinds of reference, kept apart on the page:
 
 * **real measurements** -- the DualPath paper's Fig. 7 bars (offline JCT per mode, and the
   Basic/DualPath speedup they imply) and its measured TPOT ranges. The model side is recomputed
-  here from the library (``dpmodel.queueing.fig7``), with the committed Oracle-only calibration and
+  here from the library (``dpmodel.fig7``), with the committed Oracle-only calibration and
   without it, so the page follows whatever physics is in the tree.
 * **consistency with our own simulator** -- the recorded cross-check
   (``benchmarks/results/crosscheck.md``, written by ``benchmarks/crosscheck.py``, ~20 min); its
@@ -95,14 +95,14 @@ def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
     """Fig. 7 (JCT per mode, speedup) and the measured TPOT ranges, from the library's models:
     flat physics with the committed Oracle calibration, the raw roofline (``calibrated=False``), or
     the roofline with the committed bounded fit (``roofline_fitted``)."""
-    from dpmodel.queueing.fig7 import (
+    from dpmodel.fig7 import (
         ROOFLINE_KNOB_RANGES,
         load_calibration,
         run_trajectories_cached,
         scenario_for,
     )
-    from dpmodel.queueing.offline import offline_jct_many
     from dpmodel.reference import FIG7_JCT_S, PAPER_TPOT_S
+    from dpmodel.serving import offline_jct_many
 
     cal = load_calibration() if calibrated and not roofline_fitted else {}
     fit = roofline_fit() if roofline_fitted else {}
@@ -334,8 +334,8 @@ def trust_section(summary: list[dict]) -> list[str]:
 
 def fit_section() -> list[str]:
     """The committed bounded roofline fit: each knob beside its sourced range, bounds flagged."""
+    from dpmodel.fig7 import ROOFLINE_KNOB_RANGES
     from dpmodel.profiles.hardware import KernelSpec
-    from dpmodel.queueing.fig7 import ROOFLINE_KNOB_RANGES
 
     fit = roofline_fit()
     if not fit:

@@ -4,7 +4,9 @@ Where does KV-cache loading bottleneck a disaggregated (prefill/decode) LLM clus
 should the scheduler split KV reads between the prefill-side and decode-side storage paths?
 """
 
-__version__ = "0.1.0"
+from .version import __version__
+
+__all__ = ["PolicyTable", "__version__"]
 
 
 def __getattr__(name: str):

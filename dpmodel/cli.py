@@ -9,7 +9,6 @@ import math
 import sys
 from typing import Any
 
-from . import __version__
 from .errors import DpmodelError
 from .profiles import KINDS, field_table, list_profiles, load_profile, resolve
 from .scenario import (
@@ -20,6 +19,7 @@ from .scenario import (
     DEFAULT_WORKLOAD,
     Scenario,
 )
+from .version import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -158,8 +158,8 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     if getattr(args, "prefill_engine_gpus", None) is not None:
         dep["prefill_engine_gpus_count"] = args.prefill_engine_gpus
     if args.calibrated:
+        from .fig7 import load_calibration
         from .profiles import load_model
-        from .queueing.fig7 import load_calibration
 
         name = load_model(args.model).name
         cal = load_calibration().get(name)
@@ -189,14 +189,11 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     return sc
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    return obj
+def _print_json(command: str, payload: Any, scenario: Any = None) -> None:
+    """A command's ``--json``: schema_version, command and scenario beside its fields (dpmodel.results)."""
+    from .results import envelope
+
+    print(json.dumps(envelope(command, payload, scenario), indent=2, allow_nan=False))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -208,7 +205,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     res = analyse(scenario)
     if args.json:
-        print(json.dumps(_json_safe(res.to_dict()), indent=2))
+        _print_json("plan", res.to_dict(), scenario)
     else:
         print(format_plan_text(res))
     if args.report or args.plots:
@@ -240,7 +237,7 @@ def cmd_profiles_list(args: argparse.Namespace) -> int:
             prof = load_profile(k, name)
             out[k].append({"name": name, "description": prof.description})
     if args.json:
-        print(json.dumps(out, indent=2))
+        _print_json("workload list" if args.kind == "workload" else "profiles list", out)
         return 0
     for k in kinds:
         print(f"{k}s:")
@@ -320,7 +317,7 @@ def cmd_profiles_show(args: argparse.Namespace) -> int:
             "derived": derived,
             "provenance": dataclasses.asdict(prov),
         }
-        print(json.dumps(_json_safe(out), indent=2, default=str))
+        _print_json("profiles show", out)
         return 0
     print(f"{kind} {prof.name}: {prof.description}")
     print(f"file: {path}" + (f" (extends {extends})" if extends else ""))
@@ -483,7 +480,7 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
             "table2": {k: st[k] for k in ("turns_turn_weighted", "append_tokens_per_turn", "generated_tokens_per_turn", "total_tokens_mean", "context_tokens_per_turn")},
         }
     if args.json:
-        print(json.dumps(_json_safe(d), indent=2))
+        _print_json("workload show", d)
     else:
         _print_workload_stats(d)
         if "table2" in d:
@@ -513,7 +510,7 @@ def cmd_workload_synth(args: argparse.Namespace) -> int:
 
 def cmd_offline(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
-    from .queueing import offline_jct
+    from .serving import offline_jct
 
     trajectories = None
     if args.trace:
@@ -529,7 +526,7 @@ def cmd_offline(args: argparse.Namespace) -> int:
     r = offline_jct(scenario, args.mode, args.agents, seed=args.seed, append_scale=args.append_scale, gen_scale=args.gen_scale,
                     trajectories=trajectories)
     if args.json:
-        print(json.dumps(_json_safe(r.to_dict()), indent=2))
+        _print_json("offline", r.to_dict(), scenario)
     else:
         print(f"offline batch: {r.agents} agents, mode {r.mode}, {r.turns_total:,} turns (seed {r.seed})")
         print(f"  JCT {r.jct_s:,.0f} s; {r.turns_per_s:.2f} turns/s on average, {r.saturated_turns_per_s:.2f} with every agent active")
@@ -539,13 +536,13 @@ def cmd_offline(args: argparse.Namespace) -> int:
 
 def cmd_online(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
-    from .queueing.online import online_metrics
+    from .serving import online_metrics
 
     r = online_metrics(scenario, args.mode, args.aps)
     rates = online_token_rates(scenario, r)
     sat = None
     if not r.stable:
-        from .queueing.online import saturated_resource, slo_capacity
+        from .serving import saturated_resource, slo_capacity
 
         name, util, f = saturated_resource(scenario, args.mode, args.aps)
         limit = slo_capacity(scenario, args.mode, slo_ttft_s=1e9, slo_tpot_s=1e9)
@@ -556,10 +553,10 @@ def cmd_online(args: argparse.Namespace) -> int:
         out = {**r.to_dict(), **rates}
         if sat is not None:
             out["saturated"] = sat
-        print(json.dumps(_json_safe(out), indent=2))
+        _print_json("online", out, scenario)
         return 0
     if sat is not None:
-        print(f"UNSTABLE: {r.aps:g} agents/s ({r.turn_rate_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
+        print(f"UNSTABLE: {r.aps:g} agents/s ({r.turns_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
               f"{sat['saturation_aps']:.3g} agents/s, limited by {sat['saturates_first']}; the queues grow without bound (no TTFT exists)")
         busy = [f"{k} {v:.0%}" if math.isfinite(v) else f"{k} (unbounded)"
                 for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1]) if v >= 1]
@@ -568,7 +565,7 @@ def cmd_online(args: argparse.Namespace) -> int:
         print("  lower --aps, or see 'dpmodel capacity' (SLO capacity) and 'dpmodel plan' (saturated throughput)")
         return 0
     t = r.ttft_s
-    print(f"online: {r.aps:g} agents/s ({r.turn_rate_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
+    print(f"online: {r.aps:g} agents/s ({r.turns_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
     print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}")
     print(f"  TTST {r.ttst_s:.3f} s, TPOT {r.tpot_s * 1e3:.1f} ms")
     print(f"  tokens/s: {rates['tokens_per_s_per_gpu']:,.1f} generated per GPU, {rates['tokens_per_s_per_user']:,.1f} per user (1 / TPOT), "
@@ -586,7 +583,7 @@ def online_token_rates(scenario: Scenario, r: Any) -> dict[str, float]:
     ks = scenario.classes()
     dep = scenario.deployment
     gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
-    lam = r.turn_rate_per_s
+    lam = r.turns_per_s
     return {
         "tokens_per_s_per_gpu": lam * sum(k.weight_frac * k.generated_tokens for k in ks) / gpus,
         "tokens_per_s_per_user": 1.0 / r.tpot_s if r.tpot_s > 0 and math.isfinite(r.tpot_s) else math.nan,
@@ -599,9 +596,10 @@ def cmd_validate_run(args: argparse.Namespace) -> int:
     from .validate_run import compare, read_run
 
     run = read_run(args.run)  # vllm bench serve JSON or AIPerf profile export; read before building the scenario: a bad file fails fast
-    out = compare(scenario_from_args(args), run, args.mode)
+    scenario = scenario_from_args(args)
+    out = compare(scenario, run, args.mode)
     if args.json:
-        print(json.dumps(_json_safe(out), indent=2))
+        _print_json("validate", out, scenario)
         return 0
     how = f"open loop {run.request_rate_per_s:g} req/s" if run.loop == "open" else f"closed loop, {run.max_concurrency} in flight"
     print(f"validate {run.source}: {how}, {run.completed} requests, in {run.mean_input_tokens:.0f} / out {run.mean_output_tokens:.0f} tokens, mode {args.mode}")
@@ -615,7 +613,7 @@ def cmd_validate_run(args: argparse.Namespace) -> int:
 
 def cmd_capacity(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
-    from .queueing.online import slo_capacity
+    from .serving import slo_capacity
 
     modes = ("basic", "layerwise", "dualpath", "oracle")
     from tqdm import tqdm
@@ -631,7 +629,7 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     if res["basic"].max_aps > 0:
         out["capacity_dualpath_vs_basic"] = res["dualpath"].max_aps / res["basic"].max_aps
     if args.json:
-        print(json.dumps(_json_safe(out), indent=2))
+        _print_json("capacity", out, scenario)
         return 0
     print(f"SLO capacity (mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):")
     for m, r in res.items():
@@ -704,20 +702,20 @@ def cmd_bench_validate(args: argparse.Namespace) -> int:
 
 def cmd_size(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)
-    from .optimize.sizing import size_cluster
     from .profiles import load_cost
     from .progress import progress_bar
+    from .sizing import size_cluster
 
     cost = load_cost(args.cost, parse_sets(args.set).get("cost"))
     with progress_bar("size: SLO checks of candidate clusters", unit="check", enabled=not (args.quiet or args.json)):
         r = size_cluster(scenario, cost, target_aps=args.target_aps, target_turns_per_s=args.target_turns_per_s,
                          slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, nodes_max=args.nodes_max)
     if args.json:
-        print(json.dumps(_json_safe(r.to_dict()), indent=2))
+        _print_json("size", r.to_dict(), scenario)
         return 0
     print(f"minimum-cost cluster for {r.target_aps:.3g} agents/s (SLO: mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):")
     print(f"  {r.prefill_nodes} prefill + {r.decode_nodes} decode nodes, {r.snics_per_node} storage NIC(s) per node, store {r.store_GBps:,.0f} GB/s")
-    print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; binds first: {r.binding}")
+    print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; bottleneck: {r.bottleneck}")
     for k, v in r.sensitivities.items():
         print(f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s under the SLO "
               f"({v['delta_saturated_turns_per_s_dual']:+.3g} saturated turns/s from the LP duals) for {v['delta_cost_per_hour']:+.2f} {r.currency}/h")
@@ -784,8 +782,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(f"wrote report {args.report} (the top configuration, {res.rows[0]['prefill_nodes']}P{res.rows[0]['decode_nodes']}D, "
               "with the Pareto front)", file=sys.stderr)
     if args.json:
-        out = {"scenario": scenario.to_dict(), **res.to_dict(top=args.top)}
-        print(json.dumps(_json_safe(out), indent=2))
+        _print_json("search", res.to_dict(top=args.top), scenario)
         return 0
     if args.csv:
         keys = list(dict.fromkeys(k for r in res.rows for k in r))
@@ -888,7 +885,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         atomic_write_text(args.csv, ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in rows))
         print(f"wrote {len(rows)} points to {args.csv}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_json_safe(rows), indent=2))
+        _print_json("sweep", rows, scenario)
     elif not args.csv:
         for r in rows:
             print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
@@ -937,7 +934,7 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from .sim import simulate_offline, simulate_online, simulate_trace
+    from .serving import simulate_offline, simulate_online, simulate_trace
 
     # --trace (a scenario option: the trace is also the workload) replays the trace's own arrivals
     given = [n for n, v in (("--agents", args.agents), ("--aps", args.aps), ("--trace", args.trace)) if v is not None]
@@ -979,7 +976,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         if args.agents is not None:
             r = simulate_offline(scenario, args.policy, args.agents, seed=seed, policy_table=table, quiet=quiet)
         elif args.rel_se is not None:
-            from .sim import replicate_online
+            from .serving import replicate_online
 
             reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
                                     policy_table=table, quiet=quiet)
@@ -996,7 +993,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     if reps is not None:
         out["replications"] = {"seeds": list(reps.seeds), "ttft_mean_se_s": reps.ttft_mean_se_s, "rel_se_target": reps.rel_se_target}
     if args.json:
-        print(json.dumps(_json_safe(out), indent=2))
+        _print_json("simulate", out, scenario)
     else:
         t = r.ttft_s_sim
         if r.kind == "offline":

@@ -28,7 +28,24 @@ class InfeasibleError(DpmodelError):
 
 
 class SolverError(DpmodelError):
-    """Every solver tried failed to return an optimal solution."""
+    """Every solver tried failed to return an optimal solution (the message lists each one's status)."""
+
+
+class ProblemFormError(DpmodelError):
+    """An optimization problem is not DCP (or not DPP, so its compiled form cannot be reused): a
+    mistake in one of its ``define_*`` pieces, not in the user's input."""
+
+
+class PolicyTableError(DpmodelError, ValueError):
+    """A policy table file is malformed, truncated, or fails its checks."""
+
+
+class RunError(DpmodelError, ValueError):
+    """A serving-run result file is malformed."""
+
+
+class BenchError(DpmodelError, ValueError):
+    """A benchmark file is malformed or a fit is impossible."""
 
 
 class OutputError(DpmodelError, OSError):

@@ -11,6 +11,7 @@ import numpy as np
 from . import capacity, closed_form
 from .optimize import compiled_balance_lp, compiled_lp
 from .optimize.throughput import exact_peak, path_coefficients
+from .results import Result, json_safe
 from .scenario import MODES, Scenario
 
 #: capacity in base units -> display unit
@@ -19,7 +20,7 @@ BINDING_UTIL_FRAC = 1.0 - 1e-6
 
 
 @dataclass(frozen=True)
-class ResourceResult:
+class ResourceResult(Result):
     """One resource at the optimum: capacity and demand in ``unit``; shadow price in turns/s per unit."""
 
     name: str
@@ -32,11 +33,11 @@ class ResourceResult:
     shadow_price_unit: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in asdict(self).items()}
+        return json_safe(asdict(self))
 
 
 @dataclass(frozen=True)
-class ModeResult:
+class ModeResult(Result):
     mode: str
     description: str
     turns_per_s: float
@@ -44,7 +45,7 @@ class ModeResult:
     generated_tokens_per_s: float
     split_de_frac: float
     bottleneck: str
-    binding: tuple[str, ...]
+    bottlenecks: tuple[str, ...]  # every resource at capacity, busiest first (bottleneck: the one worth most)
     resources: tuple[ResourceResult, ...]
     solver: str
     solver_note: str = ""
@@ -60,7 +61,7 @@ class ModeResult:
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        return json_safe({
             "mode": self.mode,
             "turns_per_s": self.turns_per_s,
             "prompt_tokens_per_s": self.prompt_tokens_per_s,
@@ -71,14 +72,20 @@ class ModeResult:
             "split_de_frac": self.split_de_frac,
             "path_shares": dict(self.path_shares),
             "bottleneck": self.bottleneck,
-            "binding": list(self.binding),
+            "bottlenecks": list(self.bottlenecks),
             "solver": self.solver,
             "resources": [r.to_dict() for r in self.resources],
-        }
+        })
+
+    def to_frame(self):
+        """One row per resource: capacity, demand, utilization and shadow price (pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame([{"mode": self.mode, "turns_per_s": self.turns_per_s, **r.to_dict()} for r in self.resources])
 
 
 @dataclass(frozen=True)
-class PlanResult:
+class PlanResult(Result):
     scenario: dict[str, Any]
     modes: dict[str, ModeResult]
     pd_ratio_window: dict[str, float]
@@ -100,8 +107,8 @@ class PlanResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (infinite values become null)."""
-        win = {k: (None if not math.isfinite(v) else v) for k, v in self.pd_ratio_window.items()}
-        return {
+        win = self.pd_ratio_window
+        return json_safe({
             "scenario": self.scenario,
             "modes": {name: m.to_dict() for name, m in self.modes.items()},
             "speedup_dualpath_vs_basic": self.speedup_dualpath_vs_basic,
@@ -112,7 +119,7 @@ class PlanResult:
             "resources": [r.to_dict() for r in self.modes["dualpath"].resources],
             "notes": list(self.notes),
             "storage_reads": self.storage_reads,
-        }
+        })
 
     def to_frame(self):
         """One row per (mode, resource): capacity, demand, utilization and shadow price (pandas)."""
@@ -220,6 +227,21 @@ def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> Mode
                       path_shares={p: float(v) for p, v in zip(d.paths, path_shares, strict=True)})
 
 
+def lp_split(scenario: Scenario, mode: str) -> float:
+    """The throughput LP's split of ``mode`` (share of hit KV read through the decode side; 0 for a
+    mode without that path). The models take it as their ``lp_split`` argument (a function of the
+    scenario and mode, called only when they need it): passed in, not imported from below."""
+    return float(analyse_mode(scenario, mode).split_de_frac) if MODES[mode].de_path else 0.0
+
+
+def lp_path_shares(scenario: Scenario, mode: str) -> float | np.ndarray:
+    """:func:`lp_split` on a two-path topology; on a k-path one the LP's share of hit-KV demand per
+    path (in the topology's path order), which the offline model takes as its split."""
+    if len(scenario.topology.paths) <= 2:
+        return lp_split(scenario, mode)
+    return np.array(list(analyse_mode(scenario, mode).path_shares.values()))
+
+
 def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> float:
     """Tokens/s one sequence sees (1 / TPOT) when the decode GPUs produce ``generated_tokens_per_s``.
 
@@ -255,7 +277,7 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
 
 
 def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanResult:
-    """Analyse ``scenario`` in every mode: throughput, binding resource, split and shadow prices."""
+    """Analyse ``scenario`` in every mode: throughput, bottleneck, split and shadow prices."""
     results = {m: analyse_mode(scenario, m) for m in modes}
     win = pd_window_for(scenario)
     dep = scenario.deployment

@@ -199,10 +199,10 @@ def resource_utilization(mode_result) -> go.Figure:
     """Each resource's utilization at the optimum of one mode (horizontal bars, value-labelled):
     the binding resources highlighted, the others grey; shadow prices on hover."""
     rs = sorted(mode_result.resources, key=lambda r: r.utilization_frac)
-    colors = [HIGHLIGHT if r.name in mode_result.binding else GREY for r in rs]
+    colors = [HIGHLIGHT if r.name in mode_result.bottlenecks else GREY for r in rs]
     fig = go.Figure(go.Bar(
         y=[r.name for r in rs], x=[100 * r.utilization_frac for r in rs], orientation="h",
-        text=[f"{100 * r.utilization_frac:.1f} %" + (" (binding)" if r.name in mode_result.binding else "") for r in rs],
+        text=[f"{100 * r.utilization_frac:.1f} %" + (" (binding)" if r.name in mode_result.bottlenecks else "") for r in rs],
         textposition="outside", cliponaxis=False, marker={"color": colors},
         customdata=[[f"{r.capacity:,.4g} {r.unit}", f"{r.shadow_price:.3g} {r.shadow_price_unit}"] for r in rs],
         hovertemplate="%{y}: %{x:.1f} % of %{customdata[0]}<br>shadow price %{customdata[1]}<extra></extra>"))

@@ -75,7 +75,7 @@ def format_plan_text(res: PlanResult) -> str:
         f"  {'resource':<15} {'capacity':>10} {'unit':<9} {'util':>6} {'shadow price':>13}  unit",
     ]
     for r in sorted(dp.resources, key=lambda r: -r.utilization_frac):
-        mark = " *" if r.name in dp.binding else "  "
+        mark = " *" if r.name in dp.bottlenecks else "  "
         lines.append(
             f"{mark}{r.name:<15} {r.capacity:>10,.1f} {r.unit:<9} {r.utilization_frac:>6.1%} {_fmt(r.shadow_price):>13}  {r.shadow_price_unit}"
         )
@@ -83,7 +83,7 @@ def format_plan_text(res: PlanResult) -> str:
     ratio = sc["prefill_nodes"] / sc["decode_nodes"]
     inside = "inside" if w["min"] <= ratio <= w["max"] else "OUTSIDE"
     lines += [
-        "  (* = binding)",
+        "  (* = at capacity)",
         "",
         (f"bottleneck-free P/D window (paper eq. 9): {_fmt(w['min'])} <= P/D <= {_fmt(w['max'])}; this scenario's "
          if 0 <= w["min"] <= w["max"] else "bottleneck-free P/D window (paper eq. 9): empty (the bounds below conflict); this scenario's ")
@@ -108,7 +108,7 @@ def _online_curves(scenario) -> tuple[dict, dict, dict]:
 
     from .plots import MODE_ORDER
     from .progress import tick
-    from .queueing.online import online_metrics, slo_capacity
+    from .serving import online_metrics, slo_capacity
 
     sat, aps, ttft = {}, {}, {}
     for m in MODE_ORDER:
@@ -196,12 +196,12 @@ def _recommendation(res, sat: dict, search_result, current) -> list[str]:
         f"<b>{dp.turns_per_s:.2f} turns/s</b> saturated ({si(dp.generated_tokens_per_s)} generated tokens/s, "
         f"{dp.tokens_per_s_per_gpu:,.1f} tokens/s per GPU), <b>{res.speedup_dualpath_vs_basic:.2f}x</b> basic and "
         f"{res.speedup_dualpath_vs_layerwise:.2f}x layerwise; {res.dualpath_vs_oracle_frac:.0%} of the zero-I/O oracle."]
-    binding = [r for r in dp.resources if r.name in dp.binding]
+    binding = [r for r in dp.resources if r.name in dp.bottlenecks]
     if binding:
         b = max(binding, key=lambda r: r.shadow_price)
-        items.append(f"What limits it: <span class='bind'>{esc(', '.join(dp.binding))}</span> (shadow price of {esc(b.name)}: "
+        items.append(f"What limits it: <span class='bind'>{esc(', '.join(dp.bottlenecks))}</span> (shadow price of {esc(b.name)}: "
                      f"{b.shadow_price:.3g} {esc(b.shadow_price_unit)}, what one more unit of it would add).")
-        slack = sorted((r for r in dp.resources if r.name not in dp.binding), key=lambda r: -r.utilization_frac)
+        slack = sorted((r for r in dp.resources if r.name not in dp.bottlenecks), key=lambda r: -r.utilization_frac)
         if slack:
             items.append(f"Next resource to bind: {esc(slack[0].name)} at {slack[0].utilization_frac:.0%}.")
     w = res.pd_ratio_window
@@ -264,7 +264,7 @@ def write_html_report(scenario, res, path, *, plots_dir=None, search_result=None
         parts.append(f"<div class='fig'><p class='cap'>{esc(_CAPTIONS.get(name, ''))}</p>{div}</div>")
     dp = res.modes["dualpath"]
     rows = "".join(
-        f"<tr><td{' class=bind' if r.name in dp.binding else ''}>{esc(r.name)}</td><td>{esc(r.description)}</td>"
+        f"<tr><td{' class=bind' if r.name in dp.bottlenecks else ''}>{esc(r.name)}</td><td>{esc(r.description)}</td>"
         f"<td class=n>{r.capacity:,.4g} {esc(r.unit)}</td><td class=n>{r.utilization_frac:.1%}</td>"
         f"<td class=n>{r.shadow_price:.3g} {esc(r.shadow_price_unit)}</td></tr>"
         for r in sorted(dp.resources, key=lambda r: -r.utilization_frac)

@@ -23,6 +23,7 @@ from .errors import ScenarioError
 from .profiles import ClusterProfile, ModelSpec, WorkloadProfile, load_cluster, load_model
 from .topology import Topology, default_topology, load_topology
 from .units import DTYPE_BYTES
+from .workload.classes import RequestClass
 
 DEFAULT_CLUSTER = "dualpath-hopper"
 DEFAULT_MODEL = "deepseek-v3.2"
@@ -150,17 +151,6 @@ class Deployment:
             raise ScenarioError(f"deployment field physics = {self.physics!r}: use 'roofline' or 'flat'")
         if not self.tpot_max_s > 0:
             raise ScenarioError(f"deployment field tpot_max_s = {self.tpot_max_s!r}: must be > 0 (inf for no cap)")
-
-
-@dataclass(frozen=True)
-class RequestClass:
-    """A class of turns: share of all turns, and hit / appended / generated tokens per turn."""
-
-    weight_frac: float
-    hit_tokens: float
-    append_tokens: float
-    generated_tokens: float
-    prefill_flops: float | None = None  # mean FLOPs of the members; None = from the mean tokens
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import numpy as np
 
 from .errors import ScenarioError
 from .profiles.cost import CostProfile
+from .results import Result, json_safe
 from .scenario import Scenario
 from .sweep import sweep_throughput
 
@@ -34,7 +35,7 @@ RANK_KEYS = {
 
 
 @dataclass(frozen=True)
-class SearchResult:
+class SearchResult(Result):
     nodes: int
     rows: list[dict[str, Any]]  # every configuration evaluated (feasible or not), ranked
     front: list[dict[str, Any]]  # the Pareto front (tokens/s per GPU vs per user), with SLO capacity
@@ -47,9 +48,15 @@ class SearchResult:
     capacity_seconds: float = 0.0  # SLO capacity on the front
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        return {"nodes": self.nodes, "evaluated": self.evaluated, "seconds": self.seconds, "rank_by": self.rank_by,
+        return json_safe({"nodes": self.nodes, "evaluated": self.evaluated, "seconds": self.seconds, "rank_by": self.rank_by,
                 "saturated_seconds": self.saturated_seconds, "capacity_seconds": self.capacity_seconds,
-                "store": self.store, "slo": self.slo, "top": self.rows[:top] if top else self.rows, "pareto_front": self.front}
+                "store": self.store, "slo": self.slo, "top": self.rows[:top] if top else self.rows, "pareto_front": self.front})
+
+    def to_frame(self):
+        """One row per configuration evaluated, ranked (pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame(json_safe(self.rows))
 
 
 def engine_sizes(gpus_per_node: int) -> list[int]:
@@ -219,7 +226,8 @@ def front_capacity_of(sc: Scenario, mode: str, *, ttft_mean_s: float, tpot_s: fl
                       ttft_p99_s: float | None = None) -> dict[str, Any]:
     """SLO capacity of one configuration (mean TTFT and TPOT by the online model's bisection; then, if
     given, the p90/p99 TTFT SLOs by a further bisection below it) and its limiting condition."""
-    from .queueing.online import online_metrics, slo_capacity, turns_per_agent
+    from .queueing.turn_sample import turns_per_agent
+    from .serving import online_metrics, slo_capacity
 
     cap = slo_capacity(sc, mode, slo_ttft_s=ttft_mean_s, slo_tpot_s=tpot_s, tol_frac=5e-3)
     aps, reason = cap.max_aps, cap.reason

@@ -139,7 +139,7 @@ def solve_composition(comp: Composition) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def bottleneck_grid(base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath") -> dict:
-    """Dual-path throughput and binding resource over P/D ratio x context length (``decode_nodes``
+    """Dual-path throughput and bottleneck over P/D ratio x context length (``decode_nodes``
     fixed; P = ratio x D, rounded, at least 1)."""
     ratios = np.asarray(pd_ratios, float)
     ctx = np.asarray(contexts_tokens, float)
@@ -171,7 +171,7 @@ def split_curve(scenario: Scenario, *, points: int = 101) -> dict:
 def offline_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
     """One offline-JCT evaluation from plain arguments (picklable, for process pools and Dask);
     ``scenario`` holds :meth:`Scenario.load`'s arguments (cluster, model, workload, node counts, knobs)."""
-    from .queueing import offline_jct
+    from .serving import offline_jct
 
     r = offline_jct(Scenario.load(**scenario), mode, agents, seed=seed)
     return {"jct_s": r.jct_s, "turns_per_s": r.turns_per_s}
@@ -179,7 +179,7 @@ def offline_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
 
 def simulate_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
     """One simulated offline batch from plain arguments, like :func:`offline_point`."""
-    from .sim import simulate_offline
+    from .serving import simulate_offline
 
     r = simulate_offline(Scenario.load(**scenario), mode, agents, seed=seed)
     return {"jct_s_sim": r.jct_s_sim, "turns_per_s_sim": r.turns_per_s_sim, "events": r.events}

@@ -32,13 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import DpmodelError
+from .errors import RunError
 from .profiles.schema import Provenance
 from .profiles.workload import TrajectorySpec, WorkloadProfile
-
-
-class RunError(DpmodelError, ValueError):
-    """A serving-run result file is malformed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,7 +234,7 @@ def run_workload(run: RunSummary) -> WorkloadProfile:
 
 def predict(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
     """The model's throughput, TTFT and TPOT for the run (open or closed loop)."""
-    from .queueing.online import online_metrics
+    from .serving import online_metrics
 
     sc = dataclasses.replace(scenario, workload=run_workload(run), request_classes=())
     if run.loop == "open":

@@ -56,7 +56,7 @@ def test_closed_form_equals_the_lp_over_varied_scenarios(highs_only):
             where = f"{kw} {mode}"
             assert cf.turns_per_s == pytest.approx(lp.turns_per_s, rel=1e-9), where
             assert cf.split_de_frac == pytest.approx(lp.split_de_frac, abs=1e-6), where
-            assert set(cf.binding) == set(lp.binding), where
+            assert set(cf.bottlenecks) == set(lp.bottlenecks), where
             for a, b in zip(cf.resources, lp.resources, strict=True):
                 assert a.name == b.name
                 assert a.shadow_price == pytest.approx(b.shadow_price, rel=1e-9, abs=1e-12), (where, a.name)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dpmodel.errors import ProfileError
-from dpmodel.queueing.fig7 import KNOBS, load_calibration, predict, speedup_errors
+from dpmodel.fig7 import KNOBS, load_calibration, predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
 
 
@@ -43,7 +43,7 @@ def test_predictions_keep_the_paper_ordering(cells):
 
 def test_runs_are_built_as_the_paper_builds_them():
     """500 trajectories; a larger run adds copies of sampled ones with a first round prepended."""
-    from dpmodel.queueing.fig7 import paper_trajectories, run_trajectories, scenario_for
+    from dpmodel.fig7 import paper_trajectories, run_trajectories, scenario_for
     from dpmodel.reference import PAPER_TRAJECTORIES_PER_SET
 
     sc = scenario_for("ds-27b", "agentic-32k")

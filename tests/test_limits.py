@@ -8,8 +8,8 @@ import math
 import pytest
 
 from dpmodel.cli import main
-from dpmodel.queueing.online import online_metrics, saturated_resource, slo_capacity
 from dpmodel.scenario import Scenario
+from dpmodel.serving import online_metrics, saturated_resource, slo_capacity
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def test_capacity_tpot_slo_binds_when_tight(sc):
 
 def test_saturated_resource_past_saturation(sc):
     name, util, f = saturated_resource(sc, "basic", 1.0)
-    assert name == "pe.gpu" and util > 1 and f == 0.0
+    assert name == "pe.gpu.time" and util > 1 and f == 0.0
     # the snic bound: with a slow storage NIC the storage NIC saturates first, whatever the split
     slow = Scenario.load(overrides={"cluster": {"node.snic_Gbps": 25}})
     name, util, _ = saturated_resource(slow, "layerwise", 2.0)
@@ -66,9 +66,9 @@ def test_online_token_rates(capsys):
     assert d["tokens_per_s_per_user"] == pytest.approx(1 / d["tpot_s"])
     sc = Scenario.load()
     k = sc.classes()[0]
-    assert d["uncached_prompt_tokens_per_s"] == pytest.approx(d["turn_rate_per_s"] * k.append_tokens)
+    assert d["uncached_prompt_tokens_per_s"] == pytest.approx(d["turns_per_s"] * k.append_tokens)
     assert d["prompt_tokens_per_s"] / d["uncached_prompt_tokens_per_s"] > 10  # the agentic workload is mostly cache hits
-    assert d["tokens_per_s_per_gpu"] == pytest.approx(d["turn_rate_per_s"] * k.generated_tokens / 48)
+    assert d["tokens_per_s_per_gpu"] == pytest.approx(d["turns_per_s"] * k.generated_tokens / 48)
 
 
 def test_plan_token_rates_consistent(capsys):

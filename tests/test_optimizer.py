@@ -30,7 +30,7 @@ def test_snic_only_closed_form(P, D):
     assert dual.turns_per_s == pytest.approx((P + D) * S / H, rel=1e-6)
     assert dual.split_de_frac == pytest.approx(D / (P + D), abs=1e-6)
     assert dual.turns_per_s / layer.turns_per_s == pytest.approx(1 + D / P, rel=1e-6)
-    assert set(dual.binding) == {"pe.snic.read", "de.snic.read"}
+    assert set(dual.bottlenecks) == {"pe.snic.read", "de.snic.read"}
     assert layer.bottleneck == "pe.snic.read"
 
 
@@ -89,7 +89,7 @@ def test_lp_matches_vectorized_closed_form(p):
         lp = analyse_mode(sc, mode)
         vec = sweep_throughput(sc, mode)
         assert lp.turns_per_s == pytest.approx(float(vec["turns_per_s"]), rel=1e-6), mode
-        if mode == "dualpath" and set(lp.binding) == {"pe.snic.read", "de.snic.read"}:
+        if mode == "dualpath" and set(lp.bottlenecks) == {"pe.snic.read", "de.snic.read"}:
             # where both storage-NIC sides bind, the optimal split is unique
             assert lp.split_de_frac == pytest.approx(float(vec["split_de_frac"]), abs=1e-5)
 

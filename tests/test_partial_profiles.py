@@ -200,9 +200,10 @@ def test_set_reaches_online_and_sweep(capsys):
     two = json.loads(capsys.readouterr().out)
     assert main(["online", "--aps", "0.5", "--mode", "layerwise", "--json"]) == 0
     one = json.loads(capsys.readouterr().out)
-    assert two["utilization"]["pe.snic.read"] < one["utilization"]["pe.snic.read"]
+    snic = {r["name"]: r["utilization_frac"] for r in two["utilization"]}, {r["name"]: r["utilization_frac"] for r in one["utilization"]}
+    assert snic[0]["pe.snic.read"] < snic[1]["pe.snic.read"]
     assert main(["sweep", "--mode", "layerwise", "--json", "--set", "cluster.node.snic_count=2"]) == 0
     sw2 = json.loads(capsys.readouterr().out)
     assert main(["sweep", "--mode", "layerwise", "--json"]) == 0
     sw1 = json.loads(capsys.readouterr().out)
-    assert sw2[0]["turns_per_s"] > sw1[0]["turns_per_s"]
+    assert sw2["rows"][0]["turns_per_s"] > sw1["rows"][0]["turns_per_s"]

@@ -38,7 +38,7 @@ def test_resource_utilization_highlights_exactly_the_binding(res):
     fig = plots.resource_utilization(dp)
     bar = fig.data[0]
     hot = {name for name, c in zip(bar.y, bar.marker.color, strict=True) if c == plots.HIGHLIGHT}
-    assert hot == set(dp.binding) and len(bar.y) == len(dp.resources)
+    assert hot == set(dp.bottlenecks) and len(bar.y) == len(dp.resources)
     assert all(t.split(" %")[0].replace(".", "").isdigit() for t in bar.text)  # value labels
     assert fig.layout.xaxis.title.text == "utilization [% of capacity]"
 

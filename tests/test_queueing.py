@@ -10,15 +10,14 @@ import pytest
 
 from dpmodel.errors import ScenarioError
 from dpmodel.optimize.latency import compiled_min_ttft, min_ttft_split, solve_min_ttft
-from dpmodel.queueing import Station, drain_jct_s, mva_dpmodel, mva_exact, offline_jct
+from dpmodel.queueing import Station, drain_jct_s, mva_dpmodel, mva_exact
 from dpmodel.queueing.batch import TurnParts, arrivals_pmf, batch_law, gated_batches
 from dpmodel.queueing.erlang import erlang_c_prob, erlang_c_wait_s, least_loaded_wait_frac
 from dpmodel.queueing.links import LinkModel, link_model, load_residence_s
-from dpmodel.queueing.open_model import online_metrics
 from dpmodel.queueing.percentiles import ttft_quantiles
-from dpmodel.queueing.slo import slo_capacity
 from dpmodel.queueing.turn_sample import stratified_draws, turn_sizes, turns_per_agent
 from dpmodel.scenario import Scenario
+from dpmodel.serving import offline_jct, online_metrics, slo_capacity
 
 from .helpers import override
 
@@ -251,7 +250,7 @@ def test_offline_mode_ordering_and_growth():
 
 
 def test_table2_plain_reading_has_more_turns():
-    from dpmodel.queueing import offline_jct_many
+    from dpmodel.serving import offline_jct_many
 
     sc = Scenario.load(model="ds-27b", workload="agentic-64k", prefill_nodes=1, decode_nodes=1)
     (tw,) = offline_jct_many(sc, "oracle", [64], seed=3)

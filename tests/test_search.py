@@ -98,8 +98,8 @@ def test_cli_search_text_json_csv(capsys):
 
 @pytest.mark.slow
 def test_p99_ttft_slo_capacity_on_the_front():
-    from dpmodel.queueing.online import online_metrics
     from dpmodel.search import front_capacity_of
+    from dpmodel.serving import online_metrics
 
     sc = config_scenario(Scenario.load(), {"prefill_nodes": 2, "decode_nodes": 4, "snics_per_node": 1, "prefill_engine_gpus": 8})
     r = front_capacity_of(sc, "dualpath", ttft_mean_s=4.0, tpot_s=0.05, ttft_p99_s=1.0)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from dpmodel.plan import analyse_mode
-from dpmodel.queueing import offline_jct
 from dpmodel.scenario import Scenario
-from dpmodel.sim import FluidNet, simulate_offline, simulate_saturated
+from dpmodel.serving import offline_jct, simulate_offline, simulate_saturated
+from dpmodel.sim import FluidNet
 
 SCENARIOS = {
     "v3.2-2P4D-64k": Scenario.load(),
@@ -221,8 +221,8 @@ def test_fluid_net_matches_brute_force(seed):
 
 
 def test_online_mode_rate_determinism_and_percentiles():
-    from dpmodel.queueing.online import turns_per_agent
-    from dpmodel.sim import simulate_online
+    from dpmodel.queueing.turn_sample import turns_per_agent
+    from dpmodel.serving import simulate_online
 
     sc = SCENARIOS["ds27b-1P1D-32k"]
     aps = 1.0
@@ -238,7 +238,7 @@ def test_online_mode_rate_determinism_and_percentiles():
 
 
 def test_online_latency_rises_with_load():
-    from dpmodel.sim import simulate_online
+    from dpmodel.serving import simulate_online
 
     sc = SCENARIOS["ds27b-1P1D-32k"]
     lo = simulate_online(sc, "layerwise", aps=0.5, duration_s=200.0, seed=2).ttft_s_sim["mean"]
@@ -248,7 +248,7 @@ def test_online_latency_rises_with_load():
 
 def test_replications_stop_on_the_simulators_own_spread():
     from dpmodel.errors import ScenarioError
-    from dpmodel.sim import replicate_online, simulate_online
+    from dpmodel.serving import replicate_online, simulate_online
 
     sc = SCENARIOS["qwen32b-1P2D-32k"]
     kw = {"aps": 0.3, "duration_s": 40.0, "warmup_s": 20.0}
@@ -272,7 +272,7 @@ def test_replications_stop_on_the_simulators_own_spread():
 
 
 def test_trace_mode_replays_timestamps():
-    from dpmodel.sim import simulate_trace
+    from dpmodel.serving import simulate_trace
     from dpmodel.workload.traces import TraceRequest
 
     sc = SCENARIOS["ds27b-1P1D-32k"]
@@ -288,7 +288,7 @@ def test_trace_mode_replays_timestamps():
 
 
 def test_trace_mode_on_public_trace(traces_dir):
-    from dpmodel.sim import simulate_trace
+    from dpmodel.serving import simulate_trace
     from dpmodel.workload.traces import InfiniteCache, open_trace
 
     sc = SCENARIOS["v3.2-2P4D-64k"]
@@ -386,8 +386,8 @@ def _ttft_cells():
 @pytest.mark.parametrize(("name", "mode", "load"), list(_ttft_cells()))
 def test_online_mean_ttft_matches_open_model(name, mode, load):
     """Mean TTFT, open-network model vs simulator, within 15 % where every utilization <= 0.8."""
-    from dpmodel.queueing.online import online_metrics, turns_per_agent
-    from dpmodel.sim import replicate_online
+    from dpmodel.queueing.turn_sample import turns_per_agent
+    from dpmodel.serving import online_metrics, replicate_online
 
     sc = SCENARIOS[name]
     lp = analyse_mode(sc, mode)

@@ -9,10 +9,10 @@ import pytest
 
 from dpmodel.cli import main
 from dpmodel.errors import InfeasibleError, ProfileError, ScenarioError
-from dpmodel.optimize.sizing import _with_hw, size_cluster
 from dpmodel.profiles import load_cost
-from dpmodel.queueing.online import slo_capacity
 from dpmodel.scenario import Scenario
+from dpmodel.serving import slo_capacity
+from dpmodel.sizing import _with_hw, size_cluster
 
 BASE = Scenario.load()
 COST = load_cost("cloud-hopper")
@@ -34,8 +34,8 @@ def test_sizing_meets_target_and_is_verified(sized):
 
 def test_no_cheaper_node_mix_meets_the_target(sized):
     """Every cheaper mix of nodes and NICs (storage sized at 90 % read utilization) fails the target."""
-    from dpmodel.optimize.sizing import STORE_UTIL_FRAC
-    from dpmodel.queueing.online import turns_per_agent
+    from dpmodel.queueing.turn_sample import turns_per_agent
+    from dpmodel.sizing import STORE_UTIL_FRAC
 
     pr = COST.prices
     X = 1.0 * turns_per_agent(BASE)
@@ -72,7 +72,7 @@ def test_size_cli_json(capsys, monkeypatch, sized):
     """The CLI passes its options to size_cluster and prints its result as JSON, nothing else. The
     sizing itself is the module fixture's (the same target, 1 agent/s): the CLI's part is tested
     here, the sizing by the tests above (and by the real CLI run in test_size_cli_real_run)."""
-    import dpmodel.optimize.sizing as sizing
+    import dpmodel.sizing as sizing
 
     seen = {}
 

@@ -46,7 +46,7 @@ def test_sweep_cli(tmp_path, capsys):
     from dpmodel.cli import main
 
     assert main(["sweep", "--axis", "decode_nodes=2,4", "--axis", "context_tokens=16000,64000", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert len(rows) == 4 and all(r["turns_per_s"] > 0 for r in rows)
     by = {(r["decode_nodes"], r["context_tokens"]): r["turns_per_s"] for r in rows}
     assert by[(4.0, 16000.0)] >= by[(2.0, 16000.0)]

@@ -77,9 +77,9 @@ def test_summary_median_and_worst_signed(validation):
 def test_paper_rows_on_one_workload_follow_the_library(validation):
     """One Fig. 7 workload of one model: every mode's JCT, the speedup and TPOT rows are there, and
     the predicted JCT is the library's offline model (not a number stored in the script)."""
-    from dpmodel.queueing.fig7 import load_calibration, run_trajectories, scenario_for
-    from dpmodel.queueing.offline import offline_jct_many
+    from dpmodel.fig7 import load_calibration, run_trajectories, scenario_for
     from dpmodel.reference import FIG7_JCT_S
+    from dpmodel.serving import offline_jct_many
 
     rows = validation.paper_rows(models=("qwen2.5-32b",), workloads=("agentic-32k",))
     tiers = {r.tier for r in rows}
@@ -106,7 +106,7 @@ def test_page_separates_measurements_from_simulator(validation, tmp_path):
 
 def test_fit_section_puts_every_knob_beside_its_range_and_bolds_bounds(validation):
     """The committed bounded roofline fit: every fitted knob inside its sourced range; one at a bound is bold."""
-    from dpmodel.queueing.fig7 import ROOFLINE_KNOB_RANGES
+    from dpmodel.fig7 import ROOFLINE_KNOB_RANGES
 
     fit = validation.roofline_fit()
     assert fit, "dpmodel/catalog/calibration/roofline-oracle.toml is missing (benchmarks/roofline_calibrate.py writes it)"

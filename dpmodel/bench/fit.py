@@ -19,13 +19,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import nnls
 
-from ..errors import DpmodelError
+from ..errors import BenchError
 from ..fileio import atomic_write_text
 from .measure import CSV_COLUMNS, Row
-
-
-class BenchError(DpmodelError, ValueError):
-    """A benchmark file is malformed or a fit is impossible."""
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,9 @@ import cvxpy as cp
 import numpy as np
 
 from ..capacity import minimize_max_affine
-from ..errors import ScenarioError
+from ..errors import SolverError
+from ..results import Result
+from .checks import require_dpp
 from .quiet import QuietStdout
 from .throughput import SOLVERS
 
@@ -62,7 +64,7 @@ class MinTTFTProblem:
         cons += [define_stability(self.f, self.a[i], self.b[i]) for i in range(n_links)]
         cons += [self.prefill_s <= self.t, self.f >= 0, self.f <= 1]
         self.problem = cp.Problem(cp.Minimize(self.t), cons)
-        assert self.problem.is_dcp(dpp=True)
+        require_dpp(self.problem, "min-TTFT split")
 
 
 @functools.lru_cache(maxsize=16)
@@ -71,7 +73,7 @@ def compiled_min_ttft(n_links: int) -> MinTTFTProblem:
 
 
 @dataclass(frozen=True)
-class MinTTFTResult:
+class MinTTFTResult(Result):
     split_de_frac: float
     ttft_s: float  # max(load, prefill part) at the optimum
     solver: str
@@ -100,14 +102,14 @@ def solve_min_ttft(a: np.ndarray, b: np.ndarray, K: np.ndarray, prefill_s: float
         if p.problem.status == cp.OPTIMAL:
             return MinTTFTResult(float(np.clip(p.f.value, 0, 1)), float(p.t.value), solver, "; ".join(notes))
         notes.append(f"{solver} returned {p.problem.status}")
-    raise ScenarioError(f"min-TTFT split: every solver failed ({'; '.join(notes)})")
+    raise SolverError(f"min-TTFT split: every solver failed ({'; '.join(notes)})")
 
 
-def min_ttft_split(scenario, mode: str, turn_rate_per_s: float) -> MinTTFTResult:
-    """The split that minimizes mean TTFT for ``scenario`` at ``turn_rate_per_s`` turns/s."""
-    from ..queueing.online import link_model
+def min_ttft_split(scenario, mode: str, turns_per_s: float) -> MinTTFTResult:
+    """The split that minimizes mean TTFT for ``scenario`` at ``turns_per_s`` turns/s."""
+    from ..queueing.links import link_model
 
-    lm = link_model(scenario, mode, turn_rate_per_s)
+    lm = link_model(scenario, mode, turns_per_s)
     ks = scenario.classes()
     prefill = float(sum(k.weight_frac * scenario.prefill_compute_s(k) for k in ks))
     if not np.any(lm.b != 0):

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..capacity import minimize_max_affine
 from ..errors import InfeasibleError, ScenarioError, SolverError
+from .checks import require_dpp
 from .quiet import QuietStdout
 
 SOLVERS: tuple[str, ...] = ("CLARABEL", "HIGHS", "SCS")
@@ -86,7 +87,7 @@ class ThroughputLP:
         self.constraints = {n: define_capacity_constraint(X, z, self.coef_x[n], self.coef_z[n]) for n in names}
         self.split = define_split_bounds(X, z, self.z_max, n_alt)
         self.problem = cp.Problem(define_objective(X), [*self.constraints.values(), self.split])
-        assert self.problem.is_dcp(dpp=True)
+        require_dpp(self.problem, "throughput LP")
 
     def solve(self, coef_x: np.ndarray, coef_z: np.ndarray, z_max: np.ndarray) -> LPSolution:
         """Solve with normalized coefficients ``coef_x (R,)``, ``coef_z (R, K)``, ``z_max (K,)``."""
@@ -158,7 +159,7 @@ class SplitBalanceLP:
         else:
             cons.append(np.kron(np.eye(n_classes), np.ones((1, n_alt))) @ self.z <= self.z_cap)
         self.problem = cp.Problem(cp.Minimize(self.t), cons)
-        assert self.problem.is_dcp(dpp=True)
+        require_dpp(self.problem, "split-balance LP")
 
     def solve(self, coef_x: np.ndarray, coef_z: np.ndarray, z_max: np.ndarray, X: float) -> np.ndarray | None:
         Xs = X * (1.0 - 1e-7)

@@ -25,19 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
-from ..errors import DpmodelError
+from ..errors import PolicyTableError
 from ..fileio import atomic_write_text
-from .split import optimal_split
+from ..read_split import optimal_split
+from ..version import __version__
 
 SCHEMA_VERSION = 1
 KIND = "dpmodel.policy_table"
 AXES = (("hit_tokens", "tokens"), ("pe_backlog_s", "s"), ("de_backlog_s", "s"))
 VALUE = ("split_de_frac", "frac")
-
-
-class PolicyTableError(DpmodelError, ValueError):
-    """A policy table file is malformed, truncated, or fails its checks."""
 
 
 _SCALARS = (int, float, np.float64)
@@ -68,9 +64,11 @@ class PolicyTable:
         relay = cl.network.rdma_wr_us * 1e-6 * scenario.model.kv_layers_count if relay_s is None else relay_s
         vals = optimal_split(hit_bytes=h[:, None, None] * b, pe_backlog_s=p[None, :, None], de_backlog_s=d[None, None, :],
                              pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay)
-        from ..plan import analyse_mode
+        from ..plan import (
+            lp_split,  # (loading a table needs no solver: the LP is imported only here)
+        )
 
-        static = analyse_mode(scenario, "dualpath").split_de_frac
+        static = lp_split(scenario, "dualpath")
         meta = {
             "scenario": {"fingerprint": scenario.fingerprint(), "cluster": cl.name, "model": scenario.model.name,
                          "workload": scenario.workload.name, "prefill_nodes": scenario.deployment.prefill_nodes_count,

@@ -1,6 +1,7 @@
 """Profiles: TOML files validated into frozen dataclasses (hardware, model, workload)."""
 
 from .hardware import ClusterProfile
+from .hfconfig import load_model
 from .loader import (
     KINDS,
     from_mapping,
@@ -8,7 +9,6 @@ from .loader import (
     list_profiles,
     load_cluster,
     load_cost,
-    load_model,
     load_profile,
     load_workload,
     resolve,

@@ -12,11 +12,14 @@ unknown ``model_type`` is one :class:`~dpmodel.errors.ProfileError` naming it.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import ProfileError
 from ..units import DTYPE_BYTES
+from .loader import apply_overrides, from_mapping, load_profile
+from .model import ModelSpec
 
 _MLA = ("deepseek_v3", "deepseek_v32")
 _GQA_DENSE = ("qwen2", "qwen3", "llama")
@@ -209,8 +212,6 @@ def load_hf_model(name_or_path: str | Path, *, name: str | None = None, kv_dtype
 
     ``overrides`` (``--set model.SECTION.KEY=VALUE``) apply to the built mapping as for a TOML spec.
     """
-    from .loader import apply_overrides, from_mapping
-
     path = config_path(name_or_path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -233,3 +234,15 @@ def with_kv_dtype(model: str | Path, kv_dtype: str):
     if not is_hf_config(model):
         raise ProfileError(f"--kv-dtype {kv_dtype}: only applies to a Hugging Face config.json --model (got {str(model)!r}); edit the TOML spec's kv_cache.dtype instead")
     return load_hf_model(model, kv_dtype=kv_dtype)
+
+
+def load_model(name_or_path: str | Path | ModelSpec, overrides: Mapping[str, Any] | None = None) -> ModelSpec:
+    """A packaged name, a TOML spec, a Hugging Face ``config.json`` (or its folder), or a built spec
+    (here, beside the config reader, so that the TOML loader needs nothing from it)."""
+    if isinstance(name_or_path, ModelSpec):
+        if overrides:
+            raise ProfileError("--set model.*: cannot be combined with --kv-dtype; give the KV dtype with --set model.kv_cache.dtype=... instead")
+        return name_or_path
+    if is_hf_config(name_or_path):
+        return load_hf_model(name_or_path, overrides=overrides)
+    return load_profile("model", name_or_path, overrides)

@@ -303,19 +303,6 @@ def load_cluster(name_or_path: str | Path, overrides: Mapping[str, Any] | None =
     return load_profile("cluster", name_or_path, overrides)
 
 
-def load_model(name_or_path: str | Path | ModelSpec, overrides: Mapping[str, Any] | None = None) -> ModelSpec:
-    """A packaged name, a TOML spec, a Hugging Face ``config.json`` (or its folder), or a built spec."""
-    if isinstance(name_or_path, ModelSpec):
-        if overrides:
-            raise ProfileError("--set model.*: cannot be combined with --kv-dtype; give the KV dtype with --set model.kv_cache.dtype=... instead")
-        return name_or_path
-    from .hfconfig import is_hf_config, load_hf_model
-
-    if is_hf_config(name_or_path):
-        return load_hf_model(name_or_path, overrides=overrides)
-    return load_profile("model", name_or_path, overrides)
-
-
 def load_workload(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> WorkloadProfile:
     return load_profile("workload", name_or_path, overrides)
 

@@ -30,7 +30,7 @@ class LinkModel:
     K: np.ndarray
 
 
-def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkModel:
+def link_model(scenario: Scenario, mode: str, turns_per_s: float) -> LinkModel:
     d = scenario.demands(dataclasses.replace(MODES[mode], layerwise=True))
     io = scenario.topology.io_names  # the topology's byte resources; d.units their unit counts
     names, a, b, K = [], [], [], []
@@ -42,9 +42,9 @@ def link_model(scenario: Scenario, mode: str, turn_rate_per_s: float) -> LinkMod
         if c0 == 0 and c1 == 0:
             continue
         names.append(name)
-        a.append(turn_rate_per_s * c0 / d.capacity[i])
-        b.append(turn_rate_per_s * c1 / d.capacity[i])
-        K.append(float(d.units[i]) / turn_rate_per_s)
+        a.append(turns_per_s * c0 / d.capacity[i])
+        b.append(turns_per_s * c1 / d.capacity[i])
+        K.append(float(d.units[i]) / turns_per_s)
     return LinkModel(tuple(names), np.array(a), np.array(b), np.array(K))
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from ..errors import ScenarioError
+from ..results import Result
 from ..scenario import MODES, Scenario
 from ..workload.classes import classes_from_turns
 from ..workload.synth import synthesize_workload
@@ -67,7 +68,7 @@ def build_network(scenario: Scenario, mode: str, de_frac):
 
 
 @dataclass(frozen=True)
-class OfflineResult:
+class OfflineResult(Result):
     mode: str
     agents: int
     jct_s: float
@@ -77,9 +78,6 @@ class OfflineResult:
     split_de_frac: float
     decode_tpot_s: float  # at full population
     seed: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def _work_in_mean_turns(scenario: Scenario, ts: TrajectorySet) -> np.ndarray:
@@ -118,12 +116,15 @@ def offline_jct(
     gen_scale: float = 1.0,
     trajectories: TrajectorySet | None = None,
     de_frac: float | None = None,
+    lp_split: Callable[[Scenario, str], float] | None = None,
 ) -> OfflineResult:
-    """JCT of ``agents`` agents in ``mode`` (``basic``, ``layerwise``, ``dualpath``, ``oracle``)."""
+    """JCT of ``agents`` agents in ``mode`` (``basic``, ``layerwise``, ``dualpath``, ``oracle``);
+    ``de_frac`` and ``lp_split`` as in :func:`offline_jct_many`."""
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     (res,) = offline_jct_many(
-        scenario, mode, [int(agents)], seed=seed, append_scale=append_scale, gen_scale=gen_scale, trajectories=trajectories, de_frac=de_frac
+        scenario, mode, [int(agents)], seed=seed, append_scale=append_scale, gen_scale=gen_scale, trajectories=trajectories, de_frac=de_frac,
+        lp_split=lp_split
     )
     return res
 
@@ -139,6 +140,7 @@ def offline_jct_many(
     trajectories: TrajectorySet | None = None,
     de_frac: float | None = None,
     turns_reading: str = "turn-weighted",
+    lp_split: Callable[[Scenario, str], float] | None = None,
 ) -> list[OfflineResult]:
     """JCTs for several batch sizes from one MVA recursion: the batch of ``n`` agents is the first
     ``n`` of one synthesized set (nested samples), and per-turn demands are that set's means.
@@ -148,6 +150,10 @@ def offline_jct_many(
     ``"plain"``: Turns, Append, Gen and Context as plain means, as if agents manage their context
     (context is not the sum of earlier turns): per-turn demands are Table 2's means and every
     agent's turn count is scaled so the mean is Table 2's Turns.
+
+    ``de_frac``: the split; none given, the throughput LP's split of the scenario as read,
+    ``lp_split(scenario, mode)`` (:func:`dpmodel.plan.lp_split`), needed then for a mode with the
+    decode-side path.
     """
     if turns_reading not in ("turn-weighted", "plain"):
         raise ScenarioError(f"turns_reading = {turns_reading!r}: use 'turn-weighted' or 'plain'")
@@ -170,10 +176,10 @@ def offline_jct_many(
     if de_frac is None:
         de_frac = 0.0
         if MODES[mode].de_path:
-            from ..plan import analyse_mode
-
-            lp = analyse_mode(sc, mode)
-            de_frac = lp.split_de_frac if len(sc.topology.paths) <= 2 else np.array(list(lp.path_shares.values()))
+            if lp_split is None:
+                raise ScenarioError(f"offline model: mode {mode!r} reads through the decode side and no split was given: "
+                                    "pass de_frac=, or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)")
+            de_frac = lp_split(sc, mode)
     stations, dec_fn, hold = build_network(sc, mode, de_frac)
     if np.ndim(de_frac):
         de_frac = float(de_frac[1])

@@ -46,14 +46,15 @@ beside the number.
 
 from __future__ import annotations
 
-import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import ScenarioError
+from ..results import Result, utilization_list
 from ..scenario import MODES, Scenario
 from .batch import TurnParts, gated_batches, layerwise_routes
 from .erlang import least_loaded_wait_frac
@@ -63,16 +64,19 @@ from .turn_sample import batch_draws, turn_sample, turn_sizes, turns_per_agent
 
 LOW_CONFIDENCE_UTIL_FRAC = 0.9
 
+#: the throughput LP's split of a scenario and mode (:func:`dpmodel.plan.lp_split`), passed in by the caller
+LpSplit = Callable[[Scenario, str], float]
+
 #: modes whose scheduler sends each turn to the least-loaded prefill engine (the paper's, in
 #: DualPath and its Oracle; the simulator's dual-path and oracle policies); the others pick at random
 LEAST_LOADED_MODES = ("dualpath", "oracle")
 
 
 @dataclass(frozen=True)
-class OnlineResult:
+class OnlineResult(Result):
     mode: str
     aps: float
-    turn_rate_per_s: float
+    turns_per_s: float
     split_de_frac: float
     ttft_s: dict[str, float]
     ttst_s: float
@@ -85,8 +89,8 @@ class OnlineResult:
     components_s: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        return out
+        """JSON-safe fields; ``utilization`` as the list ``[{"name", "utilization_frac"}]``."""
+        return {**super().to_dict(), "utilization": utilization_list(self.utilization)}
 
 
 
@@ -150,7 +154,7 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
         read = 0.0
         read_i = np.zeros(len(c))
     rho_pe = lam_e * per_turn
-    util["pe.gpu"] = rho_pe
+    util["pe.gpu.time"] = rho_pe
     statics = ts.statics(f"{m.layerwise}:{m.kv_io}:{f if m.layerwise else 0.0!r}")
     if "draws" not in statics:
         statics["draws"] = batch_draws(scenario, f if m.layerwise else None)
@@ -176,7 +180,7 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
     batch = lam * o * tpot / (D * g) if math.isfinite(tpot) else math.inf
     b_max = dec["batch_seqs_per_gpu"]
     util["de.hbm"] = batch / b_max if b_max > 0 else math.inf
-    util["de.gpu"] = x
+    util["de.gpu.tokens"] = x
     if util["de.hbm"] > 1:
         tpot = math.inf
     # TTST: the decode node copies the prompt KV to HBM (H2D through its compute NIC), then one step
@@ -186,16 +190,25 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
             "tpot": tpot, "ttst": ttft + h2d + tpot, "util": util}
 
 
+def need_lp_split(lp_split: LpSplit | None, what: str, mode: str) -> LpSplit:
+    """``lp_split``, or a :class:`~dpmodel.errors.ScenarioError` saying how to give it."""
+    if lp_split is None:
+        raise ScenarioError(f"{what}: mode {mode!r} reads through the decode side and no split was given: pass de_frac=, or "
+                            "lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving, which does)")
+    return lp_split
+
+
 def is_stable(c: dict[str, Any]) -> bool:
     """Every utilization below 1 and finite latencies."""
     return all(v < 1 for v in c["util"].values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
 
 
 def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | None,
-                    dead: dict[float, float] | None = None) -> tuple[float, dict[str, Any]]:
+                    lp_split: LpSplit | None = None, dead: dict[float, float] | None = None) -> tuple[float, dict[str, Any]]:
     """The split and :func:`components` at turn rate ``lam``: ``de_frac`` when given, else the split
     with the lowest mean TTFT of this model among a fixed set (a grid and the throughput LP's
-    split): a minimum over fixed splits, so latency still rises with load.
+    split, ``lp_split(scenario, mode)``, needed then): a minimum over fixed splits, so latency still
+    rises with load.
 
     ``dead``: for a caller that evaluates many loads (a bisection), the lowest turn rate at which
     each split's TTFT was infinite (filled in here); a split is not evaluated again at a rate at or
@@ -205,10 +218,9 @@ def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | 
     if de_frac is not None or not MODES[mode].de_path:
         f = 0.0 if de_frac is None else de_frac
         return f, components(scenario, mode, lam, f)
-    from ..plan import analyse_mode
-
-    lp_split = turn_sample(scenario).value("lp_split:" + mode, lambda: float(analyse_mode(scenario, mode).split_de_frac))
-    cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_split})
+    split_of = need_lp_split(lp_split, "online model", mode)
+    lp_f = turn_sample(scenario).value("lp_split:" + mode, lambda: float(split_of(scenario, mode)))
+    cands = sorted({*np.linspace(0.0, 1.0, 11).tolist(), lp_f})
     if dead is None:
         return min(((f, components(scenario, mode, lam, f)) for f in cands), key=lambda fc: fc[1]["ttft"])
     best = None
@@ -225,14 +237,17 @@ def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | 
     return best
 
 
-def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None) -> OnlineResult:
-    """Online metrics at agent arrival rate ``aps`` [agents/s] in ``mode``."""
+def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None,
+                   lp_split: LpSplit | None = None) -> OnlineResult:
+    """Online metrics at agent arrival rate ``aps`` [agents/s] in ``mode``, at split ``de_frac``, else
+    at the best of the candidate splits (:func:`best_components`; ``lp_split`` then needed for a
+    mode with the decode-side path)."""
     if mode not in MODES:
         raise ScenarioError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
     if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
         raise ScenarioError(f"aps = {aps!r}: must be a number > 0 (agents per second)")
     lam = aps * turns_per_agent(scenario)
-    de_frac, c = best_components(scenario, mode, lam, de_frac)
+    de_frac, c = best_components(scenario, mode, lam, de_frac, lp_split)
     util = c["util"]
     stable = is_stable(c)
     mean = c["ttft"]

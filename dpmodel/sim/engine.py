@@ -236,7 +236,9 @@ class ServingSim:
     """The simulated cluster for one scenario and policy."""
 
     def __init__(self, scenario: Scenario, policy: str, seed: int = 0, de_frac: float | None = None, policy_table=None,
-                 snic_window_s: float = 10.0, read_concurrency: int = 32):
+                 snic_window_s: float = 10.0, read_concurrency: int = 32, lp_split=None):
+        # lp_split: the throughput LP's split of a scenario and mode (dpmodel.plan.lp_split), the static
+        # split of the dualpath policies when de_frac is not given
         if policy not in POLICIES:
             raise ScenarioError(f"unknown policy {policy!r}: use one of {', '.join(POLICIES)}")
         if policy == "dualpath-table" and policy_table is None:
@@ -287,9 +289,10 @@ class ServingSim:
         if de_frac is None:
             de_frac = 0.0
             if self.mode.de_path and policy in ("dualpath", "dualpath-static"):
-                from ..plan import analyse_mode
-
-                de_frac = analyse_mode(scenario, "dualpath").split_de_frac
+                if lp_split is None:
+                    raise ScenarioError(f"simulator: policy {policy!r} reads at a static split and none was given: pass de_frac=, "
+                                        "or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)")
+                de_frac = lp_split(scenario, "dualpath")
         self.de_frac = float(de_frac)
         # the paper's constants, in seconds of reading / of one GPU's prefill
         ks = scenario.classes()
@@ -460,7 +463,7 @@ class ServingSim:
             if p in ("dualpath-queue", "dualpath-paper"):
                 t.f = 1.0 if bd < bp else 0.0
             elif p == "dualpath-split":
-                from ..policy.split import optimal_split
+                from ..read_split import optimal_split
 
                 cap_p, cap_d = self.pe_snic[t.pe.node].cap, self.de_snic[t.de.node].cap
                 t.f = float(optimal_split(hit_bytes=H, pe_backlog_s=bp, de_backlog_s=bd, pe_Bps=cap_p, de_Bps=cap_d))
@@ -575,7 +578,7 @@ class ServingSim:
             kind = ".".join([parts[0][:2], *[p for p in parts[1:] if not p.startswith("g")]]) if parts[0][:2] in ("pe", "de") else L.name
             groups.setdefault(kind, []).append(L.bytes_done / (L.cap * T))
         out = {k: float(np.mean(v)) for k, v in groups.items()}
-        out["pe.gpu"] = float(np.mean([e.busy_s for e in self.pes])) / T
+        out["pe.gpu.time"] = float(np.mean([e.busy_s for e in self.pes])) / T
         for e in self.des:
             e._account()
         out["de.hbm"] = float(np.mean([e.area_bytes / e.budget for e in self.des])) / T

@@ -18,13 +18,13 @@ import dataclasses
 import math
 import sys
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from ..errors import ScenarioError, WorkloadError
 from ..queueing.offline import trajectories_for
+from ..results import Result
 from ..workload.synth import synthesize_workload
 from ..workload.traces import percentiles
 from ..workload.trajectory import TrajectorySet
@@ -32,7 +32,7 @@ from .engine import ServingSim, Turn
 
 
 @dataclass(frozen=True)
-class SimResult:
+class SimResult(Result):
     mode: str  # the policy
     kind: str  # offline | online | trace | saturated
     agents: int
@@ -52,9 +52,6 @@ class SimResult:
     littles_law: dict[str, float]
     events: int
     ttft_components_s_sim: dict[str, float] = dataclasses.field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:
@@ -118,14 +115,15 @@ def _agent(sim: ServingSim, j: int, turns: list[tuple], window: tuple[float, flo
 
 
 def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, trajectories: TrajectorySet | None = None,
-                     policy_table=None, quiet: bool = True) -> SimResult:
-    """n agents start together and replay their trajectories turn by turn; JCT."""
+                     policy_table=None, quiet: bool = True, de_frac: float | None = None, lp_split=None) -> SimResult:
+    """n agents start together and replay their trajectories turn by turn; JCT. ``de_frac``,
+    ``lp_split``: the static split, as in :class:`ServingSim`."""
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     ts = trajectories if trajectories is not None else trajectories_for(scenario, int(agents), seed=seed)
     if ts.agents_count < agents:
         raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {agents} asked for")
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
     total = int(ts.offsets[agents])
@@ -153,11 +151,12 @@ def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, traje
 def _turn_durations_s(scenario, aps: float, ts: TrajectorySet) -> np.ndarray:
     """Each turn's expected duration for the warm start: its prefill at zero load plus decoding its
     tokens at the open model's TPOT (zero-load TPOT if the model is unstable there)."""
-    from ..queueing.online import online_metrics
+    from ..queueing.open_model import online_metrics
 
-    tpot = online_metrics(scenario, "oracle", aps).tpot_s  # decode does not depend on the read path
+    # decode does not depend on the read path: any split gives the same TPOT
+    tpot = online_metrics(scenario, "oracle", aps, de_frac=0.0).tpot_s
     if not math.isfinite(tpot):
-        tpot = online_metrics(scenario, "oracle", 1e-6).tpot_s
+        tpot = online_metrics(scenario, "oracle", 1e-6, de_frac=0.0).tpot_s
     rate = scenario.prefill_rate_flops_per_s()
     comp = np.asarray(scenario.model.prefill_flops(context_tokens=ts.context_tokens(), append_tokens=ts.append_tokens), float) / rate
     return comp + ts.generated_tokens * tpot
@@ -165,7 +164,7 @@ def _turn_durations_s(scenario, aps: float, ts: TrajectorySet) -> np.ndarray:
 
 def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, seed: int = 0,
                     policy_table=None, quiet: bool = True, trajectories: TrajectorySet | None = None, warm_start: bool = True,
-                    de_frac: float | None = None) -> SimResult:
+                    de_frac: float | None = None, lp_split=None) -> SimResult:
     """Poisson agent arrivals at ``aps`` [agents/s]; turns started in [warm-up, warm-up + duration)
     are measured."""
     if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
@@ -200,7 +199,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
         d = dur[pool.offsets[j]:pool.offsets[j + 1]]
         warm_from.append(int(rng.choice(len(d), p=d / d.sum())))
     ts = pool
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
     tracker = {"open": 0}
@@ -243,7 +242,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
 
 
 @dataclass(frozen=True)
-class Replications:
+class Replications(Result):
     """Independent replications of one online run (one seed each, same settings).
 
     The estimate of a mean is the mean over replications and its standard error the replications'
@@ -315,7 +314,7 @@ def replicate_online(scenario, policy: str, *, aps: float, duration_s: float, wa
 
 
 def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_factor: float = 1.0, limit: int | None = None,
-                   policy_table=None, quiet: bool = True) -> SimResult:
+                   policy_table=None, quiet: bool = True, de_frac: float | None = None, lp_split=None) -> SimResult:
     """A trace's requests (:class:`~dpmodel.workload.traces.TraceRequest`) at their own timestamps,
     each one turn (hit from the trace's cache simulation, append = input - hit)."""
     if not speedup_factor > 0:
@@ -334,7 +333,7 @@ def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_fa
     app = np.array([a for _, _, a, _ in rows], float)
     gen = np.array([o for *_, o in rows], float)
     flops = scenario.model.prefill_flops(context_tokens=hit, append_tokens=app)
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
     bar = _progress(len(rows), quiet, "req")
     if bar is not None:
         sim.on_turn_done = lambda _t: bar.update(1)
@@ -362,12 +361,12 @@ def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_fa
 
 
 def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, seed: int = 0, warmup_frac: float = 0.25,
-                       turns: str = "classes") -> SimResult:
+                       turns: str = "classes", de_frac: float | None = None, lp_split=None) -> SimResult:
     """Steady-state throughput: ``agents`` agents loop with no think time over turns drawn at random
     from the scenario's classes (by weight; ``turns="classes"``) or from a synthesized set of the
     workload's turns (``turns="workload"``: real per-turn variation); turns completed after the
     warm-up, per second."""
-    sim = ServingSim(scenario, policy, seed=seed)
+    sim = ServingSim(scenario, policy, seed=seed, de_frac=de_frac, lp_split=lp_split)
     rng = np.random.default_rng(seed + 1)
     start = warmup_frac * horizon_s
     if turns == "classes":

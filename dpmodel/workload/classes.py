@@ -12,12 +12,24 @@ finer bins refine coarser ones, so results converge as classes are added.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ..errors import WorkloadError
 from ..profiles.model import ModelSpec
-from ..scenario import RequestClass
+
+
+@dataclass(frozen=True)
+class RequestClass:
+    """A class of turns: share of all turns, and hit / appended / generated tokens per turn."""
+
+    weight_frac: float
+    hit_tokens: float
+    append_tokens: float
+    generated_tokens: float
+    prefill_flops: float | None = None  # mean FLOPs of the members; None = from the mean tokens
 
 
 def _split(idx: np.ndarray, append: np.ndarray, count: int) -> list[np.ndarray]:

@@ -11,9 +11,8 @@ from ..profiles import WorkloadProfile, load_workload
 from ..profiles.model import ModelSpec
 from ..profiles.schema import Provenance
 from ..profiles.workload import TrajectorySpec
-from ..scenario import RequestClass
 from .agentic import block_tokens
-from .classes import classes_from_turns
+from .classes import RequestClass, classes_from_turns
 from .traces import InfiniteCache, LRUCache, TraceSummary, open_trace, read_trajectories, summarize
 from .trajectory import TrajectorySet
 

@@ -28,10 +28,14 @@ from typing import Any
 import cvxpy as cp
 import numpy as np
 
-from ..errors import InfeasibleError, ScenarioError
-from ..profiles.cost import CostProfile
-from ..scenario import Scenario
-from .quiet import QuietStdout as _QuietStdout
+from .errors import InfeasibleError, ScenarioError, SolverError
+from .optimize.quiet import QuietStdout as _QuietStdout
+from .plan import analyse_mode, lp_split
+from .profiles.cost import CostProfile
+from .queueing.turn_sample import turns_per_agent
+from .results import Result
+from .scenario import Scenario
+from .serving import slo_capacity
 
 
 def _with_hw(scenario: Scenario, *, P: int, D: int, snics: int, store_GBps: float | None) -> Scenario:
@@ -49,7 +53,7 @@ def define_resource_constraint(X: float, z, P, D, W, c: float, s: float, a: floa
 
 
 @dataclass(frozen=True)
-class SizingResult:
+class SizingResult(Result):
     prefill_nodes: int
     decode_nodes: int
     snics_per_node: int
@@ -59,12 +63,9 @@ class SizingResult:
     target_aps: float
     utilization_cap_frac: float
     split_de_frac: float
-    binding: str
+    bottleneck: str
     sensitivities: dict[str, dict[str, float]]
     currency: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def _min_decode_nodes(scenario: Scenario, nodes_max: int) -> int:
@@ -127,7 +128,7 @@ def _solve_milp(scenario: Scenario, X: float, cost: CostProfile, snics: int, u_m
         try:
             prob.solve(solver="HIGHS")
         except cp.error.SolverError as exc:
-            raise ScenarioError(f"sizing MILP: HiGHS failed ({exc})") from None
+            raise SolverError(f"sizing MILP: HiGHS failed ({exc})") from None
     if prob.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):
         return None, cons, prob.status
     v = [float(np.asarray(x.value).reshape(-1)[0]) for x in (P, D, W, z)]
@@ -138,10 +139,9 @@ def _slo_holds(scenario: Scenario, aps: float, *, slo_ttft_s: float, slo_tpot_s:
     """Whether dual-path mean TTFT and TPOT meet their SLOs at ``aps`` (one evaluation of the online
     model, the test each step of :func:`slo_capacity`'s bisection makes): enough to accept or reject
     a candidate cluster, whose full capacity is then computed only if it is kept."""
-    from ..queueing.online import turns_per_agent
-    from ..queueing.open_model import best_components, is_stable
+    from .queueing.open_model import best_components, is_stable
 
-    c = best_components(scenario, "dualpath", aps * turns_per_agent(scenario), None)[1]
+    c = best_components(scenario, "dualpath", aps * turns_per_agent(scenario), None, lp_split)[1]
     return is_stable(c) and c["ttft"] <= slo_ttft_s and c["tpot"] <= slo_tpot_s
 
 
@@ -172,8 +172,6 @@ class _SharedSamples:
 def _explain_infeasible(scenario: Scenario, X: float, snics: int, u_max: float, nodes_max: int) -> str:
     """Which resource cannot carry the target even with the most nodes and storage allowed."""
     sc = _with_hw(scenario, P=nodes_max, D=nodes_max, snics=snics, store_GBps=1e7)
-    from ..plan import analyse_mode
-
     best = analyse_mode(sc, "dualpath")
     return (f"even {nodes_max}P{nodes_max}D with {snics} storage NICs per node carries only "
             f"{best.turns_per_s * u_max:.3g} turns/s at {u_max:.0%} utilization (target {X:.3g}); bound by {best.bottleneck}")
@@ -192,8 +190,6 @@ def size_cluster(
     u_max: float = 0.9,
 ) -> SizingResult:
     """The cheapest cluster whose dual-path capacity under the SLOs meets the target."""
-    from ..queueing.online import slo_capacity, turns_per_agent
-
     if (target_aps is None) == (target_turns_per_s is None):
         raise ScenarioError("give exactly one of target_aps and target_turns_per_s")
     tpa = turns_per_agent(scenario)
@@ -250,10 +246,8 @@ def size_cluster(
                     P, D, s, W, best_cost, cap, chosen = P2, D2, s2, store_need, c2, cap2, cand
     cost_h = best_cost
 
-    from ..plan import analyse_mode
-
     at = analyse_mode(chosen, "dualpath")
-    binding = at.bottleneck  # the resource that saturates first as load grows
+    bottleneck = at.bottleneck  # the resource that saturates first as load grows
     # marginal saturated throughput from the LP duals at the chosen cluster: shadow price x added capacity
     price = {r.name: (r.shadow_price, r.capacity) for r in at.resources}
     per_P = {n: c / P for n, (_, c) in price.items() if n.startswith("pe.")}
@@ -278,4 +272,4 @@ def size_cluster(
         sens[label] = {"delta_max_aps": alt_cap - cap.max_aps, "delta_cost_per_hour": dcost,
                        "delta_saturated_turns_per_s_dual": dual_gain[label]}
     return SizingResult(P, D, s, W, cost_h, cap.max_aps, target, u_max, float(cap.at_max.split_de_frac if cap.at_max else at.split_de_frac),
-                        binding, sens, cost.currency)
+                        bottleneck, sens, cost.currency)

@@ -19,14 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ProfileError
-from ..profiles.loader import parse_toml
-from ..reference import FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
-from ..scenario import Scenario
-from ..workload.trajectory import TrajectorySet
-from .offline import offline_jct_many, trajectories_for
+from .errors import ProfileError
+from .profiles.loader import parse_toml
+from .queueing.offline import trajectories_for
+from .reference import FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
+from .scenario import Scenario
+from .serving import offline_jct_many
+from .workload.trajectory import TrajectorySet
 
-CALIBRATION_FILE = Path(__file__).resolve().parent.parent / "catalog" / "calibration" / "fig7-oracle.toml"
+CALIBRATION_FILE = Path(__file__).resolve().parent / "catalog" / "calibration" / "fig7-oracle.toml"
 KNOBS = ("prefill_efficiency_frac", "decode_step_overhead_s")
 
 

@@ -1,0 +1,75 @@
+"""The serving models with the throughput LP's split filled in (the analysis layer's entry points).
+
+The models (:mod:`dpmodel.queueing`, :mod:`dpmodel.sim`) sit below the optimizer and the plan, so
+they take the throughput LP's split as an argument (``lp_split``, a function of the scenario and
+mode) instead of importing :mod:`dpmodel.plan`. These wrappers pass :func:`dpmodel.plan.lp_split`,
+with every other argument as the model's: use them where the model should pick the LP's split
+itself (a ``dualpath`` or ``oracle`` mode, or a static-split simulator policy, with no ``de_frac``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .plan import lp_path_shares, lp_split
+from .queueing import offline as _offline
+from .queueing import open_model as _open
+from .queueing import slo as _slo
+from .queueing.offline import OfflineResult
+from .queueing.open_model import OnlineResult
+from .queueing.slo import CapacityResult
+from .scenario import Scenario
+from .sim import run as _sim
+
+__all__ = ["lp_split", "offline_jct", "offline_jct_many", "online_metrics", "replicate_online", "saturated_resource",
+           "simulate_offline", "simulate_online", "simulate_saturated", "simulate_trace", "slo_capacity"]
+
+
+def online_metrics(scenario: Scenario, mode: str, aps: float, **kw: Any) -> OnlineResult:
+    """:func:`dpmodel.queueing.open_model.online_metrics` with the LP's split among the candidates."""
+    return _open.online_metrics(scenario, mode, aps, lp_split=lp_split, **kw)
+
+
+def slo_capacity(scenario: Scenario, mode: str, **kw: Any) -> CapacityResult:
+    """:func:`dpmodel.queueing.slo.slo_capacity` with the LP's split among the candidates."""
+    return _slo.slo_capacity(scenario, mode, lp_split=lp_split, **kw)
+
+
+def saturated_resource(scenario: Scenario, mode: str, aps: float) -> tuple[str, float, float]:
+    """:func:`dpmodel.queueing.slo.saturated_resource` with the LP's split among the candidates."""
+    return _slo.saturated_resource(scenario, mode, aps, lp_split=lp_split)
+
+
+def offline_jct(scenario: Scenario, mode: str, agents: int, **kw: Any) -> OfflineResult:
+    """:func:`dpmodel.queueing.offline.offline_jct`, at the LP's split unless ``de_frac`` is given."""
+    return _offline.offline_jct(scenario, mode, agents, lp_split=lp_path_shares, **kw)
+
+
+def offline_jct_many(scenario: Scenario, mode: str, agent_counts: list[int], **kw: Any) -> list[OfflineResult]:
+    """:func:`dpmodel.queueing.offline.offline_jct_many`, at the LP's split unless ``de_frac`` is given."""
+    return _offline.offline_jct_many(scenario, mode, agent_counts, lp_split=lp_path_shares, **kw)
+
+
+def simulate_offline(scenario: Scenario, policy: str, agents: int, **kw: Any) -> _sim.SimResult:
+    """:func:`dpmodel.sim.simulate_offline`; a static-split policy reads at the LP's split."""
+    return _sim.simulate_offline(scenario, policy, agents, lp_split=lp_split, **kw)
+
+
+def simulate_online(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimResult:
+    """:func:`dpmodel.sim.simulate_online`; a static-split policy reads at the LP's split."""
+    return _sim.simulate_online(scenario, policy, lp_split=lp_split, **kw)
+
+
+def simulate_trace(scenario: Scenario, policy: str, requests, **kw: Any) -> _sim.SimResult:
+    """:func:`dpmodel.sim.simulate_trace`; a static-split policy reads at the LP's split."""
+    return _sim.simulate_trace(scenario, policy, requests, lp_split=lp_split, **kw)
+
+
+def simulate_saturated(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimResult:
+    """:func:`dpmodel.sim.simulate_saturated`; a static-split policy reads at the LP's split."""
+    return _sim.simulate_saturated(scenario, policy, lp_split=lp_split, **kw)
+
+
+def replicate_online(scenario: Scenario, policy: str, **kw: Any) -> _sim.Replications:
+    """:func:`dpmodel.sim.replicate_online`; a static-split policy reads at the LP's split."""
+    return _sim.replicate_online(scenario, policy, lp_split=lp_split, **kw)
