@@ -139,7 +139,7 @@ def run_trajectories_cached(sc: Scenario, model: str, wl: str, agents: int, seed
     """A run's agents depend on the workload and the model's name only (not on kernel knobs): reused across a fit."""
     import json
 
-    from ..profiles.schema import to_plain
+    from .profiles.schema import to_plain
 
     key = (model, wl, agents, seed, agents_from, json.dumps(to_plain(sc.workload), sort_keys=True, default=str))
     if key not in _TS_MEMO:
@@ -216,7 +216,7 @@ def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: t
     """
     from scipy.optimize import minimize_scalar
 
-    from ..profiles.hardware import KernelSpec
+    from .profiles.hardware import KernelSpec
 
     names = tuple(knobs or ROOFLINE_KNOB_RANGES)
     base = {k: min(max(float(getattr(KernelSpec(), k)), ROOFLINE_KNOB_RANGES[k][0]), ROOFLINE_KNOB_RANGES[k][1]) for k in names}

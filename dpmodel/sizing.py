@@ -157,7 +157,7 @@ class _SharedSamples:
         self._by_node: dict[int, Any] = {}
 
     def adopt(self, scenario: Scenario) -> Scenario:
-        from ..queueing.turn_sample import turn_sample
+        from .queueing.turn_sample import turn_sample
 
         ts = turn_sample(scenario)
         src = self._by_node.setdefault(scenario.cluster.node.snic_count, ts)

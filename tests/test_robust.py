@@ -123,7 +123,7 @@ def cheap_report(monkeypatch):
     test how a failed write of the report is reported; the report itself is tested in test_plan.py."""
     import dpmodel.report as report
 
-    monkeypatch.setattr(report, "_figures", lambda scenario, res: [])
+    monkeypatch.setattr(report, "_figures", lambda scenario, res, **kw: [])
 
 
 def _outputs(target: str) -> list[list[str]]:

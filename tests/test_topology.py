@@ -76,9 +76,10 @@ def test_a_path_added_by_a_file_is_picked_up_by_lp_and_sweep(tmp_path):
 
 
 def test_recompute_only_where_reading_binds():
-    """The LP's read-or-recompute decision: where the prefill GPUs bind (the paper's testbed),
+    """The LP's read-or-recompute decision: where the prefill GPUs bind (the paper's testbed with
+    2P5D: at 2P4D the decode GPUs bind as well since the KV bytes count the indexer keys),
     recomputing only costs GPU time and is not chosen; with slow storage NICs it is."""
-    sc = Scenario.load(topology="dualpath-recompute")
+    sc = Scenario.load(topology="dualpath-recompute", decode_nodes=5)
     fast = analyse_mode(sc, "dualpath")
     assert fast.bottleneck == "pe.gpu.time" and fast.path_shares["recompute"] < 1e-6
     slow = analyse_mode(_slow_snic(sc), "dualpath")
@@ -146,7 +147,7 @@ def test_unknown_topology_name():
 def test_offline_model_picks_up_the_path():
     """The closed-network (MVA) model takes the LP's path shares: with slow storage NICs the
     recompute topology finishes the same batch sooner."""
-    from dpmodel.queueing import offline_jct
+    from dpmodel.serving import offline_jct
 
     two = _slow_snic(BASE, context=BASE.workload.trajectory.mean_context_tokens)
     three = _slow_snic(Scenario.load(topology="dualpath-recompute"), context=BASE.workload.trajectory.mean_context_tokens)
