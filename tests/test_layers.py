@@ -55,3 +55,24 @@ def test_an_upward_import_breaks_the_layers(importer, imported):
     assert contract.check(graph, verbose=False).kept
     graph.add_import(importer=importer, imported=imported, line_number=1, line_contents=f"import {imported}")
     assert not contract.check(graph, verbose=False).kept
+
+
+def test_models_take_the_lp_split_as_an_argument():
+    """A model that needs the throughput LP's split and is given none says how to give it; given
+    dpmodel.plan.lp_split (as dpmodel.serving does) it uses that split among its candidates."""
+    from dpmodel.errors import ScenarioError
+    from dpmodel.plan import lp_split
+    from dpmodel.queueing.offline import offline_jct
+    from dpmodel.queueing.open_model import online_metrics
+    from dpmodel.scenario import Scenario
+    from dpmodel.sim import ServingSim
+
+    sc = Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2)
+    for call in (lambda: online_metrics(sc, "dualpath", 0.1), lambda: offline_jct(sc, "dualpath", 4), lambda: ServingSim(sc, "dualpath")):
+        with pytest.raises(ScenarioError, match="lp_split=dpmodel.plan.lp_split"):
+            call()
+    assert online_metrics(sc, "basic", 0.1).split_de_frac == 0.0  # no decode-side path: nothing needed
+    calls = []
+    r = online_metrics(sc, "dualpath", 0.1, lp_split=lambda s, m: calls.append(m) or lp_split(s, m))
+    assert calls == ["dualpath"] and 0.0 <= r.split_de_frac <= 1.0
+    assert ServingSim(sc, "dualpath", lp_split=lp_split).de_frac == pytest.approx(lp_split(sc, "dualpath"))
