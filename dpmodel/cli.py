@@ -200,6 +200,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
     scenario = scenario_from_args(args)  # validate input before importing the solvers
     if args.search and not args.report:
         raise DpmodelError("--search goes with --report FILE.html (the report's Pareto front); for the table use 'dpmodel search'")
+    if args.report:  # a path that cannot be written fails now, not after the report's figures
+        from .fileio import check_output_path
+
+        check_output_path(args.report)
     from .plan import analyse
     from .report import format_plan_text
 
@@ -765,6 +769,10 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise DpmodelError(f"--modes {m!r}: use basic, layerwise, dualpath or oracle")
     cost = load_cost(args.cost, parse_sets(args.set).get("cost")) if args.cost else None
     quiet = args.quiet or args.json or args.csv
+    if args.report:
+        from .fileio import check_output_path
+
+        check_output_path(args.report)
     res = search(scenario, nodes=nodes, snics=args.snics, engines=args.engines, modes=modes, cost=cost, store=args.store,
                  slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, slo_ttft_p90_s=args.slo_ttft_p90_s,
                  slo_ttft_p99_s=args.slo_ttft_p99_s, rank_by=args.rank, front_capacity=args.front_capacity, progress=not quiet)

@@ -66,6 +66,21 @@ def atomic_write_with(path: str | Path, write) -> Path:
     return path
 
 
+def check_output_path(path: str | Path) -> None:
+    """Fail fast, before a long computation, where :func:`atomic_write_with` would fail to start: a
+    folder in the way, a parent that is a file, no permission to create the temporary file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` so that readers see the old file or the whole new one, never a part."""
 

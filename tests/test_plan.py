@@ -42,9 +42,12 @@ def test_tokens_per_s_are_consistent(default_scenario):
         assert m.generated_tokens_per_s == pytest.approx(m.turns_per_s * t.mean_generated_tokens)
 
 
-def test_html_report_is_self_contained(tmp_path, default_scenario, capsys):
+def test_html_report_is_self_contained(tmp_path, default_scenario, capsys, monkeypatch):
+    import dpmodel.report as report
     from dpmodel.cli import main
 
+    # the online model's TTFT curves stubbed (seconds of bisection): tests/test_report_browser.py runs the real report
+    monkeypatch.setattr(report, "_online_curves", lambda scenario: ({}, {}, {}))
     out = tmp_path / "r.html"
     assert main(["plan", "--report", str(out), "--plots", str(tmp_path / "png")]) == 0
     text = out.read_text()
