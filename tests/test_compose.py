@@ -156,3 +156,23 @@ def test_compose_shapes_and_scenario_demands():
     caps = sc.capacities()
     assert caps["pe.snic.read"] == pytest.approx(2 * sc.snic_read_Bps_per_node, rel=1e-15)
     assert caps["de.gpu.tokens"] == pytest.approx(4 * 8 * sc.decode_capacity()["tokens_per_s_per_gpu"], rel=1e-12)
+
+
+def test_envelope_walk_equals_the_crossings_enumeration():
+    """The sweep's closed form (optimize.throughput.min_max_affine) against capacity.minimize_max_affine:
+    the same optimum on random line sets with flat, rising and falling lines."""
+    from dpmodel.capacity import minimize_max_affine
+    from dpmodel.optimize.throughput import min_max_affine
+
+    rng = np.random.default_rng(7)
+    for signs in ("mixed", "up", "down"):
+        a = rng.uniform(0.0, 1.0, (4000, 9))
+        b = rng.normal(0.0, 1.0, (4000, 9))
+        b = np.abs(b) if signs == "up" else -np.abs(b) if signs == "down" else b
+        b[:, 2] = 0.0  # a flat line in every row
+        b[rng.random(b.shape) < 0.2] = 0.0
+        v_ref, f_ref = minimize_max_affine(a, b)
+        v, f = min_max_affine(a, b)
+        np.testing.assert_allclose(v, v_ref, rtol=1e-12)
+        assert np.all((f >= 0) & (f <= 1))
+        np.testing.assert_allclose(np.max(a + b * f[:, None], axis=1), v_ref, rtol=1e-12)
