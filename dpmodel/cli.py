@@ -6,19 +6,14 @@ import argparse
 import difflib
 import json
 import math
-import os
 import sys
 from typing import Any
 
-# One BLAS thread for the CLI unless the environment says otherwise (set before numpy loads): its
-# linear algebra is many small solves (the online model's batch chain, ~100 x 100), where extra BLAS
-# threads only spin; on a loaded 2-core machine they made `capacity` and `size` about 2x slower.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-from . import __version__  # noqa: E402
-from .errors import DpmodelError  # noqa: E402
-from .profiles import KINDS, field_table, list_profiles, load_profile, resolve  # noqa: E402
-from .scenario import (  # noqa: E402
+from . import __version__
+from ._cli_env import BLAS_THREADS  # noqa: F401  (one BLAS thread for the CLI, set before numpy loads)
+from .errors import DpmodelError
+from .profiles import KINDS, field_table, list_profiles, load_profile, resolve
+from .scenario import (
     DEFAULT_CLUSTER,
     DEFAULT_DECODE_NODES,
     DEFAULT_MODEL,
