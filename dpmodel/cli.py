@@ -9,6 +9,7 @@ import math
 import sys
 from typing import Any
 
+from ._cli_env import BLAS_THREADS  # noqa: F401  (one BLAS thread for the CLI, set before numpy loads)
 from .errors import DpmodelError
 from .profiles import KINDS, field_table, list_profiles, load_profile, resolve
 from .scenario import (
