@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy.events import Event, Timeout
 
 from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
@@ -164,7 +165,7 @@ class PrefillEngine:
                 t.t_batch = g0
             if not sim.mode.layerwise and sim.mode.kv_io:
                 yield _all_done(env, [sim.load_basic(t) for t in batch])
-            evs = [env.timeout(tc)]
+            evs = [Timeout(env, tc)]
             if sim.mode.layerwise and sim.mode.kv_io:
                 evs += [e for t in batch for e in sim.load_layerwise(t)]
                 evs += [sim.handoff(t) for t in batch]
@@ -409,11 +410,16 @@ class ServingSim:
     def _paper_pe(self) -> PrefillEngine | None:
         alpha_s = PAPER_ALPHA_S
         c2, c3 = [], []
-        short = [self.read_backlog_s("pe", i) <= alpha_s for i in range(self.P)]
+        short: dict[int, bool] = {}  # per node, computed only for a node with an engine not overloaded
+        beta = self.beta_tokens
         for e in self.pes:
-            if e.tok > self.beta_tokens:
+            if e.tok > beta:
                 continue  # C1, overloaded
-            (c2 if short[e.node] else c3).append(e)
+            i = e.node
+            s = short.get(i)
+            if s is None:
+                s = short[i] = self.read_backlog_s("pe", i) <= alpha_s
+            (c2 if s else c3).append(e)
         if c2:
             return self._least(c2)
         if c3:
@@ -498,9 +504,9 @@ class ServingSim:
         io = self.mode.kv_io
         t.comp_s = t.flops / self.peak
         t.hbm_bytes = (t.hit + t.append + t.gen) * self.b
-        t.done = env.event()
+        t.done = Event(env)
         if self.pe_waiting or not self.decide(t):
-            ev = env.event()
+            ev = Event(env)
             self.pe_waiting.append((t, ev))
             yield ev
         else:
@@ -530,7 +536,7 @@ class ServingSim:
             self._buffer(f"de{de.node}", -handoff)
         step = self._step_s(de)
         t_second = env.now + step
-        yield env.timeout(max(t.gen, 1.0) * step)
+        yield Timeout(env, max(t.gen, 1.0) * step)
         de.release(t.hbm_bytes)
         self.dec_entries += 1
         self.dec_time_sum += env.now - d0

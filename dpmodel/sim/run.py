@@ -29,6 +29,7 @@ from ..workload.synth import synthesize_workload
 from ..workload.traces import percentiles
 from ..workload.trajectory import TrajectorySet
 from .engine import ServingSim, Turn
+from .loop import run
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, traje
     for j in range(int(agents)):
         sim.env.process(run_agent(j))
     sim.env.process(sim.snic_sampler())
-    sim.env.run()
+    run(sim.env)
     if bar is not None:
         bar.close()
     jct = float(max(sim.rec.end)) if sim.rec.end else 0.0
@@ -232,7 +233,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    sim.env.run(until=finished)
+    run(sim.env, until=finished)
     sim.stopped = True
     if bar is not None:
         bar.close()
@@ -295,23 +296,61 @@ class Replications:
 
 
 def replicate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, rel_se: float = 0.04,
-                     min_reps: int = 6, max_reps: int = 40, **kw) -> Replications:
+                     min_reps: int = 6, max_reps: int = 40, workers: int | None = 1, scheduler=None, **kw) -> Replications:
     """:func:`simulate_online` with seeds 1, 2, ... until the mean TTFT's standard error is at most
     ``rel_se`` of the mean (at least ``min_reps`` replications, at most ``max_reps``). The stopping
-    rule looks only at the simulator's own spread, never at a model. Deterministic."""
+    rule looks only at the simulator's own spread, never at a model. Deterministic.
+
+    ``workers`` > 1 (or None: one per CPU) or a Dask ``scheduler`` runs the replications in rounds
+    through :func:`dpmodel.sim.fanout.simulate_many` (first ``min_reps`` of them, then as many as
+    there are workers); the stopping rule is applied to the seeds in order, and replications past
+    the one where it stops are dropped, so the result is the serial one."""
     if not (isinstance(rel_se, int | float) and rel_se > 0):
         raise ScenarioError(f"rel_se = {rel_se!r}: must be a number > 0 (e.g. 0.04 for a 4 % standard error)")
     if not (isinstance(min_reps, int) and isinstance(max_reps, int) and 2 <= min_reps <= max_reps):
         raise ScenarioError(f"min_reps = {min_reps!r}, max_reps = {max_reps!r}: need integers with 2 <= min_reps <= max_reps")
     if "seed" in kw:
         raise ScenarioError("seed: replications use seeds 1, 2, ...; do not pass one")
+    opts = {"aps": aps, "duration_s": duration_s, "warmup_s": warmup_s, **kw}
+    if workers == 1 and scheduler is None:
+        def batch(seeds):
+            return [simulate_online(scenario, policy, seed=s, **opts) for s in seeds]
+        size = 1
+    else:
+        from .fanout import simulate_many
+
+        opts["quiet"] = True  # no progress bars from the workers
+
+        def batch(seeds):
+            return simulate_many([{"kind": "online", "scenario": scenario, "policy": policy, "seed": s, "options": opts} for s in seeds],
+                                 workers=workers, scheduler=scheduler)
+        size = _pool_size(workers, scheduler)
     runs: list[SimResult] = []
     while len(runs) < max_reps:
-        runs.append(simulate_online(scenario, policy, aps=aps, duration_s=duration_s, warmup_s=warmup_s, seed=len(runs) + 1, **kw))
-        reps = Replications(tuple(runs), float(rel_se))
-        if len(runs) >= min_reps and reps.ttft_mean_se_s <= rel_se * reps.ttft_mean_s:
-            return reps
+        want = max(min_reps - len(runs), size, 1)
+        new = batch(range(len(runs) + 1, min(len(runs) + want, max_reps) + 1))
+        for r in new:  # the serial stopping rule, replication by replication
+            runs.append(r)
+            reps = Replications(tuple(runs), float(rel_se))
+            if len(runs) >= min_reps and reps.ttft_mean_se_s <= rel_se * reps.ttft_mean_s:
+                return reps
     return Replications(tuple(runs), float(rel_se))
+
+
+def _pool_size(workers: int | None, scheduler) -> int:
+    """How many replications one round runs: the local workers, or the Dask cluster's threads."""
+    import os
+
+    if scheduler is not None:
+        try:
+            from distributed import Client
+
+            if isinstance(scheduler, Client):
+                return max(sum(scheduler.nthreads().values()), 1)
+        except ImportError:  # pragma: no cover - distributed is a dependency
+            pass
+        return os.cpu_count() or 1
+    return workers if workers is not None else (os.cpu_count() or 1)
 
 
 def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_factor: float = 1.0, limit: int | None = None,
@@ -353,7 +392,7 @@ def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_fa
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    sim.env.run()
+    run(sim.env)
     if bar is not None:
         bar.close()
     horizon = float(max(sim.rec.end))
@@ -393,7 +432,7 @@ def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, 
     for j in range(agents):
         sim.env.process(looping(j))
     sim.env.process(sim.snic_sampler())
-    sim.env.run(until=horizon_s)
+    run(sim.env, until=horizon_s)
     res = _result(sim, "saturated", agents, None, seed, horizon_s, None)
     done = sum(1 for e in sim.rec.end if e >= start)
     return dataclasses.replace(res, turns_per_s_sim=done / (horizon_s - start))
