@@ -301,7 +301,9 @@ class ServingSim:
         self.rec = TurnRecord()
         self.de_bytes = 0.0
         self.all_bytes = 0.0
-        self.buf = {f"pe{i}": 0.0 for i in range(self.P)} | {f"de{j}": 0.0 for j in range(self.D)}
+        self.pe_key = [f"pe{i}" for i in range(self.P)]  # the buffers' names, built once
+        self.de_key = [f"de{j}" for j in range(self.D)]
+        self.buf = dict.fromkeys(self.pe_key, 0.0) | dict.fromkeys(self.de_key, 0.0)
         self.buf_peak = dict(self.buf)
         self.dec_entries = 0
         self.dec_open: dict[int, float] = {}
@@ -365,10 +367,10 @@ class ServingSim:
         evs = []
         i, j = t.pe.node, t.de.node
         if (1 - t.f) * H > 0:
-            self._buffer(f"pe{i}", (1 - t.f) * H)
+            self._buffer(self.pe_key[i], (1 - t.f) * H)
             evs.append(self._read_one((1 - t.f) * H, self.pe_snic[i], self.pe_dram[i]))
         if t.f * H > 0:
-            self._buffer(f"de{j}", t.f * H)
+            self._buffer(self.de_key[j], t.f * H)
             evs.append(self._read_one(t.f * H, self.de_snic[j], self.de_dram[j]))
         return evs
 
@@ -383,10 +385,10 @@ class ServingSim:
         evs = []
         if (1 - t.f) * H > 0:
             ev = self.net.transfer((1 - t.f) * H, [(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
-            evs.append(self._free_after(ev, f"pe{i}", (1 - t.f) * H))
+            evs.append(self._free_after(ev, self.pe_key[i], (1 - t.f) * H))
         if t.f * H > 0:
             ev = self.net.transfer(t.f * H, [(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.pe_cw[i][k], 1)])
-            evs.append(self._free_after(ev, f"de{j}", t.f * H))
+            evs.append(self._free_after(ev, self.de_key[j], t.f * H))
         return evs
 
     def handoff(self, t: Turn) -> simpy.Event:
@@ -396,7 +398,7 @@ class ServingSim:
         H, A = t.hit * self.b, t.append * self.b
         nbytes = (1 - t.f) * H + A
         i, k, j, m = t.pe.node, t.gpu, t.de.node, t.de.gpu
-        self._buffer(f"de{j}", nbytes)
+        self._buffer(self.de_key[j], nbytes)
         return self.net.transfer(nbytes, [(self.pe_cr[i][k], 1), (self.de_cw[j][m], 1), (self.de_dram[j], 1)])
 
     # ---- decisions ----------------------------------------------------------------------------
@@ -429,7 +431,7 @@ class ServingSim:
     def _paper_de(self, t: Turn) -> DecodeEngine:
         # phase 1: the node (group) with the smallest unfinished tokens
         tok = self.de_node_tok
-        node = min(range(self.D), key=lambda j: (tok[j], j))
+        node = tok.index(min(tok))  # the first of the smallest: min(range(D), key=(tok[j], j)), in C
         group = self.des_by_node[node]
         need = t.hbm_bytes
         Z = PAPER_Z * (need / self.b + tok[node]) / len(group)
@@ -533,7 +535,7 @@ class ServingSim:
         self.dec_open[id(t)] = d0
         if io and H + A > 0:
             yield self.net.transfer(H + A, [(self.de_dram[de.node], 1), (self.de_cr[de.node][de.gpu], 1), (self.de_cw[de.node][de.gpu], 1)])
-            self._buffer(f"de{de.node}", -handoff)
+            self._buffer(self.de_key[de.node], -handoff)
         step = self._step_s(de)
         t_second = env.now + step
         yield Timeout(env, max(t.gen, 1.0) * step)

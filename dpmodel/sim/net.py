@@ -120,7 +120,7 @@ class FluidNet:
             s = L.share
             for f in L.flows:
                 b = f.b
-                if b is not None and b is not L and b.share > s:
+                if b is not L and b is not None and b.share > s:
                     fls = f.links
                     m = fls[0]
                     for L2 in fls:
@@ -134,7 +134,18 @@ class FluidNet:
                     self._seq += 1
                     push(m.bucket, (f.F, self._seq, f, f.ver))
                     dirty[m] = None
-        self._bind(fl, now, dirty, rem=float(nbytes))
+        # bind the new flow to its bottleneck (:meth:`_bind` with its whole size, inlined)
+        m = links[0]
+        for L2 in links:
+            if L2.share < m.share:
+                m = L2
+        rem = float(nbytes)
+        fl.b = m
+        fl.F = (m.V + m.share * (now - m.tV) if m.flows else m.V) + (0.0 if rem < 0.0 else rem)
+        fl.ver += 1
+        self._seq += 1
+        push(m.bucket, (fl.F, self._seq, fl, fl.ver))
+        dirty[m] = None
         self._reschedule(dirty, now)
         return ev
 
