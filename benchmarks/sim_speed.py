@@ -63,19 +63,21 @@ def spawn(tree: pathlib.Path, agents: int, P: int, D: int, policy: str, seed: in
 
 
 def _store() -> list[dict]:
-    return json.loads(STORE.read_text()) if STORE.exists() else []
-
-
-def _save(rows: list[dict]) -> None:
-    from dpmodel.fileio import atomic_write_text
-
-    atomic_write_text(STORE, json.dumps(rows, indent=1) + "\n")
+    """The recorded runs: the store, and any ``sim_speed.*.json`` beside it (runs made at the same
+    time as others, each into its own file with ``--store``)."""
+    rows = []
+    for p in [STORE, *sorted(STORE.parent.glob("sim_speed.*.json"))]:
+        if p.exists():
+            rows += json.loads(p.read_text())
+    return rows
 
 
 def _add(row: dict, section: str, code: str) -> None:
-    rows = _store()
+    from dpmodel.fileio import atomic_write_text
+
+    rows = json.loads(STORE.read_text()) if STORE.exists() else []
     rows.append({"section": section, "code": code, **row})
-    _save(rows)
+    atomic_write_text(STORE, json.dumps(rows, indent=1) + "\n")
     print(json.dumps(rows[-1]), flush=True)
 
 
@@ -155,6 +157,7 @@ def main() -> int:
     ap.add_argument("--paper", action="store_true", help="48P96D with 48K agents")
     ap.add_argument("--timeout-s", type=float, default=None, help="give up a run after this long")
     ap.add_argument("--policy", default="dualpath-paper")
+    ap.add_argument("--store", default=None, help="record the runs in this file (default benchmarks/results/sim_speed.json)")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -163,6 +166,9 @@ def main() -> int:
         print(json.dumps(one(int(a), int(P), int(D), pol, int(s))))
         return 0
     sys.path.insert(0, str(HERE))
+    if args.store:
+        global STORE
+        STORE = pathlib.Path(args.store)
     if args.reference:
         if not args.before:
             print("--reference needs --before PATH (a checkout of the previous code)", file=sys.stderr)

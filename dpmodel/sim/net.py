@@ -103,7 +103,7 @@ class FluidNet:
         now = self.env._now
         fl = Flow(nbytes, tuple(links), tuple(ws), ev)
         dirty: dict[Link, None] = {}
-        for L, w in zip(links, ws):
+        for L, w in zip(links, ws, strict=False):
             if L.flows:  # advance the clock (and busy time) at the old share
                 L.V += L.share * (now - L.tV)
                 L.busy_s += now - L.t_mark
@@ -272,7 +272,7 @@ class FluidNet:
             return
         grown: dict[Link, None] = {}
         for f in done:
-            for L, w in zip(f.links, f.ws):
+            for L, w in zip(f.links, f.ws, strict=False):  # the same length by construction
                 L.V += L.share * (now - L.tV)  # advance (it has flows: f)
                 L.busy_s += now - L.t_mark
                 L.tV = L.t_mark = now
