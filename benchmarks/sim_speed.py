@@ -9,6 +9,7 @@ after, side by side; wall time vs agents and vs cluster size; the paper's larges
     .venv/bin/python benchmarks/sim_speed.py --clusters 2x4,4x8,8x16,16x32 --agents-per-pnode 128
     .venv/bin/python benchmarks/sim_speed.py --paper            # 48P96D, 48K agents (long)
     .venv/bin/python benchmarks/sim_speed.py --render --out benchmarks/results/sim_speed.md
+    .venv/bin/python benchmarks/sim_speed.py --profile 2048 --profile-out /tmp/sim.prof   # cProfile, top 20
 
 Every run is a fresh process (``--one``) so that its peak memory (``ru_maxrss``) is its own; it
 reports wall time, CPU time (``time.process_time``), events, the load average before and after,
@@ -158,6 +159,8 @@ def main() -> int:
     ap.add_argument("--timeout-s", type=float, default=None, help="give up a run after this long")
     ap.add_argument("--policy", default="dualpath-paper")
     ap.add_argument("--store", default=None, help="record the runs in this file (default benchmarks/results/sim_speed.json)")
+    ap.add_argument("--profile", type=int, default=None, metavar="AGENTS", help="cProfile one run here (2P4D) and print the top 20")
+    ap.add_argument("--profile-out", default=None, help="--profile: also write the stats here (for snakeviz, flameprof)")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -166,6 +169,22 @@ def main() -> int:
         print(json.dumps(one(int(a), int(P), int(D), pol, int(s))))
         return 0
     sys.path.insert(0, str(HERE))
+    if args.profile:
+        import cProfile
+        import pstats
+
+        from dpmodel.scenario import Scenario
+        from dpmodel.sim import simulate_offline
+
+        sc = Scenario.load()
+        pr = cProfile.Profile()
+        pr.enable()
+        simulate_offline(sc, args.policy, args.profile, seed=0)
+        pr.disable()
+        if args.profile_out:
+            pr.dump_stats(args.profile_out)
+        pstats.Stats(pr).sort_stats("tottime").print_stats(20)
+        return 0
     if args.store:
         global STORE
         STORE = pathlib.Path(args.store)
