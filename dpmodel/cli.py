@@ -945,8 +945,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         elif args.rel_se is not None:
             from .sim import replicate_online
 
-            reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
-                                    policy_table=table, quiet=quiet, workers=args.workers, scheduler=args.scheduler)
+            try:
+                reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
+                                        policy_table=table, quiet=quiet, workers=args.workers, scheduler=args.scheduler)
+            except (OSError, ValueError) as e:  # the Dask connection (no scheduler there, a bad address)
+                if args.scheduler is None or isinstance(e, DpmodelError):
+                    raise
+                raise DpmodelError(f"--scheduler {args.scheduler}: cannot use that Dask scheduler ({e}); check the address "
+                                   "(e.g. tcp://host:8786) or drop --scheduler for local processes") from None
             r = reps.averaged()
         else:
             r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=seed, policy_table=table,

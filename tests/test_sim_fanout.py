@@ -74,3 +74,4 @@ def test_bad_input():
     from dpmodel.cli import main
 
     assert main(["simulate", "--agents", "4", "--workers", "2"]) == 2
+    assert main(["simulate", "--aps", "0.5", "--duration-s", "20", "--rel-se", "10", "--scheduler", "nosuch://x:1"]) == 2
