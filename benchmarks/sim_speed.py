@@ -154,7 +154,8 @@ def render() -> list[str]:
                   "| cluster | agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for r in sorted(cl, key=lambda r: (r["P"], r["agents"])):
-            lines.append(f"| {r['P']}P{r['D']}D | {r['agents']:,} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | "
+            tag = "" if r["code"] == "after" else f" ({r['code']})"
+            lines.append(f"| {r['P']}P{r['D']}D{tag} | {r['agents']:,} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | "
                          f"{r['events']:,} | {r['events'] / r['cpu_s']:,.0f} | {1e3 * r['cpu_s'] / r['turns']:.3f} | {r['jct_s']:,.0f} | "
                          f"{r['peak_rss_MiB']:,.0f} |")
         lines.append("")
@@ -190,6 +191,7 @@ def main() -> int:
     ap.add_argument("--store", default=None, help="record the runs in this file (default benchmarks/results/sim_speed.json)")
     ap.add_argument("--profile", type=int, default=None, metavar="AGENTS", help="cProfile one run here (2P4D) and print the top 20")
     ap.add_argument("--profile-out", default=None, help="--profile: also write the stats here (for snakeviz, flameprof)")
+    ap.add_argument("--code", default="after", help="a label for these runs' code (shown in the tables when not 'after')")
     ap.add_argument("--render", action="store_true")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -228,7 +230,7 @@ def main() -> int:
         _add(spawn(ROOT, n, 2, 4, args.policy, 0, args.timeout_s), "agents", "after")
     for c in (args.clusters.split(",") if args.clusters else []):
         P, D = (int(x) for x in c.lower().split("x"))
-        _add(spawn(ROOT, args.agents_per_pnode * P, P, D, args.policy, 0, args.timeout_s), "clusters", "after")
+        _add(spawn(ROOT, args.agents_per_pnode * P, P, D, args.policy, 0, args.timeout_s), "clusters", args.code)
     if args.paper:
         _add(spawn(ROOT, 48 * 1024, 48, 96, args.policy, 0, args.timeout_s), "paper", "after")
     if args.render:

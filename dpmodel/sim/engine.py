@@ -411,12 +411,19 @@ class ServingSim:
 
     def _paper_pe(self) -> PrefillEngine | None:
         alpha_s = PAPER_ALPHA_S
-        c2, c3 = [], []
-        short: dict[int, bool] = {}  # per node, computed only for a node with an engine not overloaded
         beta = self.beta_tokens
-        for e in self.pes:
-            if e.tok > beta:
-                continue  # C1, overloaded
+        ok = [e for e in self.pes if not e.tok > beta]  # not C1 (overloaded)
+        if not ok:
+            return None
+        # the least engine of all that are not overloaded is the answer when its node's read queue is
+        # short (then it is the least of C2): one read-queue check instead of one per node (the keys
+        # are unique, names included, so this is the same engine as the full classification below)
+        best = self._least(ok)
+        if self.read_backlog_s("pe", best.node) <= alpha_s:
+            return best
+        c2, c3 = [], []
+        short: dict[int, bool] = {best.node: False}  # per node, computed only for a node with an engine not overloaded
+        for e in ok:
             i = e.node
             s = short.get(i)
             if s is None:
