@@ -158,6 +158,11 @@ def render() -> list[str]:
             lines.append(f"| {r['P']}P{r['D']}D{tag} | {r['agents']:,} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | "
                          f"{r['events']:,} | {r['events'] / r['cpu_s']:,.0f} | {1e3 * r['cpu_s'] / r['turns']:.3f} | {r['jct_s']:,.0f} | "
                          f"{r['peak_rss_MiB']:,.0f} |")
+        for r in cl:
+            twin = [q for q in cl if q["code"] == "after" and (q["P"], q["agents"]) == (r["P"], r["agents"])]
+            if r["code"] != "after" and twin:
+                lines += ["", f"{r['P']}P{r['D']}D ({r['code']}), {r['agents']:,} agents: the same result digest as the run before it "
+                          f"({'identical' if twin[0]['digest'] == r['digest'] else 'DIFFERENT'}: {r['digest']})."]
         lines.append("")
     pp = [r for r in rows if r["section"] == "paper"]
     a = [r for r in ref if r["code"] == "after"]
@@ -167,7 +172,8 @@ def render() -> list[str]:
                   f"Not run. It is 24 times the reference run (24 x the agents, prefill and decode nodes; about 24 x "
                   f"{a[0]['turns']:,} turns and 24 x {a[0]['events']:,} events), so it needs at least 24 x {cpu:.0f} s = "
                   f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn, more since that cost grows with the cluster and the agents "
-                  "(the tables above): over the 10-minute target even on an idle core, and hours of wall time on this shared machine.", ""]
+                  "(the tables above): over the 10-minute target even on an idle core, and hours of wall time on this shared machine. "
+                  "Peak memory grows about linearly with the agents (the tables' peak RSS), some 2-3 GB at 48K agents by that trend.", ""]
     if pp:
         r = pp[-1]
         lines += ["## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline", "",
