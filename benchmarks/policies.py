@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from _common import command_line, emit
 
 from dpmodel import PolicyTable
-from dpmodel.plan import analyse_mode
+from dpmodel.plan import analyse_mode, lp_split
 from dpmodel.queueing.turn_sample import turns_per_agent
 from dpmodel.scenario import Scenario
-from dpmodel.serving import simulate_offline, simulate_online
+from dpmodel.sim.fanout import compare_policies
 
 SCENARIOS = {
     "deepseek-v3.2 2P4D agentic-64k, 512 agents": (Scenario.load(), 512),
@@ -33,7 +33,10 @@ SEEDS = (0, 1)
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=None)
+    ap.add_argument("--workers", type=int, default=None, help="local processes (default one per CPU; 1: here, in turn)")
+    ap.add_argument("--scheduler", default=None, help="an existing Dask cluster's scheduler address")
     args = ap.parse_args()
+    fan = {"workers": args.workers, "scheduler": args.scheduler}
     lines = ["# Read policies in the simulator (offline and online)", "",
              f"Command: `{command_line()}`; {datetime.now(UTC):%Y-%m-%d %H:%M UTC}; seeds {', '.join(map(str, SEEDS))} (mean shown).",
              "Policies: `dualpath` draws each request's side with the throughput LP's static split; `dualpath-queue` reads the whole",
@@ -47,8 +50,9 @@ def main() -> int:
         table = tables[name] = PolicyTable.generate(sc)
         jct = {}
         lines += [f"## {name}", "", "| policy | JCT [s] | TTFT p99 [s] | decode-side reads | storage-NIC max/avg |", "|---|---|---|---|---|"]
+        runs = compare_policies(sc, POLICIES, agents=n, seeds=SEEDS, policy_table=table, lp_split=lp_split, **fan)  # all runs at once
         for pol in POLICIES:
-            rs = [simulate_offline(sc, pol, n, seed=s, policy_table=table if pol == "dualpath-table" else None) for s in SEEDS]
+            rs = runs[pol]
 
             def m(f, rs=rs):
                 return sum(f(r) for r in rs) / len(rs)
@@ -75,9 +79,9 @@ def main() -> int:
             lines.append(f"| {pol} | overloaded: saturated throughput {cap:.1f} turns/s (LP) < offered {lam:.1f} turns/s; "
                          "queues grow without bound | | | | |")
         p99 = {}
+        runs = compare_policies(sc, ONLINE_POLICIES, aps=aps, duration_s=300.0, warmup_s=150.0, seeds=SEEDS, policy_table=table, lp_split=lp_split, **fan)
         for pol in ONLINE_POLICIES:
-            rs = [simulate_online(sc, pol, aps=aps, duration_s=300.0, warmup_s=150.0, seed=s,
-                                  policy_table=table if pol == "dualpath-table" else None) for s in SEEDS]
+            rs = runs[pol]
 
             def m(f, rs=rs):
                 return sum(f(r) for r in rs) / len(rs)

@@ -957,6 +957,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                            f"{args.aps * args.duration_s * 1.5:.3g} expected arrivals; keep it <= {MAX_ARRIVALS:,} (lower --aps or --duration-s)")
     if args.rel_se is not None and args.aps is None:
         raise DpmodelError("--rel-se applies to online runs only: give --aps X --duration-s S, or drop --rel-se")
+    if args.rel_se is None and (args.workers is not None or args.scheduler is not None):
+        raise DpmodelError("--workers/--scheduler apply to replications only: add --rel-se X, or drop them")
     if args.rel_se is not None and args.seed is not None:
         raise DpmodelError("--seed with --rel-se: replications use seeds 1, 2, ...; drop one of them")
     seed = 0 if args.seed is None else args.seed
@@ -987,8 +989,14 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         elif args.rel_se is not None:
             from .serving import replicate_online
 
-            reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
-                                    policy_table=table, quiet=quiet)
+            try:
+                reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
+                                        policy_table=table, quiet=quiet, workers=args.workers, scheduler=args.scheduler)
+            except (OSError, ValueError) as e:  # the Dask connection (no scheduler there, a bad address)
+                if args.scheduler is None or isinstance(e, DpmodelError):
+                    raise
+                raise DpmodelError(f"--scheduler {args.scheduler}: cannot use that Dask scheduler ({e}); check the address "
+                                   "(e.g. tcp://host:8786) or drop --scheduler for local processes") from None
             r = reps.averaged()
         else:
             r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=seed, policy_table=table,
@@ -1144,6 +1152,10 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--rel-se", type=_positive_float, default=None,
                     help="online: independent replications (seeds 1, 2, ...; at least 6, at most 40) until the mean TTFT's standard error "
                          "is this share of it (e.g. 0.04); reports the means over replications")
+    si.add_argument("--workers", type=_positive_int, default=None,
+                    help="--rel-se: replications on this many local processes (default: one per CPU; 1 runs them here, in turn)")
+    si.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                    help="--rel-se: run the replications on an existing Dask cluster (its scheduler address, e.g. tcp://host:8786)")
     si.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     si.add_argument("--json", action="store_true")
     si.set_defaults(func=cmd_simulate)

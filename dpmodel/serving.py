@@ -19,6 +19,7 @@ from .queueing.offline import OfflineResult
 from .queueing.open_model import OnlineResult
 from .queueing.slo import CapacityResult
 from .scenario import Scenario
+from .sim import replicate as _replicate
 from .sim import run as _sim
 
 __all__ = ["lp_split", "offline_jct", "offline_jct_many", "online_metrics", "replicate_online", "saturated_resource",
@@ -70,6 +71,6 @@ def simulate_saturated(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimRe
     return _sim.simulate_saturated(scenario, policy, lp_split=lp_split, **kw)
 
 
-def replicate_online(scenario: Scenario, policy: str, **kw: Any) -> _sim.Replications:
+def replicate_online(scenario: Scenario, policy: str, **kw: Any) -> _replicate.Replications:
     """:func:`dpmodel.sim.replicate_online`; a static-split policy reads at the LP's split."""
-    return _sim.replicate_online(scenario, policy, lp_split=lp_split, **kw)
+    return _replicate.replicate_online(scenario, policy, lp_split=lp_split, **kw)

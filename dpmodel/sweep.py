@@ -14,6 +14,7 @@ from numpy.typing import ArrayLike
 from .compose import Composition, compose
 from .errors import ScenarioError
 from .optimize.throughput import exact_peak
+from .parallel import parallel_sweep  # noqa: F401  (re-exported: dpmodel.sweep.parallel_sweep)
 from .scenario import MODES, Scenario
 
 #: axes a sweep may vary, with what each overrides
@@ -183,52 +184,6 @@ def simulate_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict
 
     r = simulate_offline(Scenario.load(**scenario), mode, agents, seed=seed)
     return {"jct_s_sim": r.jct_s_sim, "turns_per_s_sim": r.turns_per_s_sim, "events": r.events}
-
-
-def parallel_sweep(fn, points: list[dict], *, workers: int | None = None, scheduler: str | None = None) -> list[dict]:
-    """Evaluate ``fn(**point)`` for every point, in order: on a local process pool, or on an
-    existing Dask distributed cluster when ``scheduler`` (its address, or a ``Client``) is given.
-
-    Each result is the point merged with what ``fn`` returned. ``fn`` must be importable
-    (module-level) so that workers can run it. Every finished point ticks the active progress bar
-    (:func:`dpmodel.progress.progress_bar`), if a caller opened one.
-    """
-    from .progress import tick
-
-    if not points:
-        return []
-    if scheduler is not None:
-        from distributed import Client, as_completed
-
-        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
-        try:
-            futures = [client.submit(fn, **p, pure=False) for p in points]
-            for _ in as_completed(futures):  # progress as they finish; results gathered in order below
-                tick(1)
-            results = client.gather(futures)
-        finally:
-            if not isinstance(scheduler, Client):
-                client.close()
-    elif workers == 1:
-        results = []
-        for p in points:
-            results.append(fn(**p))
-            tick(1)
-    else:
-        import concurrent.futures as cf
-        import multiprocessing as mp
-
-        results = []
-        with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-            for r in ex.map(_call, [(fn, p) for p in points]):
-                results.append(r)
-                tick(1)
-    return [{**p, **r} for p, r in zip(points, results, strict=True)]
-
-
-def _call(args):
-    fn, kw = args
-    return fn(**kw)
 
 
 def grid(**axes) -> list[dict]:

@@ -18,7 +18,8 @@ from dpmodel.results import Result
 from dpmodel.scenario import Scenario
 from dpmodel.search import SearchResult
 from dpmodel.serving import online_metrics
-from dpmodel.sim.run import Replications, SimResult
+from dpmodel.sim.replicate import Replications
+from dpmodel.sim.run import SimResult
 from dpmodel.sizing import SizingResult
 
 RESULTS = (ResourceResult, ModeResult, PlanResult, OnlineResult, CapacityResult, OfflineResult, SimResult, Replications,

@@ -2,10 +2,9 @@
 
 from .engine import DYNAMIC_POLICIES, POLICIES, ServingSim, Turn
 from .net import FluidNet
+from .replicate import Replications, replicate_online
 from .run import (
-    Replications,
     SimResult,
-    replicate_online,
     simulate_offline,
     simulate_online,
     simulate_saturated,

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import simpy
+from simpy.events import Event, Timeout
 
 from ..errors import ScenarioError
 from ..scenario import MODES, Scenario
@@ -164,7 +165,7 @@ class PrefillEngine:
                 t.t_batch = g0
             if not sim.mode.layerwise and sim.mode.kv_io:
                 yield _all_done(env, [sim.load_basic(t) for t in batch])
-            evs = [env.timeout(tc)]
+            evs = [Timeout(env, tc)]
             if sim.mode.layerwise and sim.mode.kv_io:
                 evs += [e for t in batch for e in sim.load_layerwise(t)]
                 evs += [sim.handoff(t) for t in batch]
@@ -303,7 +304,9 @@ class ServingSim:
         self.rec = TurnRecord()
         self.de_bytes = 0.0
         self.all_bytes = 0.0
-        self.buf = {f"pe{i}": 0.0 for i in range(self.P)} | {f"de{j}": 0.0 for j in range(self.D)}
+        self.pe_key = [f"pe{i}" for i in range(self.P)]  # the buffers' names, built once
+        self.de_key = [f"de{j}" for j in range(self.D)]
+        self.buf = dict.fromkeys(self.pe_key, 0.0) | dict.fromkeys(self.de_key, 0.0)
         self.buf_peak = dict(self.buf)
         self.dec_entries = 0
         self.dec_open: dict[int, float] = {}
@@ -367,10 +370,10 @@ class ServingSim:
         evs = []
         i, j = t.pe.node, t.de.node
         if (1 - t.f) * H > 0:
-            self._buffer(f"pe{i}", (1 - t.f) * H)
+            self._buffer(self.pe_key[i], (1 - t.f) * H)
             evs.append(self._read_one((1 - t.f) * H, self.pe_snic[i], self.pe_dram[i]))
         if t.f * H > 0:
-            self._buffer(f"de{j}", t.f * H)
+            self._buffer(self.de_key[j], t.f * H)
             evs.append(self._read_one(t.f * H, self.de_snic[j], self.de_dram[j]))
         return evs
 
@@ -385,10 +388,10 @@ class ServingSim:
         evs = []
         if (1 - t.f) * H > 0:
             ev = self.net.transfer((1 - t.f) * H, [(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
-            evs.append(self._free_after(ev, f"pe{i}", (1 - t.f) * H))
+            evs.append(self._free_after(ev, self.pe_key[i], (1 - t.f) * H))
         if t.f * H > 0:
             ev = self.net.transfer(t.f * H, [(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.pe_cw[i][k], 1)])
-            evs.append(self._free_after(ev, f"de{j}", t.f * H))
+            evs.append(self._free_after(ev, self.de_key[j], t.f * H))
         return evs
 
     def handoff(self, t: Turn) -> simpy.Event:
@@ -398,7 +401,7 @@ class ServingSim:
         H, A = t.hit * self.b, t.append * self.b
         nbytes = (1 - t.f) * H + A
         i, k, j, m = t.pe.node, t.gpu, t.de.node, t.de.gpu
-        self._buffer(f"de{j}", nbytes)
+        self._buffer(self.de_key[j], nbytes)
         return self.net.transfer(nbytes, [(self.pe_cr[i][k], 1), (self.de_cw[j][m], 1), (self.de_dram[j], 1)])
 
     # ---- decisions ----------------------------------------------------------------------------
@@ -411,12 +414,24 @@ class ServingSim:
 
     def _paper_pe(self) -> PrefillEngine | None:
         alpha_s = PAPER_ALPHA_S
+        beta = self.beta_tokens
+        ok = [e for e in self.pes if not e.tok > beta]  # not C1 (overloaded)
+        if not ok:
+            return None
+        # the least engine of all that are not overloaded is the answer when its node's read queue is
+        # short (then it is the least of C2): one read-queue check instead of one per node (the keys
+        # are unique, names included, so this is the same engine as the full classification below)
+        best = self._least(ok)
+        if self.read_backlog_s("pe", best.node) <= alpha_s:
+            return best
         c2, c3 = [], []
-        short = [self.read_backlog_s("pe", i) <= alpha_s for i in range(self.P)]
-        for e in self.pes:
-            if e.tok > self.beta_tokens:
-                continue  # C1, overloaded
-            (c2 if short[e.node] else c3).append(e)
+        short: dict[int, bool] = {best.node: False}  # per node, computed only for a node with an engine not overloaded
+        for e in ok:
+            i = e.node
+            s = short.get(i)
+            if s is None:
+                s = short[i] = self.read_backlog_s("pe", i) <= alpha_s
+            (c2 if s else c3).append(e)
         if c2:
             return self._least(c2)
         if c3:
@@ -426,7 +441,7 @@ class ServingSim:
     def _paper_de(self, t: Turn) -> DecodeEngine:
         # phase 1: the node (group) with the smallest unfinished tokens
         tok = self.de_node_tok
-        node = min(range(self.D), key=lambda j: (tok[j], j))
+        node = tok.index(min(tok))  # the first of the smallest: min(range(D), key=(tok[j], j)), in C
         group = self.des_by_node[node]
         need = t.hbm_bytes
         Z = PAPER_Z * (need / self.b + tok[node]) / len(group)
@@ -501,9 +516,9 @@ class ServingSim:
         io = self.mode.kv_io
         t.comp_s = t.flops / self.peak
         t.hbm_bytes = (t.hit + t.append + t.gen) * self.b
-        t.done = env.event()
+        t.done = Event(env)
         if self.pe_waiting or not self.decide(t):
-            ev = env.event()
+            ev = Event(env)
             self.pe_waiting.append((t, ev))
             yield ev
         else:
@@ -530,10 +545,10 @@ class ServingSim:
         self.dec_open[id(t)] = d0
         if io and H + A > 0:
             yield self.net.transfer(H + A, [(self.de_dram[de.node], 1), (self.de_cr[de.node][de.gpu], 1), (self.de_cw[de.node][de.gpu], 1)])
-            self._buffer(f"de{de.node}", -handoff)
+            self._buffer(self.de_key[de.node], -handoff)
         step = self._step_s(de)
         t_second = env.now + step
-        yield env.timeout(max(t.gen, 1.0) * step)
+        yield Timeout(env, max(t.gen, 1.0) * step)
         de.release(t.hbm_bytes)
         self.dec_entries += 1
         self.dec_time_sum += env.now - d0

@@ -25,6 +25,7 @@ import heapq
 import math
 
 import simpy
+from simpy.events import Event, Timeout
 
 
 class Link:
@@ -90,15 +91,19 @@ class FluidNet:
     # ---- flows -------------------------------------------------------------------------------
     def transfer(self, nbytes: float, uses: list[tuple[Link, float]]) -> simpy.Event:
         """Start moving ``nbytes`` over ``uses`` = [(link, weight), ...]; the event fires when done."""
-        ev = self.env.event()
-        uses = [(L, w) for L, w in uses if w > 0 and L.finite]
-        if nbytes <= 0 or not uses:
+        ev = Event(self.env)
+        links, ws = [], []
+        for L, w in uses:
+            if w > 0 and L.finite:
+                links.append(L)
+                ws.append(w)
+        if nbytes <= 0 or not links:
             ev.succeed()
             return ev
-        now = self.env.now
-        fl = Flow(nbytes, tuple(L for L, _ in uses), tuple(w for _, w in uses), ev)
+        now = self.env._now
+        fl = Flow(nbytes, tuple(links), tuple(ws), ev)
         dirty: dict[Link, None] = {}
-        for L, w in uses:
+        for L, w in zip(links, ws, strict=False):
             if L.flows:  # advance the clock (and busy time) at the old share
                 L.V += L.share * (now - L.tV)
                 L.busy_s += now - L.t_mark
@@ -108,14 +113,39 @@ class FluidNet:
             L.share = L.cap / L.W
             dirty[L] = None
         # the shares of these links fell: a flow bound elsewhere but now faster than one of them
-        # moves to it
+        # moves to it (its bottleneck is now at most this link's share, below its old one: it
+        # always moves; the re-binding of :meth:`_bind`, inlined)
+        push = heapq.heappush
         for L in fl.links:
             s = L.share
             for f in L.flows:
                 b = f.b
-                if b is not None and b is not L and b.share > s:
-                    self._bind(f, now, dirty)
-        self._bind(fl, now, dirty, rem=float(nbytes))
+                if b is not L and b is not None and b.share > s:
+                    fls = f.links
+                    m = fls[0]
+                    for L2 in fls:
+                        if L2.share < m.share:
+                            m = L2
+                    rem = f.F - (b.V + b.share * (now - b.tV) if b.flows else b.V)
+                    dirty[b] = None
+                    f.b = m
+                    f.F = (m.V + m.share * (now - m.tV) if m.flows else m.V) + (0.0 if rem < 0.0 else rem)
+                    f.ver += 1
+                    self._seq += 1
+                    push(m.bucket, (f.F, self._seq, f, f.ver))
+                    dirty[m] = None
+        # bind the new flow to its bottleneck (:meth:`_bind` with its whole size, inlined)
+        m = links[0]
+        for L2 in links:
+            if L2.share < m.share:
+                m = L2
+        rem = float(nbytes)
+        fl.b = m
+        fl.F = (m.V + m.share * (now - m.tV) if m.flows else m.V) + (0.0 if rem < 0.0 else rem)
+        fl.ver += 1
+        self._seq += 1
+        push(m.bucket, (fl.F, self._seq, fl, fl.ver))
+        dirty[m] = None
         self._reschedule(dirty, now)
         return ev
 
@@ -127,10 +157,11 @@ class FluidNet:
 
     def backlog_bytes(self, link: Link) -> float:
         """Bytes still to move of the flows now on ``link`` (their whole remaining size)."""
-        now = self.env.now
+        now = self.env._now
         tot = 0.0
-        for f in link.flows:
-            tot += f.rem(now)
+        for f in link.flows:  # f.rem(now), inlined
+            b = f.b
+            tot += f.F - (b.V + b.share * (now - b.tV) if b.flows else b.V)
         return max(tot, 0.0)
 
     def link_bytes(self, link: Link) -> float:
@@ -179,15 +210,21 @@ class FluidNet:
     def _reschedule(self, dirty: dict, now: float) -> None:
         """Push the next completion of every link whose share or bound flows changed."""
         heap, pop, push = self._heap, heapq.heappop, heapq.heappush
+        seq = self._seq
         for L in dirty:
             bk = L.bucket
-            while bk and (bk[0][2].ver != bk[0][3] or bk[0][2].b is not L):
+            while bk:
+                top = bk[0]
+                f = top[2]
+                if f.ver == top[3] and f.b is L:
+                    break
                 pop(bk)
             L.ver += 1
             if bk:
-                self._seq += 1
-                v = L.V + L.share * (now - L.tV)  # bound flows: the link has flows
-                push(heap, (now + max(bk[0][0] - v, 0.0) / L.share, self._seq, L, L.ver))
+                seq += 1
+                x = bk[0][0] - (L.V + L.share * (now - L.tV))  # bound flows: the link has flows
+                push(heap, (now + (0.0 if x < 0.0 else x) / L.share, seq, L, L.ver))  # max(x, 0.0)
+        self._seq = seq
         # arm the timer at the earliest valid completion (stale entries skipped by version)
         while heap and heap[0][3] != heap[0][2].ver:
             pop(heap)
@@ -195,36 +232,47 @@ class FluidNet:
             t = heap[0][0]
             self._timer_at = t
             self._timer_id += 1
-            tid = self._timer_id
-            self.env.timeout(max(t - now, 0.0)).callbacks.append(lambda _e, tid=tid: self._fire(tid))
+            d = t - now
+            tm = Timeout(self.env, 0.0 if d < 0.0 else d)
+            tm.tid = self._timer_id
+            tm.callbacks.append(self._on_timer)
 
-    def _fire(self, tid: int) -> None:
-        if tid != self._timer_id:
-            return
+    def _on_timer(self, tm: Timeout) -> None:
+        if tm.tid == self._timer_id:  # else a timer superseded by an earlier one
+            self._fire()
+
+    def _fire(self) -> None:
         self._timer_at = math.inf
-        now = self.env.now
+        now = self.env._now
         h = self._heap
+        pop = heapq.heappop
         done: list[Flow] = []
         dirty: dict[Link, None] = {}
         # simulated time is a float: completions due within a nanosecond of now count as due
-        while h and h[0][0] <= now + 1e-9:
-            _t, _s, L, ver = heapq.heappop(h)
+        due = now + 1e-9
+        while h and h[0][0] <= due:
+            _t, _s, L, ver = pop(h)
             if ver != L.ver:
                 continue
             dirty[L] = None
-            v = L.vnow(now) + L.share * 1e-9
+            v = (L.V + L.share * (now - L.tV) if L.flows else L.V) + L.share * 1e-9
             bk = L.bucket
-            while bk and (bk[0][0] <= v or bk[0][2].ver != bk[0][3] or bk[0][2].b is not L):
-                _F, _s2, f, fver = heapq.heappop(bk)
-                if fver == f.ver and f.b is L and f.ev is not None:
-                    done.append(f)
-                    f.ver += 1  # its other entries are stale now
+            while bk:
+                top = bk[0]
+                f = top[2]
+                if top[0] <= v or f.ver != top[3] or f.b is not L:
+                    pop(bk)
+                    if top[3] == f.ver and f.b is L and f.ev is not None:
+                        done.append(f)
+                        f.ver += 1  # its other entries are stale now
+                else:
+                    break
         if not done:
             self._reschedule(dirty, now)
             return
         grown: dict[Link, None] = {}
         for f in done:
-            for L, w in zip(f.links, f.ws, strict=True):
+            for L, w in zip(f.links, f.ws, strict=False):  # the same length by construction
                 L.V += L.share * (now - L.tV)  # advance (it has flows: f)
                 L.busy_s += now - L.t_mark
                 L.tV = L.t_mark = now
@@ -239,10 +287,25 @@ class FluidNet:
                 dirty[L] = None
             f.b = None
         # these links' shares rose: a flow bound to one of them may now be held by another link
-        for L in grown:
+        push = heapq.heappush
+        for L in grown:  # the re-binding of :meth:`_bind`, inlined
             for g in L.flows:
                 if g.b is L:
-                    self._bind(g, now, dirty)
+                    gls = g.links
+                    m = gls[0]
+                    for L2 in gls:
+                        if L2.share < m.share:
+                            m = L2
+                    if m is L or m.share >= L.share:
+                        continue
+                    rem = g.F - (L.V + L.share * (now - L.tV) if L.flows else L.V)
+                    dirty[L] = None
+                    g.b = m
+                    g.F = (m.V + m.share * (now - m.tV) if m.flows else m.V) + (0.0 if rem < 0.0 else rem)
+                    g.ver += 1
+                    self._seq += 1
+                    push(m.bucket, (g.F, self._seq, g, g.ver))
+                    dirty[m] = None
         for f in done:
             ev, f.ev = f.ev, None
             ev.succeed()

@@ -29,6 +29,7 @@ from ..workload.synth import synthesize_workload
 from ..workload.traces import percentiles
 from ..workload.trajectory import TrajectorySet
 from .engine import ServingSim, Turn
+from .loop import run
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, traje
     for j in range(int(agents)):
         sim.env.process(run_agent(j))
     sim.env.process(sim.snic_sampler())
-    sim.env.run()
+    run(sim.env)
     if bar is not None:
         bar.close()
     jct = float(max(sim.rec.end)) if sim.rec.end else 0.0
@@ -231,7 +232,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    sim.env.run(until=finished)
+    run(sim.env, until=finished)
     sim.stopped = True
     if bar is not None:
         bar.close()
@@ -239,78 +240,6 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
     res = _result(sim, "online", n_new + n_warm, float(aps), seed, horizon, None)
     # throughput over the measured window: measured turns per second of window
     return dataclasses.replace(res, turns_per_s_sim=res.turns_measured / duration_s)
-
-
-@dataclass(frozen=True)
-class Replications(Result):
-    """Independent replications of one online run (one seed each, same settings).
-
-    The estimate of a mean is the mean over replications and its standard error the replications'
-    standard deviation over sqrt(count) (the method of independent replications)."""
-
-    results: tuple[SimResult, ...]
-    rel_se_target: float
-
-    @property
-    def seeds(self) -> tuple[int, ...]:
-        return tuple(r.seed for r in self.results)
-
-    def values(self, get) -> np.ndarray:
-        """``get(result)`` for every replication."""
-        return np.array([float(get(r)) for r in self.results])
-
-    def mean(self, get) -> float:
-        return float(np.mean(self.values(get)))
-
-    def se(self, get) -> float:
-        """Standard error of :meth:`mean` (nan with one replication)."""
-        v = self.values(get)
-        return float(np.std(v, ddof=1) / math.sqrt(len(v))) if len(v) > 1 else math.nan
-
-    @property
-    def ttft_mean_s(self) -> float:
-        return self.mean(lambda r: r.ttft_s_sim["mean"])
-
-    @property
-    def ttft_mean_se_s(self) -> float:
-        return self.se(lambda r: r.ttft_s_sim["mean"])
-
-    def averaged(self) -> SimResult:
-        """One result whose every number (and every number in its dicts) is the mean over the
-        replications; ``seed`` is the first replication's."""
-        first = self.results[0]
-
-        def avg(vals):
-            v0 = vals[0]
-            if isinstance(v0, dict):
-                return {k: avg([v[k] for v in vals]) for k in v0}
-            if isinstance(v0, bool) or not isinstance(v0, int | float):
-                return v0
-            return float(np.mean(vals))
-
-        skip = {"seed", "mode", "kind"}
-        return dataclasses.replace(first, **{f.name: avg([getattr(r, f.name) for r in self.results])
-                                             for f in dataclasses.fields(SimResult) if f.name not in skip})
-
-
-def replicate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, rel_se: float = 0.04,
-                     min_reps: int = 6, max_reps: int = 40, **kw) -> Replications:
-    """:func:`simulate_online` with seeds 1, 2, ... until the mean TTFT's standard error is at most
-    ``rel_se`` of the mean (at least ``min_reps`` replications, at most ``max_reps``). The stopping
-    rule looks only at the simulator's own spread, never at a model. Deterministic."""
-    if not (isinstance(rel_se, int | float) and rel_se > 0):
-        raise ScenarioError(f"rel_se = {rel_se!r}: must be a number > 0 (e.g. 0.04 for a 4 % standard error)")
-    if not (isinstance(min_reps, int) and isinstance(max_reps, int) and 2 <= min_reps <= max_reps):
-        raise ScenarioError(f"min_reps = {min_reps!r}, max_reps = {max_reps!r}: need integers with 2 <= min_reps <= max_reps")
-    if "seed" in kw:
-        raise ScenarioError("seed: replications use seeds 1, 2, ...; do not pass one")
-    runs: list[SimResult] = []
-    while len(runs) < max_reps:
-        runs.append(simulate_online(scenario, policy, aps=aps, duration_s=duration_s, warmup_s=warmup_s, seed=len(runs) + 1, **kw))
-        reps = Replications(tuple(runs), float(rel_se))
-        if len(runs) >= min_reps and reps.ttft_mean_se_s <= rel_se * reps.ttft_mean_s:
-            return reps
-    return Replications(tuple(runs), float(rel_se))
 
 
 def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_factor: float = 1.0, limit: int | None = None,
@@ -352,7 +281,7 @@ def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_fa
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    sim.env.run()
+    run(sim.env)
     if bar is not None:
         bar.close()
     horizon = float(max(sim.rec.end))
@@ -392,7 +321,7 @@ def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, 
     for j in range(agents):
         sim.env.process(looping(j))
     sim.env.process(sim.snic_sampler())
-    sim.env.run(until=horizon_s)
+    run(sim.env, until=horizon_s)
     res = _result(sim, "saturated", agents, None, seed, horizon_s, None)
     done = sum(1 for e in sim.rec.end if e >= start)
     return dataclasses.replace(res, turns_per_s_sim=done / (horizon_s - start))
