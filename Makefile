@@ -30,6 +30,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dpmodel tests benchmarks
+	$(BIN)/ruff format --check dpmodel tests benchmarks
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -53,17 +53,21 @@ def main() -> int:
         analyse(sc)  # warm-up (the LP path compiles its problems once)
         wall, cpu = timed(lambda: analyse(sc), 10 * args.repeat)
         raw["plan_ms"] = med(wall) * 1e3
-        rows.append(f"| one scenario, all four modes (`analyse`), median of {len(wall)} after warm-up | < 5 ms | "
-                    f"{med(wall) * 1e3:.2f} ms | {med(cpu) * 1e3:.2f} ms |")
+        rows.append(
+            f"| one scenario, all four modes (`analyse`), median of {len(wall)} after warm-up | < 5 ms | "
+            f"{med(wall) * 1e3:.2f} ms | {med(cpu) * 1e3:.2f} ms |"
+        )
     if "policy" not in skip:
         from dpmodel import PolicyTable
 
-        table = PolicyTable.generate(sc, hit_tokens=np.geomspace(1e3, 2e5, 40), pe_backlog_s=np.linspace(0, 5, 50),
-                                     de_backlog_s=np.linspace(0, 5, 50))
+        table = PolicyTable.generate(
+            sc, hit_tokens=np.geomspace(1e3, 2e5, 40), pe_backlog_s=np.linspace(0, 5, 50), de_backlog_s=np.linspace(0, 5, 50)
+        )
         rng = np.random.default_rng(0)
         qs = [(float(rng.uniform(1e3, 2e5)), float(rng.uniform(0, 5)), float(rng.uniform(0, 5))) for _ in range(2000)]
         fn = getattr(table, "lookup_scalar", None)
         if fn is None:  # before issue 19: the keyword path is the only scalar one
+
             def fn(h, p, d):
                 return table.lookup(hit_tokens=h, pe_backlog_s=p, de_backlog_s=d)
 
@@ -73,13 +77,17 @@ def main() -> int:
 
         wall, cpu = timed(scalar, 10 * args.repeat)
         raw["scalar_us"] = med(wall) / len(qs) * 1e6
-        rows.append(f"| one scalar lookup (`lookup_scalar(h, p, d)`; before: `lookup(...)`), median of {len(wall)} x 2,000 | "
-                    f"< 1 us | {med(wall) / len(qs) * 1e6:.3f} us | {med(cpu) / len(qs) * 1e6:.3f} us |")
+        rows.append(
+            f"| one scalar lookup (`lookup_scalar(h, p, d)`; before: `lookup(...)`), median of {len(wall)} x 2,000 | "
+            f"< 1 us | {med(wall) / len(qs) * 1e6:.3f} us | {med(cpu) / len(qs) * 1e6:.3f} us |"
+        )
         big = [rng.uniform(1e3, 2e5, 10**6), rng.uniform(0, 5, 10**6), rng.uniform(0, 5, 10**6)]
         wall, cpu = timed(lambda: table.lookup(hit_tokens=big[0], pe_backlog_s=big[1], de_backlog_s=big[2]), args.repeat)
         raw["vector_per_s"] = 1e6 / med(wall)
-        rows.append(f"| vectorized lookups, 10^6 states per call, median of {len(wall)} | >= 1e7/s | {1e6 / med(wall):.3g}/s | "
-                    f"{1e6 / med(cpu):.3g}/s |")
+        rows.append(
+            f"| vectorized lookups, 10^6 states per call, median of {len(wall)} | >= 1e7/s | {1e6 / med(wall):.3g}/s | "
+            f"{1e6 / med(cpu):.3g}/s |"
+        )
     if "capacity" not in skip:
         from dpmodel.queueing.online import slo_capacity
 
@@ -90,8 +98,10 @@ def main() -> int:
         raw["capacity_aps"] = capacity()
         wall, cpu = timed(capacity, args.repeat)
         raw["capacity_s"] = med(wall)
-        rows.append(f"| `capacity`: SLO capacity of one scenario in all four modes, median of {len(wall)} | < 1 s | "
-                    f"{med(wall):.2f} s | {med(cpu):.2f} s |")
+        rows.append(
+            f"| `capacity`: SLO capacity of one scenario in all four modes, median of {len(wall)} | < 1 s | "
+            f"{med(wall):.2f} s | {med(cpu):.2f} s |"
+        )
     if "size" not in skip:
         from dpmodel.profiles import load_cost
         from dpmodel.sizing import size_cluster

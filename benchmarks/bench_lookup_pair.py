@@ -23,8 +23,12 @@ def main() -> int:
     ap.add_argument("--before", default="/tmp/fastbefore")
     args = ap.parse_args()
     src = Path(args.before, "dpmodel/policy/table.py").read_text()
-    for rel, absolute in (("from .. import", "from dpmodel import"), ("from ..errors", "from dpmodel.errors"),
-                          ("from ..fileio", "from dpmodel.fileio"), ("from .split", "from dpmodel.policy.split")):
+    for rel, absolute in (
+        ("from .. import", "from dpmodel import"),
+        ("from ..errors", "from dpmodel.errors"),
+        ("from ..fileio", "from dpmodel.fileio"),
+        ("from .split", "from dpmodel.policy.split"),
+    ):
         src = src.replace(rel, absolute)
     old: dict = {}
     exec(compile(src, "before_table", "exec"), old)  # noqa: S102 - our own file from another checkout

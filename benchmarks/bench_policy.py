@@ -1,6 +1,6 @@
 """Policy tables: generating a 10^5-cell table (target < 3 s) and one scalar lookup (target < 5 us).
 
-    .venv/bin/python benchmarks/bench_policy.py --out benchmarks/results/policy.md
+.venv/bin/python benchmarks/bench_policy.py --out benchmarks/results/policy.md
 """
 
 from __future__ import annotations
@@ -64,8 +64,19 @@ def main() -> int:
         t = time.perf_counter()
         loaded.lookup(hit_tokens=big[0], pe_backlog_s=big[1], de_backlog_s=big[2])
         per_big.append(10**6 / (time.perf_counter() - t))
-    vec = timeit.timeit(lambda: loaded.lookup(hit_tokens=np.array([q[0] for q in qs]), pe_backlog_s=np.array([q[1] for q in qs]),
-                                              de_backlog_s=np.array([q[2] for q in qs])), number=20) / 20 / len(qs) * 1e6
+    vec = (
+        timeit.timeit(
+            lambda: loaded.lookup(
+                hit_tokens=np.array([q[0] for q in qs]),
+                pe_backlog_s=np.array([q[1] for q in qs]),
+                de_backlog_s=np.array([q[2] for q in qs]),
+            ),
+            number=20,
+        )
+        / 20
+        / len(qs)
+        * 1e6
+    )
     lines = [
         "# Policy table speed",
         "",
@@ -73,10 +84,15 @@ def main() -> int:
         "",
         "| what | target | median | min | max |",
         "|---|---|---|---|---|",
-        f"| generate a {table.values.size:,}-cell table (40 x 50 x 50), 5 runs | < 3 s | {statistics.median(gen):.4f} s | {min(gen):.4f} s | {max(gen):.4f} s |",
+        f"| generate a {table.values.size:,}-cell table (40 x 50 x 50), 5 runs | < 3 s | {statistics.median(gen):.4f} s | "
+        f"{min(gen):.4f} s | {max(gen):.4f} s |",
         f"| one scalar lookup (trilinear), 7 x 20,000 random states | < 5 us | {statistics.median(per):.2f} us | {min(per):.2f} us | {max(per):.2f} us |",
-        (f"| one scalar lookup, positional `lookup_scalar(h, p, d)`, 7 x 20,000 states | < 1 us | {statistics.median(pos):.2f} us | "
-         f"{min(pos):.2f} us | {max(pos):.2f} us |" if pos else "| one scalar lookup, positional `lookup_scalar(h, p, d)` | < 1 us | - (absent) | - | - |"),
+        (
+            f"| one scalar lookup, positional `lookup_scalar(h, p, d)`, 7 x 20,000 states | < 1 us | {statistics.median(pos):.2f} us | "
+            f"{min(pos):.2f} us | {max(pos):.2f} us |"
+            if pos
+            else "| one scalar lookup, positional `lookup_scalar(h, p, d)` | < 1 us | - (absent) | - | - |"
+        ),
         f"| vectorized lookup, per state (batches of 1,000) | - | {vec:.3f} us | - | - |",
         f"| vectorized lookup, states/s (batches of 10^6), 5 runs | >= 1e7/s | {statistics.median(per_big):.3g}/s | "
         f"{min(per_big):.3g}/s | {max(per_big):.3g}/s |",

@@ -40,7 +40,9 @@ def main() -> int:
             s = summarize(open_trace(path, cache=None if gib is None else LRUCache(gib * 2**30, block)))
             times.append(time.perf_counter() - t)
             hit = s.hit_ratio_tokens
-        rows.append(f"| {label} | {s.requests:,} | {hit:.4f} | {statistics.median(times):.3f} s | {min(times):.3f} s | {max(times):.3f} s |")
+        rows.append(
+            f"| {label} | {s.requests:,} | {hit:.4f} | {statistics.median(times):.3f} s | {min(times):.3f} s | {max(times):.3f} s |"
+        )
     lines = [
         "# Trace reading speed",
         "",

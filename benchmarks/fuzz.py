@@ -53,6 +53,14 @@ def main() -> int:
     good = b'{"timestamp": 0, "input_length": 600, "output_length": 5, "hash_ids": [1, 2]}'
     lines = run(a.lines, fz.trace_lines(), lambda ln: fz.check_trace([good, ln], tmp))
     t2 = time.perf_counter()
+    row_p = (
+        "| profiles (cluster, model, workload, cost; 1-3 values replaced by any float, huge int, wrong type or noise, "
+        f"or a key dropped/renamed) | {prof['examples']:,} | {prof['ok']:,} | {prof['error']:,} | {prof['crash']} | {t1 - t0:.0f} s |"
+    )
+    row_l = (
+        "| Mooncake trace lines (fields replaced, binary noise, 1-3000 nested brackets, 1-6000-digit integers), strict and lenient "
+        f"| {lines['examples']:,} | {lines['ok']:,} | {lines['error']:,} | {lines['crash']} | {t2 - t1:.0f} s |"
+    )
     text = f"""# Fuzz run (issue 18)
 
 `python benchmarks/fuzz.py --profiles {a.profiles} --lines {a.lines}` (hypothesis, random seed each run;
@@ -60,8 +68,8 @@ oracle: a valid result with finite non-negative numbers, or a DpmodelError). Mac
 
 | input | examples run | valid | our error | crashes | time |
 |---|---:|---:|---:|---:|---:|
-| profiles (cluster, model, workload, cost; 1-3 values replaced by any float, huge int, wrong type or noise, or a key dropped/renamed) | {prof['examples']:,} | {prof['ok']:,} | {prof['error']:,} | {prof['crash']} | {t1 - t0:.0f} s |
-| Mooncake trace lines (fields replaced, binary noise, 1-3000 nested brackets, 1-6000-digit integers), strict and lenient | {lines['examples']:,} | {lines['ok']:,} | {lines['error']:,} | {lines['crash']} | {t2 - t1:.0f} s |
+{row_p}
+{row_l}
 
 Hypothesis stops early when it has exhausted a strategy's distinct examples; "examples run" is what ran.
 """

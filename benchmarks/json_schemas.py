@@ -94,8 +94,12 @@ def schema_for(command: str, out: dict) -> dict:
     s["properties"]["command"] = {"const": command}
     if out.get("scenario") is None:
         s["properties"]["scenario"] = {"type": "null"}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"dpmodel {command} --json",
-            "description": "Numbers that are not finite (an unbounded latency, an undefined ratio) are null.", **s}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"dpmodel {command} --json",
+        "description": "Numbers that are not finite (an unbounded latency, an undefined ratio) are null.",
+        **s,
+    }
 
 
 def main(names: list[str]) -> None:

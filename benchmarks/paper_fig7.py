@@ -52,8 +52,13 @@ def write_calibration(knobs: dict[str, dict[str, float]], rms: dict[str, float])
         "",
     ]
     for m, k in knobs.items():
-        lines += [f'[models."{m}"]', f"prefill_efficiency_frac = {k['prefill_efficiency_frac']:.6g}",
-                  f"decode_step_overhead_s = {k['decode_step_overhead_s']:.6g}", f"# rms log error on Oracle: {rms[m]:.4f}", ""]
+        lines += [
+            f'[models."{m}"]',
+            f"prefill_efficiency_frac = {k['prefill_efficiency_frac']:.6g}",
+            f"decode_step_overhead_s = {k['decode_step_overhead_s']:.6g}",
+            f"# rms log error on Oracle: {rms[m]:.4f}",
+            "",
+        ]
     atomic_write_text(CALIBRATION_FILE, "\n".join(lines))
 
 
@@ -95,25 +100,41 @@ def main() -> int:
         sp = speedup_errors(cells)
         all_sp += sp
         by = {(c.workload, c.agents, c.mode): c for c in cells}
-        lines += ["", f"## {m} ({FIG7_JCT_S[m]['prefill_nodes']}P{FIG7_JCT_S[m]['decode_nodes']}D)", "",
-                  "| MAL | agents | Oracle pred / paper (err) | DualPath pred / paper (err) | Basic pred / paper (err) | speedup pred / paper (err) |",
-                  "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {m} ({FIG7_JCT_S[m]['prefill_nodes']}P{FIG7_JCT_S[m]['decode_nodes']}D)",
+            "",
+            "| MAL | agents | Oracle pred / paper (err) | DualPath pred / paper (err) | Basic pred / paper (err) | speedup pred / paper (err) |",
+            "|---|---|---|---|---|---|",
+        ]
         for s in sp:
             wl, n = s["workload"], s["agents"]
             cellstr = []
             for mode in ("oracle", "dualpath", "basic"):
                 c = by[(wl, n, mode)]
                 cellstr.append(f"{c.jct_s_pred:,.0f} / {c.jct_s_paper:,.0f} ({c.error_frac:+.0%})")
-            lines.append(f"| {wl.split('-')[1]} | {n} | " + " | ".join(cellstr) + f" | {s['speedup_pred']:.2f} / {s['speedup_paper']:.2f} ({s['error_frac']:+.0%}) |")
+            lines.append(
+                f"| {wl.split('-')[1]} | {n} | "
+                + " | ".join(cellstr)
+                + f" | {s['speedup_pred']:.2f} / {s['speedup_paper']:.2f} ({s['error_frac']:+.0%}) |"
+            )
         med = statistics.median(abs(s["error_frac"]) for s in sp)
         jerr = {mode: statistics.median(abs(c.error_frac) for c in cells if c.mode == mode) for mode in ("oracle", "dualpath", "basic")}
-        lines += ["", f"Median |error|: speedup {med:.1%}; JCT Oracle {jerr['oracle']:.1%}, DualPath {jerr['dualpath']:.1%}, Basic {jerr['basic']:.1%}."]
-    lines += ["", "## What the paper's Basic and DualPath JCTs imply about storage reads", "",
-              "Hit-KV bytes of the batch (the synthesized trajectories, this model's KV bytes per token) over the paper's JCT,",
-              "per storage NIC in use (P for Basic, P + D for DualPath): the read rate each NIC would have to sustain *if* the run",
-              "were read-bound. The profile's line rate is 50 GB/s per node. Not a fit: a diagnostic.", "",
-              "| model | KV bytes/token | Basic: median GB/s per prefill SNIC (range) | DualPath: median GB/s per SNIC (range) |",
-              "|---|---|---|---|"]
+        lines += [
+            "",
+            f"Median |error|: speedup {med:.1%}; JCT Oracle {jerr['oracle']:.1%}, DualPath {jerr['dualpath']:.1%}, Basic {jerr['basic']:.1%}.",
+        ]
+    lines += [
+        "",
+        "## What the paper's Basic and DualPath JCTs imply about storage reads",
+        "",
+        "Hit-KV bytes of the batch (the synthesized trajectories, this model's KV bytes per token) over the paper's JCT,",
+        "per storage NIC in use (P for Basic, P + D for DualPath): the read rate each NIC would have to sustain *if* the run",
+        "were read-bound. The profile's line rate is 50 GB/s per node. Not a fit: a diagnostic.",
+        "",
+        "| model | KV bytes/token | Basic: median GB/s per prefill SNIC (range) | DualPath: median GB/s per SNIC (range) |",
+        "|---|---|---|---|",
+    ]
     for m, spec in FIG7_JCT_S.items():
         sc = scenario_for(m, next(iter(spec["cells"])))
         b = sc.model.kv_bytes_per_token
@@ -126,13 +147,21 @@ def main() -> int:
                 rates["basic"].append(H / cell["basic"][i] / spec["prefill_nodes"] / 1e9)
                 rates["dualpath"].append(H / cell["dualpath"][i] / (spec["prefill_nodes"] + spec["decode_nodes"]) / 1e9)
         bs, ds = rates["basic"], rates["dualpath"]
-        lines.append(f"| {m} | {b:,.0f} | {statistics.median(bs):.1f} ({min(bs):.1f}-{max(bs):.1f}) | "
-                     f"{statistics.median(ds):.1f} ({min(ds):.1f}-{max(ds):.1f}) |")
+        lines.append(
+            f"| {m} | {b:,.0f} | {statistics.median(bs):.1f} ({min(bs):.1f}-{max(bs):.1f}) | "
+            f"{statistics.median(ds):.1f} ({min(ds):.1f}-{max(ds):.1f}) |"
+        )
     # the Oracle calibration against the one decode number the paper measured (not a fit)
-    lines += ["", "## The calibrated decode step against the paper's measured TPOT", "",
-              f"The Oracle fit sets the decode step overhead; the paper measured TPOT ({PAPER_TPOT_SOURCE}). "
-              "The model's TPOT over the Oracle cells (at each batch's full population):", "",
-              "| model | decode step overhead | model TPOT over the Oracle cells | paper's measured TPOT |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## The calibrated decode step against the paper's measured TPOT",
+        "",
+        f"The Oracle fit sets the decode step overhead; the paper measured TPOT ({PAPER_TPOT_SOURCE}). "
+        "The model's TPOT over the Oracle cells (at each batch's full population):",
+        "",
+        "| model | decode step overhead | model TPOT over the Oracle cells | paper's measured TPOT |",
+        "|---|---|---|---|",
+    ]
     for m, spec in FIG7_JCT_S.items():
         tp = []
         for wl, cell in spec["cells"].items():
@@ -140,42 +169,65 @@ def main() -> int:
             ts = paper_trajectories(sc, max(cell["agents"]), seed=0)
             tp += [r.decode_tpot_s for r in offline_jct_many(sc, "oracle", cell["agents"], trajectories=ts)]
         paper = PAPER_TPOT_S.get(m)
-        lines.append(f"| {m} | {cal[m]['decode_step_overhead_s'] * 1e3:.1f} ms | {min(tp) * 1e3:.0f}-{max(tp) * 1e3:.0f} ms | "
-                     + (f"{paper[0] * 1e3:.0f}-{paper[1] * 1e3:.0f} ms |" if paper else "not reported |"))
-    lines += ["", "Where the model's TPOT sits above the paper's range, the Oracle fit has put into decoding time that the "
-              "paper's runs spend elsewhere (or its agents generate more tokens than the synthesized ones); the Basic and "
-              "DualPath predictions inherit that split. See docs/calibration-and-validation.md."]
+        lines.append(
+            f"| {m} | {cal[m]['decode_step_overhead_s'] * 1e3:.1f} ms | {min(tp) * 1e3:.0f}-{max(tp) * 1e3:.0f} ms | "
+            + (f"{paper[0] * 1e3:.0f}-{paper[1] * 1e3:.0f} ms |" if paper else "not reported |")
+        )
+    lines += [
+        "",
+        "Where the model's TPOT sits above the paper's range, the Oracle fit has put into decoding time that the "
+        "paper's runs spend elsewhere (or its agents generate more tokens than the synthesized ones); the Basic and "
+        "DualPath predictions inherit that split. See docs/calibration-and-validation.md.",
+    ]
     med_all = statistics.median(abs(s["error_frac"]) for s in all_sp)
     # sensitivity to the one storage number the paper states only qualitatively ("3FS can saturate
     # the 400 Gbps SNIC"): not a fit -- the profile keeps the paper's statement
-    sens = ["", "## Sensitivity: the storage NIC's achievable share of line rate", "",
-            "The profile takes the paper's word that 3FS saturates the 400 Gb/s storage NIC (100 %). 3FS's own published "
-            "measurements are lower: a KVCache client peaks at 86 % of line, the cluster-wide read at 81 % per storage node "
-            "(deepseek-ai/3FS README; shared/reference/hardware-references.md, which suggests 0.85 as a central value). "
-            "The median |speedup error| over that range, with nothing else changed (the Oracle calibration has no KV I/O, so it "
-            "does not move):", "",
-            "| storage NIC efficiency | median abs. speedup error, all 33 cells | ds-27b | deepseek-v3.2 | qwen2.5-32b |", "|---|---|---|---|---|"]
+    sens = [
+        "",
+        "## Sensitivity: the storage NIC's achievable share of line rate",
+        "",
+        "The profile takes the paper's word that 3FS saturates the 400 Gb/s storage NIC (100 %). 3FS's own published "
+        "measurements are lower: a KVCache client peaks at 86 % of line, the cluster-wide read at 81 % per storage node "
+        "(deepseek-ai/3FS README; shared/reference/hardware-references.md, which suggests 0.85 as a central value). "
+        "The median |speedup error| over that range, with nothing else changed (the Oracle calibration has no KV I/O, so it "
+        "does not move):",
+        "",
+        "| storage NIC efficiency | median abs. speedup error, all 33 cells | ds-27b | deepseek-v3.2 | qwen2.5-32b |",
+        "|---|---|---|---|---|",
+    ]
     for eff in (0.81, 0.86, 0.90, 1.0):
         per, every = {}, []
         for m in FIG7_JCT_S:
             sp_e = speedup_errors(predict(m, cal.get(m), snic_payload_frac=eff))
             per[m] = statistics.median(abs(s["error_frac"]) for s in sp_e)
             every += sp_e
-        sens.append(f"| {eff:.2f} | {statistics.median(abs(s['error_frac']) for s in every):.1%} | "
-                    + " | ".join(f"{per[m]:.1%}" for m in ("ds-27b", "deepseek-v3.2", "qwen2.5-32b")) + " |")
-    lines += ["", f"**All {len(all_sp)} cells: median |speedup error| = {med_all:.1%}** (target <= 15 %); "
-              f"max {max(abs(s['error_frac']) for s in all_sp):.0%}."]
+        sens.append(
+            f"| {eff:.2f} | {statistics.median(abs(s['error_frac']) for s in every):.1%} | "
+            + " | ".join(f"{per[m]:.1%}" for m in ("ds-27b", "deepseek-v3.2", "qwen2.5-32b"))
+            + " |"
+        )
+    lines += [
+        "",
+        f"**All {len(all_sp)} cells: median |speedup error| = {med_all:.1%}** (target <= 15 %); "
+        f"max {max(abs(s['error_frac']) for s in all_sp):.0%}.",
+    ]
     lines += sens
     if seeds:
-        lines += ["", "## Robustness: other synthesized trajectory sets, and how a run's agents are built", "",
-                  "The whole calibrate-then-predict repeated per seed of the synthesized trajectories (each row its own Oracle "
-                  "fit). `paper`: as above; `paper-1-token-round`: the same with a one-token prepended round (the paper does "
-                  "not give its length; the default takes the trajectory's first-append length, about 7-8 K tokens, which "
-                  "re-truncation at MAL shortens the copies by 6-13 % of their turns); `independent`: a run of n agents is n "
-                  "independent draws from the workload (what this report used before), so a large run's longest trajectories "
-                  "are longer than any of 500.", "",
-                  "| seed | agents built | median abs. speedup error, all 33 cells | ds-27b | deepseek-v3.2 | qwen2.5-32b | "
-                  "fitted prefill efficiency (ds-27b / v3.2 / qwen) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## Robustness: other synthesized trajectory sets, and how a run's agents are built",
+            "",
+            "The whole calibrate-then-predict repeated per seed of the synthesized trajectories (each row its own Oracle "
+            "fit). `paper`: as above; `paper-1-token-round`: the same with a one-token prepended round (the paper does "
+            "not give its length; the default takes the trajectory's first-append length, about 7-8 K tokens, which "
+            "re-truncation at MAL shortens the copies by 6-13 % of their turns); `independent`: a run of n agents is n "
+            "independent draws from the workload (what this report used before), so a large run's longest trajectories "
+            "are longer than any of 500.",
+            "",
+            "| seed | agents built | median abs. speedup error, all 33 cells | ds-27b | deepseek-v3.2 | qwen2.5-32b | "
+            "fitted prefill efficiency (ds-27b / v3.2 / qwen) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for sd in [0, *seeds]:
             for how in AGENTS_FROM:
                 per, every, effs = {}, [], []
@@ -185,8 +237,11 @@ def main() -> int:
                     per[m] = statistics.median(abs(s["error_frac"]) for s in sp_s)
                     every += sp_s
                     effs.append(f"{k['prefill_efficiency_frac']:.3f}")
-                lines.append(f"| {sd} | {how} | {statistics.median(abs(s['error_frac']) for s in every):.1%} | "
-                             + " | ".join(f"{per[m]:.1%}" for m in ("ds-27b", "deepseek-v3.2", "qwen2.5-32b")) + f" | {' / '.join(effs)} |")
+                lines.append(
+                    f"| {sd} | {how} | {statistics.median(abs(s['error_frac']) for s in every):.1%} | "
+                    + " | ".join(f"{per[m]:.1%}" for m in ("ds-27b", "deepseek-v3.2", "qwen2.5-32b"))
+                    + f" | {' / '.join(effs)} |"
+                )
                 print(lines[-1], flush=True)
     lines += ["", f"Run time {time.perf_counter() - t0:.0f} s.", ""]
     return emit(lines, args.out)

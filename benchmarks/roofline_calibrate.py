@@ -52,13 +52,20 @@ def main() -> int:
     for m in FIG7_JCT_S:
         t = time.perf_counter()
         r = calibrate_roofline(m, reading=args.reading)
-        print(f"{m}: s = {r['s']:.3f}, rms log error {r['rms_log_error']:.3f}, at bound: {sorted(r['at_bound'])} "
-              f"({r['evaluations']} evaluations, {time.perf_counter() - t:.0f} s)", file=sys.stderr, flush=True)
+        print(
+            f"{m}: s = {r['s']:.3f}, rms log error {r['rms_log_error']:.3f}, at bound: {sorted(r['at_bound'])} "
+            f"({r['evaluations']} evaluations, {time.perf_counter() - t:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
         lines += ["", f'[models."{m}"]']
         lines += [f"{k} = {v:.6g}" for k, v in r["knobs"].items()]
-        lines += [f"s = {r['s']:.4f}", f"rms_log_error = {r['rms_log_error']:.4f}",
-                  "at_bound = [" + ", ".join(f'"{k}:{v}"' for k, v in sorted(r["at_bound"].items())) + "]",
-                  f"still_fast_at_slow_corner = {str(r['still_fast_at_slow_corner']).lower()}"]
+        lines += [
+            f"s = {r['s']:.4f}",
+            f"rms_log_error = {r['rms_log_error']:.4f}",
+            "at_bound = [" + ", ".join(f'"{k}:{v}"' for k, v in sorted(r["at_bound"].items())) + "]",
+            f"still_fast_at_slow_corner = {str(r['still_fast_at_slow_corner']).lower()}",
+        ]
     atomic_write_text(OUT, "\n".join(lines) + "\n")
     print(f"wrote {OUT}", file=sys.stderr)
     return 0

@@ -22,11 +22,17 @@ from dpmodel.queueing.offline import build_network, offline_jct_many
 from dpmodel.reference import FIG7_JCT_S
 from dpmodel.workload.classes import classes_from_turns
 
-CELLS = (("deepseek-v3.2", "agentic-64k", 2048), ("deepseek-v3.2", "agentic-64k", 512), ("ds-27b", "agentic-64k", 2048),
-         ("qwen2.5-32b", "agentic-48k", 256))
+CELLS = (
+    ("deepseek-v3.2", "agentic-64k", 2048),
+    ("deepseek-v3.2", "agentic-64k", 512),
+    ("ds-27b", "agentic-64k", 2048),
+    ("qwen2.5-32b", "agentic-48k", 256),
+)
 
 
-def _ms(d: dict, keys=("dense_gemm_s", "expert_gemm_s", "attention_s", "memory_s", "comm_s", "comm_exposed_s", "fixed_s", "total_s")) -> str:
+def _ms(
+    d: dict, keys=("dense_gemm_s", "expert_gemm_s", "attention_s", "memory_s", "comm_s", "comm_exposed_s", "fixed_s", "total_s")
+) -> str:
     return " ".join(f"{k.removesuffix('_s')} {1e3 * float(np.asarray(d[k]).ravel()[0]):.1f}" for k in keys)
 
 
@@ -42,20 +48,28 @@ def decompose(model: str, workload: str, agents: int) -> None:
     P, D, g, e = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node, sc.prefill_engine_gpus
     turns = ts.turns_per_trajectory()[:agents]
     print(f"### {model} {P}P{D}D {workload}, {agents} agents (Oracle)\n")
-    print(f"- turns per agent: mean {turns.mean():.1f}, max {turns.max()}; mean turn: context {c:,.0f}, append {a:.0f}, generated {o:.0f} tokens")
+    print(
+        f"- turns per agent: mean {turns.mean():.1f}, max {turns.max()}; mean turn: context {c:,.0f}, append {a:.0f}, generated {o:.0f} tokens"
+    )
     n = sc.prefill_batch_turns()
     pp = sc.prefill_forward_parts(n)
     gpu_s = e * float(pp["total_s"]) / n
     flops = float(sc.model.prefill_flops(context_tokens=c, append_tokens=a))
-    print(f"- prefill forward: {n:.0f} turns on an engine of {e} GPUs ({n * a / e:,.0f} new tokens per GPU), "
-          f"{int(pp['micro_batches'])} micro-batch(es); ms: {_ms(pp)}")
-    print(f"- prefill per turn: {gpu_s:.3f} GPU-s, {a / gpu_s:,.0f} new tokens/s per GPU, {flops / a / 1e9:.0f} GFLOP per token, "
-          f"{flops / gpu_s / 1e12:.0f} TFLOP/s effective")
+    print(
+        f"- prefill forward: {n:.0f} turns on an engine of {e} GPUs ({n * a / e:,.0f} new tokens per GPU), "
+        f"{int(pp['micro_batches'])} micro-batch(es); ms: {_ms(pp)}"
+    )
+    print(
+        f"- prefill per turn: {gpu_s:.3f} GPU-s, {a / gpu_s:,.0f} new tokens/s per GPU, {flops / a / 1e9:.0f} GFLOP per token, "
+        f"{flops / gpu_s / 1e12:.0f} TFLOP/s effective"
+    )
     dc = sc.decode_capacity()
     dp = sc.decode_step_parts(np.array([1.0, dc["batch_seqs_per_gpu"]]))
-    print(f"- decode: HBM cap {dc['batch_seqs_per_gpu']:.1f} sequences per GPU ({dc['seq_kv_bytes'] / 1e9:.2f} GB each); "
-          f"TPOT {1e3 * float(dp['total_s'][0]):.1f} ms at 1 sequence, {1e3 * dc['step_s']:.1f} ms at the cap "
-          f"({dc['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU)")
+    print(
+        f"- decode: HBM cap {dc['batch_seqs_per_gpu']:.1f} sequences per GPU ({dc['seq_kv_bytes'] / 1e9:.2f} GB each); "
+        f"TPOT {1e3 * float(dp['total_s'][0]):.1f} ms at 1 sequence, {1e3 * dc['step_s']:.1f} ms at the cap "
+        f"({dc['tokens_per_s_per_gpu']:,.0f} tokens/s per GPU)"
+    )
     print(f"  - at 1 sequence, ms: {_ms({k: v[0] for k, v in dp.items()})}")
     print(f"  - at the cap, ms: {_ms({k: v[1] for k, v in dp.items()})}")
     (r,) = offline_jct_many(sc0, "oracle", [agents], trajectories=ts)
@@ -63,23 +77,30 @@ def decompose(model: str, workload: str, agents: int) -> None:
     res = mva_dpmodel(stations, agents, hold_frac=hold, decode_service_s=dec_fn)
     X = float(res["throughput_per_s"][-1])
     resid = {s.name: float(q) / X for s, q in zip(stations, res["queue"][-1], strict=True)}
-    print(f"- MVA at {agents} agents: {X:.1f} turns/s (saturated {r.saturated_turns_per_s:.1f}); per-turn residence "
-          + ", ".join(f"{k} {v:.2f} s" for k, v in resid.items()) + f"; TPOT {1e3 * r.decode_tpot_s:.1f} ms")
+    print(
+        f"- MVA at {agents} agents: {X:.1f} turns/s (saturated {r.saturated_turns_per_s:.1f}); per-turn residence "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in resid.items())
+        + f"; TPOT {1e3 * r.decode_tpot_s:.1f} ms"
+    )
     need = r.turns_total / paper
     new_tok = need * a
     print(f"- JCT: model {r.jct_s:,.0f} s, paper {paper:,} s ({100 * (r.jct_s / paper - 1):+.0f} %)")
-    print(f"- the paper's JCT needs >= {need:.1f} turns/s: {new_tok / (P * g):,.0f} new tokens/s per prefill GPU "
-          f"({new_tok * flops / a / (P * g) / 1e12:.0f} TFLOP/s, {100 * new_tok * flops / a / (P * g) / cl.peak_flops_per_s_per_gpu('fp8'):.1f} % of FP8 peak) "
-          f"and {need * o / (D * g):,.0f} tokens/s per decode GPU, i.e. {agents / need:.1f} s per turn per agent "
-          f"against the model's {agents / X:.1f} s\n")
+    print(
+        f"- the paper's JCT needs >= {need:.1f} turns/s: {new_tok / (P * g):,.0f} new tokens/s per prefill GPU "
+        f"({new_tok * flops / a / (P * g) / 1e12:.0f} TFLOP/s, {100 * new_tok * flops / a / (P * g) / cl.peak_flops_per_s_per_gpu('fp8'):.1f} % of FP8 peak) "
+        f"and {need * o / (D * g):,.0f} tokens/s per decode GPU, i.e. {agents / need:.1f} s per turn per agent "
+        f"against the model's {agents / X:.1f} s\n"
+    )
 
 
 def main() -> None:
     for cell in CELLS:
         decompose(*cell)
-    print("Published per-GPU rates (compute-references.md): V3.2 prefill cost curve on H800 5.1k / 4.7k / 3.9k new tokens/s at "
-          "16K / 32K / 64K positions (section 1, 6); DeepSeek production 4.0k computed prefill tokens/s and 1.85k decode tokens/s per "
-          "H800 (section 1); SGLang decode 2.8k tokens/s per H100 at 256 sequences (3a).")
+    print(
+        "Published per-GPU rates (compute-references.md): V3.2 prefill cost curve on H800 5.1k / 4.7k / 3.9k new tokens/s at "
+        "16K / 32K / 64K positions (section 1, 6); DeepSeek production 4.0k computed prefill tokens/s and 1.85k decode tokens/s per "
+        "H800 (section 1); SGLang decode 2.8k tokens/s per H100 at 256 sequences (3a)."
+    )
 
 
 if __name__ == "__main__":

@@ -25,23 +25,46 @@ def _cases(big: bool):
     small = Scenario.load(model="ds-27b", workload="agentic-32k", prefill_nodes=1, decode_nodes=1)
     v32 = Scenario.load()
     table = PolicyTable.generate(small)
-    for pol in ("basic", "layerwise", "dualpath", "dualpath-static", "dualpath-paper", "dualpath-queue", "dualpath-split",
-                "dualpath-table", "oracle"):
-        yield f"offline/ds27b-1P1D/{pol}/48/s2", lambda pol=pol: simulate_offline(
-            small, pol, 48, seed=2, policy_table=table if pol == "dualpath-table" else None)
+    for pol in (
+        "basic",
+        "layerwise",
+        "dualpath",
+        "dualpath-static",
+        "dualpath-paper",
+        "dualpath-queue",
+        "dualpath-split",
+        "dualpath-table",
+        "oracle",
+    ):
+        yield (
+            f"offline/ds27b-1P1D/{pol}/48/s2",
+            lambda pol=pol: simulate_offline(small, pol, 48, seed=2, policy_table=table if pol == "dualpath-table" else None),
+        )
     for pol, n in (("basic", 32), ("dualpath-paper", 96), ("dualpath-static", 32)):
         yield f"offline/v32-2P4D/{pol}/{n}/s1", lambda pol=pol, n=n: simulate_offline(v32, pol, n, seed=1)
     yield "online/ds27b-1P1D/dualpath-paper", lambda: simulate_online(small, "dualpath-paper", aps=0.5, duration_s=40, seed=3)
     yield "online/v32-2P4D/basic", lambda: simulate_online(v32, "basic", aps=0.5, duration_s=30, seed=1)
     yield "saturated/ds27b-1P1D/layerwise", lambda: simulate_saturated(small, "layerwise", agents=24, horizon_s=60.0, seed=3)
-    yield "saturated/ds27b-1P1D/basic-workload", lambda: simulate_saturated(small, "basic", agents=16, horizon_s=60.0, seed=3,
-                                                                             turns="workload")
+    yield (
+        "saturated/ds27b-1P1D/basic-workload",
+        lambda: simulate_saturated(small, "basic", agents=16, horizon_s=60.0, seed=3, turns="workload"),
+    )
 
     def trace():
         from dpmodel.workload.traces import TraceRequest
 
-        reqs = [TraceRequest(index=i, arrival_s=0.05 * i, input_tokens=2000 + 37 * (i % 50), output_tokens=50 + (i % 7) * 20,
-                             hit_tokens=1500 + 30 * (i % 50), session=i, turn=1) for i in range(300)]
+        reqs = [
+            TraceRequest(
+                index=i,
+                arrival_s=0.05 * i,
+                input_tokens=2000 + 37 * (i % 50),
+                output_tokens=50 + (i % 7) * 20,
+                hit_tokens=1500 + 30 * (i % 50),
+                session=i,
+                turn=1,
+            )
+            for i in range(300)
+        ]
         return simulate_trace(small, "dualpath-queue", reqs, seed=0)
 
     yield "trace/ds27b-1P1D/dualpath-queue", trace

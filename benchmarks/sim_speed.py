@@ -50,10 +50,23 @@ def one(agents: int, P: int, D: int, policy: str, seed: int) -> dict:
     wall, cpu = time.perf_counter() - w, time.process_time() - c
     d = r.to_dict()
     digest = hashlib.sha256(json.dumps(d, sort_keys=True, default=repr).encode()).hexdigest()[:16]
-    return {"agents": agents, "P": P, "D": D, "policy": policy, "seed": seed, "wall_s": wall, "cpu_s": cpu, "events": r.events,
-            "turns": r.turns_measured, "jct_s": r.jct_s_sim, "digest": digest,
-            "peak_rss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "load_before": load0[0],
-            "load_after": os.getloadavg()[0], "at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}"}
+    return {
+        "agents": agents,
+        "P": P,
+        "D": D,
+        "policy": policy,
+        "seed": seed,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "events": r.events,
+        "turns": r.turns_measured,
+        "jct_s": r.jct_s_sim,
+        "digest": digest,
+        "peak_rss_MiB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "load_before": load0[0],
+        "load_after": os.getloadavg()[0],
+        "at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
+    }
 
 
 def spawn(tree: pathlib.Path, agents: int, P: int, D: int, policy: str, seed: int, timeout_s: float | None) -> dict:
@@ -86,99 +99,146 @@ def render() -> list[str]:
     from _common import command_line
 
     rows = _store()
-    lines = ["# Simulator speed", "",
-             f"Rendered by `{command_line()}` from `benchmarks/results/sim_speed.json` (the runs themselves: `benchmarks/sim_speed.py`,",
-             "commands in its docstring); " f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
-             "", "**The machine was shared**: 2 cores, seven helpers building and testing at the same time, 1-minute load average "
-             f"{min(r['load_before'] for r in rows):.0f}-{max(r['load_before'] for r in rows):.0f} at the start of these runs "
-             "(recorded per run).", "Wall time is therefore inflated by up to the load over the core count, and varies run to run with "
-             "the others' work; CPU time", "(`time.process_time`, this process only) is the better measure of the simulator's own cost; "
-             "it is itself inflated by cache and", "hyper-thread sharing (issue 19 measured this run at 28-57 s of wall time on a "
-             "quieter machine).", ""] if rows else ["", "No runs recorded.", ""]
+    lines = (
+        [
+            "# Simulator speed",
+            "",
+            f"Rendered by `{command_line()}` from `benchmarks/results/sim_speed.json` (the runs themselves: `benchmarks/sim_speed.py`,",
+            "commands in its docstring); "
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
+            "",
+            "**The machine was shared**: 2 cores, seven helpers building and testing at the same time, 1-minute load average "
+            f"{min(r['load_before'] for r in rows):.0f}-{max(r['load_before'] for r in rows):.0f} at the start of these runs "
+            "(recorded per run).",
+            "Wall time is therefore inflated by up to the load over the core count, and varies run to run with the others' work; CPU time",
+            "(`time.process_time`, this process only) is the better measure of the simulator's own cost; "
+            "it is itself inflated by cache and",
+            "hyper-thread sharing (issue 19 measured this run at 28-57 s of wall time on a quieter machine).",
+            "",
+        ]
+        if rows
+        else ["", "No runs recorded.", ""]
+    )
     ref = [r for r in rows if r["section"] == "reference"]
     if ref:
-        lines += ["## The reference run: 2048 agents, DeepSeek-V3.2 2P4D, agentic-64k, offline, dualpath-paper, seed 0", "",
-                  "Before (main, 0d76c6f, in a temporary worktree) and after (this branch), alternated run by run in one sitting.", "",
-                  "| code | wall [s], median | CPU [s], median | each run: wall / CPU [s] (load avg) | events | events/s of CPU | JCT [s] | result digest |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## The reference run: 2048 agents, DeepSeek-V3.2 2P4D, agentic-64k, offline, dualpath-paper, seed 0",
+            "",
+            "Before (main, 0d76c6f, in a temporary worktree) and after (this branch), alternated run by run in one sitting.",
+            "",
+            "| code | wall [s], median | CPU [s], median | each run: wall / CPU [s] (load avg) | events | events/s of CPU | JCT [s] | result digest |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for code in ("before", "after"):
             rs = [r for r in ref if r["code"] == code]
             if not rs:
                 continue
             w, c = statistics.median(r["wall_s"] for r in rs), statistics.median(r["cpu_s"] for r in rs)
             each = ", ".join(f"{r['wall_s']:.1f} / {r['cpu_s']:.1f} ({r['load_before']:.1f})" for r in rs)
-            lines.append(f"| {code} | {w:.1f} | {c:.1f} | {each} | {rs[0]['events']:,} | {rs[0]['events'] / c:,.0f} | "
-                         f"{rs[0]['jct_s']:,.1f} | {', '.join(sorted({r['digest'] for r in rs}))} |")
+            lines.append(
+                f"| {code} | {w:.1f} | {c:.1f} | {each} | {rs[0]['events']:,} | {rs[0]['events'] / c:,.0f} | "
+                f"{rs[0]['jct_s']:,.1f} | {', '.join(sorted({r['digest'] for r in rs}))} |"
+            )
         b = [r for r in ref if r["code"] == "before"]
         a = [r for r in ref if r["code"] == "after"]
         if a and b:
             same = {r["digest"] for r in a} == {r["digest"] for r in b} and len({r["digest"] for r in a}) == 1
             ratio_c = statistics.median(r["cpu_s"] for r in b) / statistics.median(r["cpu_s"] for r in a)
             ratio_w = statistics.median(r["wall_s"] for r in b) / statistics.median(r["wall_s"] for r in a)
-            lines += ["", f"Speed-up (before / after, medians): CPU {ratio_c:.2f}x; wall {ratio_w:.2f}x, which is the load falling during "
-                      "the sitting, not the code (compare the pairs run next to each other). Results "
-                      f"{'identical (the same digest of every field of the result)' if same else 'DIFFER'}.",
-                      f"Target: < 20 s wall, median of 3: {'met' if statistics.median(r['wall_s'] for r in a) < 20 else 'not met'} "
-                      f"(CPU median {statistics.median(r['cpu_s'] for r in a):.1f} s)."]
-        lines += ["", "What changed, all with the same arithmetic in the same order (so the same numbers, bit for bit, and the same "
-                  "event count): the fluid network's re-binding, backlog and bind inlined (no method call per flow and link), SimPy's "
-                  "`step` inlined into one loop (`dpmodel/sim/loop.py`; the same events in the same order), the paper's PE choice "
-                  "reading a node's read queue only when one of its engines is not overloaded, the DE node choice in C, buffer names "
-                  "built once. What remains (`benchmarks/results/sim_speed_profile.md`, cProfile): the fluid network about 45 % of "
-                  "the time, in fixed work per flow (about 4 flows and 11.5 SimPy events per turn; each start or end updates 2-3 "
-                  "links and pushes a heap entry per changed link), not in re-rating (at 1024 agents the re-binding scans look at "
-                  "8 M flow entries for 165 k re-bindings, about 2 % of the time); the engine's turn logic and decisions about 30 %; "
-                  "SimPy's own loop and events about 15 %, so replacing the engine would gain at most that. A 3x speed-up needs "
-                  "fewer events per turn (one flow for a turn's layerwise load and hand-off, timers only for the next completion) "
-                  "or compiled code for `sim/net.py`; both change the numbers at rounding level and need the statistical "
-                  "comparison this page's identity check cannot give."]
+            lines += [
+                "",
+                f"Speed-up (before / after, medians): CPU {ratio_c:.2f}x; wall {ratio_w:.2f}x, which is the load falling during "
+                "the sitting, not the code (compare the pairs run next to each other). Results "
+                f"{'identical (the same digest of every field of the result)' if same else 'DIFFER'}.",
+                f"Target: < 20 s wall, median of 3: {'met' if statistics.median(r['wall_s'] for r in a) < 20 else 'not met'} "
+                f"(CPU median {statistics.median(r['cpu_s'] for r in a):.1f} s).",
+            ]
+        lines += [
+            "",
+            "What changed, all with the same arithmetic in the same order (so the same numbers, bit for bit, and the same "
+            "event count): the fluid network's re-binding, backlog and bind inlined (no method call per flow and link), SimPy's "
+            "`step` inlined into one loop (`dpmodel/sim/loop.py`; the same events in the same order), the paper's PE choice "
+            "reading a node's read queue only when one of its engines is not overloaded, the DE node choice in C, buffer names "
+            "built once. What remains (`benchmarks/results/sim_speed_profile.md`, cProfile): the fluid network about 45 % of "
+            "the time, in fixed work per flow (about 4 flows and 11.5 SimPy events per turn; each start or end updates 2-3 "
+            "links and pushes a heap entry per changed link), not in re-rating (at 1024 agents the re-binding scans look at "
+            "8 M flow entries for 165 k re-bindings, about 2 % of the time); the engine's turn logic and decisions about 30 %; "
+            "SimPy's own loop and events about 15 %, so replacing the engine would gain at most that. A 3x speed-up needs "
+            "fewer events per turn (one flow for a turn's layerwise load and hand-off, timers only for the next completion) "
+            "or compiled code for `sim/net.py`; both change the numbers at rounding level and need the statistical "
+            "comparison this page's identity check cannot give.",
+        ]
         lines.append("")
     sc = [r for r in rows if r["section"] == "agents"]
     if sc:
-        lines += ["## Wall time vs agents (2P4D, dualpath-paper, seed 0; this branch, one run each)", "",
-                  "| agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Wall time vs agents (2P4D, dualpath-paper, seed 0; this branch, one run each)",
+            "",
+            "| agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         med = sorted((r for r in ref if r["code"] == "after"), key=lambda r: r["cpu_s"])
         sc = sc + ([{**med[len(med) // 2], "note": " (reference, median)"}] if med else [])
         for r in sorted(sc, key=lambda r: r["agents"]):
-            lines.append(f"| {r['agents']:,}{r.get('note', '')} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | {r['events']:,} | "
-                         f"{r['events'] / r['cpu_s']:,.0f} | {1e3 * r['cpu_s'] / r['turns']:.3f} | {r['jct_s']:,.0f} | {r['peak_rss_MiB']:,.0f} |")
+            lines.append(
+                f"| {r['agents']:,}{r.get('note', '')} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | {r['events']:,} | "
+                f"{r['events'] / r['cpu_s']:,.0f} | {1e3 * r['cpu_s'] / r['turns']:.3f} | {r['jct_s']:,.0f} | {r['peak_rss_MiB']:,.0f} |"
+            )
         missing = [n for n in (256, 512, 1024, 2048, 4096, 8192) if n not in {r["agents"] for r in sc}]
         if missing:
-            lines += ["", f"Not run in this sitting (time on the shared machine): {', '.join(f'{n:,}' for n in missing)} agents. The cost per "
-                      "turn grows with the agents (longer queues, more flows per link), so they take more than their share of turns."]
+            lines += [
+                "",
+                f"Not run in this sitting (time on the shared machine): {', '.join(f'{n:,}' for n in missing)} agents. The cost per "
+                "turn grows with the agents (longer queues, more flows per link), so they take more than their share of turns.",
+            ]
         lines.append("")
     cl = [r for r in rows if r["section"] == "clusters"]
     if cl:
-        lines += ["## Wall time vs cluster size (agents in proportion to the prefill nodes, 32 or 64 per node; dualpath-paper, seed 0; this branch)", "",
-                  "| cluster | agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Wall time vs cluster size (agents in proportion to the prefill nodes, 32 or 64 per node; dualpath-paper, seed 0; this branch)",
+            "",
+            "| cluster | agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
+            "|---|---|---|---|---|---|---|---|---|---|",
+        ]
         for r in sorted(cl, key=lambda r: (r["P"], r["agents"])):
             tag = "" if r["code"] == "after" else f" ({r['code']})"
-            lines.append(f"| {r['P']}P{r['D']}D{tag} | {r['agents']:,} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | "
-                         f"{r['events']:,} | {r['events'] / r['cpu_s']:,.0f} | {1e3 * r['cpu_s'] / r['turns']:.3f} | {r['jct_s']:,.0f} | "
-                         f"{r['peak_rss_MiB']:,.0f} |")
+            lines.append(
+                f"| {r['P']}P{r['D']}D{tag} | {r['agents']:,} | {r['wall_s']:.1f} | {r['cpu_s']:.1f} | {r['load_before']:.1f} | "
+                f"{r['events']:,} | {r['events'] / r['cpu_s']:,.0f} | {1e3 * r['cpu_s'] / r['turns']:.3f} | {r['jct_s']:,.0f} | "
+                f"{r['peak_rss_MiB']:,.0f} |"
+            )
         for r in cl:
             twin = [q for q in cl if q["code"] == "after" and (q["P"], q["agents"]) == (r["P"], r["agents"])]
             if r["code"] != "after" and twin:
-                lines += ["", f"{r['P']}P{r['D']}D ({r['code']}), {r['agents']:,} agents: the same result digest as the run before it "
-                          f"({'identical' if twin[0]['digest'] == r['digest'] else 'DIFFERENT'}: {r['digest']})."]
+                lines += [
+                    "",
+                    f"{r['P']}P{r['D']}D ({r['code']}), {r['agents']:,} agents: the same result digest as the run before it "
+                    f"({'identical' if twin[0]['digest'] == r['digest'] else 'DIFFERENT'}: {r['digest']}).",
+                ]
         lines.append("")
     pp = [r for r in rows if r["section"] == "paper"]
     a = [r for r in ref if r["code"] == "after"]
     if not pp and a:
         cpu = statistics.median(r["cpu_s"] for r in a)
-        lines += ["## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline", "",
-                  f"Not run. It is 24 times the reference run (24 x the agents, prefill and decode nodes; about 24 x "
-                  f"{a[0]['turns']:,} turns and 24 x {a[0]['events']:,} events), so it needs at least 24 x {cpu:.0f} s = "
-                  f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn, more since that cost grows with the cluster and the agents "
-                  "(the tables above): over the 10-minute target even on an idle core, and hours of wall time on this shared machine. "
-                  "Peak memory grows about linearly with the agents (the tables' peak RSS), some 2-3 GB at 48K agents by that trend.", ""]
+        lines += [
+            "## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline",
+            "",
+            f"Not run. It is 24 times the reference run (24 x the agents, prefill and decode nodes; about 24 x "
+            f"{a[0]['turns']:,} turns and 24 x {a[0]['events']:,} events), so it needs at least 24 x {cpu:.0f} s = "
+            f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn, more since that cost grows with the cluster and the agents "
+            "(the tables above): over the 10-minute target even on an idle core, and hours of wall time on this shared machine. "
+            "Peak memory grows about linearly with the agents (the tables' peak RSS), some 2-3 GB at 48K agents by that trend.",
+            "",
+        ]
     if pp:
         r = pp[-1]
-        lines += ["## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline", "",
-                  f"Wall {r['wall_s']:.0f} s, CPU {r['cpu_s']:.0f} s (load avg {r['load_before']:.1f}), {r['events']:,} events "
-                  f"({r['events'] / r['cpu_s']:,.0f} per CPU second), JCT {r['jct_s']:,.0f} s simulated, peak RSS {r['peak_rss_MiB']:,.0f} MiB.", ""]
+        lines += [
+            "## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline",
+            "",
+            f"Wall {r['wall_s']:.0f} s, CPU {r['cpu_s']:.0f} s (load avg {r['load_before']:.1f}), {r['events']:,} events "
+            f"({r['events'] / r['cpu_s']:,.0f} per CPU second), JCT {r['jct_s']:,.0f} s simulated, peak RSS {r['peak_rss_MiB']:,.0f} MiB.",
+            "",
+        ]
     return lines
 
 
@@ -232,9 +292,9 @@ def main() -> int:
         for _ in range(args.repeat):
             for code, tree in (("before", pathlib.Path(args.before)), ("after", ROOT)):
                 _add(spawn(tree, 2048, 2, 4, args.policy, 0, args.timeout_s), "reference", code)
-    for n in ([int(x) for x in args.agents.split(",")] if args.agents else []):
+    for n in [int(x) for x in args.agents.split(",")] if args.agents else []:
         _add(spawn(ROOT, n, 2, 4, args.policy, 0, args.timeout_s), "agents", "after")
-    for c in (args.clusters.split(",") if args.clusters else []):
+    for c in args.clusters.split(",") if args.clusters else []:
         P, D = (int(x) for x in c.lower().split("x"))
         _add(spawn(ROOT, args.agents_per_pnode * P, P, D, args.policy, 0, args.timeout_s), "clusters", args.code)
     if args.paper:

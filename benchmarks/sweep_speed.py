@@ -69,16 +69,24 @@ def main() -> int:
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from _common import command_line, emit
 
-    lines = ["# Sweep speed", "",
-             f"Command: `{command_line()}`; {datetime.now(UTC):%Y-%m-%d %H:%M UTC}; {platform.machine()}, {os.cpu_count()} cores "
-             f"(shared with other work); numpy {np.__version__}", "",
-             f"One sweep of {args.n:,} random points (P 1-8, D 2-16, context 1k-130k tokens, storage NIC 100-800 Gbps, compute NIC "
-             "100-800 Gbps), DeepSeek-V3.2 on dualpath-hopper, agentic-64k, mode dualpath; median of "
-             f"{args.repeat} runs after a warm-up.", "",
-             "| code | median | min | max | points/s (median) | checksum (sum of turns/s) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "# Sweep speed",
+        "",
+        f"Command: `{command_line()}`; {datetime.now(UTC):%Y-%m-%d %H:%M UTC}; {platform.machine()}, {os.cpu_count()} cores "
+        f"(shared with other work); numpy {np.__version__}",
+        "",
+        f"One sweep of {args.n:,} random points (P 1-8, D 2-16, context 1k-130k tokens, storage NIC 100-800 Gbps, compute NIC "
+        "100-800 Gbps), DeepSeek-V3.2 on dualpath-hopper, agentic-64k, mode dualpath; median of "
+        f"{args.repeat} runs after a warm-up.",
+        "",
+        "| code | median | min | max | points/s (median) | checksum (sum of turns/s) |",
+        "|---|---|---|---|---|---|",
+    ]
     for label, r in runs.items():
-        lines.append(f"| {label} | {r['median_s']:.3f} s | {min(r['walls_s']):.3f} s | {max(r['walls_s']):.3f} s | "
-                     f"{args.n / r['median_s']:.3g} | {r['checksum']:.6g} |")
+        lines.append(
+            f"| {label} | {r['median_s']:.3f} s | {min(r['walls_s']):.3f} s | {max(r['walls_s']):.3f} s | "
+            f"{args.n / r['median_s']:.3g} | {r['checksum']:.6g} |"
+        )
     if len(runs) == 2:
         a, b = runs.values()
         lines += ["", f"Speed-up after / before: {b['median_s'] / a['median_s']:.2f}x."]

@@ -90,8 +90,13 @@ def roofline_fit_reading() -> str:
     return _fit_file().get("fit", {}).get("reading", "turn-weighted")
 
 
-def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, ...] | None = None, calibrated: bool = True,
-               roofline_fitted: bool = False) -> list[Row]:
+def paper_rows(
+    *,
+    models: tuple[str, ...] | None = None,
+    workloads: tuple[str, ...] | None = None,
+    calibrated: bool = True,
+    roofline_fitted: bool = False,
+) -> list[Row]:
     """Fig. 7 (JCT per mode, speedup) and the measured TPOT ranges, from the library's models:
     flat physics with the committed Oracle calibration, the raw roofline (``calibrated=False``), or
     the roofline with the committed bounded fit (``roofline_fitted``)."""
@@ -109,8 +114,11 @@ def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
     if roofline_fitted and not fit:
         return []
     reading = roofline_fit_reading() if roofline_fitted else "turn-weighted"
-    ref_name = (f"Fig. 7, roofline, bounded Oracle fit ({reading} Table 2)" if roofline_fitted
-                else ("Fig. 7, Oracle-calibrated" if calibrated else "Fig. 7, uncalibrated"))
+    ref_name = (
+        f"Fig. 7, roofline, bounded Oracle fit ({reading} Table 2)"
+        if roofline_fitted
+        else ("Fig. 7, Oracle-calibrated" if calibrated else "Fig. 7, uncalibrated")
+    )
     rows: list[Row] = []
     for m, spec in FIG7_JCT_S.items():
         if models and m not in models:
@@ -127,7 +135,9 @@ def paper_rows(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
                 res = offline_jct_many(sc, mode, cell["agents"], trajectories=ts, turns_reading=reading)
                 for r, paper in zip(res, cell[mode], strict=True):
                     jct[(mode, r.agents)] = (r.jct_s, float(paper))
-                    rows.append(Row("measurement", ref_name, f"offline JCT, {mode}", m, wl, mode, f"{r.agents} agents", r.jct_s, float(paper)))
+                    rows.append(
+                        Row("measurement", ref_name, f"offline JCT, {mode}", m, wl, mode, f"{r.agents} agents", r.jct_s, float(paper))
+                    )
                     if mode == "oracle":
                         tpots.append((wl, r.agents, r.decode_tpot_s))
             for n in cell["agents"]:
@@ -154,21 +164,56 @@ def check_rows() -> list[Row]:
     n = sc.prefill_batch_turns()
     for ctx, us in ((16384, 195.0), (32768, 214.0), (65536, 254.0)):
         p = sc.prefill_forward_parts(n, context_tokens=float(ctx), append_tokens=512.0)
-        rows.append(Row("measurement", ref, "V3.2 prefill GPU-us per token (DeepSeek cost curve)", "deepseek-v3.2", f"{ctx // 1024}K position",
-                        "-", "cost curve", sc.prefill_engine_gpus * float(p["total_s"]) / (n * 512.0) * 1e6, us))
+        rows.append(
+            Row(
+                "measurement",
+                ref,
+                "V3.2 prefill GPU-us per token (DeepSeek cost curve)",
+                "deepseek-v3.2",
+                f"{ctx // 1024}K position",
+                "-",
+                "cost curve",
+                sc.prefill_engine_gpus * float(p["total_s"]) / (n * 512.0) * 1e6,
+                us,
+            )
+        )
     v3 = Scenario.load(model="deepseek-v3", prefill_nodes=4, physics="roofline")
     p = v3.prefill_forward_parts(16384.0 * v3.prefill_engine_gpus / 4096.0, context_tokens=0.0, append_tokens=4096.0)
-    rows.append(Row("measurement", ref, "prefill tokens/s per node (DeepSeek profile)", "deepseek-v3", "4K prompts", "-", "16K tok/GPU",
-                    v3.cluster.gpus_per_node * 16384.0 / float(p["total_s"]), 62713.0))
+    rows.append(
+        Row(
+            "measurement",
+            ref,
+            "prefill tokens/s per node (DeepSeek profile)",
+            "deepseek-v3",
+            "4K prompts",
+            "-",
+            "16K tok/GPU",
+            v3.cluster.gpus_per_node * 16384.0 / float(p["total_s"]),
+            62713.0,
+        )
+    )
     v3d = Scenario.load(model="deepseek-v3", prefill_nodes=1, decode_nodes=16, physics="roofline")
     v3d = dc.replace(v3d, request_classes=(RequestClass(1.0, 4096.0, 0.0, 0.0),))
     step = float(v3d.decode_step_parts(256.0)["total_s"])
-    rows.append(Row("measurement", ref, "decode tokens/s per node (DeepSeek profile)", "deepseek-v3", "4K KV", "-", "128 req/GPU, MTP",
-                    v3d.cluster.gpus_per_node * 128 * 1.8 / step, 18598.0))
+    rows.append(
+        Row(
+            "measurement",
+            ref,
+            "decode tokens/s per node (DeepSeek profile)",
+            "deepseek-v3",
+            "4K KV",
+            "-",
+            "128 req/GPU, MTP",
+            v3d.cluster.gpus_per_node * 128 * 1.8 / step,
+            18598.0,
+        )
+    )
     for m, (lo, hi) in PAPER_TPOT_S.items():
         sp = FIG7_JCT_S[m]
         d = Scenario.load(model=m, prefill_nodes=sp["prefill_nodes"], decode_nodes=sp["decode_nodes"], physics="roofline").decode_capacity()
-        rows.append(Row("measurement", ref, "TPOT at the HBM-capacity batch (paper's range)", m, "agentic-64k", "-", "cap", d["step_s"], lo, hi))
+        rows.append(
+            Row("measurement", ref, "TPOT at the HBM-capacity batch (paper's range)", m, "agentic-64k", "-", "cap", d["step_s"], lo, hi)
+        )
     return rows
 
 
@@ -180,8 +225,19 @@ def storage_rows() -> list[Row]:
 
     sc = Scenario.load(cluster="h100-sxm", model="deepseek-v3.2", workload="agentic-64k")
     r = sc.storage_reads()
-    return [Row("measurement", "3FS KVCache client peak", "storage read rate per NIC", "deepseek-v3.2", "h100-sxm", "-",
-                f"{r['reads_in_flight']:.0f} reads in flight", r["read_Bps_per_node"] / sc.cluster.node.snic_count, 40 * 2**30)]
+    return [
+        Row(
+            "measurement",
+            "3FS KVCache client peak",
+            "storage read rate per NIC",
+            "deepseek-v3.2",
+            "h100-sxm",
+            "-",
+            f"{r['reads_in_flight']:.0f} reads in flight",
+            r["read_Bps_per_node"] / sc.cluster.node.snic_count,
+            40 * 2**30,
+        )
+    ]
 
 
 # ---- consistency: the recorded simulator cross-check ------------------------------------------
@@ -250,20 +306,35 @@ def summarize(rows: list[Row]) -> list[dict]:
     for (kind, ref, tier, knee), rs in groups.items():
         e = [r.error_frac for r in rs]
         worst = max(rs, key=lambda r: abs(r.error_frac))
-        out.append({"kind": kind, "reference": ref, "tier": tier, "knee": knee, "count": len(rs), "median_frac": statistics.median(e),
-                    "median_abs_frac": statistics.median(abs(x) for x in e), "worst_frac": worst.error_frac,
-                    "worst_at": f"{worst.model} {worst.workload} {worst.mode} {worst.point}".strip()})
+        out.append(
+            {
+                "kind": kind,
+                "reference": ref,
+                "tier": tier,
+                "knee": knee,
+                "count": len(rs),
+                "median_frac": statistics.median(e),
+                "median_abs_frac": statistics.median(abs(x) for x in e),
+                "worst_frac": worst.error_frac,
+                "worst_at": f"{worst.model} {worst.workload} {worst.mode} {worst.point}".strip(),
+            }
+        )
     return out
 
 
 def _table(summary: list[dict], kind: str) -> list[str]:
-    lines = ["| reference | tier | cells | median signed error | median abs. error | worst signed error (where) |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| reference | tier | cells | median signed error | median abs. error | worst signed error (where) |",
+        "|---|---|---|---|---|---|",
+    ]
     for s in summary:
         if s["kind"] != kind:
             continue
         tier = s["tier"] + (" **(knee, load >= 0.9)**" if s["knee"] else "")
-        lines.append(f"| {s['reference']} | {tier} | {s['count']} | {s['median_frac']:+.1%} | {s['median_abs_frac']:.1%} | "
-                     f"{s['worst_frac']:+.1%} ({s['worst_at']}) |")
+        lines.append(
+            f"| {s['reference']} | {tier} | {s['count']} | {s['median_frac']:+.1%} | {s['median_abs_frac']:.1%} | "
+            f"{s['worst_frac']:+.1%} ({s['worst_at']}) |"
+        )
     return lines
 
 
@@ -302,29 +373,43 @@ def trust_section(summary: list[dict]) -> list[str]:
     ]
     for s in summary:
         if s["reference"].startswith("Fig. 7, Oracle") and s["tier"].startswith("TPOT"):
-            lines.append(f"- **{s['tier']}** against the paper's measured range: median {s['median_frac']:+.0%}, worst {s['worst_frac']:+.0%} "
-                         f"(0 = inside) -> *{band(cal, s['tier'])}*.")
+            lines.append(
+                f"- **{s['tier']}** against the paper's measured range: median {s['median_frac']:+.0%}, worst {s['worst_frac']:+.0%} "
+                f"(0 = inside) -> *{band(cal, s['tier'])}*."
+            )
     if _find(summary, "3FS", "storage read rate per NIC") is not None:
-        lines.append(f"- **Storage read rate** (the Full-Block read model against 3FS's published KVCache client peak, one point): "
-                     f"{say('3FS', 'storage read rate per NIC')} -> *{band('3FS', 'storage read rate per NIC')}*.")
+        lines.append(
+            f"- **Storage read rate** (the Full-Block read model against 3FS's published KVCache client peak, one point): "
+            f"{say('3FS', 'storage read rate per NIC')} -> *{band('3FS', 'storage read rate per NIC')}*."
+        )
     lines += [
         "",
         "Against our own simulator (the same physics, so this checks the queueing mathematics, not the physics):",
         "",
     ]
-    for tier in ("saturated throughput", "offline JCT, oracle", "offline JCT, dualpath", "offline JCT, basic", "online mean TTFT",
-                 "online p99 TTFT", "online TPOT"):
+    for tier in (
+        "saturated throughput",
+        "offline JCT, oracle",
+        "offline JCT, dualpath",
+        "offline JCT, basic",
+        "online mean TTFT",
+        "online p99 TTFT",
+        "online TPOT",
+    ):
         if _find(summary, "crosscheck", tier) is None:
             continue
         knee = _find(summary, "crosscheck", tier, True)
-        at_knee = f"; at the knee (load >= {KNEE_LOAD}) {say('crosscheck', tier, True)} -> *{band('crosscheck', tier, True)}*" if knee else ""
+        at_knee = (
+            f"; at the knee (load >= {KNEE_LOAD}) {say('crosscheck', tier, True)} -> *{band('crosscheck', tier, True)}*" if knee else ""
+        )
         lines.append(f"- {tier}: {say('crosscheck', tier)} -> *{band('crosscheck', tier)}*{at_knee}.")
     real = [s for s in summary if s["kind"] == "measurement" and s["reference"].startswith("Fig. 7, Oracle")]
     good = [s["tier"] for s in real if s["median_abs_frac"] <= 0.10]
     bad = [s["tier"] for s in real if s["median_abs_frac"] > 0.25]
     lines += [
         "",
-        "In short, against reality: " + (f"trust {'; '.join(f'*{t}*' for t in good)}. " if good else "no tier is within 10 % of the paper. ")
+        "In short, against reality: "
+        + (f"trust {'; '.join(f'*{t}*' for t in good)}. " if good else "no tier is within 10 % of the paper. ")
         + (f"Do not trust the level of {'; '.join(f'*{t}*' for t in bad)}. " if bad else "")
         + "Agreement with the simulator (section 2) checks the queueing, not the physics: it never vouches for a tier the paper "
         "contradicts. At the knee every analytic number is low-confidence.",
@@ -341,12 +426,16 @@ def fit_section() -> list[str]:
     if not fit:
         return []
     models = list(fit)
-    lines = ["Bounded roofline calibration (`benchmarks/roofline_calibrate.py`, committed in "
-             "`dpmodel/catalog/calibration/roofline-oracle.toml`): the roofline's kernel knobs the paper does not report, each "
-             f"inside its sourced range, fitted on the Oracle bars only, with Table 2 read as `{roofline_fit_reading()}` "
-             "(the other rows read it turn-weighted; see benchmarks/results/roofline_fig7.md). **bold** = at a bound; the EP "
-             "knobs do not act on the dense Qwen.", "",
-             "| knob | default | range | " + " | ".join(models) + " |", "|---|---|---|" + "---|" * len(models)]
+    lines = [
+        "Bounded roofline calibration (`benchmarks/roofline_calibrate.py`, committed in "
+        "`dpmodel/catalog/calibration/roofline-oracle.toml`): the roofline's kernel knobs the paper does not report, each "
+        f"inside its sourced range, fitted on the Oracle bars only, with Table 2 read as `{roofline_fit_reading()}` "
+        "(the other rows read it turn-weighted; see benchmarks/results/roofline_fig7.md). **bold** = at a bound; the EP "
+        "knobs do not act on the dense Qwen.",
+        "",
+        "| knob | default | range | " + " | ".join(models) + " |",
+        "|---|---|---|" + "---|" * len(models),
+    ]
     for k, (lo, hi, src) in ROOFLINE_KNOB_RANGES.items():
         cells = []
         for m in models:
@@ -356,17 +445,32 @@ def fit_section() -> list[str]:
         lines.append(f"| {k} | {getattr(KernelSpec(), k):g} | {lo:g} - {hi:g} ({src}) | " + " | ".join(cells) + " |")
     lines.append("| rms log error on Oracle | | | " + " | ".join(f"{fit[m].get('rms_log_error', float('nan')):.3f}" for m in models) + " |")
     corner = [m for m in models if fit[m].get("still_fast_at_slow_corner")]
-    lines += ["", ("Every Oracle cell of " + ", ".join(corner) + " is predicted faster than the paper even with every knob at the slow "
-                   "end of its range. " if corner else "")
-              + "A knob at a bound means the fit wants the machine slower than any published figure allows: a missing structure, "
-              "not a knob value (see `benchmarks/results/roofline_fig7.md` for where the time goes).", ""]
+    lines += [
+        "",
+        (
+            "Every Oracle cell of " + ", ".join(corner) + " is predicted faster than the paper even with every knob at the slow "
+            "end of its range. "
+            if corner
+            else ""
+        )
+        + "A knob at a bound means the fit wants the machine slower than any published figure allows: a missing structure, "
+        "not a knob value (see `benchmarks/results/roofline_fig7.md` for where the time goes).",
+        "",
+    ]
     return lines
 
 
-def build_page(*, models: tuple[str, ...] | None = None, workloads: tuple[str, ...] | None = None, crosscheck: Path = CROSSCHECK,
-               check_drift: bool = True) -> tuple[list[str], list[Row]]:
+def build_page(
+    *,
+    models: tuple[str, ...] | None = None,
+    workloads: tuple[str, ...] | None = None,
+    crosscheck: Path = CROSSCHECK,
+    check_drift: bool = True,
+) -> tuple[list[str], list[Row]]:
     t0 = time.perf_counter()
-    rows = paper_rows(models=models, workloads=workloads, calibrated=True) + paper_rows(models=models, workloads=workloads, calibrated=False)
+    rows = paper_rows(models=models, workloads=workloads, calibrated=True) + paper_rows(
+        models=models, workloads=workloads, calibrated=False
+    )
     rows += paper_rows(models=models, workloads=workloads, roofline_fitted=True)
     rows += check_rows() if models is None else []
     rows += storage_rows()
@@ -390,9 +494,9 @@ def build_page(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
         "",
         "Fig. 7's bars (read off the figure, about +-3 %) and the paper's measured TPOT ranges. \"Oracle-calibrated\" uses the two "
         "compute knobs of the flat physics fitted to the Oracle bars only (`dpmodel/catalog/calibration/fig7-oracle.toml`); "
-        "\"uncalibrated\" is the raw roofline (`physics = roofline`: published kernel figures, the cluster's `[kernels]` "
-        "defaults, nothing fitted); \"roofline, bounded Oracle fit\" is the roofline with the kernel knobs fitted to the Oracle bars "
-        "inside their sourced ranges (table below). Basic and DualPath are never fitted. \"published kernel / profile figures\" are "
+        '"uncalibrated" is the raw roofline (`physics = roofline`: published kernel figures, the cluster\'s `[kernels]` '
+        'defaults, nothing fitted); "roofline, bounded Oracle fit" is the roofline with the kernel knobs fitted to the Oracle bars '
+        'inside their sourced ranges (table below). Basic and DualPath are never fitted. "published kernel / profile figures" are '
         "the independent checks of the raw roofline (tests/test_roofline.py). The paper reports no TTFT distribution and no saturated "
         "throughput we can compare with, so those tiers appear only in section 2.",
         "",
@@ -401,8 +505,16 @@ def build_page(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
         *fit_section(),
         "By model (Oracle-calibrated):",
         "",
-        *_table(summarize([r._replace_tier() for r in rows if r.kind == "measurement" and r.reference.startswith("Fig. 7, Oracle")
-                           and not r.tier.startswith("TPOT")]), "measurement"),
+        *_table(
+            summarize(
+                [
+                    r._replace_tier()
+                    for r in rows
+                    if r.kind == "measurement" and r.reference.startswith("Fig. 7, Oracle") and not r.tier.startswith("TPOT")
+                ]
+            ),
+            "measurement",
+        ),
         "",
         "## 2. Consistency with our own simulator (not a validation against reality)",
         "",
@@ -415,8 +527,7 @@ def build_page(*, models: tuple[str, ...] | None = None, workloads: tuple[str, .
         lines += ["", f"The tree's current LP differs from the recorded LP column by at most {drift:.1%} over the recorded cells{stale}."]
     if not sim:
         lines += ["", "(no cross-check record found)"]
-    lines += ["", *_table(summary, "simulator"), "", *trust_section(summary), "",
-              f"Generated in {time.perf_counter() - t0:.0f} s."]
+    lines += ["", *_table(summary, "simulator"), "", *trust_section(summary), "", f"Generated in {time.perf_counter() - t0:.0f} s."]
     return lines, rows
 
 

@@ -54,6 +54,7 @@ def _bounded(kind, lo: float, hi: float, what: str):
             v = kind(text)
         except (ValueError, OverflowError):
             raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+
         def num(x: float) -> str:
             return f"{x:,}" if kind is int else f"{x:g}"
 
@@ -89,27 +90,51 @@ def _float(text: str) -> float:
 def add_scenario_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("scenario")
     g.add_argument("--cluster", default=DEFAULT_CLUSTER, help=f"hardware profile name or TOML path (default {DEFAULT_CLUSTER})")
-    g.add_argument("--model", default=DEFAULT_MODEL, help=f"model spec name, TOML path, or Hugging Face config.json / its folder (default {DEFAULT_MODEL})")
+    g.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help=f"model spec name, TOML path, or Hugging Face config.json / its folder (default {DEFAULT_MODEL})",
+    )
     g.add_argument("--kv-dtype", default=None, dest="kv_dtype", help="with a config.json --model: KV cache dtype (default: the config's)")
-    g.add_argument("--workload", default=DEFAULT_WORKLOAD, help=f"workload name, TOML path or trajectory .jsonl (default {DEFAULT_WORKLOAD})")
+    g.add_argument(
+        "--workload", default=DEFAULT_WORKLOAD, help=f"workload name, TOML path or trajectory .jsonl (default {DEFAULT_WORKLOAD})"
+    )
     g.add_argument("--trace", default=None, help="a Mooncake .jsonl or Azure .csv trace to use as the workload")
-    g.add_argument("--cache-GiB", type=_float, default=None, dest="cache_GiB", help="with --trace: LRU KV cache size for hits (default infinite)")
+    g.add_argument(
+        "--cache-GiB", type=_float, default=None, dest="cache_GiB", help="with --trace: LRU KV cache size for hits (default infinite)"
+    )
     g.add_argument("--classes", type=_positive_int, default=8, help="request classes for a trajectory file or trace (default 8)")
-    g.add_argument("--topology", default=None, help="resources and load paths: a packaged name (dualpath, dualpath-recompute) or a TOML path (default dualpath)")
+    g.add_argument(
+        "--topology",
+        default=None,
+        help="resources and load paths: a packaged name (dualpath, dualpath-recompute) or a TOML path (default dualpath)",
+    )
     g.add_argument("--prefill-nodes", type=_positive_int, default=DEFAULT_PREFILL_NODES, help="P, prefill nodes (default 2)")
     g.add_argument("--decode-nodes", type=_positive_int, default=DEFAULT_DECODE_NODES, help="D, decode nodes (default 4)")
     g.add_argument("--prefill-efficiency", type=_float, default=None, help="achieved/peak prefill FLOP/s (default 0.4, an assumption)")
     g.add_argument("--basic-overlap", type=_float, default=None, help="share of load hidden behind compute in basic mode (default 0)")
     g.add_argument("--tpot-max-s", type=_float, default=None, help="cap on time per output token for the decode batch (default none)")
-    g.add_argument("--decode-step-overhead-s", type=_float, default=None, help="fixed cost per decode step (default 0.005 s, an assumption)")
+    g.add_argument(
+        "--decode-step-overhead-s", type=_float, default=None, help="fixed cost per decode step (default 0.005 s, an assumption)"
+    )
     g.add_argument("--prefill-quota-s", type=_float, default=None, help="compute quota of one prefill forward (default 0.3 s, the paper's)")
-    g.add_argument("--prefill-engine-gpus", type=int, default=None,
-                   help="GPUs per prefill engine that step in lock step (default auto: MoE = a node, dense = 1)")
+    g.add_argument(
+        "--prefill-engine-gpus",
+        type=int,
+        default=None,
+        help="GPUs per prefill engine that step in lock step (default auto: MoE = a node, dense = 1)",
+    )
     g.add_argument("--overlay", default=None, help="a hardware-profile overlay TOML from `dpmodel bench fit`")
     g.add_argument("--calibrated", action="store_true", help="use the Fig. 7 Oracle calibration of the model's compute knobs (if any)")
-    g.add_argument("--set", action="append", default=[], metavar="KIND.SECTION.KEY=VALUE", dest="set",
-                   help="override one profile field, e.g. cluster.node.snic_count=2 (kind: cluster, model, workload, cost, "
-                        "deployment); repeatable; recorded as 'config: command line'")
+    g.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KIND.SECTION.KEY=VALUE",
+        dest="set",
+        help="override one profile field, e.g. cluster.node.snic_count=2 (kind: cluster, model, workload, cost, "
+        "deployment); repeatable; recorded as 'config: command line'",
+    )
 
 
 SET_KINDS = ("cluster", "model", "workload", "cost", "deployment")
@@ -366,17 +391,25 @@ def partial_profile_text(name: str, base: str, kind: str, sets: dict[str, Any], 
         if "." in k:
             sec, _, key = k.rpartition(".")
             sections.setdefault(sec, {})[key] = v
-    lines = [f"# a partial {kind} profile: fields not given here are inherited from {base!r} with their sources",
-             f"name = {_toml_scalar(name)}"]
+    lines = [
+        f"# a partial {kind} profile: fields not given here are inherited from {base!r} with their sources",
+        f"name = {_toml_scalar(name)}",
+    ]
     if description:
         lines.append(f"description = {_toml_scalar(description)}")
     lines.append(f"extends = {_toml_scalar(base)}")
     lines += [f"{k} = {_toml_scalar(v)}" for k, v in top.items() if k not in ("name", "description")]
     for sec, kv in sections.items():
         lines += ["", f"[{sec}]"] + [f"{k} = {_toml_scalar(v)}" for k, v in kv.items()]
-    lines += ["", "[provenance]", f"source = {_toml_scalar('dpmodel profiles new ' + name + ' --from ' + base)}",
-              f'date = "{datetime.date.today().isoformat()}"', "", "[provenance.fields]",
-              "# replace each 'config:' text with where the number comes from (datasheet, paper, measured, derived, assumption)"]
+    lines += [
+        "",
+        "[provenance]",
+        f"source = {_toml_scalar('dpmodel profiles new ' + name + ' --from ' + base)}",
+        f'date = "{datetime.date.today().isoformat()}"',
+        "",
+        "[provenance.fields]",
+        "# replace each 'config:' text with where the number comes from (datasheet, paper, measured, derived, assumption)",
+    ]
     lines += [f"{json.dumps(k)} = {json.dumps('config: set with dpmodel profiles new --set')}" for k in sets if k in numeric]
     return "\n".join(lines) + "\n"
 
@@ -415,9 +448,11 @@ def cmd_profiles_new(args: argparse.Namespace) -> int:
     finally:
         os.unlink(tmp)
     atomic_write_text(out, text)
-    print(f"wrote {kind} profile {out} ({prof.name}: extends {ref}, {len(sets.get(kind, {}))} field(s) set); "
-          f"use it with --{kind} {out}" if kind in ("cluster", "model", "workload") else
-          f"wrote {kind} profile {out} ({prof.name}: extends {ref})")
+    print(
+        f"wrote {kind} profile {out} ({prof.name}: extends {ref}, {len(sets.get(kind, {}))} field(s) set); use it with --{kind} {out}"
+        if kind in ("cluster", "model", "workload")
+        else f"wrote {kind} profile {out} ({prof.name}: extends {ref})"
+    )
     return 0
 
 
@@ -433,7 +468,12 @@ def _print_workload_stats(d: dict[str, Any]) -> None:
     ]
     for key in ("input_tokens", "output_tokens"):
         t = d[key]
-        rows.append((key.replace("_", " "), f"mean {t['mean']:,.0f}, p50 {t['p50']:,.0f}, p90 {t['p90']:,.0f}, p99 {t['p99']:,.0f}, max {t['max']:,.0f}"))
+        rows.append(
+            (
+                key.replace("_", " "),
+                f"mean {t['mean']:,.0f}, p50 {t['p50']:,.0f}, p90 {t['p90']:,.0f}, p99 {t['p99']:,.0f}, max {t['max']:,.0f}",
+            )
+        )
     for k, v in rows:
         print(f"  {k:<20} {v}")
     if d.get("skipped_lines"):
@@ -460,7 +500,12 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
                 raise DpmodelError(f"--cache-GiB {args.cache_GiB}: must be >= 0")
             cache = LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * load_model(args.model).kv_bytes_per_token)
         s = summarize(open_trace(args.trace, cache=cache, lenient=args.lenient))
-        d = {"name": args.trace, "description": "trace" + (f", LRU cache {args.cache_GiB} GiB of {getattr(args.model, 'name', args.model)} KV" if cache else ", infinite cache"), **s.to_dict()}
+        d = {
+            "name": args.trace,
+            "description": "trace"
+            + (f", LRU cache {args.cache_GiB} GiB of {getattr(args.model, 'name', args.model)} KV" if cache else ", infinite cache"),
+            **s.to_dict(),
+        }
     else:
         if str(args.name).endswith(".jsonl"):
             ts = read_trajectories(args.name, lenient=args.lenient)
@@ -482,7 +527,16 @@ def cmd_workload_show(args: argparse.Namespace) -> int:
             "output_tokens": percentiles(ts.generated_tokens),
             "sessions": ts.agents_count,
             "turns_per_session": percentiles(ts.turns_per_trajectory()),
-            "table2": {k: st[k] for k in ("turns_turn_weighted", "append_tokens_per_turn", "generated_tokens_per_turn", "total_tokens_mean", "context_tokens_per_turn")},
+            "table2": {
+                k: st[k]
+                for k in (
+                    "turns_turn_weighted",
+                    "append_tokens_per_turn",
+                    "generated_tokens_per_turn",
+                    "total_tokens_mean",
+                    "context_tokens_per_turn",
+                )
+            },
         }
     if args.json:
         _print_json("workload show", d)
@@ -504,12 +558,19 @@ def cmd_workload_synth(args: argparse.Namespace) -> int:
         ts = ts.scaled(append_factor=args.append_scale, generated_factor=args.gen_scale)
     if args.extra_agents:
         ts = ts.with_extra_agents(args.extra_agents, seed=args.seed)
-    meta = {"workload": w.name, "seed": args.seed, "append_scale": args.append_scale, "gen_scale": args.gen_scale,
-            "extra_agents": args.extra_agents}
+    meta = {
+        "workload": w.name,
+        "seed": args.seed,
+        "append_scale": args.append_scale,
+        "gen_scale": args.gen_scale,
+        "extra_agents": args.extra_agents,
+    }
     write_trajectories(args.out, ts, meta=meta)
     st = ts.stats()
-    print(f"wrote {ts.agents_count} trajectories ({ts.turns_count} turns) to {args.out}; per turn: append "
-          f"{st['append_tokens_per_turn']:.0f}, generated {st['generated_tokens_per_turn']:.0f}, context {st['context_tokens_per_turn']:.0f}")
+    print(
+        f"wrote {ts.agents_count} trajectories ({ts.turns_count} turns) to {args.out}; per turn: append "
+        f"{st['append_tokens_per_turn']:.0f}, generated {st['generated_tokens_per_turn']:.0f}, context {st['context_tokens_per_turn']:.0f}"
+    )
     return 0
 
 
@@ -528,8 +589,15 @@ def cmd_offline(args: argparse.Namespace) -> int:
             trajectories = trajectories.scaled(append_factor=args.append_scale, generated_factor=args.gen_scale)
         if trajectories.agents_count < args.agents:
             trajectories = trajectories.with_extra_agents(args.agents - trajectories.agents_count, seed=args.seed)
-    r = offline_jct(scenario, args.mode, args.agents, seed=args.seed, append_scale=args.append_scale, gen_scale=args.gen_scale,
-                    trajectories=trajectories)
+    r = offline_jct(
+        scenario,
+        args.mode,
+        args.agents,
+        seed=args.seed,
+        append_scale=args.append_scale,
+        gen_scale=args.gen_scale,
+        trajectories=trajectories,
+    )
     if args.json:
         _print_json("offline", r.to_dict(), scenario)
     else:
@@ -552,8 +620,7 @@ def cmd_online(args: argparse.Namespace) -> int:
         name, util, f = saturated_resource(scenario, args.mode, args.aps)
         limit = slo_capacity(scenario, args.mode, slo_ttft_s=1e9, slo_tpot_s=1e9)
         first = limit.reason.removeprefix("limited by ").split(" saturation")[0] if limit.feasible else name
-        sat = {"resource": name, "utilization_frac": util, "split_de_frac": f, "saturation_aps": limit.max_aps,
-               "saturates_first": first}
+        sat = {"resource": name, "utilization_frac": util, "split_de_frac": f, "saturation_aps": limit.max_aps, "saturates_first": first}
     if args.json:
         out = {**r.to_dict(), **rates}
         if sat is not None:
@@ -561,10 +628,15 @@ def cmd_online(args: argparse.Namespace) -> int:
         _print_json("online", out, scenario)
         return 0
     if sat is not None:
-        print(f"UNSTABLE: {r.aps:g} agents/s ({r.turns_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
-              f"{sat['saturation_aps']:.3g} agents/s, limited by {sat['saturates_first']}; the queues grow without bound (no TTFT exists)")
-        busy = [f"{k} {v:.0%}" if math.isfinite(v) else f"{k} (unbounded)"
-                for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1]) if v >= 1]
+        print(
+            f"UNSTABLE: {r.aps:g} agents/s ({r.turns_per_s:,.1f} turns/s) is past saturation: mode {r.mode} saturates at "
+            f"{sat['saturation_aps']:.3g} agents/s, limited by {sat['saturates_first']}; the queues grow without bound (no TTFT exists)"
+        )
+        busy = [
+            f"{k} {v:.0%}" if math.isfinite(v) else f"{k} (unbounded)"
+            for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1])
+            if v >= 1
+        ]
         if busy:
             print("  over capacity at this load: " + ", ".join(busy))
         print("  lower --aps, or see 'dpmodel capacity' (SLO capacity) and 'dpmodel plan' (saturated throughput)")
@@ -573,8 +645,10 @@ def cmd_online(args: argparse.Namespace) -> int:
     print(f"online: {r.aps:g} agents/s ({r.turns_per_s:.2f} turns/s), mode {r.mode}, DE split {r.split_de_frac:.3f}")
     print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}")
     print(f"  TTST {r.ttst_s:.3f} s, TPOT {r.tpot_s * 1e3:.1f} ms")
-    print(f"  tokens/s: {rates['tokens_per_s_per_gpu']:,.1f} generated per GPU, {rates['tokens_per_s_per_user']:,.1f} per user (1 / TPOT), "
-          f"{rates['uncached_prompt_tokens_per_s']:,.0f} uncached prompt ({rates['prompt_tokens_per_s']:,.0f} with cache hits)")
+    print(
+        f"  tokens/s: {rates['tokens_per_s_per_gpu']:,.1f} generated per GPU, {rates['tokens_per_s_per_user']:,.1f} per user (1 / TPOT), "
+        f"{rates['uncached_prompt_tokens_per_s']:,.0f} uncached prompt ({rates['prompt_tokens_per_s']:,.0f} with cache hits)"
+    )
     print("  utilization: " + ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization.items(), key=lambda kv: -kv[1])))
     if r.low_confidence:
         lo, hi = r.ttft_s_range
@@ -607,7 +681,9 @@ def cmd_validate_run(args: argparse.Namespace) -> int:
         _print_json("validate", out, scenario)
         return 0
     how = f"open loop {run.request_rate_per_s:g} req/s" if run.loop == "open" else f"closed loop, {run.max_concurrency} in flight"
-    print(f"validate {run.source}: {how}, {run.completed} requests, in {run.mean_input_tokens:.0f} / out {run.mean_output_tokens:.0f} tokens, mode {args.mode}")
+    print(
+        f"validate {run.source}: {how}, {run.completed} requests, in {run.mean_input_tokens:.0f} / out {run.mean_output_tokens:.0f} tokens, mode {args.mode}"
+    )
     print(f"  {'metric':<22} {'measured':>10} {'predicted':>10} {'error':>8}")
     for m in out["metrics"]:
         print(f"  {m['metric']:<22} {m['measured']:10.4g} {m['predicted']:10.4g} {m['error_frac']:+8.1%}")
@@ -624,8 +700,14 @@ def cmd_capacity(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     res = {}
-    with tqdm(total=len(modes), desc="SLO capacity", unit="mode", file=sys.stderr, leave=False,
-              disable=True if (args.quiet or args.json) else None) as bar:
+    with tqdm(
+        total=len(modes),
+        desc="SLO capacity",
+        unit="mode",
+        file=sys.stderr,
+        leave=False,
+        disable=True if (args.quiet or args.json) else None,
+    ) as bar:
         for m in modes:
             bar.set_postfix_str(m)
             res[m] = slo_capacity(scenario, m, slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s)
@@ -676,10 +758,14 @@ def cmd_bench_fit(args: argparse.Namespace) -> int:
     rows, machine, digest, _fmt = read_benches(files)
     fits = fit_rows(rows)
     if not fits:
-        raise DpmodelError(f"{' '.join(files)}: no link has two or more single-flow sizes to fit (perftest: pass one --out_json file per size)")
+        raise DpmodelError(
+            f"{' '.join(files)}: no link has two or more single-flow sizes to fit (perftest: pass one --out_json file per size)"
+        )
     for k, f in fits.items():
-        print(f"{k:<20} alpha {f.alpha_s * 1e6:9.2f} us  beta {f.beta_Bps / 1e9:8.3f} GB/s  rms {f.rel_rms_frac:6.1%}  "
-              f"max {f.rel_max_frac:6.1%}  valid {f.valid_min_bytes:,}..{f.valid_max_bytes:,} B ({f.points} points)")
+        print(
+            f"{k:<20} alpha {f.alpha_s * 1e6:9.2f} us  beta {f.beta_Bps / 1e9:8.3f} GB/s  rms {f.rel_rms_frac:6.1%}  "
+            f"max {f.rel_max_frac:6.1%}  valid {f.valid_min_bytes:,}..{f.valid_max_bytes:,} B ({f.points} points)"
+        )
     if args.out:
         write_overlay(args.out, fits, source=f"dpmodel bench fit {' '.join(files)}", digest=digest, machine=machine)
         print(f"wrote overlay {args.out} (input sha256 {digest[:12]})")
@@ -701,7 +787,9 @@ def cmd_bench_validate(args: argparse.Namespace) -> int:
         print(f"{c.experiment:<34} {c.detail:<50} {c.predicted_s * 1e3:8.2f}ms {c.measured_s * 1e3:8.2f}ms {c.error_frac:+7.0%}")
     print("published tables (Mooncake transfer engine), alpha-beta fit:")
     for k, f in fit_published().items():
-        print(f"  {k:<22} alpha {f.alpha_s * 1e3:.3f} ms  beta {f.beta_Bps / 1e9:.1f} GB/s  rms {f.rel_rms_frac:.1%}  max {f.rel_max_frac:.1%}")
+        print(
+            f"  {k:<22} alpha {f.alpha_s * 1e3:.3f} ms  beta {f.beta_Bps / 1e9:.1f} GB/s  rms {f.rel_rms_frac:.1%}  max {f.rel_max_frac:.1%}"
+        )
     return 0
 
 
@@ -713,17 +801,32 @@ def cmd_size(args: argparse.Namespace) -> int:
 
     cost = load_cost(args.cost, parse_sets(args.set).get("cost"))
     with progress_bar("size: SLO checks of candidate clusters", unit="check", enabled=not (args.quiet or args.json)):
-        r = size_cluster(scenario, cost, target_aps=args.target_aps, target_turns_per_s=args.target_turns_per_s,
-                         slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, nodes_max=args.nodes_max)
+        r = size_cluster(
+            scenario,
+            cost,
+            target_aps=args.target_aps,
+            target_turns_per_s=args.target_turns_per_s,
+            slo_ttft_s=args.slo_ttft_s,
+            slo_tpot_s=args.slo_tpot_s,
+            nodes_max=args.nodes_max,
+        )
     if args.json:
         _print_json("size", r.to_dict(), scenario)
         return 0
-    print(f"minimum-cost cluster for {r.target_aps:.3g} agents/s (SLO: mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):")
-    print(f"  {r.prefill_nodes} prefill + {r.decode_nodes} decode nodes, {r.snics_per_node} storage NIC(s) per node, store {r.store_GBps:,.0f} GB/s")
-    print(f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; bottleneck: {r.bottleneck}")
+    print(
+        f"minimum-cost cluster for {r.target_aps:.3g} agents/s (SLO: mean TTFT <= {args.slo_ttft_s} s, TPOT <= {args.slo_tpot_s * 1e3:.0f} ms):"
+    )
+    print(
+        f"  {r.prefill_nodes} prefill + {r.decode_nodes} decode nodes, {r.snics_per_node} storage NIC(s) per node, store {r.store_GBps:,.0f} GB/s"
+    )
+    print(
+        f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; bottleneck: {r.bottleneck}"
+    )
     for k, v in r.sensitivities.items():
-        print(f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s under the SLO "
-              f"({v['delta_saturated_turns_per_s_dual']:+.3g} saturated turns/s from the LP duals) for {v['delta_cost_per_hour']:+.2f} {r.currency}/h")
+        print(
+            f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s under the SLO "
+            f"({v['delta_saturated_turns_per_s_dual']:+.3g} saturated turns/s from the LP duals) for {v['delta_cost_per_hour']:+.2f} {r.currency}/h"
+        )
     return 0
 
 
@@ -740,9 +843,16 @@ def _int_list(text: str) -> tuple[int, ...]:
 def _search_row_text(r: dict[str, Any], cost: bool) -> list[str]:
     from .report import si
 
-    cells = [f"{r['prefill_nodes']}P{r['decode_nodes']}D", str(r["snics_per_node"]), str(r["prefill_engine_gpus"]), r["mode"],
-             f"{r['turns_per_s']:,.1f}", f"{r['tokens_per_s_per_gpu']:,.0f}", f"{r['tokens_per_s_per_user']:,.1f}",
-             si(r["uncached_prompt_tokens_per_s"])]
+    cells = [
+        f"{r['prefill_nodes']}P{r['decode_nodes']}D",
+        str(r["snics_per_node"]),
+        str(r["prefill_engine_gpus"]),
+        r["mode"],
+        f"{r['turns_per_s']:,.1f}",
+        f"{r['tokens_per_s_per_gpu']:,.0f}",
+        f"{r['tokens_per_s_per_user']:,.1f}",
+        si(r["uncached_prompt_tokens_per_s"]),
+    ]
     if cost:
         c = r.get("cost_per_million_tokens", math.inf)
         cells.append(f"{c:,.2f}" if math.isfinite(c) else "-")
@@ -774,9 +884,22 @@ def cmd_search(args: argparse.Namespace) -> int:
         from .fileio import check_output_path
 
         check_output_path(args.report)
-    res = search(scenario, nodes=nodes, snics=args.snics, engines=args.engines, modes=modes, cost=cost, store=args.store,
-                 slo_ttft_s=args.slo_ttft_s, slo_tpot_s=args.slo_tpot_s, slo_ttft_p90_s=args.slo_ttft_p90_s,
-                 slo_ttft_p99_s=args.slo_ttft_p99_s, rank_by=args.rank, front_capacity=args.front_capacity, progress=not quiet)
+    res = search(
+        scenario,
+        nodes=nodes,
+        snics=args.snics,
+        engines=args.engines,
+        modes=modes,
+        cost=cost,
+        store=args.store,
+        slo_ttft_s=args.slo_ttft_s,
+        slo_tpot_s=args.slo_tpot_s,
+        slo_ttft_p90_s=args.slo_ttft_p90_s,
+        slo_ttft_p99_s=args.slo_ttft_p99_s,
+        rank_by=args.rank,
+        front_capacity=args.front_capacity,
+        progress=not quiet,
+    )
     if args.report:  # the design-review report of the top configuration, with the search's Pareto front
         from .plan import analyse
         from .progress import progress_bar
@@ -788,8 +911,11 @@ def cmd_search(args: argparse.Namespace) -> int:
         best = config_scenario(scenario, res.rows[0])
         with progress_bar("report: figures", unit="point", enabled=not quiet):
             write_html_report(best, analyse(best), args.report, search_result=res)
-        print(f"wrote report {args.report} (the top configuration, {res.rows[0]['prefill_nodes']}P{res.rows[0]['decode_nodes']}D, "
-              "with the Pareto front)", file=sys.stderr)
+        print(
+            f"wrote report {args.report} (the top configuration, {res.rows[0]['prefill_nodes']}P{res.rows[0]['decode_nodes']}D, "
+            "with the Pareto front)",
+            file=sys.stderr,
+        )
     if args.json:
         _print_json("search", res.to_dict(top=args.top), scenario)
         return 0
@@ -804,19 +930,26 @@ def cmd_search(args: argparse.Namespace) -> int:
         return 0
     sc = scenario.to_dict()
     cap_done = sum(1 for r in res.front if "slo_capacity_aps" in r)
-    print(f"dpmodel search: {nodes} nodes ({nodes * g} GPUs) of {sc['cluster']}, model {sc['model']}, workload {sc['workload']}, "
-          f"storage back end {res.store}")
+    print(
+        f"dpmodel search: {nodes} nodes ({nodes * g} GPUs) of {sc['cluster']}, model {sc['model']}, workload {sc['workload']}, "
+        f"storage back end {res.store}"
+    )
     if sc.get("config_command_line"):
         print("config command line: " + ", ".join(f"{k} = {v}" for k, v in sc["config_command_line"].items()))
-    print(f"evaluated {res.evaluated:,} configurations ({nodes - 1} P/D splits x {len(args.snics)} storage-NIC counts x "
-          f"{len(set(r['prefill_engine_gpus'] for r in res.rows))} prefill engine sizes x {len(modes)} read modes) in {res.saturated_seconds:.2f} s; "
-          f"SLO capacity on {cap_done} of {len(res.front)} Pareto points in {res.capacity_seconds:.1f} s")
+    print(
+        f"evaluated {res.evaluated:,} configurations ({nodes - 1} P/D splits x {len(args.snics)} storage-NIC counts x "
+        f"{len(set(r['prefill_engine_gpus'] for r in res.rows))} prefill engine sizes x {len(modes)} read modes) in {res.saturated_seconds:.2f} s; "
+        f"SLO capacity on {cap_done} of {len(res.front)} Pareto points in {res.capacity_seconds:.1f} s"
+    )
     hdr = ["config", "SNIC/node", "engine GPUs", "mode", "turns/s", "tok/s/GPU", "tok/s/user", "uncached tok/s"]
     if cost:
         hdr.append(f"{cost.currency}/Mtok")
     widths = [8, 9, 11, 9, 9, 9, 10, 14, 9]
+
     def fmt(cells: list[str]) -> str:
-        return "  ".join(f"{c:<{w}}" if i in (0, 3) else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths[: len(cells)], strict=True)))
+        return "  ".join(
+            f"{c:<{w}}" if i in (0, 3) else f"{c:>{w}}" for i, (c, w) in enumerate(zip(cells, widths[: len(cells)], strict=True))
+        )
 
     # configurations that differ only in the prefill engine size and give the same answer: one row
     groups: dict[tuple, list[dict[str, Any]]] = {}
@@ -830,10 +963,13 @@ def cmd_search(args: argparse.Namespace) -> int:
         cells = _search_row_text(grp[0], cost is not None)
         cells[2] = ",".join(str(e) for e in sorted({r["prefill_engine_gpus"] for r in grp}))
         print("  " + fmt(cells) + f"  {grp[0]['bottleneck']}")
-    print("\nPareto front (tokens/s per GPU vs per user), SLO capacity where computed "
-          f"(mean TTFT <= {args.slo_ttft_s:g} s, TPOT <= {args.slo_tpot_s * 1e3:g} ms"
-          + (f", p90 TTFT <= {args.slo_ttft_p90_s:g} s" if args.slo_ttft_p90_s else "")
-          + (f", p99 TTFT <= {args.slo_ttft_p99_s:g} s" if args.slo_ttft_p99_s else "") + "):")
+    print(
+        "\nPareto front (tokens/s per GPU vs per user), SLO capacity where computed "
+        f"(mean TTFT <= {args.slo_ttft_s:g} s, TPOT <= {args.slo_tpot_s * 1e3:g} ms"
+        + (f", p90 TTFT <= {args.slo_ttft_p90_s:g} s" if args.slo_ttft_p90_s else "")
+        + (f", p99 TTFT <= {args.slo_ttft_p99_s:g} s" if args.slo_ttft_p99_s else "")
+        + "):"
+    )
     print("  " + fmt(hdr) + "  SLO capacity")
     front_rows = res.front if len(res.front) <= 15 else res.front[:15]
     for r in front_rows:
@@ -841,8 +977,10 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("  " + fmt(_search_row_text(r, cost is not None)) + f"  {capt}")
     if len(front_rows) < len(res.front):
         print(f"  ... {len(res.front) - len(front_rows)} more Pareto points with fewer tokens/s per GPU (see --json or --csv)")
-    print("\n(config = prefill P and decode D nodes; tok/s = generated tokens; tok/s/user = 1 / TPOT at the decode batch the "
-          "throughput needs; uncached = appended prompt tokens prefill computes; --json or --csv for every configuration)")
+    print(
+        "\n(config = prefill P and decode D nodes; tok/s = generated tokens; tok/s/user = 1 / TPOT at the decode batch the "
+        "throughput needs; uncached = appended prompt tokens prefill computes; --json or --csv for every configuration)"
+    )
     return 0
 
 
@@ -880,15 +1018,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     parts = []
     with progress_bar("sweep", total=len(points), unit="point", enabled=not (args.quiet or args.json)) as bar:
         for i in range(0, len(points), chunk):
-            parts.append(sweep_throughput(scenario, args.mode, **{k: v[i:i + chunk] for k, v in cols.items()}))
+            parts.append(sweep_throughput(scenario, args.mode, **{k: v[i : i + chunk] for k, v in cols.items()}))
             if bar is not None:
                 bar.update(min(chunk, len(points) - i))
     out = {k: np.concatenate([np.atleast_1d(o[k]) for o in parts]) for k in ("turns_per_s", "split_de_frac", "bottleneck_index")}
     rows = []
     for i, p in enumerate(points):
-        rows.append({**p, "turns_per_s": float(np.atleast_1d(out["turns_per_s"])[i]),
-                     "split_de_frac": float(np.atleast_1d(out["split_de_frac"])[i]),
-                     "bottleneck": scenario.topology.names[int(np.atleast_1d(out["bottleneck_index"])[i])]})
+        rows.append(
+            {
+                **p,
+                "turns_per_s": float(np.atleast_1d(out["turns_per_s"])[i]),
+                "split_de_frac": float(np.atleast_1d(out["split_de_frac"])[i]),
+                "bottleneck": scenario.topology.names[int(np.atleast_1d(out["bottleneck_index"])[i])],
+            }
+        )
     if args.csv:
         keys = list(rows[0])
         atomic_write_text(args.csv, ",".join(keys) + "\n" + "".join(",".join(str(r[k]) for k in keys) + "\n" for r in rows))
@@ -914,8 +1057,10 @@ def cmd_policy_export(args: argparse.Namespace) -> int:
         return 0
     t = PolicyTable.generate(scenario, cnic_headroom_frac=args.cnic_headroom)
     path = t.save(args.out, args.format)
-    print(f"wrote a {t.values.shape[0]}x{t.values.shape[1]}x{t.values.shape[2]} policy table to {path} "
-          f"(static split {t.meta['static_split_de_frac']:.3f})")
+    print(
+        f"wrote a {t.values.shape[0]}x{t.values.shape[1]}x{t.values.shape[2]} policy table to {path} "
+        f"(static split {t.meta['static_split_de_frac']:.3f})"
+    )
     return 0
 
 
@@ -927,12 +1072,18 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
     t = PolicyTable.load(args.file)
     h, p, d = t.axes
     sc = t.meta.get("scenario", {})
-    print(f"policy table {args.file}: dpmodel {t.meta.get('dpmodel_version')}, scenario {sc.get('cluster')} / {sc.get('model')} / "
-          f"{sc.get('workload')} {sc.get('prefill_nodes')}P{sc.get('decode_nodes')}D (fingerprint {sc.get('fingerprint')})")
-    print(f"  hit_tokens [tokens]: {len(h)} values {h[0]:,.0f}..{h[-1]:,.0f}; pe_backlog_s [s]: {len(p)} values {p[0]:g}..{p[-1]:g}; "
-          f"de_backlog_s [s]: {len(d)} values {d[0]:g}..{d[-1]:g}")
-    print(f"  split_de_frac [frac]: mean {t.values.mean():.3f}, min {t.values.min():.3f}, max {t.values.max():.3f}; "
-          f"static split {t.meta.get('static_split_de_frac', float('nan')):.3f}")
+    print(
+        f"policy table {args.file}: dpmodel {t.meta.get('dpmodel_version')}, scenario {sc.get('cluster')} / {sc.get('model')} / "
+        f"{sc.get('workload')} {sc.get('prefill_nodes')}P{sc.get('decode_nodes')}D (fingerprint {sc.get('fingerprint')})"
+    )
+    print(
+        f"  hit_tokens [tokens]: {len(h)} values {h[0]:,.0f}..{h[-1]:,.0f}; pe_backlog_s [s]: {len(p)} values {p[0]:g}..{p[-1]:g}; "
+        f"de_backlog_s [s]: {len(d)} values {d[0]:g}..{d[-1]:g}"
+    )
+    print(
+        f"  split_de_frac [frac]: mean {t.values.mean():.3f}, min {t.values.min():.3f}, max {t.values.max():.3f}; "
+        f"static split {t.meta.get('static_split_de_frac', float('nan')):.3f}"
+    )
     mid = len(h) // 2
     print(f"  slice at hit_tokens = {h[mid]:,.0f} (rows: pe_backlog_s, columns: de_backlog_s):")
     cols = np.linspace(0, len(d) - 1, min(6, len(d))).astype(int)
@@ -948,13 +1099,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     # --trace (a scenario option: the trace is also the workload) replays the trace's own arrivals
     given = [n for n, v in (("--agents", args.agents), ("--aps", args.aps), ("--trace", args.trace)) if v is not None]
     if len(given) != 1:
-        raise DpmodelError("simulate needs exactly one of --agents N (offline), --aps X --duration-s S (online) or --trace PATH; "
-                            f"got {', '.join(given) if given else 'none'}")
+        raise DpmodelError(
+            "simulate needs exactly one of --agents N (offline), --aps X --duration-s S (online) or --trace PATH; "
+            f"got {', '.join(given) if given else 'none'}"
+        )
     if args.aps is not None and args.duration_s is None:
         raise DpmodelError("--aps needs --duration-s S (the measured window, after a warm-up of half as long)")
     if args.aps is not None and args.aps * args.duration_s * 1.5 > MAX_ARRIVALS:
-        raise DpmodelError(f"--aps {args.aps:g} x --duration-s {args.duration_s:g} (plus the warm-up) is "
-                           f"{args.aps * args.duration_s * 1.5:.3g} expected arrivals; keep it <= {MAX_ARRIVALS:,} (lower --aps or --duration-s)")
+        raise DpmodelError(
+            f"--aps {args.aps:g} x --duration-s {args.duration_s:g} (plus the warm-up) is "
+            f"{args.aps * args.duration_s * 1.5:.3g} expected arrivals; keep it <= {MAX_ARRIVALS:,} (lower --aps or --duration-s)"
+        )
     if args.rel_se is not None and args.aps is None:
         raise DpmodelError("--rel-se applies to online runs only: give --aps X --duration-s S, or drop --rel-se")
     if args.rel_se is None and (args.workers is not None or args.scheduler is not None):
@@ -976,12 +1131,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         from .workload.traces import InfiniteCache, LRUCache, open_trace
 
         scenario = scenario_from_args(args)
-        cache = LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * scenario.model.kv_bytes_per_token) if args.cache_GiB is not None else None
+        cache = (
+            LRUCache(args.cache_GiB * 2**30, block_tokens(args.trace) * scenario.model.kv_bytes_per_token)
+            if args.cache_GiB is not None
+            else None
+        )
         if cache is None and str(args.trace).endswith(".jsonl"):
             cache = InfiniteCache()
         reader = open_trace(args.trace, cache=cache)
-        r = simulate_trace(scenario, args.policy, reader, seed=seed, speedup_factor=args.speedup, limit=args.limit,
-                           policy_table=table, quiet=quiet)
+        r = simulate_trace(
+            scenario, args.policy, reader, seed=seed, speedup_factor=args.speedup, limit=args.limit, policy_table=table, quiet=quiet
+        )
     else:
         scenario = scenario_from_args(args)
         if args.agents is not None:
@@ -990,23 +1150,49 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             from .serving import replicate_online
 
             try:
-                reps = replicate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, rel_se=args.rel_se,
-                                        policy_table=table, quiet=quiet, workers=args.workers, scheduler=args.scheduler)
+                reps = replicate_online(
+                    scenario,
+                    args.policy,
+                    aps=args.aps,
+                    duration_s=args.duration_s,
+                    rel_se=args.rel_se,
+                    policy_table=table,
+                    quiet=quiet,
+                    workers=args.workers,
+                    scheduler=args.scheduler,
+                )
             except (OSError, ValueError) as e:  # the Dask connection (no scheduler there, a bad address)
                 if args.scheduler is None or isinstance(e, DpmodelError):
                     raise
-                raise DpmodelError(f"--scheduler {args.scheduler}: cannot use that Dask scheduler ({e}); check the address "
-                                   "(e.g. tcp://host:8786) or drop --scheduler for local processes") from None
+                raise DpmodelError(
+                    f"--scheduler {args.scheduler}: cannot use that Dask scheduler ({e}); check the address "
+                    "(e.g. tcp://host:8786) or drop --scheduler for local processes"
+                ) from None
             r = reps.averaged()
         else:
-            r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=seed, policy_table=table,
-                                quiet=quiet)
-    out = {"mode": r.mode, "kind": r.kind, "agents": r.agents, "aps": r.aps, "seed": r.seed, "jct_s": r.jct_s_sim,
-           "turns_per_s": r.turns_per_s_sim, "turns_measured": r.turns_measured, "ttft_s": r.ttft_s_sim, "ttst_s": r.ttst_s_sim["mean"],
-           "tpot_s": r.tpot_s_sim["mean"], "ttst_s_dist": r.ttst_s_sim, "tpot_s_dist": r.tpot_s_sim,
-           "ttft_components_s": r.ttft_components_s_sim, "decode_side_read_frac": r.decode_side_read_frac_sim,
-           "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim, "peak_dram_buffer_GB": r.peak_dram_buffer_GB_sim,
-           "utilization": r.utilization_sim, "littles_law": r.littles_law, "events": r.events}
+            r = simulate_online(scenario, args.policy, aps=args.aps, duration_s=args.duration_s, seed=seed, policy_table=table, quiet=quiet)
+    out = {
+        "mode": r.mode,
+        "kind": r.kind,
+        "agents": r.agents,
+        "aps": r.aps,
+        "seed": r.seed,
+        "jct_s": r.jct_s_sim,
+        "turns_per_s": r.turns_per_s_sim,
+        "turns_measured": r.turns_measured,
+        "ttft_s": r.ttft_s_sim,
+        "ttst_s": r.ttst_s_sim["mean"],
+        "tpot_s": r.tpot_s_sim["mean"],
+        "ttst_s_dist": r.ttst_s_sim,
+        "tpot_s_dist": r.tpot_s_sim,
+        "ttft_components_s": r.ttft_components_s_sim,
+        "decode_side_read_frac": r.decode_side_read_frac_sim,
+        "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim,
+        "peak_dram_buffer_GB": r.peak_dram_buffer_GB_sim,
+        "utilization": r.utilization_sim,
+        "littles_law": r.littles_law,
+        "events": r.events,
+    }
     if reps is not None:
         out["replications"] = {"seeds": list(reps.seeds), "ttft_mean_se_s": reps.ttft_mean_se_s, "rel_se_target": reps.rel_se_target}
     if args.json:
@@ -1022,11 +1208,17 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seeds = f"seeds 1-{len(reps.results)} (means)" if reps is not None else f"seed {r.seed}"
         print(f"simulated {head}, policy {r.mode}, {seeds}: {r.turns_per_s_sim:.2f} turns/s, {r.events:,.0f} events")
         if reps is not None:
-            print(f"  mean TTFT standard error {reps.ttft_mean_se_s:.4f} s ({reps.ttft_mean_se_s / t['mean']:.1%}; target {reps.rel_se_target:.1%})")
-        print(f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}; TTST mean "
-              f"{r.ttst_s_sim['mean']:.3f} s; TPOT mean {r.tpot_s_sim['mean'] * 1e3:.1f} ms")
-        print(f"  decode-side reads {r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}; "
-              f"peak DRAM buffer {r.peak_dram_buffer_GB_sim:.1f} GB")
+            print(
+                f"  mean TTFT standard error {reps.ttft_mean_se_s:.4f} s ({reps.ttft_mean_se_s / t['mean']:.1%}; target {reps.rel_se_target:.1%})"
+            )
+        print(
+            f"  TTFT mean {t['mean']:.3f} s, p50 {t['p50']:.3f}, p90 {t['p90']:.3f}, p99 {t['p99']:.3f}; TTST mean "
+            f"{r.ttst_s_sim['mean']:.3f} s; TPOT mean {r.tpot_s_sim['mean'] * 1e3:.1f} ms"
+        )
+        print(
+            f"  decode-side reads {r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}; "
+            f"peak DRAM buffer {r.peak_dram_buffer_GB_sim:.1f} GB"
+        )
         busy = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization_sim.items(), key=lambda kv: -kv[1]) if k != "de.batch_seqs_mean")
         print(f"  utilization: {busy}")
     return 0
@@ -1037,7 +1229,10 @@ def _mode_arg(p: argparse.ArgumentParser, default: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="dpmodel", description="Where does KV-cache loading bottleneck a disaggregated LLM cluster, and how should reads be split between the two load paths?")
+    p = _Parser(
+        prog="dpmodel",
+        description="Where does KV-cache loading bottleneck a disaggregated LLM cluster, and how should reads be split between the two load paths?",
+    )
     p.add_argument("--version", action="version", version=f"dpmodel {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
     plan = sub.add_parser("plan", help="saturated throughput in every mode, the optimal split and the bottleneck (the main job)")
@@ -1046,8 +1241,11 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--report", default=None, help="also write a self-contained HTML report (plotly inlined)")
     plan.add_argument("--plots", default=None, help="with --report: also write PNGs here (needs kaleido)")
     plan.add_argument("--quiet", action="store_true", help="no progress bar while the report's figures are computed")
-    plan.add_argument("--search", action="store_true", help="with --report: also search every configuration of the same node count "
-                      "(as 'dpmodel search') and show its Pareto front")
+    plan.add_argument(
+        "--search",
+        action="store_true",
+        help="with --report: also search every configuration of the same node count (as 'dpmodel search') and show its Pareto front",
+    )
     plan.set_defaults(func=cmd_plan)
     prof = sub.add_parser("profiles", help="list or show packaged profiles")
     psub = prof.add_subparsers(dest="profiles_command", parser_class=_Parser)
@@ -1064,8 +1262,13 @@ def build_parser() -> argparse.ArgumentParser:
     pn = psub.add_parser("new", help="write a partial profile that extends another and sets a few fields")
     pn.add_argument("name", help="the new profile's name")
     pn.add_argument("--from", dest="base", required=True, help="the profile it extends (name or TOML path)")
-    pn.add_argument("--set", action="append", default=[], metavar="KIND.SECTION.KEY=VALUE",
-                    help="a field to change, e.g. cluster.node.snic_count=2 (repeatable)")
+    pn.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KIND.SECTION.KEY=VALUE",
+        help="a field to change, e.g. cluster.node.snic_count=2 (repeatable)",
+    )
     pn.add_argument("--description", default=None, help="one line describing it (default: the base's, marked extended)")
     pn.add_argument("--kind", choices=list(KINDS))
     pn.add_argument("--out", required=True, help="the TOML file to write (atomically)")
@@ -1090,7 +1293,9 @@ def build_parser() -> argparse.ArgumentParser:
     va = sub.add_parser("validate", help="measured vs predicted: a `vllm bench serve` result JSON against the model")
     add_scenario_options(va)
     va.add_argument("--run", required=True, help="vllm bench serve --save-result JSON, or AIPerf profile_export_aiperf.json")
-    va.add_argument("--mode", default="basic", choices=("basic", "layerwise", "dualpath", "oracle"), help="serving mode to model (default basic)")
+    va.add_argument(
+        "--mode", default="basic", choices=("basic", "layerwise", "dualpath", "oracle"), help="serving mode to model (default basic)"
+    )
     va.add_argument("--json", action="store_true")
     va.set_defaults(func=cmd_validate_run)
     cap = sub.add_parser("capacity", help="largest APS meeting the TTFT and TPOT SLOs, per mode")
@@ -1116,8 +1321,12 @@ def build_parser() -> argparse.ArgumentParser:
     bud.add_argument("--nodes", type=_positive_int, default=None, help="total nodes (P + D)")
     bud.add_argument("--gpus", type=_positive_int, default=None, help="total GPUs (a multiple of the GPUs per node)")
     se.add_argument("--cost", default=None, help="cost profile name or TOML path: adds cost per hour and per million tokens")
-    se.add_argument("--store", choices=["fixed", "free"], default="fixed",
-                    help="fixed: the cluster profile's storage back end limits reads; free: no limit, its bandwidth priced")
+    se.add_argument(
+        "--store",
+        choices=["fixed", "free"],
+        default="fixed",
+        help="fixed: the cluster profile's storage back end limits reads; free: no limit, its bandwidth priced",
+    )
     se.add_argument("--snics", type=_int_list, default=(1, 2, 4), help="storage NICs per node to try (default 1,2,4)")
     se.add_argument("--engines", type=_int_list, default=None, help="prefill engine sizes in GPUs (default every divisor of a node)")
     se.add_argument("--modes", default=None, help="read modes to try, comma separated (default basic,layerwise,dualpath)")
@@ -1127,10 +1336,16 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--slo-tpot-s", type=_float, default=0.05, help="TPOT SLO (default 0.05 s)")
     se.add_argument("--slo-ttft-p90-s", type=_float, default=None, help="p90 TTFT SLO (default none)")
     se.add_argument("--slo-ttft-p99-s", type=_float, default=None, help="p99 TTFT SLO (default none)")
-    se.add_argument("--front-capacity", type=int, default=3,
-                    help="Pareto points (highest tokens/s per GPU first) whose SLO capacity is computed (default 3; a few s each)")
+    se.add_argument(
+        "--front-capacity",
+        type=int,
+        default=3,
+        help="Pareto points (highest tokens/s per GPU first) whose SLO capacity is computed (default 3; a few s each)",
+    )
     se.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json/--csv or when stderr is not a terminal)")
-    se.add_argument("--report", default=None, help="also write the design-review HTML report of the top configuration, with the Pareto front")
+    se.add_argument(
+        "--report", default=None, help="also write the design-review HTML report of the top configuration, with the Pareto front"
+    )
     out_fmt = se.add_mutually_exclusive_group()
     out_fmt.add_argument("--json", action="store_true")
     out_fmt.add_argument("--csv", action="store_true", help="every configuration as CSV on stdout")
@@ -1140,8 +1355,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_scenario_options(si)
     from .sim.engine import POLICIES
 
-    si.add_argument("--policy", choices=list(POLICIES), default="dualpath",
-                    help="; ".join(f"{k}: {v}" for k, v in POLICIES.items()))
+    si.add_argument("--policy", choices=list(POLICIES), default="dualpath", help="; ".join(f"{k}: {v}" for k, v in POLICIES.items()))
     si.add_argument("--policy-table", default=None, help="a policy table file (implies --policy dualpath-table)")
     si.add_argument("--agents", type=_agents, default=None, help="offline: N agents start together; reports the JCT")
     si.add_argument("--aps", type=_aps, default=None, help="online: Poisson agent arrivals per second (with --duration-s)")
@@ -1149,13 +1363,25 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--speedup", type=_positive_float, default=1.0, help="trace: compress time by this factor")
     si.add_argument("--limit", type=_positive_int, default=None, help="trace: first N requests only")
     si.add_argument("--seed", type=_seed, default=None, help="default 0 (replications with --rel-se use seeds 1, 2, ...)")
-    si.add_argument("--rel-se", type=_positive_float, default=None,
-                    help="online: independent replications (seeds 1, 2, ...; at least 6, at most 40) until the mean TTFT's standard error "
-                         "is this share of it (e.g. 0.04); reports the means over replications")
-    si.add_argument("--workers", type=_positive_int, default=None,
-                    help="--rel-se: replications on this many local processes (default: one per CPU; 1 runs them here, in turn)")
-    si.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                    help="--rel-se: run the replications on an existing Dask cluster (its scheduler address, e.g. tcp://host:8786)")
+    si.add_argument(
+        "--rel-se",
+        type=_positive_float,
+        default=None,
+        help="online: independent replications (seeds 1, 2, ...; at least 6, at most 40) until the mean TTFT's standard error "
+        "is this share of it (e.g. 0.04); reports the means over replications",
+    )
+    si.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="--rel-se: replications on this many local processes (default: one per CPU; 1 runs them here, in turn)",
+    )
+    si.add_argument(
+        "--scheduler",
+        default=None,
+        metavar="ADDRESS",
+        help="--rel-se: run the replications on an existing Dask cluster (its scheduler address, e.g. tcp://host:8786)",
+    )
     si.add_argument("--quiet", action="store_true", help="no progress bar (also off with --json or when stderr is not a terminal)")
     si.add_argument("--json", action="store_true")
     si.set_defaults(func=cmd_simulate)
@@ -1167,7 +1393,12 @@ def build_parser() -> argparse.ArgumentParser:
     pe.add_argument("--out", required=True)
     pe.add_argument("--format", choices=["json", "csv", "parquet"], default=None, help="default: from the file suffix, else json")
     pe.add_argument("--cnic-headroom", type=_float, default=1.0, help="share of compute-NIC bandwidth free for the relay (default 1)")
-    pe.add_argument("--target", default=None, choices=("vllm-bidirectional", "dynamo-conditional"), help="write a real engine's config instead of a table")
+    pe.add_argument(
+        "--target",
+        default=None,
+        choices=("vllm-bidirectional", "dynamo-conditional"),
+        help="write a real engine's config instead of a table",
+    )
     pe.set_defaults(func=cmd_policy_export)
     pshow = psub2.add_parser("show", help="axes, summary and a rendered slice of a table file")
     pshow.add_argument("file")
@@ -1195,7 +1426,11 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--quiet", action="store_true", help="no progress bar (also off when stderr is not a terminal)")
     br.set_defaults(func=cmd_bench_run)
     bf = bsub.add_parser("fit", help="fit latency = alpha + bytes / beta per link; optionally write a profile overlay")
-    bf.add_argument("csv", nargs="+", help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests output (recognised by content; several files fit together)")
+    bf.add_argument(
+        "csv",
+        nargs="+",
+        help="dpmodel bench CSV, or fio / perftest / nvbandwidth / nccl-tests output (recognised by content; several files fit together)",
+    )
     bf.add_argument("--out", default=None, help="overlay TOML to write")
     bf.set_defaults(func=cmd_bench_fit)
     bv = bsub.add_parser("validate", help="predict composite transfers from the fitted links and measure them")
@@ -1231,8 +1466,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-USAGE = ("usage: dpmodel {plan,profiles,offline,online,capacity,sweep,simulate,policy,size,bench,workload} ... "
-         "(start with 'dpmodel plan'; 'dpmodel --help' for more)")
+USAGE = (
+    "usage: dpmodel {plan,profiles,offline,online,capacity,sweep,simulate,policy,size,bench,workload} ... "
+    "(start with 'dpmodel plan'; 'dpmodel --help' for more)"
+)
 
 
 def _oneline(text: object) -> str:
@@ -1267,8 +1504,12 @@ def main(argv: list[str] | None = None) -> int:
             return exc.code if isinstance(exc.code, int) else 2
         if not getattr(args, "func", None):
             sub = [a for a in argv if not a.startswith("-")][:1]
-            print(f"dpmodel: error: '{' '.join(sub) or 'dpmodel'}' needs a subcommand (see 'dpmodel {' '.join(sub)} --help')".replace("  ", " "),
-                  file=sys.stderr)
+            print(
+                f"dpmodel: error: '{' '.join(sub) or 'dpmodel'}' needs a subcommand (see 'dpmodel {' '.join(sub)} --help')".replace(
+                    "  ", " "
+                ),
+                file=sys.stderr,
+            )
             return 2
         # warnings (numpy, cvxpy) never reach the terminal raw: collected, then one formatted line each
         with warnings.catch_warnings(record=True) as caught:
@@ -1290,8 +1531,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dpmodel: error: {_os_error_text(exc)}", file=sys.stderr)
         return 2
     except MemoryError:
-        print("dpmodel: error: out of memory: the run is too large for this machine; use fewer agents, a shorter duration "
-              "or a smaller trace", file=sys.stderr)
+        print(
+            "dpmodel: error: out of memory: the run is too large for this machine; use fewer agents, a shorter duration or a smaller trace",
+            file=sys.stderr,
+        )
         return 2
     seen = set()
     for w in caught:

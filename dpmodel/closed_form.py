@@ -118,8 +118,9 @@ def throughput(names: tuple[str, ...], coef_x: np.ndarray, coef_z: np.ndarray, z
     return None
 
 
-def balance(names: tuple[str, ...], io_names: tuple[str, ...], coef_x: np.ndarray, coef_z: np.ndarray, z_max: np.ndarray,
-            X: float) -> np.ndarray | None:
+def balance(
+    names: tuple[str, ...], io_names: tuple[str, ...], coef_x: np.ndarray, coef_z: np.ndarray, z_max: np.ndarray, X: float
+) -> np.ndarray | None:
     """The balancing LP's split for one class (see the module notes), or ``None`` where it is not
     unique (the caller solves the LP). Scaled as the LP path scales it (``X (1 - 1e-7)``)."""
     a = np.asarray(coef_x, float)

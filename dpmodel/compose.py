@@ -115,8 +115,9 @@ def _nic_read_Bps(block, reads, line, payload, overhead_s) -> np.ndarray:
     n = np.floor(np.asarray(reads, float))
     L = np.asarray(line, float) * np.asarray(payload, float)
     if n.size == 1 and L.size == 1:
-        return storage.effective_read_Bps(block_bytes=block, reads_in_flight=reads, line_Bps=line, payload_frac=payload,
-                                          read_overhead_s=overhead_s)
+        return storage.effective_read_Bps(
+            block_bytes=block, reads_in_flight=reads, line_Bps=line, payload_frac=payload, read_overhead_s=overhead_s
+        )
     a = np.asarray(overhead_s, float) * L / np.asarray(block, float)
     n_b, a_b, L_b = np.broadcast_arrays(n, a, L)
     with np.errstate(divide="ignore"):
@@ -124,9 +125,13 @@ def _nic_read_Bps(block, reads, line, payload, overhead_s) -> np.ndarray:
     out = np.array(L_b, float)
     need = ~tiny
     if need.any():
-        out[need] = storage.effective_read_Bps(block_bytes=block, reads_in_flight=np.broadcast_to(reads, n_b.shape)[need],
-                                               line_Bps=np.broadcast_to(line, n_b.shape)[need], payload_frac=payload,
-                                               read_overhead_s=overhead_s)
+        out[need] = storage.effective_read_Bps(
+            block_bytes=block,
+            reads_in_flight=np.broadcast_to(reads, n_b.shape)[need],
+            line_Bps=np.broadcast_to(line, n_b.shape)[need],
+            payload_frac=payload,
+            read_overhead_s=overhead_s,
+        )
     return out
 
 
@@ -151,16 +156,26 @@ def compose(scenario, mode, **axes: Any) -> Composition:
     dram_GBps = ax("dram_GBps", node.dram_GBps)
     eff = ax("prefill_efficiency_frac", dep.prefill_efficiency_frac)
     tok_vals = {name: (np.asarray(axes[name], float) if name in axes else None) for name in TOKEN_AXES}
-    shape = np.broadcast_shapes(P.shape, D.shape, snics.shape, snic_Gbps.shape, cnic_Gbps.shape, dram_GBps.shape, eff.shape,
-                                *(v.shape for v in tok_vals.values() if v is not None))
+    shape = np.broadcast_shapes(
+        P.shape,
+        D.shape,
+        snics.shape,
+        snic_Gbps.shape,
+        cnic_Gbps.shape,
+        dram_GBps.shape,
+        eff.shape,
+        *(v.shape for v in tok_vals.values() if v is not None),
+    )
     c, sc_c = _scaled_tokens(kc["hit_tokens"], w, tok_vals["context_tokens"])
     a, sc_a = _scaled_tokens(kc["append_tokens"], w, tok_vals["append_tokens"])
     o, sc_o = _scaled_tokens(kc["generated_tokens"], w, tok_vals["generated_tokens"])
     tokens_moved = any(v is not None for v in tok_vals.values())
     flops = kc["flops"]
     if tokens_moved:
-        flops = flops + (mdl.prefill_flops(context_tokens=c, append_tokens=a)
-                         - mdl.prefill_flops(context_tokens=kc["hit_tokens"], append_tokens=kc["append_tokens"]))
+        flops = flops + (
+            mdl.prefill_flops(context_tokens=c, append_tokens=a)
+            - mdl.prefill_flops(context_tokens=kc["hit_tokens"], append_tokens=kc["append_tokens"])
+        )
     b = mdl.kv_bytes_per_token
     g = cl.gpus_per_node
     roofline = dep.physics != "flat"
@@ -170,9 +185,14 @@ def compose(scenario, mode, **axes: Any) -> Composition:
         ks = scenario.classes()
         new = []
         for k in ks:
-            new.append(dataclasses.replace(
-                k, hit_tokens=k.hit_tokens * sc_c_ if np.isfinite(sc_c_) else float(tok_vals["context_tokens"].reshape(-1)[0]),
-                append_tokens=k.append_tokens * sc_a_, generated_tokens=k.generated_tokens * sc_o_))
+            new.append(
+                dataclasses.replace(
+                    k,
+                    hit_tokens=k.hit_tokens * sc_c_ if np.isfinite(sc_c_) else float(tok_vals["context_tokens"].reshape(-1)[0]),
+                    append_tokens=k.append_tokens * sc_a_,
+                    generated_tokens=k.generated_tokens * sc_o_,
+                )
+            )
         out = dataclasses.replace(scenario, request_classes=tuple(new))
         if D_ is not None and int(D_) != dep.decode_nodes_count:
             out = out.with_deployment(decode_nodes_count=int(D_))
@@ -193,26 +213,44 @@ def compose(scenario, mode, **axes: Any) -> Composition:
     # ---- per-unit rates -----------------------------------------------------------------------
     block = storage.full_block_bytes(kv_bytes_per_token=b, block_tokens=st_.full_block_tokens)
     hit_mean = c @ w if c.ndim > 1 else np.asarray(float(w @ c))
-    n_r = np.maximum(1.0, storage.reads_in_flight(depth_max=st_.reads_in_flight_max_count, hit_tokens=hit_mean,
-                                                  block_tokens=st_.full_block_tokens,
-                                                  engines_count=g // scenario.prefill_engine_gpus) / snics)
+    n_r = np.maximum(
+        1.0,
+        storage.reads_in_flight(
+            depth_max=st_.reads_in_flight_max_count,
+            hit_tokens=hit_mean,
+            block_tokens=st_.full_block_tokens,
+            engines_count=g // scenario.prefill_engine_gpus,
+        )
+        / snics,
+    )
     line = snic_Gbps * units.Gbps
     snic_read = snics * _nic_read_Bps(block, n_r, line, node.snic_payload_frac, st_.read_overhead_ms * 1e-3)
     snic_write = snics * _nic_read_Bps(block, st_.reads_in_flight_max_count, line, node.snic_payload_frac, st_.write_overhead_ms * 1e-3)
     cnic = np.minimum(cnic_Gbps * units.Gbps, gpu.pcie_GBps * units.GBps) * (1.0 - net.cnic_collective_frac) / net.cnic_imbalance_factor
     dram = dram_GBps * units.GBps
     arch = mdl.architecture
-    wbytes = compute.decode_weight_bytes_per_gpu(weight_bytes=mdl.weight_bytes, gpus_per_node=g, decode_nodes=D,
-                                                 weight_nodes=dep.decode_weight_nodes_count, moe=arch.layers_count > arch.dense_layers_count)
+    wbytes = compute.decode_weight_bytes_per_gpu(
+        weight_bytes=mdl.weight_bytes,
+        gpus_per_node=g,
+        decode_nodes=D,
+        weight_nodes=dep.decode_weight_nodes_count,
+        moe=arch.layers_count > arch.dense_layers_count,
+    )
     hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - wbytes
     fits = np.broadcast_to(hbm_kv > 0, shape)
     if not roofline:
         seq = ((c + a + o / 2.0) * b) @ w if c.ndim > 1 or a.ndim > 1 or o.ndim > 1 else float(w @ ((c + a + o / 2.0) * b))
         dec = compute.decode_tokens_per_s_per_gpu(
-            hbm_kv_bytes_per_gpu=hbm_kv, seq_kv_bytes=seq, weight_bytes_per_gpu=wbytes, hbm_Bps=cl.hbm_Bps_per_gpu,
-            hbm_efficiency_frac=dep.decode_hbm_efficiency_frac, step_overhead_s=dep.decode_step_overhead_s, tpot_max_s=dep.tpot_max_s,
+            hbm_kv_bytes_per_gpu=hbm_kv,
+            seq_kv_bytes=seq,
+            weight_bytes_per_gpu=wbytes,
+            hbm_Bps=cl.hbm_Bps_per_gpu,
+            hbm_efficiency_frac=dep.decode_hbm_efficiency_frac,
+            step_overhead_s=dep.decode_step_overhead_s,
+            tpot_max_s=dep.tpot_max_s,
         )["tokens_per_s_per_gpu"]
     else:
+
         def dec_one(x, y, z, d):
             sc = derived(x, y, z, d)
             try:
@@ -220,13 +258,20 @@ def compose(scenario, mode, **axes: Any) -> Composition:
             except Exception:  # the weights do not fit: marked by ``fits``
                 return 0.0
 
-        dec = _per_combo(dec_one, [sc_c, sc_a, sc_o, D], shape) if (tokens_moved or "decode_nodes" in axes) else \
-            np.asarray(dec_one(1.0, 1.0, 1.0, None), float)
+        dec = (
+            _per_combo(dec_one, [sc_c, sc_a, sc_o, D], shape)
+            if (tokens_moved or "decode_nodes" in axes)
+            else np.asarray(dec_one(1.0, 1.0, 1.0, None), float)
+        )
     dec = np.where(fits, dec, 0.0)
     rates = {
-        "snic_read_Bps_per_node": snic_read, "snic_write_Bps_per_node": snic_write, "cnic_kv_Bps_per_gpu": cnic,
-        "dram_Bps_per_node": dram, "store_read_Bps": np.asarray(cl.store_read_Bps, float),
-        "store_write_Bps": np.asarray(cl.store_write_Bps, float), "gpu_s_per_s": np.ones(()),
+        "snic_read_Bps_per_node": snic_read,
+        "snic_write_Bps_per_node": snic_write,
+        "cnic_kv_Bps_per_gpu": cnic,
+        "dram_Bps_per_node": dram,
+        "store_read_Bps": np.asarray(cl.store_read_Bps, float),
+        "store_write_Bps": np.asarray(cl.store_write_Bps, float),
+        "gpu_s_per_s": np.ones(()),
         "decode_tokens_per_s_per_gpu": dec,
     }
 
@@ -257,15 +302,20 @@ def compose(scenario, mode, **axes: Any) -> Composition:
         elif r.demand == "prefill_gpu_s":
             need_rec = any(p.recompute for p in topo.paths)
             if need_rec:
-                rec = (mdl.prefill_flops(context_tokens=0.0 * c, append_tokens=c + a)
-                       - mdl.prefill_flops(context_tokens=c, append_tokens=a)) / rate
+                rec = (
+                    mdl.prefill_flops(context_tokens=0.0 * c, append_tokens=c + a) - mdl.prefill_flops(context_tokens=c, append_tokens=a)
+                ) / rate
             for j, p in enumerate(topo.paths):
                 t = compute_s
                 if lost and p.load_wait != "none":
                     if p.load_wait == "pe_snic_shared":
                         wait = flows.shared_snic_rate_Bps_per_gpu(
-                            hit_bytes=(c * b) @ w if c.ndim > 1 else float(w @ (c * b)), compute_s=compute_s @ w,
-                            snic_read_Bps_per_node=snic_read, gpus_per_node=g, engine_gpus=scenario.prefill_engine_gpus)
+                            hit_bytes=(c * b) @ w if c.ndim > 1 else float(w @ (c * b)),
+                            compute_s=compute_s @ w,
+                            snic_read_Bps_per_node=snic_read,
+                            gpus_per_node=g,
+                            engine_gpus=scenario.prefill_engine_gpus,
+                        )
                     else:
                         wait = cnic
                     t = t + lost * (H / np.asarray(wait)[..., None])

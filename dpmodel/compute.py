@@ -51,9 +51,7 @@ def mla_kv_bytes_per_token_layer(
     return latent * DTYPE_BYTES[kv_dtype] + scales + np.asarray(qk_rope_head_dim, float) * DTYPE_BYTES[rope_dtype]
 
 
-def gqa_kv_bytes_per_token_layer(
-    *, kv_heads_count: ArrayLike, head_dim: ArrayLike, kv_dtype: str, scale_group_dim: int
-) -> np.ndarray:
+def gqa_kv_bytes_per_token_layer(*, kv_heads_count: ArrayLike, head_dim: ArrayLike, kv_dtype: str, scale_group_dim: int) -> np.ndarray:
     """Bytes one token's K and V take in one layer of grouped-query attention."""
     elems = 2.0 * np.asarray(kv_heads_count, float) * np.asarray(head_dim, float)
     scales = 4.0 * elems / scale_group_dim if scale_group_dim else 0.0
@@ -189,6 +187,7 @@ def decode_weight_bytes_per_gpu(
 
 # ---- roofline forward pass (prefill batch and decode step) ----------------------------------
 
+
 def gemm_efficiency_frac(*, rows: ArrayLike, eff_max_frac: ArrayLike, half_rows: ArrayLike) -> np.ndarray:
     """Achieved share of the tensor peak of a GEMM with ``rows`` rows (tokens per GPU, or per
     expert for a grouped MoE GEMM): the saturating curve ``eff_max m / (m + m_half)``.
@@ -277,12 +276,23 @@ def forward_parts_s(
     bw = np.asarray(hbm_Bps, float) * np.asarray(hbm_efficiency_frac, float)
     memory_s = (mb * np.asarray(weight_bytes_per_gpu, float) + np.asarray(kv_read_bytes_per_gpu, float)) / bw
     roof_s = np.maximum(compute_s, memory_s)
-    comm_s = mb * np.asarray(comm_calls, float) * np.asarray(comm_latency_s, float) + np.asarray(comm_bytes_per_gpu, float) / np.asarray(comm_Bps, float)
+    comm_s = mb * np.asarray(comm_calls, float) * np.asarray(comm_latency_s, float) + np.asarray(comm_bytes_per_gpu, float) / np.asarray(
+        comm_Bps, float
+    )
     exposed_s = comm_s - np.asarray(comm_overlap_frac, float) * np.minimum(comm_s, roof_s)
     fixed_s = mb * np.asarray(layers_count, float) * np.asarray(layer_fixed_s, float)
     total = roof_s + exposed_s + fixed_s
-    return {"dense_gemm_s": dense_s, "expert_gemm_s": expert_s, "attention_s": attn_s, "compute_s": compute_s,
-            "memory_s": memory_s, "comm_s": comm_s, "comm_exposed_s": exposed_s, "fixed_s": fixed_s, "total_s": total}
+    return {
+        "dense_gemm_s": dense_s,
+        "expert_gemm_s": expert_s,
+        "attention_s": attn_s,
+        "compute_s": compute_s,
+        "memory_s": memory_s,
+        "comm_s": comm_s,
+        "comm_exposed_s": exposed_s,
+        "fixed_s": fixed_s,
+        "total_s": total,
+    }
 
 
 def forward_s(**kw) -> np.ndarray:

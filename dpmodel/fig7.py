@@ -43,7 +43,14 @@ def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, dict[str, float
             raise ProfileError(f"calibration file {path} field models.{model}.{sorted(unknown)[0]}: unknown knob; use {', '.join(KNOBS)}")
         eff, ovh = knobs.get("prefill_efficiency_frac"), knobs.get("decode_step_overhead_s")
         num = (int, float)
-        if not (isinstance(eff, num) and not isinstance(eff, bool) and 0 < eff <= 1 and isinstance(ovh, num) and not isinstance(ovh, bool) and 0 <= ovh < 1):
+        if not (
+            isinstance(eff, num)
+            and not isinstance(eff, bool)
+            and 0 < eff <= 1
+            and isinstance(ovh, num)
+            and not isinstance(ovh, bool)
+            and 0 <= ovh < 1
+        ):
             raise ProfileError(f"calibration file {path} field models.{model}: knobs out of range")
         out[model] = {"prefill_efficiency_frac": float(eff), "decode_step_overhead_s": float(ovh)}
     return out
@@ -59,14 +66,23 @@ ROOFLINE_KNOB_RANGES: dict[str, tuple[float, float, str]] = {
     "decode_layer_fixed_us": (60.0, 200.0, "20-40 kernels per layer x 3-5 us (6, unverified)"),
     "ep_normal_latency_us": (100.0, 450.0, "DeepEP normal mode 0.1-0.45 ms fixed per call (2c, 6)"),
     "ep_decode_rank_wait_us": (0.0, 120.0, "DeepEP decode dispatch ~0.17 ms per layer in production profiles vs 0.06 ms SM time (2c)"),
-    "ep_low_latency_us": (45.0, 170.0, "DeepEP low-latency floor ~45 us fitted to its EP16-256 table; ~0.17 ms per dispatch in production profiles (2c)"),
+    "ep_low_latency_us": (
+        45.0,
+        170.0,
+        "DeepEP low-latency floor ~45 us fitted to its EP16-256 table; ~0.17 ms per dispatch in production profiles (2c)",
+    ),
 }
 #: the slow end of each range (the slowest plausible roofline)
 ROOFLINE_SLOW_END = {k: (lo if k.endswith("_frac") else hi) for k, (lo, hi, _) in ROOFLINE_KNOB_RANGES.items()}
 
 
-def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = None, snic_payload_frac: float | None = None,
-                 kernels: dict[str, float] | None = None) -> Scenario:
+def scenario_for(
+    model: str,
+    workload: str,
+    knobs: dict[str, float] | None = None,
+    snic_payload_frac: float | None = None,
+    kernels: dict[str, float] | None = None,
+) -> Scenario:
     """The Fig. 7 scenario of ``model`` on ``workload``; ``snic_payload_frac`` replaces the
     profile's payload share of the storage NIC's line rate (a sensitivity, not a fit).
 
@@ -80,14 +96,21 @@ def scenario_for(model: str, workload: str, knobs: dict[str, float] | None = Non
         raise ProfileError("scenario_for: give flat knobs or roofline kernels, not both")
     extra = {"physics": "flat", **knobs} if knobs else {"physics": "roofline"}
     sc = Scenario.load(
-        cluster=FIG7_CLUSTER, model=model, workload=workload, prefill_nodes=spec["prefill_nodes"], decode_nodes=spec["decode_nodes"], **extra
+        cluster=FIG7_CLUSTER,
+        model=model,
+        workload=workload,
+        prefill_nodes=spec["prefill_nodes"],
+        decode_nodes=spec["decode_nodes"],
+        **extra,
     )
     if kernels:
         cl = sc.cluster
         sc = dataclasses.replace(sc, cluster=dataclasses.replace(cl, kernels=dataclasses.replace(cl.kernels, **kernels)))
     if snic_payload_frac is not None:
         cl = sc.cluster
-        sc = dataclasses.replace(sc, cluster=dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_payload_frac=float(snic_payload_frac))))
+        sc = dataclasses.replace(
+            sc, cluster=dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_payload_frac=float(snic_payload_frac)))
+        )
     return sc
 
 
@@ -149,17 +172,25 @@ def run_trajectories_cached(sc: Scenario, model: str, wl: str, agents: int, seed
     return _TS_MEMO[key]
 
 
-def predict(model: str, knobs: dict[str, float] | None = None, modes=("oracle", "dualpath", "basic"), seed: int = 0,
-            reading: str = "turn-weighted", snic_payload_frac: float | None = None, agents_from: str = "paper",
-            kernels: dict[str, float] | None = None) -> list[Fig7Cell]:
+def predict(
+    model: str,
+    knobs: dict[str, float] | None = None,
+    modes=("oracle", "dualpath", "basic"),
+    seed: int = 0,
+    reading: str = "turn-weighted",
+    snic_payload_frac: float | None = None,
+    agents_from: str = "paper",
+    kernels: dict[str, float] | None = None,
+) -> list[Fig7Cell]:
     """Predicted vs paper JCT for every Fig. 7 cell of ``model`` (agents built by :func:`run_trajectories`)."""
     cells = []
     for wl, ref in FIG7_JCT_S[model]["cells"].items():
         sc = scenario_for(model, wl, knobs, snic_payload_frac, kernels=kernels)
         ts = run_trajectories_cached(sc, model, wl, max(ref["agents"]), seed, agents_from)
         for mode in modes:
-            for r, paper in zip(offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading, trajectories=ts), ref[mode],
-                                strict=True):
+            for r, paper in zip(
+                offline_jct_many(sc, mode, ref["agents"], seed=seed, turns_reading=reading, trajectories=ts), ref[mode], strict=True
+            ):
                 cells.append(Fig7Cell(model, wl, r.agents, mode, r.jct_s, float(paper)))
     return cells
 
@@ -177,8 +208,9 @@ def speedup_errors(cells: list[Fig7Cell]) -> list[dict]:
     return out
 
 
-def calibrate_oracle(model: str, seed: int = 0, maxiter: int = 60, reading: str = "turn-weighted",
-                     agents_from: str = "paper") -> tuple[dict[str, float], float]:
+def calibrate_oracle(
+    model: str, seed: int = 0, maxiter: int = 60, reading: str = "turn-weighted", agents_from: str = "paper"
+) -> tuple[dict[str, float], float]:
     """Fit the two knobs to the Oracle cells of ``model`` (least squares on log JCT)."""
     from scipy.optimize import minimize
 
@@ -197,8 +229,9 @@ def calibrate_oracle(model: str, seed: int = 0, maxiter: int = 60, reading: str 
     return knobs_of(best.x), float(math.sqrt(best.fun))
 
 
-def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None,
-                       reading: str = "turn-weighted") -> dict:
+def calibrate_roofline(
+    model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None, reading: str = "turn-weighted"
+) -> dict:
     """Bounded fit of the roofline's kernel knobs to the Oracle cells of ``model`` only (no KV I/O):
     least squares on log JCT, every knob inside its sourced range (:data:`ROOFLINE_KNOB_RANGES`).
 
@@ -247,5 +280,12 @@ def calibrate_roofline(model: str, *, seed: int = 0, maxiter: int = 20, knobs: t
             at[k] = "low"
         elif v >= b - 0.01 * (b - a):
             at[k] = "high"
-    return {"knobs": fitted, "ranges": {k: ROOFLINE_KNOB_RANGES[k][:2] for k in names}, "s": x, "at_bound": at,
-            "rms_log_error": float(math.sqrt(f)), "evaluations": evals, "still_fast_at_slow_corner": fast}
+    return {
+        "knobs": fitted,
+        "ranges": {k: ROOFLINE_KNOB_RANGES[k][:2] for k in names},
+        "s": x,
+        "at_bound": at,
+        "rms_log_error": float(math.sqrt(f)),
+        "evaluations": evals,
+        "still_fast_at_slow_corner": fast,
+    }

@@ -53,7 +53,9 @@ class ResourceDef:
 
 def _defs(topology: Topology | None, demand: str | None = None) -> tuple[ResourceDef, ...]:
     t = default_topology() if topology is None else topology
-    return tuple(ResourceDef(r.name, r.unit, r.description) for r in t.resources if demand is None or (r.demand == "legs") == (demand == "legs"))
+    return tuple(
+        ResourceDef(r.name, r.unit, r.description) for r in t.resources if demand is None or (r.demand == "legs") == (demand == "legs")
+    )
 
 
 #: Byte-flow resources (the dualpath topology's, in its order).
@@ -88,9 +90,7 @@ def kv_flow_coefficients(
     return out
 
 
-def kv_flows_bytes(
-    *, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike, de_frac: ArrayLike
-) -> dict[str, np.ndarray]:
+def kv_flows_bytes(*, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike, de_frac: ArrayLike) -> dict[str, np.ndarray]:
     """Bytes per turn on every KV resource for a DE-path share ``de_frac`` of the hit bytes."""
     f = np.asarray(de_frac, float)
     if np.any((f < 0) | (f > 1)):
@@ -182,9 +182,14 @@ def resource_capacities(
     resource's rate times its units (the topology's capacity rules, default ``dualpath``)."""
     t = default_topology() if topology is None else topology
     rates = {
-        "snic_read_Bps_per_node": snic_read_Bps_per_node, "snic_write_Bps_per_node": snic_write_Bps_per_node,
-        "cnic_kv_Bps_per_gpu": cnic_kv_Bps_per_gpu, "dram_Bps_per_node": dram_Bps_per_node, "store_read_Bps": store_read_Bps,
-        "store_write_Bps": store_write_Bps, "gpu_s_per_s": 1.0, "decode_tokens_per_s_per_gpu": decode_tokens_per_s_per_gpu,
+        "snic_read_Bps_per_node": snic_read_Bps_per_node,
+        "snic_write_Bps_per_node": snic_write_Bps_per_node,
+        "cnic_kv_Bps_per_gpu": cnic_kv_Bps_per_gpu,
+        "dram_Bps_per_node": dram_Bps_per_node,
+        "store_read_Bps": store_read_Bps,
+        "store_write_Bps": store_write_Bps,
+        "gpu_s_per_s": 1.0,
+        "decode_tokens_per_s_per_gpu": decode_tokens_per_s_per_gpu,
     }
     units = resource_units(prefill_nodes=prefill_nodes, decode_nodes=decode_nodes, gpus_per_node=gpus_per_node, topology=t)
     return {r.name: np.asarray(rates[r.rate], float) * units[r.name] for r in t.resources}

@@ -61,21 +61,23 @@ class ModeResult(Result):
         raise KeyError(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({
-            "mode": self.mode,
-            "turns_per_s": self.turns_per_s,
-            "prompt_tokens_per_s": self.prompt_tokens_per_s,
-            "generated_tokens_per_s": self.generated_tokens_per_s,
-            "uncached_prompt_tokens_per_s": self.uncached_prompt_tokens_per_s,
-            "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
-            "tokens_per_s_per_user": self.tokens_per_s_per_user,
-            "split_de_frac": self.split_de_frac,
-            "path_shares": dict(self.path_shares),
-            "bottleneck": self.bottleneck,
-            "bottlenecks": list(self.bottlenecks),
-            "solver": self.solver,
-            "resources": [r.to_dict() for r in self.resources],
-        })
+        return json_safe(
+            {
+                "mode": self.mode,
+                "turns_per_s": self.turns_per_s,
+                "prompt_tokens_per_s": self.prompt_tokens_per_s,
+                "generated_tokens_per_s": self.generated_tokens_per_s,
+                "uncached_prompt_tokens_per_s": self.uncached_prompt_tokens_per_s,
+                "tokens_per_s_per_gpu": self.tokens_per_s_per_gpu,
+                "tokens_per_s_per_user": self.tokens_per_s_per_user,
+                "split_de_frac": self.split_de_frac,
+                "path_shares": dict(self.path_shares),
+                "bottleneck": self.bottleneck,
+                "bottlenecks": list(self.bottlenecks),
+                "solver": self.solver,
+                "resources": [r.to_dict() for r in self.resources],
+            }
+        )
 
     def to_frame(self):
         """One row per resource: capacity, demand, utilization and shadow price (pandas)."""
@@ -108,18 +110,20 @@ class PlanResult(Result):
     def to_dict(self) -> dict[str, Any]:
         """JSON-safe dict (infinite values become null)."""
         win = self.pd_ratio_window
-        return json_safe({
-            "scenario": self.scenario,
-            "modes": {name: m.to_dict() for name, m in self.modes.items()},
-            "speedup_dualpath_vs_basic": self.speedup_dualpath_vs_basic,
-            "speedup_dualpath_vs_layerwise": self.speedup_dualpath_vs_layerwise,
-            "dualpath_vs_oracle_frac": self.dualpath_vs_oracle_frac,
-            "pd_ratio_window": win,
-            "decode": self.decode,
-            "resources": [r.to_dict() for r in self.modes["dualpath"].resources],
-            "notes": list(self.notes),
-            "storage_reads": self.storage_reads,
-        })
+        return json_safe(
+            {
+                "scenario": self.scenario,
+                "modes": {name: m.to_dict() for name, m in self.modes.items()},
+                "speedup_dualpath_vs_basic": self.speedup_dualpath_vs_basic,
+                "speedup_dualpath_vs_layerwise": self.speedup_dualpath_vs_layerwise,
+                "dualpath_vs_oracle_frac": self.dualpath_vs_oracle_frac,
+                "pd_ratio_window": win,
+                "decode": self.decode,
+                "resources": [r.to_dict() for r in self.modes["dualpath"].resources],
+                "notes": list(self.notes),
+                "storage_reads": self.storage_reads,
+            }
+        )
 
     def to_frame(self):
         """One row per (mode, resource): capacity, demand, utilization and shadow price (pandas)."""
@@ -221,10 +225,23 @@ def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> Mode
     uncached = X * sum(k.weight_frac * k.append_tokens for k in ks)
     dep = scenario.deployment
     gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
-    return ModeResult(mode, m.description, X, prompt, gen, split, bottleneck, binding, tuple(out), sol.solver, sol.fallback_note,
-                      uncached_prompt_tokens_per_s=uncached, tokens_per_s_per_gpu=gen / gpus,
-                      tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen),
-                      path_shares={p: float(v) for p, v in zip(d.paths, path_shares, strict=True)})
+    return ModeResult(
+        mode,
+        m.description,
+        X,
+        prompt,
+        gen,
+        split,
+        bottleneck,
+        binding,
+        tuple(out),
+        sol.solver,
+        sol.fallback_note,
+        uncached_prompt_tokens_per_s=uncached,
+        tokens_per_s_per_gpu=gen / gpus,
+        tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen),
+        path_shares={p: float(v) for p, v in zip(d.paths, path_shares, strict=True)},
+    )
 
 
 def lp_split(scenario: Scenario, mode: str) -> float:

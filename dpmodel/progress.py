@@ -18,8 +18,7 @@ _CURRENT: contextvars.ContextVar[Any] = contextvars.ContextVar("dpmodel_progress
 
 
 @contextlib.contextmanager
-def progress_bar(desc: str, *, total: int | None = None, unit: str = "step", enabled: bool = True,
-                 force: bool = False) -> Iterator[Any]:
+def progress_bar(desc: str, *, total: int | None = None, unit: str = "step", enabled: bool = True, force: bool = False) -> Iterator[Any]:
     """A tqdm bar on stderr for the duration of the block (None when disabled; shown only on a
     terminal unless ``force``)."""
     if not enabled:
@@ -27,8 +26,7 @@ def progress_bar(desc: str, *, total: int | None = None, unit: str = "step", ena
         return
     from tqdm import tqdm
 
-    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=False if force else None,
-               mininterval=0.3)
+    bar = tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, leave=False, disable=False if force else None, mininterval=0.3)
     token = _CURRENT.set(bar)
     try:
         yield bar

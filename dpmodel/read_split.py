@@ -24,8 +24,15 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 
-def optimal_split(*, hit_bytes: ArrayLike, pe_backlog_s: ArrayLike, de_backlog_s: ArrayLike, pe_Bps: ArrayLike, de_Bps: ArrayLike,
-                  relay_s: ArrayLike = 0.0) -> np.ndarray:
+def optimal_split(
+    *,
+    hit_bytes: ArrayLike,
+    pe_backlog_s: ArrayLike,
+    de_backlog_s: ArrayLike,
+    pe_Bps: ArrayLike,
+    de_Bps: ArrayLike,
+    relay_s: ArrayLike = 0.0,
+) -> np.ndarray:
     """Water-filling decode-side share of one request's hit bytes (vectorized)."""
     H = np.asarray(hit_bytes, float)
     tp = H / np.asarray(pe_Bps, float)
@@ -47,8 +54,12 @@ def finish_time_s(f: ArrayLike, *, hit_bytes, pe_backlog_s, de_backlog_s, pe_Bps
 
 def whole_request_side(*, hit_bytes, pe_backlog_s, de_backlog_s, pe_Bps, de_Bps, relay_s=0.0) -> np.ndarray:
     """1 where reading the whole request on the decode side finishes first, else 0."""
-    t_pe = finish_time_s(0.0, hit_bytes=hit_bytes, pe_backlog_s=pe_backlog_s, de_backlog_s=de_backlog_s, pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay_s)
-    t_de = finish_time_s(1.0, hit_bytes=hit_bytes, pe_backlog_s=pe_backlog_s, de_backlog_s=de_backlog_s, pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay_s)
+    t_pe = finish_time_s(
+        0.0, hit_bytes=hit_bytes, pe_backlog_s=pe_backlog_s, de_backlog_s=de_backlog_s, pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay_s
+    )
+    t_de = finish_time_s(
+        1.0, hit_bytes=hit_bytes, pe_backlog_s=pe_backlog_s, de_backlog_s=de_backlog_s, pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay_s
+    )
     return np.where(t_de < t_pe, 1.0, 0.0)
 
 

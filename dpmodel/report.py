@@ -47,8 +47,11 @@ def format_plan_text(res: PlanResult) -> str:
         "dpmodel plan: saturated throughput (offline upper bound)",
         f"scenario   cluster={sc['cluster']}  model={sc['model']}  workload={sc['workload']}  "
         f"{sc['prefill_nodes']}P{sc['decode_nodes']}D  (fingerprint {sc['fingerprint']})",
-        *([("config     command line: " + ", ".join(f"{k} = {v}" for k, v in sc["config_command_line"].items()))]
-          if sc.get("config_command_line") else []),
+        *(
+            [("config     command line: " + ", ".join(f"{k} = {v}" for k, v in sc["config_command_line"].items()))]
+            if sc.get("config_command_line")
+            else []
+        ),
         f"KV         {sc['kv_bytes_per_token']:,.0f} bytes/token; prefill efficiency {dep['prefill_efficiency_frac']:.2f} of peak; "
         f"decode batch {res.decode['batch_seqs_per_gpu']:.1f} seqs/GPU, step {res.decode['step_s'] * 1e3:.1f} ms",
         *_storage_line(res.storage_reads),
@@ -62,8 +65,10 @@ def format_plan_text(res: PlanResult) -> str:
             f"{m.mode:<10} {m.turns_per_s:>9.2f} {si(m.prompt_tokens_per_s):>13} {si(m.uncached_prompt_tokens_per_s):>10} "
             f"{si(m.generated_tokens_per_s):>10} {m.tokens_per_s_per_gpu:>10,.1f} {m.tokens_per_s_per_user:>10,.1f} {split:>9}  {m.bottleneck}"
         )
-    lines.append("  (prompt tok/s counts cached hits; uncached = appended tokens prefill computes; tok/s/GPU = generated "
-                 "tokens over all P + D GPUs; tok/s/user = 1 / TPOT at the decode batch this throughput needs)")
+    lines.append(
+        "  (prompt tok/s counts cached hits; uncached = appended tokens prefill computes; tok/s/GPU = generated "
+        "tokens over all P + D GPUs; tok/s/user = 1 / TPOT at the decode batch this throughput needs)"
+    )
     dp = res.modes["dualpath"]
     lines += [
         "",
@@ -85,8 +90,11 @@ def format_plan_text(res: PlanResult) -> str:
     lines += [
         "  (* = at capacity)",
         "",
-        (f"bottleneck-free P/D window (paper eq. 9): {_fmt(w['min'])} <= P/D <= {_fmt(w['max'])}; this scenario's "
-         if 0 <= w["min"] <= w["max"] else "bottleneck-free P/D window (paper eq. 9): empty (the bounds below conflict); this scenario's ")
+        (
+            f"bottleneck-free P/D window (paper eq. 9): {_fmt(w['min'])} <= P/D <= {_fmt(w['max'])}; this scenario's "
+            if 0 <= w["min"] <= w["max"]
+            else "bottleneck-free P/D window (paper eq. 9): empty (the bounds below conflict); this scenario's "
+        )
         + f"P/D = {ratio:.3g} is {inside}",
         f"  bounds: PE CNIC write >= {_fmt(w['eq3_pe_cnic_write_min'])}, DE CNIC read <= {_fmt(w['eq5_de_cnic_read_max'])}, "
         f"DE CNIC write <= {_fmt(w['eq7_de_cnic_write_max'])}, DE DRAM <= {_fmt(w['eq8_de_dram_max'])}",
@@ -145,40 +153,46 @@ def _figures(scenario, res, *, search_result=None, online=None) -> list:
     from .sweep import bottleneck_grid, split_curve
 
     dp = res.modes["dualpath"]
-    figs = [("throughput", plots.mode_bars(res)),
-            ("resources", plots.resource_utilization(dp)),
-            ("split", plots.throughput_vs_split(split_curve(scenario), dp.split_de_frac))]
+    figs = [
+        ("throughput", plots.mode_bars(res)),
+        ("resources", plots.resource_utilization(dp)),
+        ("split", plots.throughput_vs_split(split_curve(scenario), dp.split_de_frac)),
+    ]
     if len(scenario.classes()) == 1:
         (k,) = scenario.classes()
         dep = scenario.deployment
-        grid = bottleneck_grid(scenario, pd_ratios=np.linspace(0.125, 4, 24), contexts_tokens=np.geomspace(4e3, 1.3e5, 16),
-                               decode_nodes=dep.decode_nodes_count)
-        figs.append(("bottleneck_map", plots.bottleneck_map(
-            grid, scenario_point=(dep.prefill_nodes_count / dep.decode_nodes_count, k.hit_tokens))))
+        grid = bottleneck_grid(
+            scenario, pd_ratios=np.linspace(0.125, 4, 24), contexts_tokens=np.geomspace(4e3, 1.3e5, 16), decode_nodes=dep.decode_nodes_count
+        )
+        figs.append(
+            ("bottleneck_map", plots.bottleneck_map(grid, scenario_point=(dep.prefill_nodes_count / dep.decode_nodes_count, k.hit_tokens)))
+        )
     sat, aps, ttft = online if online is not None else _online_curves(scenario)
     figs.append(("ttft_vs_aps", plots.ttft_vs_aps(aps, ttft, saturation_aps=sat)))
     if search_result is not None:
-        figs.append(("pareto_front", plots.pareto_front(search_result.rows, search_result.front,
-                                                        current=_current_row(scenario, search_result))))
+        figs.append(
+            ("pareto_front", plots.pareto_front(search_result.rows, search_result.front, current=_current_row(scenario, search_result)))
+        )
     return figs
 
 
 _CAPTIONS = {
     "throughput": "Saturated (offline upper bound) throughput of each read mode; under each bar the resource that binds it.",
     "resources": "How busy each resource is at the dual-path optimum. The highlighted bars bind: more of them raises throughput "
-                 "(shadow price on hover); the grey ones have slack.",
+    "(shadow price on hover); the grey ones have slack.",
     "split": "Throughput as the share f of hit-KV bytes read through decode-node storage NICs varies. The limits that bind "
-             "somewhere on [0, 1] are named; the rest are grey. The optimum is where the binding limits cross.",
+    "somewhere on [0, 1] are named; the rest are grey. The optimum is where the binding limits cross.",
     "bottleneck_map": "Which resource binds the dual path as the P/D ratio and the context length vary (the decode node count "
-                      "fixed at this scenario's); the star is this scenario.",
+    "fixed at this scenario's); the star is this scenario.",
     "ttft_vs_aps": "Mean (solid) and p99 (dotted) TTFT from the online queueing model as the load grows, per mode; the red line "
-                   "is the TTFT SLO, each dotted vertical the load at which that mode saturates (TTFT grows without bound there).",
+    "is the TTFT SLO, each dotted vertical the load at which that mode saturates (TTFT grows without bound there).",
     "pareto_front": "Every configuration the search evaluated, for the same number of nodes: throughput per GPU against decode "
-                    "speed per user. The coloured points are the Pareto front; the star is this scenario's own configuration.",
+    "speed per user. The coloured points are the Pareto front; the star is this scenario's own configuration.",
 }
 
 _CSS = """body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:1150px;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.45}
-table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}td.n{text-align:right;font-variant-numeric:tabular-nums}
+table{border-collapse:collapse;margin:.5em 0 1em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
 th{background:#f3f3f3}.rec{border-left:6px solid #0072B2;background:#eef5fb;padding:.6em 1.2em;margin:1em 0}.rec li{margin:.3em 0}
 .fig{margin:1.5em 0 2.5em}.cap{color:#555;font-size:.92em;margin:.2em 0}.bind{color:#D55E00;font-weight:600}.muted{color:#777}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}"""
@@ -195,12 +209,15 @@ def _recommendation(res, sat: dict, search_result, current) -> list[str]:
         f"Run <b>dual path</b>, reading <b>{dp.split_de_frac:.1%}</b> of hit-KV bytes through decode-node storage NICs: "
         f"<b>{dp.turns_per_s:.2f} turns/s</b> saturated ({si(dp.generated_tokens_per_s)} generated tokens/s, "
         f"{dp.tokens_per_s_per_gpu:,.1f} tokens/s per GPU), <b>{res.speedup_dualpath_vs_basic:.2f}x</b> basic and "
-        f"{res.speedup_dualpath_vs_layerwise:.2f}x layerwise; {res.dualpath_vs_oracle_frac:.0%} of the zero-I/O oracle."]
+        f"{res.speedup_dualpath_vs_layerwise:.2f}x layerwise; {res.dualpath_vs_oracle_frac:.0%} of the zero-I/O oracle."
+    ]
     binding = [r for r in dp.resources if r.name in dp.bottlenecks]
     if binding:
         b = max(binding, key=lambda r: r.shadow_price)
-        items.append(f"What limits it: <span class='bind'>{esc(', '.join(dp.bottlenecks))}</span> (shadow price of {esc(b.name)}: "
-                     f"{b.shadow_price:.3g} {esc(b.shadow_price_unit)}, what one more unit of it would add).")
+        items.append(
+            f"What limits it: <span class='bind'>{esc(', '.join(dp.bottlenecks))}</span> (shadow price of {esc(b.name)}: "
+            f"{b.shadow_price:.3g} {esc(b.shadow_price_unit)}, what one more unit of it would add)."
+        )
         slack = sorted((r for r in dp.resources if r.name not in dp.bottlenecks), key=lambda r: -r.utilization_frac)
         if slack:
             items.append(f"Next resource to bind: {esc(slack[0].name)} at {slack[0].utilization_frac:.0%}.")
@@ -213,13 +230,17 @@ def _recommendation(res, sat: dict, search_result, current) -> list[str]:
         items.append("The bottleneck-free P/D window (paper eq. 9) is empty for this scenario: some link binds at every ratio.")
     if sat:
         parts = ", ".join(f"{m} {v:.3g}" for m, v in sat.items() if v > 0)
-        items.append(f"Online (Poisson arrivals): saturation at {parts} agents/s; plan below these with the TTFT and TPOT SLOs "
-                     f"(<code>dpmodel capacity</code>).")
+        items.append(
+            f"Online (Poisson arrivals): saturation at {parts} agents/s; plan below these with the TTFT and TPOT SLOs "
+            f"(<code>dpmodel capacity</code>)."
+        )
     if search_result is not None and search_result.rows:
         best = search_result.rows[0]
-        txt = (f"Search over {search_result.evaluated:,} configurations of {search_result.nodes} nodes: best by "
-               f"{esc(search_result.rank_by)} is <b>{best['prefill_nodes']}P{best['decode_nodes']}D, {best['snics_per_node']} storage "
-               f"NIC(s)/node, {best['mode']}</b> at {best['turns_per_s']:.2f} turns/s ({best['tokens_per_s_per_gpu']:,.1f} tokens/s per GPU)")
+        txt = (
+            f"Search over {search_result.evaluated:,} configurations of {search_result.nodes} nodes: best by "
+            f"{esc(search_result.rank_by)} is <b>{best['prefill_nodes']}P{best['decode_nodes']}D, {best['snics_per_node']} storage "
+            f"NIC(s)/node, {best['mode']}</b> at {best['turns_per_s']:.2f} turns/s ({best['tokens_per_s_per_gpu']:,.1f} tokens/s per GPU)"
+        )
         if current is not None:
             import math
 
@@ -227,13 +248,25 @@ def _recommendation(res, sat: dict, search_result, current) -> list[str]:
 
             key, desc = RANK_KEYS[search_result.rank_by]
             v = current.get(key)
-            better = sum(1 for r in search_result.rows if v is not None and r.get(key) is not None and not math.isclose(r[key], v, rel_tol=1e-9)
-                         and ((r[key] > v) if desc else (r[key] < v)))
-            on = any(math.isclose(f["tokens_per_s_per_gpu"], current["tokens_per_s_per_gpu"], rel_tol=1e-9)
-                     and math.isclose(f["tokens_per_s_per_user"], current["tokens_per_s_per_user"], rel_tol=1e-9) for f in search_result.front)
+            better = sum(
+                1
+                for r in search_result.rows
+                if v is not None
+                and r.get(key) is not None
+                and not math.isclose(r[key], v, rel_tol=1e-9)
+                and ((r[key] > v) if desc else (r[key] < v))
+            )
+            on = any(
+                math.isclose(f["tokens_per_s_per_gpu"], current["tokens_per_s_per_gpu"], rel_tol=1e-9)
+                and math.isclose(f["tokens_per_s_per_user"], current["tokens_per_s_per_user"], rel_tol=1e-9)
+                for f in search_result.front
+            )
             tied = "tied, " if better == 0 and current is not best else ""
-            txt += (f"; this scenario's configuration ranks {better + 1:,} ({tied}{current['turns_per_s']:.2f} turns/s) and is "
-                    + ("on" if on else "off") + " the Pareto front")
+            txt += (
+                f"; this scenario's configuration ranks {better + 1:,} ({tied}{current['turns_per_s']:.2f} turns/s) and is "
+                + ("on" if on else "off")
+                + " the Pareto front"
+            )
         items.append(txt + ".")
     return items
 
@@ -259,8 +292,7 @@ def write_html_report(scenario, res, path, *, plots_dir=None, search_result=None
     esc = html.escape
     parts = []
     for name, fig in figs:
-        div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name}",
-                          config={"displaylogo": False, "responsive": True})
+        div = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name}", config={"displaylogo": False, "responsive": True})
         parts.append(f"<div class='fig'><p class='cap'>{esc(_CAPTIONS.get(name, ''))}</p>{div}</div>")
     dp = res.modes["dualpath"]
     rows = "".join(
@@ -279,7 +311,9 @@ def write_html_report(scenario, res, path, *, plots_dir=None, search_result=None
     )
     sc = res.scenario
     cfg = sc.get("config_command_line") or {}
-    cfg_line = ("<p>Command-line settings: " + ", ".join(f"<code>{esc(k)} = {esc(str(v))}</code>" for k, v in cfg.items()) + "</p>") if cfg else ""
+    cfg_line = (
+        ("<p>Command-line settings: " + ", ".join(f"<code>{esc(k)} = {esc(str(v))}</code>" for k, v in cfg.items()) + "</p>") if cfg else ""
+    )
     rec = "".join(f"<li>{t}</li>" for t in _recommendation(res, sat, search_result, current))
     title = f"{sc['cluster']} / {sc['model']} / {sc['workload']}, {sc['prefill_nodes']}P{sc['decode_nodes']}D"
     doc = f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -287,7 +321,7 @@ def write_html_report(scenario, res, path, *, plots_dir=None, search_result=None
 <style>{_CSS}</style>
 <script type="text/javascript">{get_plotlyjs()}</script></head><body>
 <h1>dpmodel design review</h1>
-<p class=muted>{esc(title)} (fingerprint {esc(str(sc['fingerprint']))})</p>
+<p class=muted>{esc(title)} (fingerprint {esc(str(sc["fingerprint"]))})</p>
 <h2 id="recommendation">Recommendation</h2>
 <div class="rec"><ul>{rec}</ul></div>
 <h2>Modes</h2>
@@ -295,13 +329,13 @@ def write_html_report(scenario, res, path, *, plots_dir=None, search_result=None
 <th>per GPU [tokens/s]</th><th>per user [tokens/s]</th><th>DE split</th><th>saturation [agents/s]</th><th>binding resource</th></tr>{modes}</table>
 <p class=muted>Throughput is the saturated (offline) upper bound of the flow LP; saturation is the online model's load at which
 queues grow without bound. Per GPU: generated tokens over all P + D GPUs; per user: 1 / TPOT at the decode batch the throughput needs.</p>
-<h2>Figures</h2>{''.join(parts)}
+<h2>Figures</h2>{"".join(parts)}
 <h2>Resources in the dual-path solution</h2>
 <table><tr><th>resource</th><th>what</th><th>capacity (cluster)</th><th>utilization</th><th>shadow price</th></tr>{rows}</table>
 <h2>Scenario</h2>
-<p>Cluster <b>{esc(sc['cluster'])}</b>, model <b>{esc(sc['model'])}</b>, workload <b>{esc(sc['workload'])}</b>,
-{sc['prefill_nodes']} prefill + {sc['decode_nodes']} decode nodes; KV {sc['kv_bytes_per_token']:,.0f} bytes/token.</p>{cfg_line}
-<h2>Notes</h2><ul>{''.join(f'<li>{esc(n)}</li>' for n in res.notes) or '<li>none</li>'}</ul>
+<p>Cluster <b>{esc(sc["cluster"])}</b>, model <b>{esc(sc["model"])}</b>, workload <b>{esc(sc["workload"])}</b>,
+{sc["prefill_nodes"]} prefill + {sc["decode_nodes"]} decode nodes; KV {sc["kv_bytes_per_token"]:,.0f} bytes/token.</p>{cfg_line}
+<h2>Notes</h2><ul>{"".join(f"<li>{esc(n)}</li>" for n in res.notes) or "<li>none</li>"}</ul>
 </body></html>"""
     atomic_write_text(path, doc)
     if plots_dir is not None:

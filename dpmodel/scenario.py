@@ -364,12 +364,20 @@ class Scenario:
             calls, comm_bytes, link = 0.0, 0.0, 1.0
         lat = (k.ep_normal_latency_us if moe else k.tp_allreduce_latency_us) * 1e-6
         return compute.best_micro_batching_parts_s(
-            tokens_per_gpu=t, dense_flops_per_token=dense_f, expert_flops_per_token=expert_f,
+            tokens_per_gpu=t,
+            dense_flops_per_token=dense_f,
+            expert_flops_per_token=expert_f,
             expert_rows=t * (ep if moe else e) * arch.active_experts_count / max(arch.routed_experts_count, 1),
-            attention_flops_per_gpu=n * attn / e, weight_bytes_per_gpu=weights,
+            attention_flops_per_gpu=n * attn / e,
+            weight_bytes_per_gpu=weights,
             kv_read_bytes_per_gpu=n * (c + a) * mdl.kv_bytes_per_token / e,
-            comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
-            layers_count=arch.layers_count, **self._kernel_rates(), layer_fixed_s=k.prefill_layer_fixed_us * 1e-6,
+            comm_calls=calls,
+            comm_bytes_per_gpu=comm_bytes,
+            comm_Bps=link,
+            comm_latency_s=lat,
+            layers_count=arch.layers_count,
+            **self._kernel_rates(),
+            layer_fixed_s=k.prefill_layer_fixed_us * 1e-6,
         )
 
     def _kernel_rates(self) -> dict[str, float]:
@@ -377,9 +385,12 @@ class Scenario:
         cl, k = self.cluster, self.cluster.kernels
         return dict(
             gemm_peak_flops_per_s=cl.peak_flops_per_s_per_gpu(self.model.numerics.compute_dtype),
-            gemm_eff_max_frac=k.gemm_eff_max_frac, gemm_half_rows_count=k.gemm_half_rows_count,
+            gemm_eff_max_frac=k.gemm_eff_max_frac,
+            gemm_half_rows_count=k.gemm_half_rows_count,
             attention_flops_per_s=cl.peak_flops_per_s_per_gpu("bf16") * k.attention_efficiency_frac,
-            hbm_Bps=cl.hbm_Bps_per_gpu, hbm_efficiency_frac=k.hbm_efficiency_frac, comm_overlap_frac=k.comm_overlap_frac,
+            hbm_Bps=cl.hbm_Bps_per_gpu,
+            hbm_efficiency_frac=k.hbm_efficiency_frac,
+            comm_overlap_frac=k.comm_overlap_frac,
         )
 
     def prefill_batch_turns(self) -> float:
@@ -421,8 +432,9 @@ class Scenario:
         att = mdl.attention
         attn_tok = float(mdl.prefill_flops(context_tokens=ctx, append_tokens=1.0)) - (dense_f + expert_f)
         if att.sparse_top_k_tokens:  # the top-k latents, and the indexer keys of every position
-            per_seq = mdl.kv_layers_count * (min(ctx, att.sparse_top_k_tokens) * mdl.attention_kv_bytes_per_token_layer
-                                             + ctx * mdl.indexer_key_bytes_per_token_layer)
+            per_seq = mdl.kv_layers_count * (
+                min(ctx, att.sparse_top_k_tokens) * mdl.attention_kv_bytes_per_token_layer + ctx * mdl.indexer_key_bytes_per_token_layer
+            )
         else:
             per_seq = ctx * mdl.kv_bytes_per_token
         h = arch.hidden_dim
@@ -445,11 +457,20 @@ class Scenario:
         rates["attention_flops_per_s"] = cl.peak_flops_per_s_per_gpu("bf16") * k.decode_attention_efficiency_frac
         # one micro-batch (dispatch / combine serial with compute) or two overlapped, whichever is faster
         return compute.best_micro_batching_parts_s(
-            tokens_per_gpu=b, dense_flops_per_token=dense_f / tp, expert_flops_per_token=expert_f,
+            tokens_per_gpu=b,
+            dense_flops_per_token=dense_f / tp,
+            expert_flops_per_token=expert_f,
             expert_rows=b * G * arch.active_experts_count / max(arch.routed_experts_count, 1),
-            attention_flops_per_gpu=b * attn_tok / tp, weight_bytes_per_gpu=w, kv_read_bytes_per_gpu=b * per_seq,
-            comm_calls=calls, comm_bytes_per_gpu=comm_bytes, comm_Bps=link, comm_latency_s=lat,
-            layers_count=arch.layers_count, **rates, layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
+            attention_flops_per_gpu=b * attn_tok / tp,
+            weight_bytes_per_gpu=w,
+            kv_read_bytes_per_gpu=b * per_seq,
+            comm_calls=calls,
+            comm_bytes_per_gpu=comm_bytes,
+            comm_Bps=link,
+            comm_latency_s=lat,
+            layers_count=arch.layers_count,
+            **rates,
+            layer_fixed_s=k.decode_layer_fixed_us * 1e-6,
         )
 
     def decode_affine_s(self) -> tuple[float, float]:
@@ -489,8 +510,15 @@ class Scenario:
         b = self.model.kv_bytes_per_token
         block = float(storage.full_block_bytes(kv_bytes_per_token=b, block_tokens=st_.full_block_tokens))
         hit = float(sum(k.weight_frac * k.hit_tokens for k in self.classes()))
-        n_r = float(storage.reads_in_flight(depth_max=st_.reads_in_flight_max_count, hit_tokens=hit, block_tokens=st_.full_block_tokens,
-                                            engines_count=cl.gpus_per_node // self.prefill_engine_gpus) / cl.node.snic_count)
+        n_r = float(
+            storage.reads_in_flight(
+                depth_max=st_.reads_in_flight_max_count,
+                hit_tokens=hit,
+                block_tokens=st_.full_block_tokens,
+                engines_count=cl.gpus_per_node // self.prefill_engine_gpus,
+            )
+            / cl.node.snic_count
+        )
         n_r = max(1.0, n_r)
         read = float(cl.snic_block_Bps_for(block_bytes=block, reads_in_flight=n_r))
         # persists come from every sequence a decode node serves: the ring's depth bounds them
@@ -507,8 +535,9 @@ class Scenario:
             "read_Bps_per_node": read,
             "write_Bps_per_node": write,
             "read_frac_of_line": read / line,
-            "layer_block_load_Bps_per_gpu": float(storage.layer_block_load_Bps(layer_block_bytes=layer_block, per_copy_s=per_copy_s,
-                                                                               link_Bps=cl.cnic_line_Bps_per_gpu)),
+            "layer_block_load_Bps_per_gpu": float(
+                storage.layer_block_load_Bps(layer_block_bytes=layer_block, per_copy_s=per_copy_s, link_Bps=cl.cnic_line_Bps_per_gpu)
+            ),
         }
 
     @property
@@ -549,8 +578,19 @@ class Scenario:
         coef = comp.coef  # (R, K, P)
         const = coef[..., 0]
         slope = coef[..., 1] - coef[..., 0] if coef.shape[-1] > 1 else np.zeros_like(const)
-        out = Demands(comp.names, const, slope, comp.capacity, comp.weights, comp.hit_bytes, m.de_path,
-                      coef=coef, paths=comp.paths, allowed=comp.allowed, units=comp.units)
+        out = Demands(
+            comp.names,
+            const,
+            slope,
+            comp.capacity,
+            comp.weights,
+            comp.hit_bytes,
+            m.de_path,
+            coef=coef,
+            paths=comp.paths,
+            allowed=comp.allowed,
+            units=comp.units,
+        )
         for arr in (out.const, out.slope, out.capacity, out.weights, out.hit_bytes, out.coef, out.allowed, out.units):
             arr.setflags(write=False)  # memoized: shared by every caller
         memo[key] = out

@@ -48,9 +48,20 @@ class SearchResult(Result):
     capacity_seconds: float = 0.0  # SLO capacity on the front
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
-        return json_safe({"nodes": self.nodes, "evaluated": self.evaluated, "seconds": self.seconds, "rank_by": self.rank_by,
-                "saturated_seconds": self.saturated_seconds, "capacity_seconds": self.capacity_seconds,
-                "store": self.store, "slo": self.slo, "top": self.rows[:top] if top else self.rows, "pareto_front": self.front})
+        return json_safe(
+            {
+                "nodes": self.nodes,
+                "evaluated": self.evaluated,
+                "seconds": self.seconds,
+                "rank_by": self.rank_by,
+                "saturated_seconds": self.saturated_seconds,
+                "capacity_seconds": self.capacity_seconds,
+                "store": self.store,
+                "slo": self.slo,
+                "top": self.rows[:top] if top else self.rows,
+                "pareto_front": self.front,
+            }
+        )
 
     def to_frame(self):
         """One row per configuration evaluated, ranked (pandas)."""
@@ -103,8 +114,11 @@ def config_scenario(base: Scenario, row: dict[str, Any]) -> Scenario:
     cl = base.cluster
     cl = dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_count=int(row["snics_per_node"])))
     sc = dataclasses.replace(base, cluster=cl)
-    return sc.with_deployment(prefill_nodes_count=int(row["prefill_nodes"]), decode_nodes_count=int(row["decode_nodes"]),
-                              prefill_engine_gpus_count=int(row["prefill_engine_gpus"]))
+    return sc.with_deployment(
+        prefill_nodes_count=int(row["prefill_nodes"]),
+        decode_nodes_count=int(row["decode_nodes"]),
+        prefill_engine_gpus_count=int(row["prefill_engine_gpus"]),
+    )
 
 
 def search(
@@ -139,7 +153,9 @@ def search(
     if rank_by not in RANK_KEYS:
         raise ScenarioError(f"rank by {rank_by!r}: use one of {', '.join(RANK_KEYS)}")
     if len(base.classes()) != 1:
-        raise ScenarioError("search takes a one-class workload (a profile); a trajectory file or trace: use 'dpmodel plan' per configuration")
+        raise ScenarioError(
+            "search takes a one-class workload (a profile); a trajectory file or trace: use 'dpmodel plan' per configuration"
+        )
     for s in snics:
         if not (isinstance(s, int) and s >= 1):
             raise ScenarioError(f"--snics {s!r}: storage NICs per node must be integers >= 1")
@@ -151,7 +167,9 @@ def search(
     if store == "free":
         cl = base.cluster
         huge = 1e12  # GB/s: no back-end limit; priced below
-        base = dataclasses.replace(base, cluster=dataclasses.replace(cl, storage=dataclasses.replace(cl.storage, read_GBps=huge, write_GBps=huge)))
+        base = dataclasses.replace(
+            base, cluster=dataclasses.replace(cl, storage=dataclasses.replace(cl.storage, read_GBps=huge, write_GBps=huge))
+        )
     (k,) = base.classes()
     P = np.arange(1, nodes)
     S = np.asarray(snics, float)
@@ -169,17 +187,24 @@ def search(
             gen = X * k.generated_tokens
             user = _per_user(sc_e, DD, gen)
             for i in range(len(PP)):
-                rows.append({
-                    "prefill_nodes": int(PP[i]), "decode_nodes": int(DD[i]), "snics_per_node": int(SS[i]), "prefill_engine_gpus": e,
-                    "mode": mode, "fits": bool(out["fits"][i]), "turns_per_s": float(X[i]),
-                    "split_de_frac": float(out["split_de_frac"][i]) if mode == "dualpath" else 0.0,
-                    "bottleneck": str(names[int(out["bottleneck_index"][i])]) if out["fits"][i] else "decode HBM (weights do not fit)",
-                    "generated_tokens_per_s": float(gen[i]),
-                    "uncached_prompt_tokens_per_s": float(X[i] * k.append_tokens),
-                    "tokens_per_s_per_gpu": float(gen[i] / (nodes * g)),
-                    "tokens_per_s_per_user": float(user[i]),
-                    "store_read_GBps_needed": float(X[i] * hit_bytes / 1e9),
-                })
+                rows.append(
+                    {
+                        "prefill_nodes": int(PP[i]),
+                        "decode_nodes": int(DD[i]),
+                        "snics_per_node": int(SS[i]),
+                        "prefill_engine_gpus": e,
+                        "mode": mode,
+                        "fits": bool(out["fits"][i]),
+                        "turns_per_s": float(X[i]),
+                        "split_de_frac": float(out["split_de_frac"][i]) if mode == "dualpath" else 0.0,
+                        "bottleneck": str(names[int(out["bottleneck_index"][i])]) if out["fits"][i] else "decode HBM (weights do not fit)",
+                        "generated_tokens_per_s": float(gen[i]),
+                        "uncached_prompt_tokens_per_s": float(X[i] * k.append_tokens),
+                        "tokens_per_s_per_gpu": float(gen[i] / (nodes * g)),
+                        "tokens_per_s_per_user": float(user[i]),
+                        "store_read_GBps_needed": float(X[i] * hit_bytes / 1e9),
+                    }
+                )
     if cost is not None:
         pr = cost.prices
         for r in rows:
@@ -218,12 +243,23 @@ def search(
     if rank_by == "cost" and cost is None:
         raise ScenarioError("rank by cost needs --cost PROFILE")
     rows.sort(key=sort_key)
-    return SearchResult(nodes, rows, sorted(front, key=lambda r: -r["tokens_per_s_per_gpu"]), len(rows),
-                        time.perf_counter() - t0, rank_by, slo, store, saturated_seconds, capacity_seconds)
+    return SearchResult(
+        nodes,
+        rows,
+        sorted(front, key=lambda r: -r["tokens_per_s_per_gpu"]),
+        len(rows),
+        time.perf_counter() - t0,
+        rank_by,
+        slo,
+        store,
+        saturated_seconds,
+        capacity_seconds,
+    )
 
 
-def front_capacity_of(sc: Scenario, mode: str, *, ttft_mean_s: float, tpot_s: float, ttft_p90_s: float | None = None,
-                      ttft_p99_s: float | None = None) -> dict[str, Any]:
+def front_capacity_of(
+    sc: Scenario, mode: str, *, ttft_mean_s: float, tpot_s: float, ttft_p90_s: float | None = None, ttft_p99_s: float | None = None
+) -> dict[str, Any]:
     """SLO capacity of one configuration (mean TTFT and TPOT by the online model's bisection; then, if
     given, the p90/p99 TTFT SLOs by a further bisection below it) and its limiting condition."""
     from .queueing.turn_sample import turns_per_agent
@@ -233,6 +269,7 @@ def front_capacity_of(sc: Scenario, mode: str, *, ttft_mean_s: float, tpot_s: fl
     aps, reason = cap.max_aps, cap.reason
     pct = [(q, s) for q, s in (("p90", ttft_p90_s), ("p99", ttft_p99_s)) if s is not None]
     if pct and aps > 0:
+
         def ok(a: float) -> bool:
             r = online_metrics(sc, mode, a)
             return r.stable and all(r.ttft_s[q] <= s for q, s in pct)

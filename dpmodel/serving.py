@@ -22,8 +22,19 @@ from .scenario import Scenario
 from .sim import replicate as _replicate
 from .sim import run as _sim
 
-__all__ = ["lp_split", "offline_jct", "offline_jct_many", "online_metrics", "replicate_online", "saturated_resource",
-           "simulate_offline", "simulate_online", "simulate_saturated", "simulate_trace", "slo_capacity"]
+__all__ = [
+    "lp_split",
+    "offline_jct",
+    "offline_jct_many",
+    "online_metrics",
+    "replicate_online",
+    "saturated_resource",
+    "simulate_offline",
+    "simulate_online",
+    "simulate_saturated",
+    "simulate_trace",
+    "slo_capacity",
+]
 
 
 def online_metrics(scenario: Scenario, mode: str, aps: float, **kw: Any) -> OnlineResult:

@@ -173,8 +173,10 @@ def _explain_infeasible(scenario: Scenario, X: float, snics: int, u_max: float, 
     """Which resource cannot carry the target even with the most nodes and storage allowed."""
     sc = _with_hw(scenario, P=nodes_max, D=nodes_max, snics=snics, store_GBps=1e7)
     best = analyse_mode(sc, "dualpath")
-    return (f"even {nodes_max}P{nodes_max}D with {snics} storage NICs per node carries only "
-            f"{best.turns_per_s * u_max:.3g} turns/s at {u_max:.0%} utilization (target {X:.3g}); bound by {best.bottleneck}")
+    return (
+        f"even {nodes_max}P{nodes_max}D with {snics} storage NICs per node carries only "
+        f"{best.turns_per_s * u_max:.3g} turns/s at {u_max:.0%} utilization (target {X:.3g}); bound by {best.bottleneck}"
+    )
 
 
 def size_cluster(
@@ -229,7 +231,9 @@ def size_cluster(
     # the headroom factor is global, so the MILP can overshoot: search the neighbourhood of node
     # mixes (store sized at STORE_UTIL_FRAC) for a cheaper cluster that still verifies
     pr = cost.prices
-    store_need = X * float(sum(k.weight_frac * k.hit_tokens for k in scenario.classes())) * scenario.model.kv_bytes_per_token / 1e9 / STORE_UTIL_FRAC
+    store_need = (
+        X * float(sum(k.weight_frac * k.hit_tokens for k in scenario.classes())) * scenario.model.kv_bytes_per_token / 1e9 / STORE_UTIL_FRAC
+    )
     best_cost = cost_h
     for s2 in snic_options:
         node = scenario.cluster.gpus_per_node * pr.gpu_per_hour + pr.node_base_per_hour + s2 * pr.snic_per_hour
@@ -269,7 +273,22 @@ def size_cluster(
         ("store_10GBps", {"P": P, "D": D, "snics": s, "store_GBps": W_ + 10}, 10 * pr.store_GBps_per_hour),
     ):
         alt_cap = slo_capacity(shared.adopt(_with_hw(scenario, **kw)), "dualpath", **slo).max_aps
-        sens[label] = {"delta_max_aps": alt_cap - cap.max_aps, "delta_cost_per_hour": dcost,
-                       "delta_saturated_turns_per_s_dual": dual_gain[label]}
-    return SizingResult(P, D, s, W, cost_h, cap.max_aps, target, u_max, float(cap.at_max.split_de_frac if cap.at_max else at.split_de_frac),
-                        bottleneck, sens, cost.currency)
+        sens[label] = {
+            "delta_max_aps": alt_cap - cap.max_aps,
+            "delta_cost_per_hour": dcost,
+            "delta_saturated_turns_per_s_dual": dual_gain[label],
+        }
+    return SizingResult(
+        P,
+        D,
+        s,
+        W,
+        cost_h,
+        cap.max_aps,
+        target,
+        u_max,
+        float(cap.at_max.split_de_frac if cap.at_max else at.split_de_frac),
+        bottleneck,
+        sens,
+        cost.currency,
+    )

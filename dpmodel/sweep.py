@@ -108,8 +108,13 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
         fits[lo:hi] = np.broadcast_to(comp.fits, x.shape).reshape(-1)
     shares = shares.reshape(shape + (n_paths,))
     split = shares[..., 1] if n_paths > 1 else np.zeros(shape)
-    return {"turns_per_s": X.reshape(shape), "split_de_frac": split, "path_shares": shares,
-            "bottleneck_index": bott.reshape(shape), "fits": fits.reshape(shape)}
+    return {
+        "turns_per_s": X.reshape(shape),
+        "split_de_frac": split,
+        "path_shares": shares,
+        "bottleneck_index": bott.reshape(shape),
+        "fits": fits.reshape(shape),
+    }
 
 
 _CHUNK = 1 << 16  # points per composition: bounds the (points x resources x classes x paths) arrays
@@ -139,7 +144,9 @@ def solve_composition(comp: Composition) -> tuple[np.ndarray, np.ndarray, np.nda
     return X, shares, bottleneck
 
 
-def bottleneck_grid(base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath") -> dict:
+def bottleneck_grid(
+    base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath"
+) -> dict:
     """Dual-path throughput and bottleneck over P/D ratio x context length (``decode_nodes``
     fixed; P = ratio x D, rounded, at least 1)."""
     ratios = np.asarray(pd_ratios, float)

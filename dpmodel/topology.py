@@ -191,7 +191,9 @@ def _legs(ctx: str, where: str, table: Any, resources: dict[str, Resource]) -> t
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise _bad(ctx, f"{where}: leg on undeclared resource {name!r}{hint}")
         if resources[name].demand != "legs":
-            raise _bad(ctx, f"{where}.{name!r}: resource {name!r} has demand {resources[name].demand!r}; legs go on demand = 'legs' resources")
+            raise _bad(
+                ctx, f"{where}.{name!r}: resource {name!r} has demand {resources[name].demand!r}; legs go on demand = 'legs' resources"
+            )
         _keys(ctx, f"{where}.{name!r}", coef, LEG_TERMS)
         vals = []
         for t in LEG_TERMS:
@@ -205,8 +207,13 @@ def _legs(ctx: str, where: str, table: Any, resources: dict[str, Resource]) -> t
 
 def topology_from_mapping(data: dict[str, Any], *, ctx: str) -> Topology:
     """Validate a parsed topology TOML; every problem is one :class:`ProfileError` line."""
-    _keys(ctx, "topology", data, ("name", "description", "resources", "turn", "paths", "provenance"),
-          ("name", "resources", "paths", "provenance"))
+    _keys(
+        ctx,
+        "topology",
+        data,
+        ("name", "description", "resources", "turn", "paths", "provenance"),
+        ("name", "resources", "paths", "provenance"),
+    )
     name = _text(ctx, "name", data["name"])
     desc = _text(ctx, "description", data.get("description", ""))
     res_t = data["resources"]
@@ -254,7 +261,9 @@ def topology_from_mapping(data: dict[str, Any], *, ctx: str) -> Topology:
     src = _text(ctx, "provenance.source", prov["source"])
     if not src.strip():
         raise _bad(ctx, "provenance.source is empty: say where the legs come from")
-    return Topology(name, desc, tuple(resources.values()), turn_legs, tuple(paths), src, _text(ctx, "provenance.notes", prov.get("notes", "")))
+    return Topology(
+        name, desc, tuple(resources.values()), turn_legs, tuple(paths), src, _text(ctx, "provenance.notes", prov.get("notes", ""))
+    )
 
 
 def resolve_topology(name_or_path: str | Path) -> Path:

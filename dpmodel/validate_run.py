@@ -84,9 +84,12 @@ def read_vllm_result(path: str | Path) -> RunSummary:
     if rate is None:
         rate = math.inf
     if not rate > 0:
-        raise RunError(f"{ctx} field request_rate = {rate}: must be > 0 or \"inf\"")
+        raise RunError(f'{ctx} field request_rate = {rate}: must be > 0 or "inf"')
     if math.isinf(rate) and conc is None:
-        raise RunError(f"{ctx}: request_rate is inf and max_concurrency is null: a burst, neither an open nor a closed loop; rerun with --request-rate or --max-concurrency")
+        raise RunError(
+            f"{ctx}: request_rate is inf and max_concurrency is null: a burst, neither an open nor a closed loop; "
+            "rerun with --request-rate or --max-concurrency"
+        )
     loop = "open" if math.isfinite(rate) else "closed"
     completed = int(_f(d, "completed", ctx))
     if completed < 1:
@@ -156,8 +159,10 @@ def read_aiperf_export(path: str | Path, d: dict | None = None) -> RunSummary:
     cfg = d.get("input_config")
     lg = cfg.get("loadgen") if isinstance(cfg, dict) else None
     if not isinstance(lg, dict):
-        raise RunError(f"{ctx}: missing input_config.loadgen (the run's request_rate / concurrency); use the "
-                       "profile_export_aiperf.json AIPerf writes, not a hand-trimmed copy")
+        raise RunError(
+            f"{ctx}: missing input_config.loadgen (the run's request_rate / concurrency); use the "
+            "profile_export_aiperf.json AIPerf writes, not a hand-trimmed copy"
+        )
     rate = _f(lg, "request_rate", f"{ctx} input_config.loadgen", required=False)
     conc = lg.get("concurrency")
     if conc is not None and (isinstance(conc, bool) or not isinstance(conc, int) or conc < 1):
@@ -183,8 +188,20 @@ def read_aiperf_export(path: str | Path, d: dict | None = None) -> RunSummary:
             ttft[k] = v
     tpot = _aiperf_metric(d, "inter_token_latency", ctx, unit="time", required=False)
     thr = _aiperf_metric(d, "request_throughput", ctx, unit="requests/sec")
-    return RunSummary(str(p), loop, rate if rate is not None else math.inf, conc if loop == "closed" else None, int(completed),
-                      mean_in, mean_out, int(math.ceil(mx_in + mx_out)), thr, ttft, tpot, tool="AIPerf profile export")
+    return RunSummary(
+        str(p),
+        loop,
+        rate if rate is not None else math.inf,
+        conc if loop == "closed" else None,
+        int(completed),
+        mean_in,
+        mean_out,
+        int(math.ceil(mx_in + mx_out)),
+        thr,
+        ttft,
+        tpot,
+        tool="AIPerf profile export",
+    )
 
 
 def _load_json(p: Path, ctx: str):
@@ -200,8 +217,10 @@ def read_run(path: str | Path) -> RunSummary:
     """A serving-run result by its content: an AIPerf profile export or a ``vllm bench serve`` JSON."""
     p = Path(path)
     ctx = f"run result {p}"
-    jsonl_msg = (f"{ctx}: an AIPerf per-request profile_export.jsonl holds no load settings; pass the "
-                 "profile_export_aiperf.json from the same artifact directory")
+    jsonl_msg = (
+        f"{ctx}: an AIPerf per-request profile_export.jsonl holds no load settings; pass the "
+        "profile_export_aiperf.json from the same artifact directory"
+    )
     try:
         d = _load_json(p, ctx)
     except RunError:
@@ -221,14 +240,30 @@ def read_run(path: str | Path) -> RunSummary:
 
 
 def run_workload(run: RunSummary) -> WorkloadProfile:
-    spec = TrajectorySpec(mean_turns_count=1.0, mean_append_tokens=run.mean_input_tokens,
-                          mean_generated_tokens=max(run.mean_output_tokens, 1.0),
-                          mean_total_tokens=run.mean_input_tokens + run.mean_output_tokens, mean_context_tokens=0.0,
-                          max_agent_length_tokens=max(run.max_total_tokens, 1))
+    spec = TrajectorySpec(
+        mean_turns_count=1.0,
+        mean_append_tokens=run.mean_input_tokens,
+        mean_generated_tokens=max(run.mean_output_tokens, 1.0),
+        mean_total_tokens=run.mean_input_tokens + run.mean_output_tokens,
+        mean_context_tokens=0.0,
+        max_agent_length_tokens=max(run.max_total_tokens, 1),
+    )
     src = f"measured: {run.source}"
-    prov = Provenance(source=f"{run.tool} result {run.source}", date="from run",
-                      fields={f"trajectory.{k}": src for k in ("mean_turns_count", "mean_append_tokens", "mean_generated_tokens",
-                                                                 "mean_total_tokens", "mean_context_tokens", "max_agent_length_tokens")})
+    prov = Provenance(
+        source=f"{run.tool} result {run.source}",
+        date="from run",
+        fields={
+            f"trajectory.{k}": src
+            for k in (
+                "mean_turns_count",
+                "mean_append_tokens",
+                "mean_generated_tokens",
+                "mean_total_tokens",
+                "mean_context_tokens",
+                "max_agent_length_tokens",
+            )
+        },
+    )
     return WorkloadProfile(Path(run.source).stem, f"one-turn requests of {run.source}", spec, prov)
 
 
@@ -273,9 +308,15 @@ def compare(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
     if run.tpot_s is not None:
         rows.append(("tpot_s", run.tpot_s, r.tpot_s))
     return {
-        "run": run.source, "loop": run.loop, "mode": mode, "request_rate_per_s": run.request_rate_per_s,
-        "max_concurrency": run.max_concurrency, "completed": run.completed,
-        "mean_input_tokens": run.mean_input_tokens, "mean_output_tokens": run.mean_output_tokens,
-        "stable": r.stable, "fingerprint": dataclasses.replace(scenario, workload=run_workload(run), request_classes=()).fingerprint(),
+        "run": run.source,
+        "loop": run.loop,
+        "mode": mode,
+        "request_rate_per_s": run.request_rate_per_s,
+        "max_concurrency": run.max_concurrency,
+        "completed": run.completed,
+        "mean_input_tokens": run.mean_input_tokens,
+        "mean_output_tokens": run.mean_output_tokens,
+        "stable": r.stable,
+        "fingerprint": dataclasses.replace(scenario, workload=run_workload(run), request_classes=()).fingerprint(),
         "metrics": [{"metric": m, "measured": a, "predicted": b, "error_frac": (b - a) / a if a else float("nan")} for m, a, b in rows],
     }

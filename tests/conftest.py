@@ -75,8 +75,10 @@ def pytest_sessionfinish(session):
     if out and _CPU_TIMES:
         total = sum(c for c, _, _ in _CPU_TIMES)
         lines = [f"{c:.2f}\t{ph}\t{n}" for c, ph, n in sorted(_CPU_TIMES, reverse=True)]
-        Path(out).write_text(f"# CPU seconds per test phase; total {total:.1f} s over {len(_CPU_TIMES)} phases "
-                             f"(process wall {time.perf_counter() - _T0:.1f} s)\n" + "\n".join(lines) + "\n")
+        Path(out).write_text(
+            f"# CPU seconds per test phase; total {total:.1f} s over {len(_CPU_TIMES)} phases "
+            f"(process wall {time.perf_counter() - _T0:.1f} s)\n" + "\n".join(lines) + "\n"
+        )
 
 
 _T0 = time.perf_counter()

@@ -36,7 +36,13 @@ def snic_only(sc: Scenario, **deployment) -> Scenario:
     g, n = sc.cluster.gpu, sc.cluster.node
     return override(
         sc,
-        gpu={"dense_bf16_TFLOPS": g.dense_bf16_TFLOPS * 1e3, "dense_fp8_TFLOPS": g.dense_fp8_TFLOPS * 1e3, "hbm_GBps": g.hbm_GBps * 1e3, "pcie_GBps": g.pcie_GBps * 1e3, "hbm_GiB": g.hbm_GiB * 1e3},
+        gpu={
+            "dense_bf16_TFLOPS": g.dense_bf16_TFLOPS * 1e3,
+            "dense_fp8_TFLOPS": g.dense_fp8_TFLOPS * 1e3,
+            "hbm_GBps": g.hbm_GBps * 1e3,
+            "pcie_GBps": g.pcie_GBps * 1e3,
+            "hbm_GiB": g.hbm_GiB * 1e3,
+        },
         node={"cnic_Gbps": n.cnic_Gbps * 1e3, "dram_GBps": n.dram_GBps * 1e3},
         storage={"read_GBps": 1e9, "write_GBps": 1e9},
         decode_step_overhead_s=0.0,

@@ -40,8 +40,9 @@ def test_cross_check_against_mooncake_reader(tmp_path):
     p = tmp_path / "a.jsonl"
     p.write_text("".join(json.dumps({"session_id": f"s{i}", **o}) + "\n" for i, o in enumerate(src)))
     a, m = list(AIPerfReader(p)), list(MooncakeReader(DATA / "mooncake_small.jsonl"))
-    assert [(x.arrival_s, x.input_tokens, x.output_tokens, x.hit_tokens) for x in a] == \
-        [(x.arrival_s, x.input_tokens, x.output_tokens, x.hit_tokens) for x in m]
+    assert [(x.arrival_s, x.input_tokens, x.output_tokens, x.hit_tokens) for x in a] == [
+        (x.arrival_s, x.input_tokens, x.output_tokens, x.hit_tokens) for x in m
+    ]
     # the summaries the CLI prints see the sessions and hits of the agentic readers
     s = summarize(open_trace(DATA / "weka_agentic.jsonl"))
     assert (s.requests, s.sessions) == (4, 2)
@@ -58,19 +59,35 @@ def test_lru_cache_uses_format_block_size():
 @pytest.mark.parametrize(
     "fname,line,needle",
     [
-        ("a.jsonl", '{"session_id": "x", "delay": 5, "input_length": 10, "output_length": 1}',
-         "field 'delay' on the first turn of session 'x'"),
+        (
+            "a.jsonl",
+            '{"session_id": "x", "delay": 5, "input_length": 10, "output_length": 1}',
+            "field 'delay' on the first turn of session 'x'",
+        ),
         ("a.jsonl", '{"session_id": "x", "timestamp": 0, "input_length": 0, "output_length": 1}', "field 'input_length' = 0"),
-        ("a.jsonl", '{"session_id": "x", "timestamp": 0, "input_length": 1000, "output_length": 1, "hash_ids": [1]}',
-         "hash_ids has 1 blocks; input_length 1000 needs 2"),
-        ("w.jsonl", '{"requests": [{"t": 0, "type": "llm", "in": 100, "out": 1, "hash_ids": [1, 2]}, {"t": -1, "in": 1, "out": 1, "hash_ids": [1]}]}',
-         "requests[1] field 't' = -1"),
-        ("w.jsonl", '{"requests": [{"t": 0, "in": 100, "out": 1, "hash_ids": [1]}]}', "requests[0] hash_ids has 1 blocks; in = 100 needs 2 of 64"),
+        (
+            "a.jsonl",
+            '{"session_id": "x", "timestamp": 0, "input_length": 1000, "output_length": 1, "hash_ids": [1]}',
+            "hash_ids has 1 blocks; input_length 1000 needs 2",
+        ),
+        (
+            "w.jsonl",
+            '{"requests": [{"t": 0, "type": "llm", "in": 100, "out": 1, "hash_ids": [1, 2]}, {"t": -1, "in": 1, "out": 1, "hash_ids": [1]}]}',
+            "requests[1] field 't' = -1",
+        ),
+        (
+            "w.jsonl",
+            '{"requests": [{"t": 0, "in": 100, "out": 1, "hash_ids": [1]}]}',
+            "requests[0] hash_ids has 1 blocks; in = 100 needs 2 of 64",
+        ),
     ],
 )
 def test_malformed_one_line_error_and_lenient(tmp_path, fname, line, needle):
-    good = ('{"session_id": "ok", "timestamp": 0, "input_length": 10, "output_length": 1}' if fname == "a.jsonl"
-            else '{"requests": [{"t": 0, "in": 10, "out": 1, "hash_ids": [5]}]}')
+    good = (
+        '{"session_id": "ok", "timestamp": 0, "input_length": 10, "output_length": 1}'
+        if fname == "a.jsonl"
+        else '{"requests": [{"t": 0, "in": 10, "out": 1, "hash_ids": [5]}]}'
+    )
     p = tmp_path / fname
     p.write_text(good + "\n" + line + "\n")
     with pytest.raises(WorkloadError) as e:
@@ -81,13 +98,16 @@ def test_malformed_one_line_error_and_lenient(tmp_path, fname, line, needle):
     assert len(got) == 1 and r.skipped_lines == 1  # nothing of the bad session is yielded
 
 
-@pytest.mark.parametrize("reader,good", [
-    (AIPerfReader, b'{"session_id": "ok", "timestamp": 0, "input_length": 10, "output_length": 1}'),
-    (WekaReader, b'{"requests": [{"t": 0, "in": 10, "out": 1, "hash_ids": [5]}]}'),
-])
+@pytest.mark.parametrize(
+    "reader,good",
+    [
+        (AIPerfReader, b'{"session_id": "ok", "timestamp": 0, "input_length": 10, "output_length": 1}'),
+        (WekaReader, b'{"requests": [{"t": 0, "in": 10, "out": 1, "hash_ids": [5]}]}'),
+    ],
+)
 def test_non_utf8_line_is_one_line_error_and_counted_when_lenient(tmp_path, reader, good):
     p = tmp_path / "t.jsonl"
-    p.write_bytes(good + b"\n" + good[:-1] + b' \xff}\n' + good + b"\n")
+    p.write_bytes(good + b"\n" + good[:-1] + b" \xff}\n" + good + b"\n")
     with pytest.raises(WorkloadError, match=rf"{p.name}:2: not UTF-8 text") as e:
         list(reader(p))
     assert "\n" not in str(e.value)

@@ -83,8 +83,10 @@ def test_nvbandwidth_na_and_small_buffer(tmp_path):
     d["nvbandwidth"]["testcases"][0]["bandwidth_matrix"][0].append("N/A")  # a column with no value
     rows = read_bench(_bad(tmp_path, json.dumps(d)))[0]
     assert sum(r.link == "cuda.h2d_pinned" and r.bytes > 0 for r in rows) == 2
-    d["nvbandwidth"]["warning"] = ("NOTE: You have chosen a buffer size that is smaller than the default buffer size. "
-                                   "It is suggested to use the default buffer size (64MB) to achieve maximal peak bandwidth.")
+    d["nvbandwidth"]["warning"] = (
+        "NOTE: You have chosen a buffer size that is smaller than the default buffer size. "
+        "It is suggested to use the default buffer size (64MB) to achieve maximal peak bandwidth."
+    )
     with pytest.raises(BenchError, match="does not record the size"):
         read_bench(_bad(tmp_path, json.dumps(d)))
 
@@ -123,7 +125,10 @@ def test_nccl_tests_text_table_cross_checks_json():
 @pytest.mark.parametrize(
     "mutate,needle",
     [
-        (lambda d: d["results"][3].pop("out_of_place") and d["results"][3].pop("in_place"), "results[3] has neither out_of_place nor in_place"),
+        (
+            lambda d: d["results"][3].pop("out_of_place") and d["results"][3].pop("in_place"),
+            "results[3] has neither out_of_place nor in_place",
+        ),
         (lambda d: d["results"][0]["out_of_place"].update(time="nan"), "results[0].time = 'nan': must be > 0"),
         (lambda d: d["results"][1].update(size=-8), "results[1].size = -8"),
         (lambda d: d.update(results=[]), "nccl-tests JSON has no results[]"),
@@ -164,8 +169,9 @@ def test_overlay_applies_to_profile(tmp_path):
     assert cl.provenance.fields["node.cnic_Gbps"].startswith("measured: overlay ov.toml")
 
 
-@pytest.mark.parametrize("name", ["fio_randread.json", "nvbandwidth.json", "rccl_allreduce.jsonl",
-                                  "nccl_tests_all_reduce.json", "nccl_tests_all_reduce.txt"])
+@pytest.mark.parametrize(
+    "name", ["fio_randread.json", "nvbandwidth.json", "rccl_allreduce.jsonl", "nccl_tests_all_reduce.json", "nccl_tests_all_reduce.txt"]
+)
 def test_round_trip_through_dpmodel_csv(tmp_path, name):
     """Rows read from a tool's file, written as dpmodel CSV and read back, fit to the same links."""
     rows, machine, *_ = read_bench(DATA / name)

@@ -19,8 +19,21 @@ def test_plan_default_text_report():
     p = run("plan")
     assert p.returncode == 0, p.stderr
     out = p.stdout
-    for needle in ("dualpath-hopper", "deepseek-v3.2", "agentic-64k", "2P4D", "basic", "layerwise", "dualpath", "oracle",
-                   "dual-path split", "speedup", "shadow price", "P/D window", "0.143 <= P/D <= 3.5"):
+    for needle in (
+        "dualpath-hopper",
+        "deepseek-v3.2",
+        "agentic-64k",
+        "2P4D",
+        "basic",
+        "layerwise",
+        "dualpath",
+        "oracle",
+        "dual-path split",
+        "speedup",
+        "shadow price",
+        "P/D window",
+        "0.143 <= P/D <= 3.5",
+    ):
         assert needle in out, needle
 
 
@@ -46,8 +59,27 @@ def test_plan_options_and_paths(capsys, tmp_path):
 
     path = tmp_path / "node.toml"
     path.write_bytes((hardware_dir() / "dualpath-hopper-2snic.toml").read_bytes())
-    assert main(["plan", "--json", "--cluster", str(path), "--model", "qwen2.5-32b", "--workload", "agentic-32k",
-                 "--prefill-nodes", "1", "--decode-nodes", "2", "--prefill-efficiency", "0.5"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "--json",
+                "--cluster",
+                str(path),
+                "--model",
+                "qwen2.5-32b",
+                "--workload",
+                "agentic-32k",
+                "--prefill-nodes",
+                "1",
+                "--decode-nodes",
+                "2",
+                "--prefill-efficiency",
+                "0.5",
+            ]
+        )
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["scenario"]["cluster"] == "dualpath-hopper-2snic"
     assert (d["scenario"]["prefill_nodes"], d["scenario"]["decode_nodes"]) == (1, 2)
@@ -169,7 +201,10 @@ def test_workload_show_lenient(capsys):
 
 
 def test_offline_online_capacity_json(capsys):
-    assert main(["offline", "--agents", "64", "--mode", "basic", "--model", "ds-27b", "--prefill-nodes", "1", "--decode-nodes", "1", "--json"]) == 0
+    assert (
+        main(["offline", "--agents", "64", "--mode", "basic", "--model", "ds-27b", "--prefill-nodes", "1", "--decode-nodes", "1", "--json"])
+        == 0
+    )
     d = json.loads(capsys.readouterr().out)
     assert {"mode", "agents", "jct_s", "turns_per_s"} <= set(d) and d["agents"] == 64 and d["jct_s"] > 0
     assert main(["online", "--aps", "0.3", "--json"]) == 0
@@ -194,7 +229,9 @@ def test_calibrated_option(capsys):
     assert p.returncode == 2 and "no Fig. 7 calibration" in p.stderr
 
 
-@pytest.mark.parametrize("args,needle", [(["online", "--aps", "0"], "--aps: '0' must be >= 1e-09"), (["offline", "--agents", "0"], "--agents: '0' must be >= 1")])
+@pytest.mark.parametrize(
+    "args,needle", [(["online", "--aps", "0"], "--aps: '0' must be >= 1e-09"), (["offline", "--agents", "0"], "--agents: '0' must be >= 1")]
+)
 def test_queueing_bad_input_one_line(args, needle):
     p = run(*args)
     assert p.returncode == 2 and "Traceback" not in p.stderr and needle in p.stderr

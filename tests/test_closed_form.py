@@ -22,8 +22,13 @@ def _varied_scenarios(n: int):
     rng = np.random.default_rng(11)
     out, t = [], 0
     while len(out) < n:
-        kw = dict(cluster=CLUSTERS[t % 5], model=MODELS[(t // 5) % 4], workload=WORKLOADS[t % 3],
-                  prefill_nodes=int(rng.integers(1, 9)), decode_nodes=int(rng.integers(1, 17)))
+        kw = dict(
+            cluster=CLUSTERS[t % 5],
+            model=MODELS[(t // 5) % 4],
+            workload=WORKLOADS[t % 3],
+            prefill_nodes=int(rng.integers(1, 9)),
+            decode_nodes=int(rng.integers(1, 17)),
+        )
         t += 1
         try:
             out.append((kw, Scenario.load(**kw)))

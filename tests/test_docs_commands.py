@@ -43,7 +43,7 @@ def commands(page: Path) -> list[str]:
             prefix = next((p for p in PREFIXES if line.startswith(p)), None)
             if prefix is None:
                 continue
-            line = line[len(prefix):].split(" #", 1)[0]
+            line = line[len(prefix) :].split(" #", 1)[0]
             out.append(" ".join(line.split()))
     return out
 

@@ -80,8 +80,12 @@ def test_split_out_of_range_raises():
 
 
 def test_basic_overlap_makes_load_serial():
-    c0, s0 = flows.prefill_gpu_time_coefficients(compute_s=0.1, hit_bytes=5e9, snic_read_Bps_per_gpu=5e9, cnic_kv_Bps_per_gpu=50e9, overlap_frac=0.0)
-    c1, s1 = flows.prefill_gpu_time_coefficients(compute_s=0.1, hit_bytes=5e9, snic_read_Bps_per_gpu=5e9, cnic_kv_Bps_per_gpu=50e9, overlap_frac=1.0)
+    c0, s0 = flows.prefill_gpu_time_coefficients(
+        compute_s=0.1, hit_bytes=5e9, snic_read_Bps_per_gpu=5e9, cnic_kv_Bps_per_gpu=50e9, overlap_frac=0.0
+    )
+    c1, s1 = flows.prefill_gpu_time_coefficients(
+        compute_s=0.1, hit_bytes=5e9, snic_read_Bps_per_gpu=5e9, cnic_kv_Bps_per_gpu=50e9, overlap_frac=1.0
+    )
     assert float(c0) == pytest.approx(1.1) and float(c1) == pytest.approx(0.1)
     assert float(s1) == 0 and float(s0) == pytest.approx(0.1 - 1.0)
 

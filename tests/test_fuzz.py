@@ -22,13 +22,21 @@ from dpmodel.workload.traces import open_trace, summarize
 
 # ---- strategies and oracles ------------------------------------------------------------------
 
-BASE = {k: tomllib.loads(resolve(k, n).read_text()) for k, n in
-        (("cluster", "dualpath-hopper"), ("model", "deepseek-v3.2"), ("workload", "agentic-32k"), ("cost", "cloud-hopper"))}
+BASE = {
+    k: tomllib.loads(resolve(k, n).read_text())
+    for k, n in (("cluster", "dualpath-hopper"), ("model", "deepseek-v3.2"), ("workload", "agentic-32k"), ("cost", "cloud-hopper"))
+}
 
 floats_all = st.floats(allow_nan=True, allow_infinity=True)  # the whole float range, subnormals included
 huge_ints = st.integers(min_value=-(10**400), max_value=10**400)
-noise = st.one_of(st.text(max_size=20), st.binary(max_size=20), st.booleans(), st.none(), st.lists(st.integers(), max_size=3),
-                  st.dictionaries(st.text(max_size=5), st.integers(), max_size=2))
+noise = st.one_of(
+    st.text(max_size=20),
+    st.binary(max_size=20),
+    st.booleans(),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 values = st.one_of(floats_all, huge_ints, st.integers(-10, 10**6), noise)
 
 
@@ -72,14 +80,21 @@ def check_profile(kind: str, doc: dict) -> str:
     except DpmodelError:
         return "error"
     if kind == "cluster":
-        for v in (prof.snic_payload_Bps_per_node, prof.cnic_kv_Bps_per_gpu, prof.dram_Bps_per_node, prof.hbm_bytes_per_gpu,
-                  prof.peak_flops_per_s_per_gpu("bf16"), prof.store_read_Bps):
+        for v in (
+            prof.snic_payload_Bps_per_node,
+            prof.cnic_kv_Bps_per_gpu,
+            prof.dram_Bps_per_node,
+            prof.hbm_bytes_per_gpu,
+            prof.peak_flops_per_s_per_gpu("bf16"),
+            prof.store_read_Bps,
+        ):
             assert math.isfinite(v) and v > 0, v
         from dpmodel import capacity
 
         B = prof.cnic_kv_Bps_per_gpu
-        win = capacity.pd_ratio_window(gpus_per_node=prof.gpus_per_node, snic_per_cnic=prof.snic_payload_Bps_per_node / B,
-                                       cnic_Bps=B, dram_Bps=prof.dram_Bps_per_node)
+        win = capacity.pd_ratio_window(
+            gpus_per_node=prof.gpus_per_node, snic_per_cnic=prof.snic_payload_Bps_per_node / B, cnic_Bps=B, dram_Bps=prof.dram_Bps_per_node
+        )
         assert all(not math.isnan(float(v)) for v in win.values()), win
     elif kind == "model":
         for v in (prof.kv_bytes_per_token, prof.total_params, prof.active_params, prof.weight_bytes):
@@ -139,10 +154,14 @@ def check_trace(lines: list[bytes], tmp: Path) -> str:
     return result
 
 
-cli_args = st.lists(st.one_of(
-    st.sampled_from(["--agents", "--aps", "--seed", "--duration-s", "--append-scale", "--axis", "--prefill-nodes", "--json"]),
-    st.sampled_from(["0", "-1", "1e308", "nan", "inf", "1.5", "", "decode_nodes=0", "decode_nodes=,", "x=1", "99999999999"]),
-    st.text(max_size=8)), max_size=5)
+cli_args = st.lists(
+    st.one_of(
+        st.sampled_from(["--agents", "--aps", "--seed", "--duration-s", "--append-scale", "--axis", "--prefill-nodes", "--json"]),
+        st.sampled_from(["0", "-1", "1e308", "nan", "inf", "1.5", "", "decode_nodes=0", "decode_nodes=,", "x=1", "99999999999"]),
+        st.text(max_size=8),
+    ),
+    max_size=5,
+)
 
 # ---- tests (small budgets) -------------------------------------------------------------------
 
@@ -163,8 +182,11 @@ def test_fuzzed_trace_lines(lines):
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
-@given(st.binary(max_size=300), st.sampled_from([".json", ".csv", ".parquet", ""]),
-       st.sampled_from([b"", b"{", b"# {", b"PAR1", b'{"kind": "dpmodel-policy-table", "schema_version": 1, ']))
+@given(
+    st.binary(max_size=300),
+    st.sampled_from([".json", ".csv", ".parquet", ""]),
+    st.sampled_from([b"", b"{", b"# {", b"PAR1", b'{"kind": "dpmodel-policy-table", "schema_version": 1, ']),
+)
 def test_fuzzed_policy_files(data, suffix, prefix):
     from dpmodel.policy import PolicyTable
 

@@ -42,8 +42,11 @@ def test_every_command_with_json_has_a_schema():
 def test_a_schema_rejects_what_it_should():
     schema = json.loads((gen.SCHEMA_DIR / "online.schema.json").read_text(encoding="utf-8"))
     good = gen.run(gen.COMMANDS["online"])
-    for broken in ({**good, "schema_version": SCHEMA_VERSION - 1}, {k: v for k, v in good.items() if k != "scenario"},
-                   {**good, "ttft_s": "fast"}):
+    for broken in (
+        {**good, "schema_version": SCHEMA_VERSION - 1},
+        {k: v for k, v in good.items() if k != "scenario"},
+        {**good, "ttft_s": "fast"},
+    ):
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate(broken, schema)
 

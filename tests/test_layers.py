@@ -18,8 +18,9 @@ def _lint_imports() -> str:
     exe = Path(sys.executable).with_name("lint-imports")
     cmd = [str(exe)] if exe.exists() else [shutil.which("lint-imports") or "lint-imports"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    r = subprocess.run([*cmd, "--no-cache", "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [*cmd, "--no-cache", "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     return r.stdout
 
@@ -40,11 +41,14 @@ def _layers_contract():
     return LayersContract(name=c["name"], session_options={"root_packages": ["dpmodel"]}, contract_options=opts)
 
 
-@pytest.mark.parametrize("importer, imported", [
-    ("dpmodel.queueing.open_model", "dpmodel.plan"),  # a model fetching the LP's split from above
-    ("dpmodel.scenario", "dpmodel.queueing"),
-    ("dpmodel.flows", "dpmodel.scenario"),
-])
+@pytest.mark.parametrize(
+    "importer, imported",
+    [
+        ("dpmodel.queueing.open_model", "dpmodel.plan"),  # a model fetching the LP's split from above
+        ("dpmodel.scenario", "dpmodel.queueing"),
+        ("dpmodel.flows", "dpmodel.scenario"),
+    ],
+)
 def test_an_upward_import_breaks_the_layers(importer, imported):
     """The same contract, on the package's graph with one upward import added (as a function-local
     import would add it), is broken; without it, kept."""

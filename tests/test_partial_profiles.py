@@ -52,8 +52,12 @@ def test_extends_chain_and_relative_path(tmp_path):
     _write(tmp_path, "mine.toml", PARTIAL)
     sub = tmp_path / "sub"
     sub.mkdir()
-    child = _write(sub, "more.toml", 'extends = "../mine.toml"\n[storage]\nread_GBps = 5000\n[provenance]\nsource = "s"\ndate = "d"\n'
-                                      '[provenance.fields]\n"storage.read_GBps" = "measured: fio on our 3FS"\n')
+    child = _write(
+        sub,
+        "more.toml",
+        'extends = "../mine.toml"\n[storage]\nread_GBps = 5000\n[provenance]\nsource = "s"\ndate = "d"\n'
+        '[provenance.fields]\n"storage.read_GBps" = "measured: fio on our 3FS"\n',
+    )
     more = load_cluster(child)
     assert more.name == "more" and more.node.snic_count == 2 and more.storage.read_GBps == 5000
     assert more.provenance.fields["node.snic_count"].startswith("measured: lspci")
@@ -118,12 +122,15 @@ def test_cli_set_recorded_in_plan_json(capsys):
     assert d["modes"]["layerwise"]["turns_per_s"] > base["modes"]["layerwise"]["turns_per_s"]
 
 
-@pytest.mark.parametrize("item, needle", [
-    ("cluster.node.snic_count", "KIND.SECTION.KEY=VALUE"),
-    ("clustr.node.snic_count=2", "did you mean 'cluster'"),
-    ("deployment.prefill_eficiency_frac=0.5", "did you mean 'prefill_efficiency_frac'"),
-    ("cluster.node.snic_count=two", "must be an integer"),
-])
+@pytest.mark.parametrize(
+    "item, needle",
+    [
+        ("cluster.node.snic_count", "KIND.SECTION.KEY=VALUE"),
+        ("clustr.node.snic_count=2", "did you mean 'cluster'"),
+        ("deployment.prefill_eficiency_frac=0.5", "did you mean 'prefill_efficiency_frac'"),
+        ("cluster.node.snic_count=two", "must be an integer"),
+    ],
+)
 def test_cli_set_errors_are_one_line(capsys, item, needle):
     assert main(["plan", "--set", item]) == 2
     err = capsys.readouterr().err
@@ -132,8 +139,24 @@ def test_cli_set_errors_are_one_line(capsys, item, needle):
 
 def test_profiles_new_writes_a_valid_partial_profile(tmp_path, capsys):
     out = tmp_path / "my-cluster.toml"
-    assert main(["profiles", "new", "my-cluster", "--from", "dualpath-hopper", "--set", "cluster.node.snic_count=2",
-                 "--set", "cluster.storage.read_GBps=5000", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "profiles",
+                "new",
+                "my-cluster",
+                "--from",
+                "dualpath-hopper",
+                "--set",
+                "cluster.node.snic_count=2",
+                "--set",
+                "cluster.storage.read_GBps=5000",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     text = out.read_text()
     assert 'extends = "dualpath-hopper"' in text and "snic_Gbps" not in text  # only the changed fields
     prof = load_cluster(out)

@@ -84,9 +84,22 @@ def test_ttft_axis_is_clipped_and_saturation_marked():
 
 
 def test_pareto_front_marks_the_front_and_the_scenario():
-    rows = [{"prefill_nodes": p, "decode_nodes": 6 - p, "snics_per_node": 1, "prefill_engine_gpus": 8, "mode": m, "fits": True,
-             "turns_per_s": 10.0 * p, "bottleneck": "x", "tokens_per_s_per_gpu": 100.0 * p, "tokens_per_s_per_user": 100.0 / p}
-            for p in (1, 2, 3) for m in ("basic", "dualpath")]
+    rows = [
+        {
+            "prefill_nodes": p,
+            "decode_nodes": 6 - p,
+            "snics_per_node": 1,
+            "prefill_engine_gpus": 8,
+            "mode": m,
+            "fits": True,
+            "turns_per_s": 10.0 * p,
+            "bottleneck": "x",
+            "tokens_per_s_per_gpu": 100.0 * p,
+            "tokens_per_s_per_user": 100.0 / p,
+        }
+        for p in (1, 2, 3)
+        for m in ("basic", "dualpath")
+    ]
     front = [r for r in rows if r["mode"] == "dualpath"]
     fig = plots.pareto_front(rows, front, current=rows[0])
     names = [t.name for t in fig.data]

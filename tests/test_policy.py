@@ -25,7 +25,9 @@ BASE = Scenario.load()
 
 @pytest.fixture(scope="module")
 def table():
-    return PolicyTable.generate(BASE, hit_tokens=np.geomspace(1e3, 2e5, 8), pe_backlog_s=np.linspace(0, 4, 9), de_backlog_s=np.linspace(0, 4, 9))
+    return PolicyTable.generate(
+        BASE, hit_tokens=np.geomspace(1e3, 2e5, 8), pe_backlog_s=np.linspace(0, 4, 9), de_backlog_s=np.linspace(0, 4, 9)
+    )
 
 
 def test_closed_form_matches_cvxpy_cell_by_cell(table):
@@ -35,13 +37,27 @@ def test_closed_form_matches_cvxpy_cell_by_cell(table):
     for i in range(0, len(h), 2):
         for j in range(0, len(p), 2):
             for k in range(0, len(d), 2):
-                ref = optimal_split_cvxpy(hit_bytes=h[i] * b, pe_backlog_s=p[j], de_backlog_s=d[k], pe_Bps=m["pe_read_Bps"],
-                                          de_Bps=m["de_read_Bps"], relay_s=m["relay_s"])
+                ref = optimal_split_cvxpy(
+                    hit_bytes=h[i] * b,
+                    pe_backlog_s=p[j],
+                    de_backlog_s=d[k],
+                    pe_Bps=m["pe_read_Bps"],
+                    de_Bps=m["de_read_Bps"],
+                    relay_s=m["relay_s"],
+                )
                 assert table.values[i, j, k] == pytest.approx(ref, abs=1e-6)
 
 
-cells = st.fixed_dictionaries({"hit_bytes": st.floats(1e6, 1e10), "pe_backlog_s": st.floats(0, 10), "de_backlog_s": st.floats(0, 10),
-                               "pe_Bps": st.floats(1e9, 1e11), "de_Bps": st.floats(1e9, 1e11), "relay_s": st.floats(0, 0.01)})
+cells = st.fixed_dictionaries(
+    {
+        "hit_bytes": st.floats(1e6, 1e10),
+        "pe_backlog_s": st.floats(0, 10),
+        "de_backlog_s": st.floats(0, 10),
+        "pe_Bps": st.floats(1e9, 1e11),
+        "de_Bps": st.floats(1e9, 1e11),
+        "relay_s": st.floats(0, 0.01),
+    }
+)
 
 
 @given(cells, st.floats(0, 5))
@@ -101,8 +117,10 @@ def test_scalar_and_vector_lookups_agree_with_trilinear_everywhere():
     rng = np.random.default_rng(7)
     for trial in range(40):
         shape = [int(rng.integers(1, 7)) for _ in range(3)]
-        axes = tuple(np.geomspace(1e3, 2e5, n) if trial % 3 == 0 else np.sort(rng.choice(np.arange(60.0) * 0.25 - 2, n, replace=False))
-                     for n in shape)
+        axes = tuple(
+            np.geomspace(1e3, 2e5, n) if trial % 3 == 0 else np.sort(rng.choice(np.arange(60.0) * 0.25 - 2, n, replace=False))
+            for n in shape
+        )
         V = rng.uniform(0, 1, shape)
         t = PolicyTable(axes, V, {})
         q = [np.concatenate([rng.uniform(a[0] - 1, a[-1] + 1, 200), a, a * (1 + 1e-12) + 1e-12, a * (1 - 1e-12) - 1e-12]) for a in axes]
@@ -117,9 +135,16 @@ def test_scalar_and_vector_lookups_agree_with_trilinear_everywhere():
             one = t.lookup(hit_tokens=h, pe_backlog_s=p, de_backlog_s=d)
             assert one == pytest.approx(ref[j], abs=1e-12) and t.lookup_scalar(h, p, d) == one
             assert t.lookup(hit_tokens=h, pe_backlog_s=p, de_backlog_s=d, method="nearest") == near[j]
-            cell = [np.clip(np.searchsorted(a, np.clip(x, a[0], a[-1]), side="right") - 1, 0, max(len(a) - 2, 0)) for a, x in zip(axes, (h, p, d), strict=True)]
-            corners = {float(V[min(cell[0] + a, shape[0] - 1), min(cell[1] + b, shape[1] - 1), min(cell[2] + c, shape[2] - 1)])
-                       for a in (0, 1) for b in (0, 1) for c in (0, 1)}
+            cell = [
+                np.clip(np.searchsorted(a, np.clip(x, a[0], a[-1]), side="right") - 1, 0, max(len(a) - 2, 0))
+                for a, x in zip(axes, (h, p, d), strict=True)
+            ]
+            corners = {
+                float(V[min(cell[0] + a, shape[0] - 1), min(cell[1] + b, shape[1] - 1), min(cell[2] + c, shape[2] - 1)])
+                for a in (0, 1)
+                for b in (0, 1)
+                for c in (0, 1)
+            }
             assert near[j] in corners
 
 

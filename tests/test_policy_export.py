@@ -79,8 +79,11 @@ def _local_and_move(sc, c, n):
     m, cl, e = sc.model, sc.cluster, sc.prefill_engine_gpus
     local = _costs(sc, c, n)[1]
     b = m.kv_bytes_per_token
-    move = (c * b / (sc.snic_read_Bps_per_node * e / cl.gpus_per_node) + cl.network.rdma_wr_us * 1e-6 * m.architecture.layers_count
-            + n * b / (e * cl.cnic_kv_Bps_per_gpu))
+    move = (
+        c * b / (sc.snic_read_Bps_per_node * e / cl.gpus_per_node)
+        + cl.network.rdma_wr_us * 1e-6 * m.architecture.layers_count
+        + n * b / (e * cl.cnic_kv_Bps_per_gpu)
+    )
     return local, move
 
 

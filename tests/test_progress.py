@@ -63,10 +63,13 @@ def test_each_measurement_ticks():
     assert bar.n == 2
 
 
-@pytest.mark.parametrize("argv,desc", [
-    (["sweep", "--axis", "decode_nodes=2,4,8"], "sweep"),
-    (["simulate", "--agents", "8", "--seed", "1"], "turn"),
-])
+@pytest.mark.parametrize(
+    "argv,desc",
+    [
+        (["sweep", "--axis", "decode_nodes=2,4,8"], "sweep"),
+        (["simulate", "--agents", "8", "--seed", "1"], "turn"),
+    ],
+)
 def test_bar_on_a_terminal_and_off_with_quiet_or_json(monkeypatch, capsys, argv, desc):
     rc, err = _run_on_tty(monkeypatch, capsys, argv)
     assert rc == 0 and desc in err and "%|" in err  # a tqdm bar was drawn

@@ -57,7 +57,9 @@ def test_least_loaded_dispatch_wait_share():
     # engines that always hold a reading turn are never seen empty: no gain
     assert least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=50.0) == pytest.approx(1.0)
     # reads in flight hide idle engines from the scheduler
-    assert least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=1.0) > least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=0.0)
+    assert least_loaded_wait_frac(engines=8, busy_frac=0.5, pending_turns=1.0) > least_loaded_wait_frac(
+        engines=8, busy_frac=0.5, pending_turns=0.0
+    )
 
 
 @pytest.mark.parametrize("e", [1, 3, 8])
@@ -74,8 +76,12 @@ def test_batch_law_matches_a_direct_count(e):
 
     def one(b):
         ranks = [b[r::e] for r in range(e)]
-        return parts.serial[b].sum() + max(parts.work[b].sum(), parts.lone[b].max(), max(parts.cr[x].sum() for x in ranks if len(x)),
-                                           max(parts.cw[x].sum() for x in ranks if len(x)))
+        return parts.serial[b].sum() + max(
+            parts.work[b].sum(),
+            parts.lone[b].max(),
+            max(parts.cr[x].sum() for x in ranks if len(x)),
+            max(parts.cw[x].sum() for x in ranks if len(x)),
+        )
 
     for i, row in enumerate(draws):
         for n in range(1, 21):
@@ -117,7 +123,9 @@ def test_arrivals_during_a_random_batch():
     assert Q @ k == pytest.approx(mu, rel=1e-6) and Q @ k**2 - (Q @ k) ** 2 == pytest.approx(var, rel=1e-6)
 
 
-def _gated_queue_simulated(lam: float, sizes: np.ndarray, n: int = 200_000, seed: int = 3, quota_s: float = math.inf) -> tuple[float, float, float]:
+def _gated_queue_simulated(
+    lam: float, sizes: np.ndarray, n: int = 200_000, seed: int = 3, quota_s: float = math.inf
+) -> tuple[float, float, float]:
     """A plain event loop of one engine taking every waiting turn as one batch (lasting the sum of
     its turns' sizes), or under a compute quota as many of them, in order, as fit in it (at least
     one; the rest wait at the head of the queue): mean wait until the turn's batch starts, mean own

@@ -41,9 +41,19 @@ def test_make_run_is_dpmodel_plan():
 
 
 def test_readme_links_resolve():
-    own = ["docs/model.md", "docs/queueing.md", "docs/simulator.md", "docs/calibration-and-validation.md",
-           "docs/workloads-and-traces.md", "docs/profiles.md", "docs/policy-tables.md", "docs/cli-and-json.md",
-           "docs/units.md", "docs/development.md", "CHANGELOG.md"]
+    own = [
+        "docs/model.md",
+        "docs/queueing.md",
+        "docs/simulator.md",
+        "docs/calibration-and-validation.md",
+        "docs/workloads-and-traces.md",
+        "docs/profiles.md",
+        "docs/policy-tables.md",
+        "docs/cli-and-json.md",
+        "docs/units.md",
+        "docs/development.md",
+        "CHANGELOG.md",
+    ]
     for link in re.findall(r"\]\(([^)]+)\)", README):
         if link in own:
             assert (ROOT / link).is_file(), link

@@ -48,8 +48,11 @@ def browser() -> str | None:
 
 
 BROWSER = browser()
-needs_browser = pytest.mark.skipif(BROWSER is None, reason="no headless Chromium on this machine (Debian: apt-get install chromium; "
-                                   "or set DPMODEL_BROWSER); the report's browser check is skipped")
+needs_browser = pytest.mark.skipif(
+    BROWSER is None,
+    reason="no headless Chromium on this machine (Debian: apt-get install chromium; "
+    "or set DPMODEL_BROWSER); the report's browser check is skipped",
+)
 
 
 def open_in_browser(html_path: Path, workdir: Path, screenshot: Path | None = None) -> dict:
@@ -58,10 +61,21 @@ def open_in_browser(html_path: Path, workdir: Path, screenshot: Path | None = No
     text = html_path.read_text()
     probed = workdir / "probed.html"
     probed.write_text(text.replace("<head>", "<head>" + PROBE, 1))
-    cmd = [BROWSER, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run", "--disable-extensions",
-           "--disable-background-networking", f"--user-data-dir={workdir / 'profile'}",
-           "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: no host name resolves
-           "--hide-scrollbars", "--window-size=1280,6400", "--virtual-time-budget=15000", "--dump-dom"]
+    cmd = [
+        BROWSER,
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        f"--user-data-dir={workdir / 'profile'}",
+        "--host-resolver-rules=MAP * ~NOTFOUND",  # offline: no host name resolves
+        "--hide-scrollbars",
+        "--window-size=1280,6400",
+        "--virtual-time-budget=15000",
+        "--dump-dom",
+    ]
     if screenshot is not None:
         cmd.append(f"--screenshot={screenshot}")
     p = subprocess.run([*cmd, probed.as_uri()], capture_output=True, text=True, timeout=240, cwd=workdir)
@@ -99,7 +113,7 @@ def test_report_is_self_contained_and_leads_with_the_recommendation(report_file)
     assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)\s*=\s*[\"']?(https?:)?//", text, flags=re.I)
     assert text.count("Plotly.newPlot") == len(FIGURES)
     assert text.count("plotly.js v") == 1  # the library once, not once per figure
-    body = text[text.index("<body>"):]
+    body = text[text.index("<body>") :]
     assert body.index("Recommendation") < body.index("plotly-graph-div")
     for name in FIGURES:
         assert f'id="fig-{name}"' in text
@@ -129,9 +143,11 @@ def test_report_renders_offline_in_chromium(report_file, tmp_path, record_proper
 def test_the_probe_catches_errors_and_outside_fetches(tmp_path):
     # the check above can fail: a script error, a console.error and a CDN script are all seen
     page = tmp_path / "bad.html"
-    page.write_text('<!doctype html><html><head><script src="https://cdn.example.invalid/plotly.min.js"></script></head><body>'
-                    '<div class="plotly-graph-div" id="fig-x"></div><script>console.error("boom"); undefinedFunction();</script>'
-                    "</body></html>")
+    page.write_text(
+        '<!doctype html><html><head><script src="https://cdn.example.invalid/plotly.min.js"></script></head><body>'
+        '<div class="plotly-graph-div" id="fig-x"></div><script>console.error("boom"); undefinedFunction();</script>'
+        "</body></html>"
+    )
     rec = open_in_browser(page, tmp_path)
     joined = " | ".join(rec["errors"])
     assert "console.error: boom" in joined and "undefinedFunction" in joined

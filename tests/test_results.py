@@ -22,8 +22,19 @@ from dpmodel.sim.replicate import Replications
 from dpmodel.sim.run import SimResult
 from dpmodel.sizing import SizingResult
 
-RESULTS = (ResourceResult, ModeResult, PlanResult, OnlineResult, CapacityResult, OfflineResult, SimResult, Replications,
-           SizingResult, SearchResult, MinTTFTResult)
+RESULTS = (
+    ResourceResult,
+    ModeResult,
+    PlanResult,
+    OnlineResult,
+    CapacityResult,
+    OfflineResult,
+    SimResult,
+    Replications,
+    SizingResult,
+    SearchResult,
+    MinTTFTResult,
+)
 
 
 @pytest.mark.parametrize("cls", RESULTS, ids=lambda c: c.__name__)

@@ -35,26 +35,30 @@ def one_line_error(capsys, argv, needle: str | None = None) -> str:
 
 # ---- CLI options ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("argv,needle", [
-    (["offline", "--agents", "10000000"], "--agents"),
-    (["offline", "--agents", "4", "--seed", "-1"], "--seed"),
-    (["offline", "--agents", "4", "--append-scale", "nan"], "--append-scale"),
-    (["offline", "--agents", "4", "--gen-scale", "1e308"], "--gen-scale"),
-    (["online", "--aps", "1e308"], "--aps"),
-    (["online", "--aps", "nan"], "--aps"),
-    (["simulate", "--aps", "1e308", "--duration-s", "10"], "--aps"),
-    (["simulate", "--aps", "1e5", "--duration-s", "1000"], "--duration-s"),
-    (["simulate", "--agents", "4", "--seed", "-1"], "--seed"),
-    (["sweep", "--axis", "decode_nodes=0,-1"], "decode_nodes=0"),
-    (["sweep", "--axis", "decode_nodes=1.5"], "integer"),
-    (["sweep", "--axis", "decode_nodes=nan"], "decode_nodes=nan"),
-    (["sweep", "--axis", "decode_nodes=,,"], "no values"),
-    (["sweep", "--axis", "snic_Gbps=inf"], "snic_Gbps"),
-    (["sweep", "--axis", "warp=1"], "unknown sweep axis"),
-    (["plan", "--prefill-efficiency", "1e-300"], "prefill_efficiency_frac"),
-    (["plan", "--prefill-nodes", "1000000"], "prefill_nodes_count"),
-    (["capacity", "--slo-ttft-s", "nan"], "--slo-ttft-s"),
-])
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["offline", "--agents", "10000000"], "--agents"),
+        (["offline", "--agents", "4", "--seed", "-1"], "--seed"),
+        (["offline", "--agents", "4", "--append-scale", "nan"], "--append-scale"),
+        (["offline", "--agents", "4", "--gen-scale", "1e308"], "--gen-scale"),
+        (["online", "--aps", "1e308"], "--aps"),
+        (["online", "--aps", "nan"], "--aps"),
+        (["simulate", "--aps", "1e308", "--duration-s", "10"], "--aps"),
+        (["simulate", "--aps", "1e5", "--duration-s", "1000"], "--duration-s"),
+        (["simulate", "--agents", "4", "--seed", "-1"], "--seed"),
+        (["sweep", "--axis", "decode_nodes=0,-1"], "decode_nodes=0"),
+        (["sweep", "--axis", "decode_nodes=1.5"], "integer"),
+        (["sweep", "--axis", "decode_nodes=nan"], "decode_nodes=nan"),
+        (["sweep", "--axis", "decode_nodes=,,"], "no values"),
+        (["sweep", "--axis", "snic_Gbps=inf"], "snic_Gbps"),
+        (["sweep", "--axis", "warp=1"], "unknown sweep axis"),
+        (["plan", "--prefill-efficiency", "1e-300"], "prefill_efficiency_frac"),
+        (["plan", "--prefill-nodes", "1000000"], "prefill_nodes_count"),
+        (["capacity", "--slo-ttft-s", "nan"], "--slo-ttft-s"),
+    ],
+)
 def test_bad_options_one_line(capsys, argv, needle):
     one_line_error(capsys, argv, needle)
 
@@ -117,6 +121,7 @@ def test_ctrl_c_is_one_line_exit_130(capsys, monkeypatch):
 
 # ---- unwritable outputs -----------------------------------------------------------------------
 
+
 @pytest.fixture()
 def cheap_report(monkeypatch):
     """The report's figures stubbed out (they run the online model for ~4 s of CPU): these rows
@@ -147,11 +152,14 @@ def test_output_parent_is_a_file(capsys, tmp_path, which, cheap_report):
     one_line_error(capsys, _outputs(str(f / "out.x"))[which], "is a file")
 
 
-@pytest.mark.parametrize("exc,needle", [
-    (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
-    (OSError(errno.ENOSPC, "No space left on device"), "no space left"),
-    (FileNotFoundError(errno.ENOENT, "No such file or directory"), "does not exist"),
-])
+@pytest.mark.parametrize(
+    "exc,needle",
+    [
+        (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
+        (OSError(errno.ENOSPC, "No space left on device"), "no space left"),
+        (FileNotFoundError(errno.ENOENT, "No such file or directory"), "does not exist"),
+    ],
+)
 @pytest.mark.parametrize("which", range(4))
 def test_unwritable_output_is_one_line_and_leaves_no_temp_file(capsys, tmp_path, monkeypatch, exc, needle, which, cheap_report):
     """mkstemp fails (permission; we run as root, so chmod would not stop us) or the write fails."""
@@ -194,11 +202,19 @@ def _cluster_with(tmp_path, field: str, value: str) -> Path:
     return p
 
 
-@pytest.mark.parametrize("field,value", [
-    ("gpu.dense_bf16_TFLOPS", "1e308"), ("node.gpus_count", "1e308"), ("node.snic_Gbps", "1e308"),
-    ("gpu.pcie_GBps", "6.4e-05"), ("node.snic_payload_frac", "5e-324"), ("node.dram_GBps", "1e-300"),
-    ("node.gpus_count", "1" + "0" * 400), ("gpu.hbm_GBps", "9" * 400),
-])
+@pytest.mark.parametrize(
+    "field,value",
+    [
+        ("gpu.dense_bf16_TFLOPS", "1e308"),
+        ("node.gpus_count", "1e308"),
+        ("node.snic_Gbps", "1e308"),
+        ("gpu.pcie_GBps", "6.4e-05"),
+        ("node.snic_payload_frac", "5e-324"),
+        ("node.dram_GBps", "1e-300"),
+        ("node.gpus_count", "1" + "0" * 400),
+        ("gpu.hbm_GBps", "9" * 400),
+    ],
+)
 def test_extreme_cluster_values_name_the_field(capsys, tmp_path, field, value):
     p = _cluster_with(tmp_path, field, value)
     one_line_error(capsys, ["plan", "--cluster", str(p)], field)
@@ -233,7 +249,7 @@ def test_non_utf8_profile(tmp_path, kind, name):
 
 def test_non_utf8_overlay(capsys, tmp_path):
     p = tmp_path / "ov.toml"
-    p.write_bytes(b"[provenance]\nsource = \"\xff\"\n")
+    p.write_bytes(b'[provenance]\nsource = "\xff"\n')
     one_line_error(capsys, ["plan", "--overlay", str(p)], "UTF-8")
 
 
@@ -272,12 +288,15 @@ AZ_HEAD = "TIMESTAMP,ContextTokens,GeneratedTokens\n"
 AZ_ROW = "2023-11-16 18:15:46.6805900,374,44\n"
 
 
-@pytest.mark.parametrize("bad", [
-    "2023-11-16 18:16:46.6805900," + "a" * 200_000 + ",4\n",  # an over-long field (was _csv.Error)
-    "2023-11-16 18:16:46.6805900,1" + "0" * 40 + ",4\n",
-    "2023-11-16 18:16:46.6805900,374,\xff\n",
-    "2023-11-16 18:10:46.6805900,374,44\n",  # before the previous row
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "2023-11-16 18:16:46.6805900," + "a" * 200_000 + ",4\n",  # an over-long field (was _csv.Error)
+        "2023-11-16 18:16:46.6805900,1" + "0" * 40 + ",4\n",
+        "2023-11-16 18:16:46.6805900,374,\xff\n",
+        "2023-11-16 18:10:46.6805900,374,44\n",  # before the previous row
+    ],
+)
 def test_bad_azure_row(tmp_path, bad):
     p = tmp_path / "a.csv"
     raw = bad.encode("latin-1") if "\xff" in bad else bad.encode()
@@ -300,12 +319,15 @@ def _traj(tmp_path, *lines: bytes) -> Path:
     return p
 
 
-@pytest.mark.parametrize("bad", [
-    b'{"append_tokens": [60, 30], "generated_tokens": [10, 10]}',  # 110 tokens > MAL 100
-    b'{"append_tokens": [1], "generated_tokens": [1]} \xff',
-    b'{"append_tokens": [' + b"9" * 5000 + b'], "generated_tokens": [1]}',
-    b'{"append_tokens": ' + b"[" * 1000 + b"]" * 1000 + b"}",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        b'{"append_tokens": [60, 30], "generated_tokens": [10, 10]}',  # 110 tokens > MAL 100
+        b'{"append_tokens": [1], "generated_tokens": [1]} \xff',
+        b'{"append_tokens": [' + b"9" * 5000 + b'], "generated_tokens": [1]}',
+        b'{"append_tokens": ' + b"[" * 1000 + b"]" * 1000 + b"}",
+    ],
+)
 def test_bad_trajectory_line(tmp_path, bad):
     ok = b'{"append_tokens": [10, 10], "generated_tokens": [5, 5]}'
     p = _traj(tmp_path, ok, bad, ok)
@@ -324,6 +346,7 @@ def test_workload_show_lenient_counts_decode_errors(capsys, tmp_path):
 
 # ---- policy tables ----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def table_json(tmp_path_factory):
     p = tmp_path_factory.mktemp("pol") / "t.json"
@@ -339,19 +362,22 @@ def _resign(doc: dict) -> dict:
     return doc
 
 
-@pytest.mark.parametrize("edit", [
-    lambda d: d.update(axes="x"),
-    lambda d: d.update(axes=[1, 2, 3]),
-    lambda d: d["axes"][0].update(values="abc"),
-    lambda d: d["axes"][1].pop("name"),
-    lambda d: d.update(values={"a": 1}),
-    lambda d: d.update(values=[[0.5]] * len(d["values"])),
-    lambda d: d.update(meta=[]),
-    lambda d: d["meta"].update(scenario="x"),
-    lambda d: d["meta"].update(static_split_de_frac="half"),
-    lambda d: d.update(extra=1),
-    lambda d: d.update(checksum_=1),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d.update(axes="x"),
+        lambda d: d.update(axes=[1, 2, 3]),
+        lambda d: d["axes"][0].update(values="abc"),
+        lambda d: d["axes"][1].pop("name"),
+        lambda d: d.update(values={"a": 1}),
+        lambda d: d.update(values=[[0.5]] * len(d["values"])),
+        lambda d: d.update(meta=[]),
+        lambda d: d["meta"].update(scenario="x"),
+        lambda d: d["meta"].update(static_split_de_frac="half"),
+        lambda d: d.update(extra=1),
+        lambda d: d.update(checksum_=1),
+    ],
+)
 def test_resigned_malformed_table_is_our_error(capsys, tmp_path, table_json, edit):
     doc = json.loads(table_json.read_text())
     edit(doc)

@@ -24,11 +24,28 @@ def test_gemm_efficiency_matches_deepgemm_table():
 
 
 def test_forward_is_the_max_of_compute_and_memory_plus_exposed_comm():
-    kw = dict(tokens_per_gpu=np.array([1.0, 1e4]), dense_flops_per_token=1e9, expert_flops_per_token=0.0, expert_rows=0.0,
-              attention_flops_per_gpu=0.0, weight_bytes_per_gpu=1e10, kv_read_bytes_per_gpu=0.0, gemm_peak_flops_per_s=1e15,
-              gemm_eff_max_frac=1.0, gemm_half_rows_count=1e-9, attention_flops_per_s=1e15, hbm_Bps=1e12, hbm_efficiency_frac=1.0,
-              comm_calls=10, comm_bytes_per_gpu=0.0, comm_Bps=1e9, comm_latency_s=1e-3, comm_overlap_frac=0.0,
-              layers_count=10, layer_fixed_s=1e-4)
+    kw = dict(
+        tokens_per_gpu=np.array([1.0, 1e4]),
+        dense_flops_per_token=1e9,
+        expert_flops_per_token=0.0,
+        expert_rows=0.0,
+        attention_flops_per_gpu=0.0,
+        weight_bytes_per_gpu=1e10,
+        kv_read_bytes_per_gpu=0.0,
+        gemm_peak_flops_per_s=1e15,
+        gemm_eff_max_frac=1.0,
+        gemm_half_rows_count=1e-9,
+        attention_flops_per_s=1e15,
+        hbm_Bps=1e12,
+        hbm_efficiency_frac=1.0,
+        comm_calls=10,
+        comm_bytes_per_gpu=0.0,
+        comm_Bps=1e9,
+        comm_latency_s=1e-3,
+        comm_overlap_frac=0.0,
+        layers_count=10,
+        layer_fixed_s=1e-4,
+    )
     p = compute.forward_parts_s(**kw)
     # one token: memory-bound (10 ms of weights); 10K tokens: compute-bound (10 ms of GEMMs at 1e15)
     assert float(p["memory_s"]) == pytest.approx(0.01) and p["compute_s"][1] == pytest.approx(0.01)

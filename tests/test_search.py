@@ -44,8 +44,10 @@ def test_pareto_front_is_not_dominated(res):
     ok = [r for r in res.rows if r["turns_per_s"] > 0]
     for f in res.front:
         for r in ok:
-            assert not (r["tokens_per_s_per_gpu"] > f["tokens_per_s_per_gpu"] + 1e-9
-                        and r["tokens_per_s_per_user"] > f["tokens_per_s_per_user"] + 1e-9)
+            assert not (
+                r["tokens_per_s_per_gpu"] > f["tokens_per_s_per_gpu"] + 1e-9
+                and r["tokens_per_s_per_user"] > f["tokens_per_s_per_user"] + 1e-9
+            )
     assert "slo_capacity_aps" in res.front[0] and res.front[0]["slo_limited_by"].startswith("limited by")
     assert sum("slo_capacity_aps" in f for f in res.front) == 1
 

@@ -45,13 +45,20 @@ def test_ps_link_shares_bandwidth():
 #: five slowest cells (DS 27B basic, layerwise and dual path; V3.2 basic and dual path: 8-18 s each on
 #: 2 cores) run with DPMODEL_FULL_GRID=1 (benchmarks/results/test_speed.md). Same tolerances.
 SATURATED_FAST_CELLS = {("qwen32b-1P2D-32k", m) for m in ("basic", "layerwise", "dualpath", "oracle")} | {
-    ("v3.2-2P4D-64k", "layerwise"), ("v3.2-2P4D-64k", "oracle"), ("ds27b-1P1D-32k", "oracle")}
+    ("v3.2-2P4D-64k", "layerwise"),
+    ("v3.2-2P4D-64k", "oracle"),
+    ("ds27b-1P1D-32k", "oracle"),
+}
 
 
 def _saturated_cells():
     full = os.environ.get("DPMODEL_FULL_GRID", "") not in ("", "0")
-    return [pytest.param(name, mode, id=f"{mode}-{name}") for mode in ("basic", "layerwise", "dualpath", "oracle")
-            for name in SCENARIOS if full or (name, mode) in SATURATED_FAST_CELLS]
+    return [
+        pytest.param(name, mode, id=f"{mode}-{name}")
+        for mode in ("basic", "layerwise", "dualpath", "oracle")
+        for name in SCENARIOS
+        if full or (name, mode) in SATURATED_FAST_CELLS
+    ]
 
 
 @pytest.mark.parametrize(("name", "mode"), _saturated_cells())
@@ -263,10 +270,16 @@ def test_replications_stop_on_the_simulators_own_spread():
     assert replicate_online(sc, "basic", rel_se=10.0, min_reps=3, max_reps=9, **kw).results == loose.results  # deterministic
     avg = loose.averaged()  # every number the mean over the replications
     assert avg.ttft_s_sim["mean"] == pytest.approx(loose.ttft_mean_s, rel=1e-12)
-    assert avg.utilization_sim["pe.snic.read"] == pytest.approx(np.mean([r.utilization_sim["pe.snic.read"] for r in loose.results]), rel=1e-12)
+    assert avg.utilization_sim["pe.snic.read"] == pytest.approx(
+        np.mean([r.utilization_sim["pe.snic.read"] for r in loose.results]), rel=1e-12
+    )
     assert avg.seed == 1 and avg.kind == "online"
-    for bad, field in (({"rel_se": 0}, "rel_se"), ({"min_reps": 1}, "min_reps"), ({"min_reps": 5, "max_reps": 4}, "min_reps"),
-                       ({"seed": 3}, "seed")):
+    for bad, field in (
+        ({"rel_se": 0}, "rel_se"),
+        ({"min_reps": 1}, "min_reps"),
+        ({"min_reps": 5, "max_reps": 4}, "min_reps"),
+        ({"seed": 3}, "seed"),
+    ):
         with pytest.raises(ScenarioError, match=field):
             replicate_online(sc, "basic", **{**kw, **bad})
 
@@ -366,9 +379,11 @@ TTFT_REL_SE, TTFT_MIN_REPS, TTFT_MAX_REPS = 0.04, 6, 40
 #: the cells the default test run keeps: every mode and every scenario, at the cheapest loads (the
 #: full 18-cell grid costs ~6 minutes on 2 cores; run it with DPMODEL_FULL_GRID=1, see
 #: benchmarks/results/test_speed.md). Same tolerance on every cell.
-TTFT_FAST_CELLS = {
-    ("qwen32b-1P2D-32k", mode, load) for mode in ("basic", "layerwise", "dualpath") for load in (0.3, 0.6)
-} | {("ds27b-1P1D-32k", "basic", 0.3), ("v3.2-2P4D-64k", "basic", 0.3), ("v3.2-2P4D-64k", "layerwise", 0.3)}
+TTFT_FAST_CELLS = {("qwen32b-1P2D-32k", mode, load) for mode in ("basic", "layerwise", "dualpath") for load in (0.3, 0.6)} | {
+    ("ds27b-1P1D-32k", "basic", 0.3),
+    ("v3.2-2P4D-64k", "basic", 0.3),
+    ("v3.2-2P4D-64k", "layerwise", 0.3),
+}
 
 
 def _ttft_cells():
@@ -398,8 +413,16 @@ def test_online_mean_ttft_matches_open_model(name, mode, load):
     # mean; Qwen2.5-32B's 4.5 GB turns leave only ~50-170 agents in the system, so the load a window
     # realizes swings by +-15 %). Independent replications (seeds 1, 2, ...) until the standard
     # error is 4 % of the mean.
-    reps = replicate_online(sc, "dualpath-static" if mode == "dualpath" else mode, aps=aps, duration_s=150.0, warmup_s=100.0,
-                            de_frac=lp.split_de_frac if mode == "dualpath" else None,
-                            rel_se=TTFT_REL_SE, min_reps=TTFT_MIN_REPS, max_reps=TTFT_MAX_REPS)
+    reps = replicate_online(
+        sc,
+        "dualpath-static" if mode == "dualpath" else mode,
+        aps=aps,
+        duration_s=150.0,
+        warmup_s=100.0,
+        de_frac=lp.split_de_frac if mode == "dualpath" else None,
+        rel_se=TTFT_REL_SE,
+        min_reps=TTFT_MIN_REPS,
+        max_reps=TTFT_MAX_REPS,
+    )
     assert reps.ttft_mean_se_s <= TTFT_REL_SE * reps.ttft_mean_s, f"{len(reps.results)} replications left the mean imprecise"
     assert a.ttft_s["mean"] == pytest.approx(reps.ttft_mean_s, rel=0.15)

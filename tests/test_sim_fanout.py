@@ -43,10 +43,30 @@ def test_policy_comparison_runs_and_cli_on_a_local_dask_cluster(serial_reps, cap
     serial = compare_policies(SC, pols, agents=12, seeds=(0, 1), workers=1)
     from dpmodel.plan import lp_split
 
-    tasks = [{"kind": "offline", "scenario": SC, "policy": "dualpath", "seed": 3, "options": {"agents": 8, "lp_split": lp_split}},
-             {"kind": "saturated", "scenario": SC, "policy": "oracle", "seed": 1, "options": {"agents": 4, "horizon_s": 20.0}}]
-    args = ["simulate", "--aps", "0.5", "--duration-s", "20", "--rel-se", "10", "--json", "--model", "ds-27b", "--workload",
-            "agentic-32k", "--prefill-nodes", "1", "--decode-nodes", "1", "--policy", "basic"]
+    tasks = [
+        {"kind": "offline", "scenario": SC, "policy": "dualpath", "seed": 3, "options": {"agents": 8, "lp_split": lp_split}},
+        {"kind": "saturated", "scenario": SC, "policy": "oracle", "seed": 1, "options": {"agents": 4, "horizon_s": 20.0}},
+    ]
+    args = [
+        "simulate",
+        "--aps",
+        "0.5",
+        "--duration-s",
+        "20",
+        "--rel-se",
+        "10",
+        "--json",
+        "--model",
+        "ds-27b",
+        "--workload",
+        "agentic-32k",
+        "--prefill-nodes",
+        "1",
+        "--decode-nodes",
+        "1",
+        "--policy",
+        "basic",
+    ]
     assert main([*args, "--workers", "1"]) == 0
     cli_serial = json.loads(capsys.readouterr().out)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

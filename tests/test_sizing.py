@@ -29,7 +29,9 @@ def test_sizing_meets_target_and_is_verified(sized):
     assert slo_capacity(chosen, "dualpath").max_aps == pytest.approx(sized.max_aps, rel=1e-6)
     pr = COST.prices
     node = 8 * pr.gpu_per_hour + pr.node_base_per_hour + sized.snics_per_node * pr.snic_per_hour
-    assert sized.cost_per_hour == pytest.approx((sized.prefill_nodes + sized.decode_nodes) * node + sized.store_GBps * pr.store_GBps_per_hour, rel=1e-6)
+    assert sized.cost_per_hour == pytest.approx(
+        (sized.prefill_nodes + sized.decode_nodes) * node + sized.store_GBps * pr.store_GBps_per_hour, rel=1e-6
+    )
 
 
 def test_no_cheaper_node_mix_meets_the_target(sized):
@@ -106,8 +108,10 @@ def test_size_cli_real_run(capsys):
 
 def test_cost_profile_validation(tmp_path):
     p = tmp_path / "c.toml"
-    p.write_text('name = "c"\ndescription = "x"\n[prices]\ngpu_per_hour = -1\nnode_base_per_hour = 1\nsnic_per_hour = 1\nstore_GBps_per_hour = 1\n'
-                 '[provenance]\nsource = "s"\ndate = "d"\n[provenance.fields]\n"prices.gpu_per_hour" = "assumption: x"\n'
-                 '"prices.node_base_per_hour" = "assumption: x"\n"prices.snic_per_hour" = "assumption: x"\n"prices.store_GBps_per_hour" = "assumption: x"\n')
+    p.write_text(
+        'name = "c"\ndescription = "x"\n[prices]\ngpu_per_hour = -1\nnode_base_per_hour = 1\nsnic_per_hour = 1\nstore_GBps_per_hour = 1\n'
+        '[provenance]\nsource = "s"\ndate = "d"\n[provenance.fields]\n"prices.gpu_per_hour" = "assumption: x"\n'
+        '"prices.node_base_per_hour" = "assumption: x"\n"prices.snic_per_hour" = "assumption: x"\n"prices.store_GBps_per_hour" = "assumption: x"\n'
+    )
     with pytest.raises(ProfileError, match=r"prices\.gpu_per_hour = -1: must be >= 0"):
         load_cost(p)

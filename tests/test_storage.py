@@ -86,7 +86,9 @@ def test_wired_into_the_models_shallow_ring_lowers_the_snic_capacity():
 
     base = Scenario.load()
     cl = base.cluster
-    shallow = dataclasses.replace(base, cluster=dataclasses.replace(cl, storage=dataclasses.replace(cl.storage, reads_in_flight_max_count=4)))
+    shallow = dataclasses.replace(
+        base, cluster=dataclasses.replace(cl, storage=dataclasses.replace(cl.storage, reads_in_flight_max_count=4))
+    )
     r = shallow.storage_reads()
     S = r["full_block_bytes"]
     assert r["read_Bps_per_node"] < base.snic_read_Bps_per_node

@@ -6,8 +6,15 @@ import pytest
 
 from dpmodel.sweep import grid, offline_point, parallel_sweep
 
-POINTS = grid(cluster=["dualpath-hopper"], model=["ds-27b"], workload=["agentic-32k"], prefill_nodes=[1], decode_nodes=[1, 2],
-              mode=["basic", "dualpath"], agents=[64])
+POINTS = grid(
+    cluster=["dualpath-hopper"],
+    model=["ds-27b"],
+    workload=["agentic-32k"],
+    prefill_nodes=[1],
+    decode_nodes=[1, 2],
+    mode=["basic", "dualpath"],
+    agents=[64],
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +66,15 @@ def test_sweep_cli(tmp_path, capsys):
 def test_simulator_sweep_on_local_processes():
     from dpmodel.sweep import simulate_point
 
-    pts = grid(cluster=["dualpath-hopper"], model=["ds-27b"], workload=["agentic-32k"], prefill_nodes=[1], decode_nodes=[1],
-               mode=["basic", "dualpath"], agents=[16])
+    pts = grid(
+        cluster=["dualpath-hopper"],
+        model=["ds-27b"],
+        workload=["agentic-32k"],
+        prefill_nodes=[1],
+        decode_nodes=[1],
+        mode=["basic", "dualpath"],
+        agents=[16],
+    )
     a = parallel_sweep(simulate_point, pts, workers=2)
     b = parallel_sweep(simulate_point, pts, workers=1)
     assert [r["jct_s_sim"] for r in a] == [r["jct_s_sim"] for r in b]  # seeded: identical across processes

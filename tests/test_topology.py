@@ -19,13 +19,13 @@ from dpmodel.topology import list_topologies, load_topology, topology_dir
 from .helpers import override
 
 BASE = Scenario.load()
-RECOMPUTE_BLOCK = '''
+RECOMPUTE_BLOCK = """
 [paths.recompute]
 description = "recompute the hit KV on the prefill GPU"
 recompute = true
 legs."pe.cnic.read" = { hit = 1 }
 legs."de.cnic.write" = { hit = 1 }
-'''
+"""
 
 
 def _with_recompute(tmp_path):
@@ -88,11 +88,21 @@ def test_recompute_only_where_reading_binds():
 
 @settings(max_examples=12, deadline=None)
 @given(
-    P=st.integers(1, 4), D=st.integers(2, 8), context=st.floats(2e2, 1e5), snic=st.floats(10, 800), eff=st.floats(0.05, 1.0),
+    P=st.integers(1, 4),
+    D=st.integers(2, 8),
+    context=st.floats(2e2, 1e5),
+    snic=st.floats(10, 800),
+    eff=st.floats(0.05, 1.0),
 )
 def test_adding_a_path_never_lowers_throughput(P, D, context, snic, eff):
-    two = override(BASE, node={"snic_Gbps": snic}, trajectory={"mean_context_tokens": context}, prefill_nodes_count=P,
-                   decode_nodes_count=D, prefill_efficiency_frac=eff)
+    two = override(
+        BASE,
+        node={"snic_Gbps": snic},
+        trajectory={"mean_context_tokens": context},
+        prefill_nodes_count=P,
+        decode_nodes_count=D,
+        prefill_efficiency_frac=eff,
+    )
     three = Scenario(two.cluster, two.model, two.workload, two.deployment, two.request_classes, load_topology("dualpath-recompute"))
     for mode in MODES:
         lo = analyse_mode(two, mode).turns_per_s
@@ -119,7 +129,10 @@ def test_plan_json_path_shares(capsys):
     [
         (lambda t: t.replace('rate = "dram_Bps_per_node"', 'rate = "dram_Bps_per_nod"', 1), "did you mean 'dram_Bps_per_node'"),
         (lambda t: t.replace('legs."pe.dram" = { hit = 2 }', 'legs."pe.drm" = { hit = 2 }'), "undeclared resource 'pe.drm'"),
-        (lambda t: t.replace('legs."pe.dram" = { hit = 2 }', 'legs."pe.dram" = { hit = -2 }'), r"hit = -2: must be a number in \[0, 1000\]"),
+        (
+            lambda t: t.replace('legs."pe.dram" = { hit = 2 }', 'legs."pe.dram" = { hit = -2 }'),
+            r"hit = -2: must be a number in \[0, 1000\]",
+        ),
         (lambda t: t.replace('legs."pe.dram" = { hit = 2 }', 'legs."pe.dram" = { hits = 2 }'), "unknown key 'hits'; did you mean 'hit'"),
         (lambda t: t.replace('side = "prefill"', 'side = "prefil"', 1), "did you mean 'prefill'"),
         (lambda t: t.split("[provenance]")[0], "missing key 'provenance'"),

@@ -153,7 +153,11 @@ def test_malformed_aiperf(tmp_path, mutate, needle, capsys):
 
 
 def test_aiperf_per_request_jsonl_refused(tmp_path, capsys):
-    rec = {"metadata": {"session_num": 0, "request_start_ns": 1, "request_end_ns": 2}, "metrics": {"time_to_first_token": {"value": 1.0, "unit": "ms"}}, "error": None}
+    rec = {
+        "metadata": {"session_num": 0, "request_start_ns": 1, "request_end_ns": 2},
+        "metrics": {"time_to_first_token": {"value": 1.0, "unit": "ms"}},
+        "error": None,
+    }
     p = tmp_path / "profile_export.jsonl"
     p.write_text(json.dumps(rec) + "\n" + json.dumps(rec) + "\n")
     assert main(["validate", "--run", str(p), "--model", "qwen2.5-32b"]) == 2

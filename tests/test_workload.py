@@ -30,7 +30,9 @@ from dpmodel.workload import (
 
 DATA = Path(__file__).parent / "data"
 TRACES = Path(__file__).resolve().parents[2] / "shared" / "data" / "traces"
-needs_traces = pytest.mark.skipif(not TRACES.is_dir(), reason=f"public traces not found at {TRACES} (third-party data is not copied into the project)")
+needs_traces = pytest.mark.skipif(
+    not TRACES.is_dir(), reason=f"public traces not found at {TRACES} (third-party data is not copied into the project)"
+)
 
 
 # ---- trajectories ---------------------------------------------------------------------------
@@ -126,10 +128,12 @@ def test_trajectory_file_roundtrip(tmp_path):
 
 def test_trajectory_file_errors(tmp_path):
     p = tmp_path / "bad.jsonl"
-    p.write_text('{"format": "dpmodel.trajectories", "version": 1, "max_agent_length_tokens": 100}\n'
-                 '{"agent": 0, "append_tokens": [1, 2], "generated_tokens": [1, 2]}\n'
-                 '{"agent": 1, "append_tokens": [1], "generated_tokens": [1, 2]}\n'
-                 'oops\n')
+    p.write_text(
+        '{"format": "dpmodel.trajectories", "version": 1, "max_agent_length_tokens": 100}\n'
+        '{"agent": 0, "append_tokens": [1, 2], "generated_tokens": [1, 2]}\n'
+        '{"agent": 1, "append_tokens": [1], "generated_tokens": [1, 2]}\n'
+        "oops\n"
+    )
     with pytest.raises(WorkloadError, match=r"bad\.jsonl:3: append_tokens and generated_tokens"):
         read_trajectories(p)
     assert read_trajectories(p, lenient=True).agents_count == 1
@@ -167,7 +171,9 @@ def test_more_classes_converge():
     approx = {}
     for count in (1, 3, 9, 17, 33):
         ks = classes_from_turns(ctx, ts.append_tokens, ts.generated_tokens, count=count)
-        approx[count] = sum(k.weight_frac * float(model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens)) for k in ks)
+        approx[count] = sum(
+            k.weight_frac * float(model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens)) for k in ks
+        )
     err = {k: abs(v - exact) / exact for k, v in approx.items()}
     assert err[1] > 0.05  # one class is visibly off
     assert err[17] < err[1] / 5 and err[33] < 0.02
@@ -312,6 +318,9 @@ def test_azure_public_traces(name, requests, inp, out, rate, cv):
 def test_lru_cache_lowers_hits_monotonically():
     model = load_model("deepseek-v3.2")
     block = 512 * model.kv_bytes_per_token
-    hits = [summarize(open_trace(TRACES / "synthetic_trace.jsonl", cache=LRUCache(gib * 2**30, block))).hit_ratio_tokens for gib in (50, 200, 1000)]
+    hits = [
+        summarize(open_trace(TRACES / "synthetic_trace.jsonl", cache=LRUCache(gib * 2**30, block))).hit_ratio_tokens
+        for gib in (50, 200, 1000)
+    ]
     infinite = summarize(open_trace(TRACES / "synthetic_trace.jsonl")).hit_ratio_tokens
     assert hits[0] < hits[1] <= hits[2] <= infinite + 1e-12

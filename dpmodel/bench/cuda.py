@@ -109,25 +109,33 @@ def run_cuda(dev: Device, *, quick: bool) -> list[Row]:
         rows.append(Row("cuda", "cuda.d2d", "single", s, 1, s, reps, **summarize_times(t)))
     hp, hq = dev.host_buffer(big, True), dev.host_buffer(big, True)
     for s in szs[-3:]:
+
         def both(s=s):
             dev.copy(d0, hp, s, stream=0)
             dev.copy(hq, d1, s, stream=1)
+
         t = _timed(dev, both, reps)
         rows.append(Row("cuda", "cuda.h2d_pinned", "bidirectional", s, 2, s, reps, **summarize_times(t)))
     # many small copies of layer-block size: alpha is the per-copy submission cost
     for block in (16 * KiB, 64 * KiB, 256 * KiB):
         for count in (64, 256, 1024) if not quick else (64, 256):
+
             def many(block=block, count=count):
                 for i in range(count):
                     dev.copy(d0[i * block :], hp[i * block :], block)
+
             t = _timed(dev, many, max(3, reps // 4))
             # report per copy: one row per (block); the fit over counts gives alpha per copy
-            rows.append(Row("cuda", "cuda.small_copies", f"count={count}", block * count, 1, block, max(3, reps // 4), **summarize_times(t)))
+            rows.append(
+                Row("cuda", "cuda.small_copies", f"count={count}", block * count, 1, block, max(3, reps // 4), **summarize_times(t))
+            )
     # copy and compute overlapped on two streams
     for s in szs[-2:]:
+
         def overlap(s=s):
             dev.copy(d0, hp, s, stream=0)
             dev.compute(0.005, stream=1)
+
         t = _timed(dev, overlap, reps)
         rows.append(Row("cuda", "cuda.h2d_pinned", "overlap_compute", s, 1, s, reps, **summarize_times(t)))
     return rows

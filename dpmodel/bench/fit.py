@@ -59,8 +59,17 @@ def fit_alpha_beta(nbytes, seconds, *, link: str = "link") -> LinkFit:
         raise BenchError(f"{link}: time does not grow with size; no bandwidth can be fitted")
     pred = alpha + b * inv_beta
     res = pred / t - 1.0
-    return LinkFit(link, alpha, 1.0 / inv_beta, len(b), int(b.min()), int(b.max()), float(np.sqrt(np.mean(res**2))),
-                   float(np.max(np.abs(res))), tuple(float(x) for x in res))
+    return LinkFit(
+        link,
+        alpha,
+        1.0 / inv_beta,
+        len(b),
+        int(b.min()),
+        int(b.max()),
+        float(np.sqrt(np.mean(res**2))),
+        float(np.max(np.abs(res))),
+        tuple(float(x) for x in res),
+    )
 
 
 # ---- CSV -----------------------------------------------------------------------------------------
@@ -125,8 +134,22 @@ def fit_rows(rows: list[Row]) -> dict[str, LinkFit]:
     # many small copies: total time = count x (alpha + block / beta); fit per copy
     small = [r for r in rows if r.link == "cuda.small_copies" and r.experiment.startswith("count=")]
     if small:
-        per = [Row(r.backend, r.link, "single", r.chunk_bytes, 1, r.chunk_bytes, r.reps,
-                   r.median_s / (r.bytes // r.chunk_bytes), r.p10_s, r.p90_s, r.min_s) for r in small]
+        per = [
+            Row(
+                r.backend,
+                r.link,
+                "single",
+                r.chunk_bytes,
+                1,
+                r.chunk_bytes,
+                r.reps,
+                r.median_s / (r.bytes // r.chunk_bytes),
+                r.p10_s,
+                r.p90_s,
+                r.min_s,
+            )
+            for r in small
+        ]
         links["cuda.small_copies"] = per
     return {k: fit_alpha_beta([r.bytes for r in v], [r.median_s for r in v], link=k) for k, v in links.items() if len(v) >= 2}
 
@@ -141,8 +164,16 @@ LINK_TO_PROFILE = {
     # other tools' outputs (dpmodel/bench/formats.py)
     "perftest.read": ("node.cnic_Gbps", lambda f: 8.0 * f.beta_Bps / 1e9, "RDMA read bandwidth of one compute NIC (perftest)"),
     "perftest.write": ("node.cnic_Gbps", lambda f: 8.0 * f.beta_Bps / 1e9, "RDMA write bandwidth of one compute NIC (perftest)"),
-    "fio.read": ("storage.read_GBps", lambda f: f.beta_Bps / 1e9, "storage read streaming bandwidth seen by the fio jobs (per-IO clat vs bs)"),
-    "fio.write": ("storage.write_GBps", lambda f: f.beta_Bps / 1e9, "storage write streaming bandwidth seen by the fio jobs (per-IO clat vs bs)"),
+    "fio.read": (
+        "storage.read_GBps",
+        lambda f: f.beta_Bps / 1e9,
+        "storage read streaming bandwidth seen by the fio jobs (per-IO clat vs bs)",
+    ),
+    "fio.write": (
+        "storage.write_GBps",
+        lambda f: f.beta_Bps / 1e9,
+        "storage write streaming bandwidth seen by the fio jobs (per-IO clat vs bs)",
+    ),
 }
 
 
@@ -164,9 +195,16 @@ def overlay_text(fits: dict[str, LinkFit], *, source: str, digest: str, machine:
             lines.append(f'"{field}" = {fn(fits[link]):.6g}  # {link}: {why}')
     lines.append("")
     for link, f in fits.items():
-        lines += [f'[links."{link}"]', f"alpha_us = {f.alpha_s * 1e6:.6g}", f"beta_GBps = {f.beta_Bps / 1e9:.6g}",
-                  f"valid_min_bytes = {f.valid_min_bytes}", f"valid_max_bytes = {f.valid_max_bytes}",
-                  f"rel_rms_frac = {f.rel_rms_frac:.4g}", f"points_count = {f.points}", ""]
+        lines += [
+            f'[links."{link}"]',
+            f"alpha_us = {f.alpha_s * 1e6:.6g}",
+            f"beta_GBps = {f.beta_Bps / 1e9:.6g}",
+            f"valid_min_bytes = {f.valid_min_bytes}",
+            f"valid_max_bytes = {f.valid_max_bytes}",
+            f"rel_rms_frac = {f.rel_rms_frac:.4g}",
+            f"points_count = {f.points}",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -193,6 +231,8 @@ def apply_overlay(cluster, overlay_path: str | Path):
         if sec not in data or not isinstance(data[sec], dict) or key not in data[sec]:
             raise BenchError(f"overlay {overlay_path}: override {dotted!r} names no field of a hardware profile")
         data[sec][key] = value
-        data["provenance"]["fields"][dotted] = f"measured: overlay {Path(overlay_path).name} (sha256 {ov['provenance']['input_sha256'][:12]})"
+        data["provenance"]["fields"][dotted] = (
+            f"measured: overlay {Path(overlay_path).name} (sha256 {ov['provenance']['input_sha256'][:12]})"
+        )
     data["name"] = f"{cluster.name}+{Path(overlay_path).stem}"
     return from_mapping("cluster", data, ctx=f"cluster '{cluster.name}' with overlay {overlay_path}")

@@ -128,16 +128,22 @@ def _nvbandwidth(d: dict, p: Path) -> list[Row]:
     if not isinstance(cases, list):
         raise BenchError(f"{p}: nvbandwidth JSON has no nvbandwidth.testcases[]")
     if "smaller than the default buffer size" in str(nv.get("warning", "")):
-        raise BenchError(f"{p}: nvbandwidth ran with a --bufferSize below the default and its JSON does not record the size; "
-                         f"rerun with the default {NVB_DEFAULT_BUFFER_MiB} MiB")
+        raise BenchError(
+            f"{p}: nvbandwidth ran with a --bufferSize below the default and its JSON does not record the size; "
+            f"rerun with the default {NVB_DEFAULT_BUFFER_MiB} MiB"
+        )
     buf = NVB_DEFAULT_BUFFER_MiB * 2**20  # the JSON holds no buffer size (json_output.cpp): the tool's default
 
     def values(tc: dict, i: int) -> list[float]:
         m = tc.get("bandwidth_matrix")  # latency testcases too (json_output.cpp addTestcaseResults)
         if not isinstance(m, list):
             raise BenchError(f"{p}: nvbandwidth testcases[{i}] ({tc.get('name')}) has no bandwidth_matrix")
-        out = [_num(v, f"{p}: nvbandwidth testcases[{i}].bandwidth_matrix") for row in m for v in (row if isinstance(row, list) else [row])
-               if str(v).strip().upper() not in ("N/A", "")]
+        out = [
+            _num(v, f"{p}: nvbandwidth testcases[{i}].bandwidth_matrix")
+            for row in m
+            for v in (row if isinstance(row, list) else [row])
+            if str(v).strip().upper() not in ("N/A", "")
+        ]
         if not out:
             raise BenchError(f"{p}: nvbandwidth testcases[{i}] ({tc.get('name')}): no values")
         return out
@@ -196,8 +202,10 @@ def _nccl_json(d: dict, p: Path) -> list[Row]:
         if not isinstance(body, dict):
             raise BenchError(f"{p}: nccl-tests results[{i}] has neither out_of_place nor in_place timings")
         if "time" not in body:
-            raise BenchError(f"{p}: nccl-tests results[{i}] has no 'time' [us]"
-                             + (" (the run used -C, CPU time; rerun without it)" if "cpu_time" in body else ""))
+            raise BenchError(
+                f"{p}: nccl-tests results[{i}] has no 'time' [us]"
+                + (" (the run used -C, CPU time; rerun without it)" if "cpu_time" in body else "")
+            )
         size = r["size"]
         if isinstance(size, bool) or not isinstance(size, int) or size < 0:
             raise BenchError(f"{p}: nccl-tests results[{i}].size = {size!r}: must be an integer >= 0 (bytes)")
@@ -220,7 +228,9 @@ def _nccl_text(text: str, p: Path) -> tuple[list[Row], str]:
         if not f or s.startswith("#") or not f[0].isdigit():
             continue  # comments, device list, launcher chatter
         if len(f) < 8:
-            raise BenchError(f"{p}:{lineno}: nccl-tests table line has {len(f)} columns; expected size count type redop root time algbw busbw ...")
+            raise BenchError(
+                f"{p}:{lineno}: nccl-tests table line has {len(f)} columns; expected size count type redop root time algbw busbw ..."
+            )
         t = _num(f[5], f"{p}:{lineno}: nccl-tests out-of-place time [us]") / 1e6
         rows.append(_row("nccl-tests", f"nccl.{name}", int(f[0]), t))
     if not rows:
@@ -249,8 +259,13 @@ def detect(text: str) -> str:
             return "fio"
         if "nvbandwidth" in d:
             return "nvbandwidth"
-        if "nccl_version" in d or (isinstance(d.get("results"), list) and d["results"] and isinstance(d["results"][0], dict)
-                                     and "size" in d["results"][0] and ("out_of_place" in d["results"][0] or "in_place" in d["results"][0])):
+        if "nccl_version" in d or (
+            isinstance(d.get("results"), list)
+            and d["results"]
+            and isinstance(d["results"][0], dict)
+            and "size" in d["results"][0]
+            and ("out_of_place" in d["results"][0] or "in_place" in d["results"][0])
+        ):
             return "nccl-json"
         if "test_info" in d or isinstance(d.get("results"), dict):
             return "perftest"
@@ -273,7 +288,9 @@ def read_bench(path: str | Path) -> tuple[list[Row], dict[str, str], str, str]:
         return rows, machine, digest, "csv"
     digest = hashlib.sha256(raw).hexdigest()
     if fmt == "json?":
-        raise BenchError(f"{p}: JSON of no known benchmark tool (expected fio jobs[], perftest results, nvbandwidth.testcases, nccl-tests -J results[] or rccl-tests lines)")
+        raise BenchError(
+            f"{p}: JSON of no known benchmark tool (expected fio jobs[], perftest results, nvbandwidth.testcases, nccl-tests -J results[] or rccl-tests lines)"
+        )
     if fmt == "nccl-text":
         rows, name = _nccl_text(text, p)
         return rows, {"tool": f"nccl-tests {name}"}, digest, fmt

@@ -13,8 +13,18 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 CSV_COLUMNS = (
-    "backend", "link", "experiment", "bytes", "flows", "chunk_bytes", "reps",
-    "median_s", "p10_s", "p90_s", "min_s", "cache_bypass",
+    "backend",
+    "link",
+    "experiment",
+    "bytes",
+    "flows",
+    "chunk_bytes",
+    "reps",
+    "median_s",
+    "p10_s",
+    "p90_s",
+    "min_s",
+    "cache_bypass",
 )
 
 
@@ -60,8 +70,12 @@ def time_it(fn: Callable[[], None], *, reps: int, warmup: int = 1, setup: Callab
 
 def summarize_times(times: list[float]) -> dict[str, float]:
     a = np.asarray(times, float)
-    return {"median_s": float(statistics.median(times)), "p10_s": float(np.percentile(a, 10)),
-            "p90_s": float(np.percentile(a, 90)), "min_s": float(a.min())}
+    return {
+        "median_s": float(statistics.median(times)),
+        "p10_s": float(np.percentile(a, 10)),
+        "p90_s": float(np.percentile(a, 90)),
+        "min_s": float(a.min()),
+    }
 
 
 def machine_description() -> dict[str, str]:

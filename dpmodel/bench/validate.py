@@ -84,8 +84,12 @@ def pipeline_check(fits: dict[str, LinkFit], directory: str, total: int, chunk: 
     n = -(-total // chunk)
     tr, tc = float(fits["host.file_read"].predict_s(chunk)), float(fits["host.memcpy"].predict_s(chunk))
     pred = tr + (n - 1) * max(tr, tc) + tc
-    return Check("two-stage chunked pipeline", f"read then copy, {total / MiB:g} MiB in {chunk / MiB:g} MiB chunks", pred,
-                 summarize_times(t)["median_s"])
+    return Check(
+        "two-stage chunked pipeline",
+        f"read then copy, {total / MiB:g} MiB in {chunk / MiB:g} MiB chunks",
+        pred,
+        summarize_times(t)["median_s"],
+    )
 
 
 def dual_source_check(fits: dict[str, LinkFit], directory: str, total: int, reps: int) -> list[Check]:
@@ -119,7 +123,12 @@ def dual_source_check(fits: dict[str, LinkFit], directory: str, total: int, reps
     pred_both = max(float(ff.predict_s(x)), float(ft.predict_s(total - x)))
     pred_one = float(ff.predict_s(total))
     return [
-        Check("two sources into one destination", f"{total / MiB:g} MiB: {x / total:.0%} file + {1 - x / total:.0%} loopback TCP", pred_both, t_both),
+        Check(
+            "two sources into one destination",
+            f"{total / MiB:g} MiB: {x / total:.0%} file + {1 - x / total:.0%} loopback TCP",
+            pred_both,
+            t_both,
+        ),
         Check("one source (reference)", f"{total / MiB:g} MiB from the file alone", pred_one, t_one),
     ]
 

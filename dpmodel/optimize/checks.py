@@ -12,5 +12,7 @@ def require_dpp(problem, what: str) -> None:
     if not problem.is_dcp():
         raise ProblemFormError(f"{what}: the problem is not DCP (disciplined convex); check its define_* pieces")
     if not problem.is_dcp(dpp=True):
-        raise ProblemFormError(f"{what}: the problem is DCP but not DPP (a parameter enters non-affinely), so its "
-                               "compiled form cannot be reused; check its define_* pieces")
+        raise ProblemFormError(
+            f"{what}: the problem is DCP but not DPP (a parameter enters non-affinely), so its "
+            "compiled form cannot be reused; check its define_* pieces"
+        )

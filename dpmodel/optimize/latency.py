@@ -89,7 +89,12 @@ def solve_min_ttft(a: np.ndarray, b: np.ndarray, K: np.ndarray, prefill_s: float
     if float(peak) >= 1 - STABILITY_MARGIN:
         return MinTTFTResult(float(f_bal), float("inf"), "none", "no split keeps every link below saturation")
     p = compiled_min_ttft(n)
-    p.a.value, p.b.value, p.k_inv.value, p.prefill_s.value = np.asarray(a, float), np.asarray(b, float), 1.0 / np.asarray(K, float), float(prefill_s)
+    p.a.value, p.b.value, p.k_inv.value, p.prefill_s.value = (
+        np.asarray(a, float),
+        np.asarray(b, float),
+        1.0 / np.asarray(K, float),
+        float(prefill_s),
+    )
     notes = []
     for solver in ("CLARABEL", *[s for s in SOLVERS if s not in ("CLARABEL", "HIGHS")]):
         try:

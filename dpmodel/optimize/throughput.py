@@ -207,7 +207,7 @@ def min_peak_utilization(base: np.ndarray, delta: np.ndarray) -> tuple[float, np
     A_ub[:R, :n] = delta.reshape(R, n)
     A_ub[:R, n] = -1.0
     for k in range(K):
-        A_ub[R + k, k * J:(k + 1) * J] = 1.0
+        A_ub[R + k, k * J : (k + 1) * J] = 1.0
     b_ub = np.concatenate([-np.asarray(base, float), np.ones(K)])
     c = np.zeros(n + 1)
     c[n] = 1.0
@@ -304,7 +304,9 @@ def min_max_affine(const: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np
     return value.reshape(lead), f.reshape(lead)
 
 
-def exact_peak(coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def exact_peak(
+    coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Exact least peak utilization at unit turn rate (turns/s = 1 / peak), the per-class path
     shares and every resource's utilization at unit rate ``(S,), S + (K, P), S + (R,)``,
     vectorized over leading axes of ``coef (S + (R, K, P))``.

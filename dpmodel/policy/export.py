@@ -64,7 +64,9 @@ def break_even_tokens(scenario, *, context_tokens: float, n_max: int = 1 << 20) 
 def _prefill_s(scenario, context_tokens: float, n: np.ndarray) -> np.ndarray:
     """Seconds to prefill ``n`` new tokens after ``context_tokens`` on one engine (peak x efficiency)."""
     m, cl = scenario.model, scenario.cluster
-    rate = cl.peak_flops_per_s_per_gpu(m.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac * scenario.prefill_engine_gpus
+    rate = (
+        cl.peak_flops_per_s_per_gpu(m.numerics.compute_dtype) * scenario.deployment.prefill_efficiency_frac * scenario.prefill_engine_gpus
+    )
     return m.prefill_flops(context_tokens=np.full_like(n, context_tokens), append_tokens=n) / rate
 
 
@@ -91,8 +93,14 @@ def dynamo_thresholds(scenario, *, context_tokens: float, n_max: int = 1 << 20) 
     else:
         n_star = int(n[over[0]])
         ratio = n_star / (context_tokens + n_star)
-    return {"eff_isl_threshold": eff_isl, "eff_isl_ratio_threshold": round(float(ratio), 4), "n_star_tokens": n_star,
-            "budget_s": float(budget_s), "decode_step_s": float(step_s), "prefix_load_s": float(context_tokens * b / load_Bps)}
+    return {
+        "eff_isl_threshold": eff_isl,
+        "eff_isl_ratio_threshold": round(float(ratio), 4),
+        "n_star_tokens": n_star,
+        "budget_s": float(budget_s),
+        "decode_step_s": float(step_s),
+        "prefix_load_s": float(context_tokens * b / load_Bps),
+    }
 
 
 def _dynamo_text(scenario, c: float) -> str:
@@ -139,7 +147,7 @@ def export_text(scenario, target: str) -> str:
                 "mean_context_tokens": c,
                 "threshold_at_zero_context_tokens": thr0,
                 "assumptions": "pull = one RDMA WR per layer + bytes over the engine's compute-NIC KV share; "
-                               "recompute = prefill FLOPs after the local hit at the scenario's prefill efficiency",
+                "recompute = prefill FLOPs after the local hit at the scenario's prefill efficiency",
                 "target": "vLLM NixlConnector kv_connector_extra_config (bidirectional_kv_xfer, kv_recompute_threshold, decoder_kv_blocks_ttl)",
             },
         },

@@ -49,8 +49,16 @@ class PolicyTable:
 
     # ---- generation -----------------------------------------------------------------------
     @classmethod
-    def generate(cls, scenario, *, hit_tokens=None, pe_backlog_s=None, de_backlog_s=None, cnic_headroom_frac: float = 1.0,
-                 relay_s: float | None = None) -> PolicyTable:
+    def generate(
+        cls,
+        scenario,
+        *,
+        hit_tokens=None,
+        pe_backlog_s=None,
+        de_backlog_s=None,
+        cnic_headroom_frac: float = 1.0,
+        relay_s: float | None = None,
+    ) -> PolicyTable:
         """Per-request optimal split over a grid, from the scenario's bandwidths (vectorized)."""
         cl = scenario.cluster
         b = scenario.model.kv_bytes_per_token
@@ -62,18 +70,32 @@ class PolicyTable:
         pe_Bps = scenario.snic_read_Bps_per_node
         de_Bps = min(scenario.snic_read_Bps_per_node, cl.gpus_per_node * cl.cnic_kv_Bps_per_gpu * cnic_headroom_frac)
         relay = cl.network.rdma_wr_us * 1e-6 * scenario.model.kv_layers_count if relay_s is None else relay_s
-        vals = optimal_split(hit_bytes=h[:, None, None] * b, pe_backlog_s=p[None, :, None], de_backlog_s=d[None, None, :],
-                             pe_Bps=pe_Bps, de_Bps=de_Bps, relay_s=relay)
+        vals = optimal_split(
+            hit_bytes=h[:, None, None] * b,
+            pe_backlog_s=p[None, :, None],
+            de_backlog_s=d[None, None, :],
+            pe_Bps=pe_Bps,
+            de_Bps=de_Bps,
+            relay_s=relay,
+        )
         from ..plan import (
             lp_split,  # (loading a table needs no solver: the LP is imported only here)
         )
 
         static = lp_split(scenario, "dualpath")
         meta = {
-            "scenario": {"fingerprint": scenario.fingerprint(), "cluster": cl.name, "model": scenario.model.name,
-                         "workload": scenario.workload.name, "prefill_nodes": scenario.deployment.prefill_nodes_count,
-                         "decode_nodes": scenario.deployment.decode_nodes_count},
-            "pe_read_Bps": pe_Bps, "de_read_Bps": de_Bps, "relay_s": relay, "cnic_headroom_frac": cnic_headroom_frac,
+            "scenario": {
+                "fingerprint": scenario.fingerprint(),
+                "cluster": cl.name,
+                "model": scenario.model.name,
+                "workload": scenario.workload.name,
+                "prefill_nodes": scenario.deployment.prefill_nodes_count,
+                "decode_nodes": scenario.deployment.decode_nodes_count,
+            },
+            "pe_read_Bps": pe_Bps,
+            "de_read_Bps": de_Bps,
+            "relay_s": relay,
+            "cnic_headroom_frac": cnic_headroom_frac,
             "static_split_de_frac": static,
         }
         return cls((h, p, d), np.broadcast_to(vals, (len(h), len(p), len(d))).copy(), meta)
@@ -223,8 +245,19 @@ class PolicyTable:
 
         # each cell's trilinear polynomial in its local coordinates (ti, tj, tk), Horner order
         A, B, C, E, F, G, M, N = (np.asarray(c, float).reshape(-1) for c in corners)
-        coef = list(zip(A.tolist(), (B - A).tolist(), (C - A).tolist(), (E - C - B + A).tolist(), (F - A).tolist(),
-                        (G - F - B + A).tolist(), (M - F - C + A).tolist(), (N - M - G + F - E + C + B - A).tolist(), strict=True))
+        coef = list(
+            zip(
+                A.tolist(),
+                (B - A).tolist(),
+                (C - A).tolist(),
+                (E - C - B + A).tolist(),
+                (F - A).tolist(),
+                (G - F - B + A).tolist(),
+                (M - F - C + A).tolist(),
+                (N - M - G + F - E + C + B - A).tolist(),
+                strict=True,
+            )
+        )
         IH = [1.0 / (y - x) for x, y in zip(H, H[1:], strict=False)] or [0.0]  # inverse cell widths
         IP = [1.0 / (y - x) for x, y in zip(Pb, Pb[1:], strict=False)] or [0.0]
         ID = [1.0 / (y - x) for x, y in zip(Db, Db[1:], strict=False)] or [0.0]
@@ -414,15 +447,22 @@ class PolicyTable:
         arr = np.array(rows)
         axes = [np.unique(arr[:, i]) for i in range(3)]
         if tuple(len(a) for a in axes) != tuple(counts):
-            raise PolicyTableError(f"{path}: the rows' coordinates give {'x'.join(str(len(a)) for a in axes)} axis values, "
-                                   f"the header promises {'x'.join(map(str, counts))}")
+            raise PolicyTableError(
+                f"{path}: the rows' coordinates give {'x'.join(str(len(a)) for a in axes)} axis values, "
+                f"the header promises {'x'.join(map(str, counts))}"
+            )
         grid = np.stack([g.ravel() for g in np.meshgrid(*axes, indexing="ij")], axis=1)
         wrong = np.flatnonzero(np.any(grid != arr[:, :3], axis=1))
         if wrong.size:
-            raise PolicyTableError(f"{path}:{wrong[0] + 3}: coordinates {tuple(arr[wrong[0], :3])} should be {tuple(grid[wrong[0]])} "
-                                   "(rows must list the grid in order: hit_tokens, then pe_backlog_s, then de_backlog_s)")
+            raise PolicyTableError(
+                f"{path}:{wrong[0] + 3}: coordinates {tuple(arr[wrong[0], :3])} should be {tuple(grid[wrong[0]])} "
+                "(rows must list the grid in order: hit_tokens, then pe_backlog_s, then de_backlog_s)"
+            )
         doc = dict(head)
-        doc["axes"] = [{"name": a.get("name"), "unit": a.get("unit"), "values": [float(x) for x in ax]} for a, ax in zip(head["axes"], axes, strict=True)]
+        doc["axes"] = [
+            {"name": a.get("name"), "unit": a.get("unit"), "values": [float(x) for x in ax]}
+            for a, ax in zip(head["axes"], axes, strict=True)
+        ]
         doc["values"] = [float(x) for x in arr[:, 3]]
         return cls._from_document(doc, path)
 
@@ -479,7 +519,9 @@ class PolicyTable:
         if not isinstance(doc, dict) or doc.get("kind") != KIND:
             raise PolicyTableError(f"{path}: not a dpmodel policy table (kind must be {KIND!r})")
         if doc.get("schema_version") != SCHEMA_VERSION:
-            raise PolicyTableError(f"{path}: schema_version {doc.get('schema_version')!r} unsupported (this dpmodel reads {SCHEMA_VERSION})")
+            raise PolicyTableError(
+                f"{path}: schema_version {doc.get('schema_version')!r} unsupported (this dpmodel reads {SCHEMA_VERSION})"
+            )
         cls._check_structure(doc, path)
         if "checksum" not in doc or cls._checksum(doc) != doc["checksum"]:
             raise PolicyTableError(f"{path}: checksum mismatch: the file was changed or truncated after it was written")

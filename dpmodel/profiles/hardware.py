@@ -26,7 +26,10 @@ class NodeSpec:
     snic_Gbps: float = fld("storage NIC line rate, each, full duplex", gt=0, ge=0.1, le=1e5)
     snic_payload_frac: float = fld(
         "share of the storage NIC line rate that carries payload while the NIC is busy (the block-read "
-        "model of dpmodel.storage sets how busy it is)", gt=0, ge=0.01, le=1
+        "model of dpmodel.storage sets how busy it is)",
+        gt=0,
+        ge=0.01,
+        le=1,
     )
     dram_GBps: float = fld("host DRAM bandwidth per node, reads + writes together (half duplex) (M)", gt=0, ge=0.1, le=1e5)
     dram_kv_buffer_GiB: float = fld("host DRAM reserved for the PE/DE KV buffer per node", gt=0, ge=0.001, le=1e6)
@@ -46,10 +49,14 @@ class NetworkSpec:
 class StorageSpec:
     read_GBps: float = fld("storage back end aggregate read bandwidth", gt=0, ge=0.1, le=1e8)
     write_GBps: float = fld("storage back end aggregate write bandwidth", gt=0, ge=0.1, le=1e8)
-    read_overhead_ms: float = fld("fixed cost of one block read from the store that does not occupy the NIC (RPC, lookup, SSD)", ge=0, le=1e4)
+    read_overhead_ms: float = fld(
+        "fixed cost of one block read from the store that does not occupy the NIC (RPC, lookup, SSD)", ge=0, le=1e4
+    )
     write_overhead_ms: float = fld("fixed cost of one block write to the store that does not occupy the NIC", ge=0, le=1e4)
     full_block_tokens: int = fld("tokens per Full Block, the unit of every store read and write (all layers)", gt=0, ge=1, le=1_000_000)
-    reads_in_flight_max_count: int = fld("most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0, ge=1, le=1_000_000)
+    reads_in_flight_max_count: int = fld(
+        "most block reads (or writes) kept outstanding per storage NIC: the I/O ring's depth", gt=0, ge=1, le=1_000_000
+    )
 
 
 _K = "compute-references.md"
@@ -62,43 +69,98 @@ class KernelSpec:
     Defaults are H800 figures from shared/reference/compute-references.md (section in each source).
     """
 
-    gemm_eff_max_frac: float = fld("large-M GEMM efficiency (share of the tensor peak)", gt=0, le=1, default=0.70,
-                                   source=f"measured: DeepGEMM README, 1346 TFLOPS grouped / 1009-1426 dense at M=4096 of 1979 ({_K} 2a)")
-    gemm_half_rows_count: float = fld("GEMM rows at which efficiency is half its maximum", gt=0, default=200.0,
-                                source=f"derived: DeepGEMM M=64 / 128 rows at 0.10-0.17 / 0.18-0.33 of peak ({_K} 2a)")
-    attention_efficiency_frac: float = fld("attention kernel FLOP rate as a share of the BF16 peak", gt=0, le=1, default=0.65,
-                                           source=f"measured: FlashMLA sparse prefill 640 TFLOPS of 989 BF16; FA3 740 (75 %) ({_K} 2b)")
-    hbm_efficiency_frac: float = fld("achieved share of HBM bandwidth (weights and KV reads)", gt=0, le=1, default=0.80,
-                                     source=f"measured: DeepGEMM small-M 45-80 %, FlashMLA 90 % of 3.35 TB/s ({_K} 2a, 4)")
-    prefill_layer_fixed_us: float = fld("fixed cost per layer of a prefill forward (eager launches)", ge=0, default=100.0,
-                                        source=f"derived: 20-40 kernels x 3-5 us per layer ({_K} 6, unverified)")
-    decode_layer_fixed_us: float = fld("fixed cost per layer of a decode step (CUDA graph): the kernels' minimum durations",
-                                       ge=0, default=100.0,
-                                       source=f"derived: 20-40 kernels per layer x 3-5 us each = 60-200 us per layer; a graph removes the CPU "
-                                              f"launch, not a small kernel's ramp and tail ({_K} 6, unverified)")
-    ep_normal_latency_us: float = fld("latency floor of one expert-parallel normal-mode call (prefill)", ge=0, default=150.0,
-                                      source=f"measured: DeepEP normal-mode 0.1-0.45 ms fixed per call ({_K} 2c, 6)")
-    ep_low_latency_us: float = fld("latency floor of one expert-parallel low-latency call (decode)", ge=0, default=50.0,
-                                   source=f"measured: DeepEP LL 77 us dispatch at EP8/128 tokens; 0.06 ms SM time per layer ({_K} 2c)")
+    gemm_eff_max_frac: float = fld(
+        "large-M GEMM efficiency (share of the tensor peak)",
+        gt=0,
+        le=1,
+        default=0.70,
+        source=f"measured: DeepGEMM README, 1346 TFLOPS grouped / 1009-1426 dense at M=4096 of 1979 ({_K} 2a)",
+    )
+    gemm_half_rows_count: float = fld(
+        "GEMM rows at which efficiency is half its maximum",
+        gt=0,
+        default=200.0,
+        source=f"derived: DeepGEMM M=64 / 128 rows at 0.10-0.17 / 0.18-0.33 of peak ({_K} 2a)",
+    )
+    attention_efficiency_frac: float = fld(
+        "attention kernel FLOP rate as a share of the BF16 peak",
+        gt=0,
+        le=1,
+        default=0.65,
+        source=f"measured: FlashMLA sparse prefill 640 TFLOPS of 989 BF16; FA3 740 (75 %) ({_K} 2b)",
+    )
+    hbm_efficiency_frac: float = fld(
+        "achieved share of HBM bandwidth (weights and KV reads)",
+        gt=0,
+        le=1,
+        default=0.80,
+        source=f"measured: DeepGEMM small-M 45-80 %, FlashMLA 90 % of 3.35 TB/s ({_K} 2a, 4)",
+    )
+    prefill_layer_fixed_us: float = fld(
+        "fixed cost per layer of a prefill forward (eager launches)",
+        ge=0,
+        default=100.0,
+        source=f"derived: 20-40 kernels x 3-5 us per layer ({_K} 6, unverified)",
+    )
+    decode_layer_fixed_us: float = fld(
+        "fixed cost per layer of a decode step (CUDA graph): the kernels' minimum durations",
+        ge=0,
+        default=100.0,
+        source=f"derived: 20-40 kernels per layer x 3-5 us each = 60-200 us per layer; a graph removes the CPU "
+        f"launch, not a small kernel's ramp and tail ({_K} 6, unverified)",
+    )
+    ep_normal_latency_us: float = fld(
+        "latency floor of one expert-parallel normal-mode call (prefill)",
+        ge=0,
+        default=150.0,
+        source=f"measured: DeepEP normal-mode 0.1-0.45 ms fixed per call ({_K} 2c, 6)",
+    )
+    ep_low_latency_us: float = fld(
+        "latency floor of one expert-parallel low-latency call (decode)",
+        ge=0,
+        default=50.0,
+        source=f"measured: DeepEP LL 77 us dispatch at EP8/128 tokens; 0.06 ms SM time per layer ({_K} 2c)",
+    )
     ep_decode_rank_wait_us: float = fld(
-        "time a decode step's expert-parallel dispatch waits for the slowest rank, per MoE layer and micro-batch", ge=0, default=110.0,
+        "time a decode step's expert-parallel dispatch waits for the slowest rank, per MoE layer and micro-batch",
+        ge=0,
+        default=110.0,
         source=f"measured: DeepEP low-latency dispatch takes ~0.17 ms per layer in DeepSeek's and SGLang's decode profiles against "
-               f"0.06 ms of SM time in its unit test; the rest is busy-waiting ({_K} 2c)")
-    nvlink_GBps: float = fld("achieved all-to-all rate inside a node, per GPU", gt=0, default=155.0,
-                             source=f"measured: DeepEP intranode 153-158 GB/s on H800 ({_K} 2c)")
-    rdma_GBps: float = fld("achieved all-to-all rate across nodes, per GPU", gt=0, default=45.0,
-                           source=f"measured: DeepEP internode 43-58 GB/s on CX7 400G ({_K} 2c)")
-    tp_allreduce_latency_us: float = fld("latency floor of one tensor-parallel all-reduce", ge=0, default=15.0,
-                                         source="assumption: NCCL small-message all-reduce inside an NVLink node")
+        f"0.06 ms of SM time in its unit test; the rest is busy-waiting ({_K} 2c)",
+    )
+    nvlink_GBps: float = fld(
+        "achieved all-to-all rate inside a node, per GPU",
+        gt=0,
+        default=155.0,
+        source=f"measured: DeepEP intranode 153-158 GB/s on H800 ({_K} 2c)",
+    )
+    rdma_GBps: float = fld(
+        "achieved all-to-all rate across nodes, per GPU",
+        gt=0,
+        default=45.0,
+        source=f"measured: DeepEP internode 43-58 GB/s on CX7 400G ({_K} 2c)",
+    )
+    tp_allreduce_latency_us: float = fld(
+        "latency floor of one tensor-parallel all-reduce",
+        ge=0,
+        default=15.0,
+        source="assumption: NCCL small-message all-reduce inside an NVLink node",
+    )
     comm_overlap_frac: float = fld(
         "share of the smaller of compute and communication hidden when an engine runs two overlapped micro-batches",
-        ge=0, le=1, default=0.74,
+        ge=0,
+        le=1,
+        default=0.74,
         source=f"derived: DeepSeek decode profile per layer and micro-batch, attention 388 + MoE 128 us compute, dispatch 187 + "
-               f"combine 394 us; two micro-batches take 1.43 ms per layer against 2.19 ms serial, hiding 0.76 of the 1.03 ms compute ({_K} 1)")
+        f"combine 394 us; two micro-batches take 1.43 ms per layer against 2.19 ms serial, hiding 0.76 of the 1.03 ms compute ({_K} 1)",
+    )
     decode_attention_efficiency_frac: float = fld(
         "decode attention kernel FLOP rate as a share of the BF16 peak (sparse FP8-KV decode is dequantization-bound)",
-        gt=0, le=1, default=0.41,
-        source=f"measured: FlashMLA sparse decode (FP8 KV) 410 TFLOPS of 989 BF16 on H800 ({_K} 2b)")
+        gt=0,
+        le=1,
+        default=0.41,
+        source=f"measured: FlashMLA sparse decode (FP8 KV) 410 TFLOPS of 989 BF16 on H800 ({_K} 2b)",
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,9 +201,13 @@ class ClusterProfile:
 
         n, s = self.node, self.storage
         overhead_ms = s.write_overhead_ms if write else s.read_overhead_ms
-        per_nic = st.effective_read_Bps(block_bytes=block_bytes, reads_in_flight=reads_in_flight,
-                                        line_Bps=units.gbps_to_Bps(n.snic_Gbps), payload_frac=n.snic_payload_frac,
-                                        read_overhead_s=overhead_ms * 1e-3)
+        per_nic = st.effective_read_Bps(
+            block_bytes=block_bytes,
+            reads_in_flight=reads_in_flight,
+            line_Bps=units.gbps_to_Bps(n.snic_Gbps),
+            payload_frac=n.snic_payload_frac,
+            read_overhead_s=overhead_ms * 1e-3,
+        )
         return n.snic_count * per_nic
 
     @property

@@ -87,8 +87,9 @@ def _dtype(cfg: _Cfg, prov: dict[str, str]) -> tuple[str, str, str]:
     return _TORCH_DTYPES[t], "bf16", cfg.src("torch_dtype")
 
 
-def build_mapping(data: dict[str, Any], path: Path, *, name: str | None = None, kv_dtype: str | None = None,
-                  weight_dtype: str | None = None) -> dict[str, Any]:
+def build_mapping(
+    data: dict[str, Any], path: Path, *, name: str | None = None, kv_dtype: str | None = None, weight_dtype: str | None = None
+) -> dict[str, Any]:
     """The model-profile mapping (as a TOML spec would hold it) with its provenance."""
     cfg = _Cfg(data, path)
     mt = data.get("model_type")
@@ -102,10 +103,17 @@ def build_mapping(data: dict[str, Any], path: Path, *, name: str | None = None, 
     prov: dict[str, str] = {}
     g = cfg.get
     L = g("num_hidden_layers")
-    arch: dict[str, Any] = {"layers_count": L, "hidden_dim": g("hidden_size"), "vocab_count": g("vocab_size"),
-                            "tied_embeddings": bool(cfg.opt("tie_word_embeddings", False))}
-    prov |= {"architecture.layers_count": cfg.src("num_hidden_layers"), "architecture.hidden_dim": cfg.src("hidden_size"),
-             "architecture.vocab_count": cfg.src("vocab_size")}
+    arch: dict[str, Any] = {
+        "layers_count": L,
+        "hidden_dim": g("hidden_size"),
+        "vocab_count": g("vocab_size"),
+        "tied_embeddings": bool(cfg.opt("tie_word_embeddings", False)),
+    }
+    prov |= {
+        "architecture.layers_count": cfg.src("num_hidden_layers"),
+        "architecture.hidden_dim": cfg.src("hidden_size"),
+        "architecture.vocab_count": cfg.src("vocab_size"),
+    }
     heads = g("num_attention_heads")
     att: dict[str, Any] = {"heads_count": heads}
     prov["attention.heads_count"] = cfg.src("num_attention_heads")
@@ -116,26 +124,44 @@ def build_mapping(data: dict[str, Any], path: Path, *, name: str | None = None, 
     kv_src = ""
     if mt in _MLA:
         att["kind"] = "mla"
-        for k, f in (("q_lora_rank_dim", "q_lora_rank"), ("kv_lora_rank_dim", "kv_lora_rank"), ("qk_nope_head_dim", "qk_nope_head_dim"),
-                     ("qk_rope_head_dim", "qk_rope_head_dim"), ("v_head_dim", "v_head_dim")):
+        for k, f in (
+            ("q_lora_rank_dim", "q_lora_rank"),
+            ("kv_lora_rank_dim", "kv_lora_rank"),
+            ("qk_nope_head_dim", "qk_nope_head_dim"),
+            ("qk_rope_head_dim", "qk_rope_head_dim"),
+            ("v_head_dim", "v_head_dim"),
+        ):
             att[k] = cfg.opt(f, 0) if f == "q_lora_rank" else g(f)
             prov[f"attention.{k}"] = cfg.src(f)
         if mt == "deepseek_v32":
-            for k, f in (("sparse_top_k_tokens", "index_topk"), ("indexer_heads_count", "index_n_heads"), ("indexer_head_dim", "index_head_dim")):
+            for k, f in (
+                ("sparse_top_k_tokens", "index_topk"),
+                ("indexer_heads_count", "index_n_heads"),
+                ("indexer_head_dim", "index_head_dim"),
+            ):
                 att[k] = g(f)
                 prov[f"attention.{k}"] = cfg.src(f)
         dense = g("first_k_dense_replace")
         if cfg.opt("moe_layer_freq", 1) != 1:
-            raise ProfileError(f"{cfg.ctx} field moe_layer_freq = {data['moe_layer_freq']!r}: only 1 (every layer after first_k_dense_replace is MoE) is supported")
-        arch |= {"dense_layers_count": dense, "dense_intermediate_dim": g("intermediate_size"),
-                 "moe_intermediate_dim": g("moe_intermediate_size"), "routed_experts_count": g("n_routed_experts"),
-                 "active_experts_count": g("num_experts_per_tok"), "shared_experts_count": cfg.opt("n_shared_experts", 0)}
-        prov |= {"architecture.dense_layers_count": cfg.src("first_k_dense_replace"),
-                 "architecture.dense_intermediate_dim": cfg.src("intermediate_size"),
-                 "architecture.moe_intermediate_dim": cfg.src("moe_intermediate_size"),
-                 "architecture.routed_experts_count": cfg.src("n_routed_experts"),
-                 "architecture.active_experts_count": cfg.src("num_experts_per_tok"),
-                 "architecture.shared_experts_count": cfg.src("n_shared_experts")}
+            raise ProfileError(
+                f"{cfg.ctx} field moe_layer_freq = {data['moe_layer_freq']!r}: only 1 (every layer after first_k_dense_replace is MoE) is supported"
+            )
+        arch |= {
+            "dense_layers_count": dense,
+            "dense_intermediate_dim": g("intermediate_size"),
+            "moe_intermediate_dim": g("moe_intermediate_size"),
+            "routed_experts_count": g("n_routed_experts"),
+            "active_experts_count": g("num_experts_per_tok"),
+            "shared_experts_count": cfg.opt("n_shared_experts", 0),
+        }
+        prov |= {
+            "architecture.dense_layers_count": cfg.src("first_k_dense_replace"),
+            "architecture.dense_intermediate_dim": cfg.src("intermediate_size"),
+            "architecture.moe_intermediate_dim": cfg.src("moe_intermediate_size"),
+            "architecture.routed_experts_count": cfg.src("n_routed_experts"),
+            "architecture.active_experts_count": cfg.src("num_experts_per_tok"),
+            "architecture.shared_experts_count": cfg.src("n_shared_experts"),
+        }
         if kv_dtype is None and w_dt == "fp8":
             # DeepSeek serves its FP8 checkpoints with the FlashMLA FP8 KV layout (latent in fp8,
             # one fp32 scale per 128 elements, the RoPE part in bf16), as the packaged specs do.
@@ -152,27 +178,40 @@ def build_mapping(data: dict[str, Any], path: Path, *, name: str | None = None, 
         else:
             h = arch["hidden_dim"]
             if h % heads:
-                raise ProfileError(f"{cfg.ctx}: missing field 'head_dim' and hidden_size {h} is not a multiple of num_attention_heads {heads}")
+                raise ProfileError(
+                    f"{cfg.ctx}: missing field 'head_dim' and hidden_size {h} is not a multiple of num_attention_heads {heads}"
+                )
             att["head_dim"] = h // heads
             prov["attention.head_dim"] = cfg.src("hidden_size", "num_attention_heads")
         if mt in _GQA_DENSE:
             arch |= {"dense_layers_count": L, "dense_intermediate_dim": g("intermediate_size")}
-            prov |= {"architecture.dense_layers_count": cfg.src("num_hidden_layers") + " (dense: every layer has an MLP)",
-                     "architecture.dense_intermediate_dim": cfg.src("intermediate_size")}
+            prov |= {
+                "architecture.dense_layers_count": cfg.src("num_hidden_layers") + " (dense: every layer has an MLP)",
+                "architecture.dense_intermediate_dim": cfg.src("intermediate_size"),
+            }
         else:
             if mt == "qwen3_moe":
                 if cfg.opt("decoder_sparse_step", 1) != 1 or cfg.opt("mlp_only_layers", []):
-                    raise ProfileError(f"{cfg.ctx} field decoder_sparse_step / mlp_only_layers: only all-MoE layers (step 1, no mlp_only_layers) are supported")
+                    raise ProfileError(
+                        f"{cfg.ctx} field decoder_sparse_step / mlp_only_layers: only all-MoE layers (step 1, no mlp_only_layers) are supported"
+                    )
                 e_field, moe_dim_field = "num_experts", "moe_intermediate_size"
             else:
                 e_field, moe_dim_field = "num_local_experts", "intermediate_size"
-            arch |= {"dense_layers_count": 0, "dense_intermediate_dim": 0, "moe_intermediate_dim": g(moe_dim_field),
-                     "routed_experts_count": g(e_field), "active_experts_count": g("num_experts_per_tok")}
-            prov |= {"architecture.dense_layers_count": cfg.src(e_field) + " (every layer is MoE)",
-                     "architecture.dense_intermediate_dim": cfg.src(e_field) + " (no dense MLP)",
-                     "architecture.moe_intermediate_dim": cfg.src(moe_dim_field),
-                     "architecture.routed_experts_count": cfg.src(e_field),
-                     "architecture.active_experts_count": cfg.src("num_experts_per_tok")}
+            arch |= {
+                "dense_layers_count": 0,
+                "dense_intermediate_dim": 0,
+                "moe_intermediate_dim": g(moe_dim_field),
+                "routed_experts_count": g(e_field),
+                "active_experts_count": g("num_experts_per_tok"),
+            }
+            prov |= {
+                "architecture.dense_layers_count": cfg.src(e_field) + " (every layer is MoE)",
+                "architecture.dense_intermediate_dim": cfg.src(e_field) + " (no dense MLP)",
+                "architecture.moe_intermediate_dim": cfg.src(moe_dim_field),
+                "architecture.routed_experts_count": cfg.src(e_field),
+                "architecture.active_experts_count": cfg.src("num_experts_per_tok"),
+            }
         # sliding-window layers
         sliding = 0
         if mt == "gpt_oss":
@@ -202,12 +241,17 @@ def build_mapping(data: dict[str, Any], path: Path, *, name: str | None = None, 
         "attention": att,
         "kv_cache": kv,
         "numerics": {"weight_dtype": w_dt, "compute_dtype": c_dt if weight_dtype is None else ("fp8" if w_dt == "fp8" else "bf16")},
-        "provenance": {"source": f"Hugging Face config {path}; KV dtype: {kv_src}; weights: {w_src}", "date": "from config", "fields": prov},
+        "provenance": {
+            "source": f"Hugging Face config {path}; KV dtype: {kv_src}; weights: {w_src}",
+            "date": "from config",
+            "fields": prov,
+        },
     }
 
 
-def load_hf_model(name_or_path: str | Path, *, name: str | None = None, kv_dtype: str | None = None,
-                  weight_dtype: str | None = None, overrides=None):
+def load_hf_model(
+    name_or_path: str | Path, *, name: str | None = None, kv_dtype: str | None = None, weight_dtype: str | None = None, overrides=None
+):
     """A :class:`~dpmodel.profiles.model.ModelSpec` from a ``config.json`` (or a folder holding one).
 
     ``overrides`` (``--set model.SECTION.KEY=VALUE``) apply to the built mapping as for a TOML spec.
@@ -232,7 +276,9 @@ def load_hf_model(name_or_path: str | Path, *, name: str | None = None, kv_dtype
 def with_kv_dtype(model: str | Path, kv_dtype: str):
     """``--kv-dtype``: the config-built spec with that KV dtype (only for a config.json model)."""
     if not is_hf_config(model):
-        raise ProfileError(f"--kv-dtype {kv_dtype}: only applies to a Hugging Face config.json --model (got {str(model)!r}); edit the TOML spec's kv_cache.dtype instead")
+        raise ProfileError(
+            f"--kv-dtype {kv_dtype}: only applies to a Hugging Face config.json --model (got {str(model)!r}); edit the TOML spec's kv_cache.dtype instead"
+        )
     return load_hf_model(model, kv_dtype=kv_dtype)
 
 
@@ -241,7 +287,9 @@ def load_model(name_or_path: str | Path | ModelSpec, overrides: Mapping[str, Any
     (here, beside the config reader, so that the TOML loader needs nothing from it)."""
     if isinstance(name_or_path, ModelSpec):
         if overrides:
-            raise ProfileError("--set model.*: cannot be combined with --kv-dtype; give the KV dtype with --set model.kv_cache.dtype=... instead")
+            raise ProfileError(
+                "--set model.*: cannot be combined with --kv-dtype; give the KV dtype with --set model.kv_cache.dtype=... instead"
+            )
         return name_or_path
     if is_hf_config(name_or_path):
         return load_hf_model(name_or_path, overrides=overrides)

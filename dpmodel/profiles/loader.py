@@ -176,7 +176,9 @@ def merged_mapping(kind: str, path: Path, _seen: tuple[Path, ...] = ()) -> tuple
     prov = dict(prov_base)
     for key in ("source", "date", "notes"):
         if key in prov_child:
-            prov[key] = prov_child[key] if key != "source" else f"{prov_child[key]}; extends {data['extends']}: {prov_base.get('source', '')}"
+            prov[key] = (
+                prov_child[key] if key != "source" else f"{prov_child[key]}; extends {data['extends']}: {prov_base.get('source', '')}"
+            )
     prov["fields"] = {**prov_base.get("fields", {}), **prov_child.get("fields", {})}
     for key in prov_child:
         if key not in prov:
@@ -264,8 +266,10 @@ def stale_sources(kind: str, obj: Any, base: Mapping[str, Any] | None) -> list[s
             continue
         seen = _catalog_sources(kind).get((key, text))
         if seen and value not in seen:
-            out.append(f"{key} = {value} but its source text is copied from a packaged profile where it describes "
-                       f"{', '.join(str(v) for v in sorted(seen, key=str))}: {text!r}")
+            out.append(
+                f"{key} = {value} but its source text is copied from a packaged profile where it describes "
+                f"{', '.join(str(v) for v in sorted(seen, key=str))}: {text!r}"
+            )
     return out
 
 

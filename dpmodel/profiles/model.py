@@ -45,7 +45,9 @@ class AttentionSpec:
     qk_nope_head_dim: int = fld("non-RoPE query/key head dim (mla)", ge=0, le=100_000, default=0, source=_ABSENT)
     qk_rope_head_dim: int = fld("RoPE key dim d_r (mla)", ge=0, le=100_000, default=0, source=_ABSENT)
     v_head_dim: int = fld("value head dim (mla)", ge=0, le=100_000, default=0, source=_ABSENT)
-    sparse_top_k_tokens: int = fld("sparse attention: keys attended per query (0 = dense)", ge=0, le=1_000_000_000, default=0, source=_ABSENT)
+    sparse_top_k_tokens: int = fld(
+        "sparse attention: keys attended per query (0 = dense)", ge=0, le=1_000_000_000, default=0, source=_ABSENT
+    )
     indexer_heads_count: int = fld("sparse-attention indexer heads", ge=0, le=100_000, default=0, source=_ABSENT)
     indexer_head_dim: int = fld("sparse-attention indexer head dim", ge=0, le=100_000, default=0, source=_ABSENT)
     sliding_layers_count: int = fld("layers with sliding-window attention", ge=0, le=10_000, default=0, source=_ABSENT)

@@ -183,15 +183,11 @@ def build_provenance(data: Any, *, ctx: str) -> Provenance:
     for key, text in fields.items():
         if not isinstance(text, str) or ":" not in text:
             raise ProfileError(
-                f"{ctx} field provenance.fields.{key!s}: must be a string 'kind: source' "
-                f"with kind one of {', '.join(PROVENANCE_KINDS)}"
+                f"{ctx} field provenance.fields.{key!s}: must be a string 'kind: source' with kind one of {', '.join(PROVENANCE_KINDS)}"
             )
         kind = text.split(":", 1)[0].strip()
         if kind not in PROVENANCE_KINDS:
-            raise ProfileError(
-                f"{ctx} field provenance.fields.{key!s}: kind {kind!r} must be one of "
-                f"{', '.join(PROVENANCE_KINDS)}"
-            )
+            raise ProfileError(f"{ctx} field provenance.fields.{key!s}: kind {kind!r} must be one of {', '.join(PROVENANCE_KINDS)}")
         out[str(key)] = text
     notes = data.get("notes", "")
     if not isinstance(notes, str):
@@ -275,9 +271,7 @@ def field_table(cls: type, prefix: str = "") -> list[dict[str, Any]]:
             rows.extend(field_table(section_type(tp), dotted))
             continue
         m = f.metadata
-        rng = " ".join(
-            f"{op}{m[k]}" for k, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if m.get(k) is not None
-        )
+        rng = " ".join(f"{op}{m[k]}" for k, op in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")) if m.get(k) is not None)
         rows.append(
             {
                 "field": dotted,

@@ -153,8 +153,9 @@ def arrivals_pmf(lam: float, d: np.ndarray, d2: np.ndarray, j: np.ndarray) -> np
     return np.where(mu > 0, out, (j == 0).astype(float))
 
 
-def gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max: int = 160,
-                   statics: dict | None = None) -> tuple[float, float, float, float]:
+def gated_batches(
+    lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max: int = 160, statics: dict | None = None
+) -> tuple[float, float, float, float]:
     """Mean wait for the running batch, mean own-batch duration, busy fraction and lone batch
     duration (a turn that finds the engine idle runs alone) of a prefill engine that, when it frees
     up, takes every turn waiting as one batch (gated batch service, Poisson arrivals at ``lam``).
@@ -198,7 +199,7 @@ def gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max
             return math.inf, math.inf, 1.0, math.inf
         pi = np.clip(pi, 0, None)
         pi /= pi.sum()
-        top = pi[-min(10, n_cap // 4):].sum()
+        top = pi[-min(10, n_cap // 4) :].sum()
         if top <= 1e-6:
             break
     else:  # the largest truncation must hold all but 0.1 % of batches, else they pile up: unstable
@@ -211,8 +212,19 @@ def gated_batches(lam: float, parts: TurnParts, draws: np.ndarray, e: int, n_max
     return wait, own, busy, float(d[0])
 
 
-def layerwise_routes(hit_s: np.ndarray, comp_s: np.ndarray, w: np.ndarray, *, f: float, e: int, append_bytes: float,
-                      cnic_Bps: float, de_read_util: float, de_write_util: float, quota_s: float = math.inf) -> TurnParts:
+def layerwise_routes(
+    hit_s: np.ndarray,
+    comp_s: np.ndarray,
+    w: np.ndarray,
+    *,
+    f: float,
+    e: int,
+    append_bytes: float,
+    cnic_Bps: float,
+    de_read_util: float,
+    de_write_util: float,
+    quota_s: float = math.inf,
+) -> TurnParts:
     """A layerwise prefill engine's turns as a two-route mixture (prefill-side routes, then
     decode-side ones; weights ``1 - f`` and ``f``).
 
@@ -231,9 +243,13 @@ def layerwise_routes(hit_s: np.ndarray, comp_s: np.ndarray, w: np.ndarray, *, f:
     H, A, c = hit_s, append_bytes, comp_s / e
     pe_load = np.maximum((2 * H + A) / B, (H + A) / B * s_w)
     de_load = np.maximum(H / B * s_r, A / B * s_w)
-    return TurnParts(serial=np.zeros(2 * len(H)), work=np.concatenate([c, c]),
-                     cr=np.concatenate([(2 * H + A) / B, np.full_like(H, A / B)]),
-                     cw=np.concatenate([H / B, H / B]),
-                     lone=np.concatenate([np.maximum(c, pe_load), np.maximum(c, de_load)]),
-                     w=np.concatenate([(1 - f) * w, f * w]), comp=np.concatenate([c, c]), quota_s=quota_s)
-
+    return TurnParts(
+        serial=np.zeros(2 * len(H)),
+        work=np.concatenate([c, c]),
+        cr=np.concatenate([(2 * H + A) / B, np.full_like(H, A / B)]),
+        cw=np.concatenate([H / B, H / B]),
+        lone=np.concatenate([np.maximum(c, pe_load), np.maximum(c, de_load)]),
+        w=np.concatenate([(1 - f) * w, f * w]),
+        comp=np.concatenate([c, c]),
+        quota_s=quota_s,
+    )

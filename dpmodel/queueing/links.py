@@ -55,5 +55,3 @@ def load_residence_s(lm: LinkModel, f: float | np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.where(u < 1, lm.K[:, None] * u / (1 - u), np.inf)
     return r.max(axis=0).reshape(f.shape) if len(lm.names) else np.zeros(f.shape)
-
-

@@ -123,8 +123,15 @@ def offline_jct(
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     (res,) = offline_jct_many(
-        scenario, mode, [int(agents)], seed=seed, append_scale=append_scale, gen_scale=gen_scale, trajectories=trajectories, de_frac=de_frac,
-        lp_split=lp_split
+        scenario,
+        mode,
+        [int(agents)],
+        seed=seed,
+        append_scale=append_scale,
+        gen_scale=gen_scale,
+        trajectories=trajectories,
+        de_frac=de_frac,
+        lp_split=lp_split,
     )
     return res
 
@@ -162,7 +169,11 @@ def offline_jct_many(
     if not agent_counts or any(int(a) < 1 for a in agent_counts):
         raise ScenarioError(f"agents = {agent_counts!r}: every count must be an integer >= 1")
     n_max = max(int(a) for a in agent_counts)
-    ts = trajectories if trajectories is not None else trajectories_for(scenario, n_max, seed=seed, append_scale=append_scale, gen_scale=gen_scale)
+    ts = (
+        trajectories
+        if trajectories is not None
+        else trajectories_for(scenario, n_max, seed=seed, append_scale=append_scale, gen_scale=gen_scale)
+    )
     if ts.agents_count < n_max:
         raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {n_max} asked for")
     turns = _work_in_mean_turns(scenario, ts)
@@ -177,8 +188,10 @@ def offline_jct_many(
         de_frac = 0.0
         if MODES[mode].de_path:
             if lp_split is None:
-                raise ScenarioError(f"offline model: mode {mode!r} reads through the decode side and no split was given: "
-                                    "pass de_frac=, or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)")
+                raise ScenarioError(
+                    f"offline model: mode {mode!r} reads through the decode side and no split was given: "
+                    "pass de_frac=, or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)"
+                )
             de_frac = lp_split(sc, mode)
     stations, dec_fn, hold = build_network(sc, mode, de_frac)
     if np.ndim(de_frac):

@@ -93,7 +93,6 @@ class OnlineResult(Result):
         return {**super().to_dict(), "utilization": utilization_list(self.utilization)}
 
 
-
 def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str, float]:
     """Mean TTFT parts, TPOT, TTST and utilizations at turn rate ``lam`` and split ``f``."""
     m = MODES[mode]
@@ -119,9 +118,18 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
     if m.layerwise:
         # the two-route mixture (prefill-side and decode-side reads) of layerwise_routes
         A_mean = float(sum(k.weight_frac * k.append_tokens for k in ks)) * scenario.model.kv_bytes_per_token if m.kv_io else 0.0
-        parts = layerwise_routes(hit_s, comp_s, w, f=f, e=e, append_bytes=A_mean, cnic_Bps=B,
-                                  de_read_util=min(util.get("de.cnic.read", 0.0), 0.999999),
-                                  de_write_util=min(util.get("de.cnic.write", 0.0), 0.999999), quota_s=dep.prefill_quota_s)
+        parts = layerwise_routes(
+            hit_s,
+            comp_s,
+            w,
+            f=f,
+            e=e,
+            append_bytes=A_mean,
+            cnic_Bps=B,
+            de_read_util=min(util.get("de.cnic.read", 0.0), 0.999999),
+            de_write_util=min(util.get("de.cnic.write", 0.0), 0.999999),
+            quota_s=dep.prefill_quota_s,
+        )
         # step 1, the read into the DRAM buffer: the whole turn on one side (the decode side with
         # probability f), a processor-sharing storage NIC there
         H_mean = float(w @ hit_s)
@@ -147,9 +155,17 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
         u = min(max(util.get("pe.cnic.read", 0.0), util.get("pe.cnic.write", 0.0)), 0.999999)
         snic_s = hit_s / scenario.snic_read_Bps_per_node / (1 - rho_other)
         c = comp_s / e
-        parts = TurnParts(serial=c, work=hit_s / scenario.snic_read_Bps_per_node, cr=np.zeros_like(c), cw=hit_s / B,
-                          lone=np.maximum(snic_s, hit_s / B / (1 - u)), w=w, work_scale=1 / (1 - rho_other),
-                          comp=c, quota_s=dep.prefill_quota_s)
+        parts = TurnParts(
+            serial=c,
+            work=hit_s / scenario.snic_read_Bps_per_node,
+            cr=np.zeros_like(c),
+            cw=hit_s / B,
+            lone=np.maximum(snic_s, hit_s / B / (1 - u)),
+            w=w,
+            work_scale=1 / (1 - rho_other),
+            comp=c,
+            quota_s=dep.prefill_quota_s,
+        )
         per_turn = float(w @ (c + np.maximum(snic_s, hit_s / B / e))) / float(np.sum(w))
         read = 0.0
         read_i = np.zeros(len(c))
@@ -186,15 +202,27 @@ def components(scenario: Scenario, mode: str, lam: float, f: float) -> dict[str,
     # TTST: the decode node copies the prompt KV to HBM (H2D through its compute NIC), then one step
     prompt_bytes = float(sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)) * scenario.model.kv_bytes_per_token
     h2d = 0.0 if not m.kv_io else prompt_bytes / cl.cnic_kv_Bps_per_gpu / max(1e-9, 1 - min(util.get("de.cnic.write", 0.0), 0.999999))
-    return {"ttft": ttft, "fixed_i": fixed_i, "w_i": w_batch, "load": read, "wait_batch": wait_batch, "prefill_batch": own, "compute": t_comp,
-            "tpot": tpot, "ttst": ttft + h2d + tpot, "util": util}
+    return {
+        "ttft": ttft,
+        "fixed_i": fixed_i,
+        "w_i": w_batch,
+        "load": read,
+        "wait_batch": wait_batch,
+        "prefill_batch": own,
+        "compute": t_comp,
+        "tpot": tpot,
+        "ttst": ttft + h2d + tpot,
+        "util": util,
+    }
 
 
 def need_lp_split(lp_split: LpSplit | None, what: str, mode: str) -> LpSplit:
     """``lp_split``, or a :class:`~dpmodel.errors.ScenarioError` saying how to give it."""
     if lp_split is None:
-        raise ScenarioError(f"{what}: mode {mode!r} reads through the decode side and no split was given: pass de_frac=, or "
-                            "lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving, which does)")
+        raise ScenarioError(
+            f"{what}: mode {mode!r} reads through the decode side and no split was given: pass de_frac=, or "
+            "lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving, which does)"
+        )
     return lp_split
 
 
@@ -203,8 +231,14 @@ def is_stable(c: dict[str, Any]) -> bool:
     return all(v < 1 for v in c["util"].values()) and math.isfinite(c["ttft"]) and math.isfinite(c["tpot"])
 
 
-def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | None,
-                    lp_split: LpSplit | None = None, dead: dict[float, float] | None = None) -> tuple[float, dict[str, Any]]:
+def best_components(
+    scenario: Scenario,
+    mode: str,
+    lam: float,
+    de_frac: float | None,
+    lp_split: LpSplit | None = None,
+    dead: dict[float, float] | None = None,
+) -> tuple[float, dict[str, Any]]:
     """The split and :func:`components` at turn rate ``lam``: ``de_frac`` when given, else the split
     with the lowest mean TTFT of this model among a fixed set (a grid and the throughput LP's
     split, ``lp_split(scenario, mode)``, needed then): a minimum over fixed splits, so latency still
@@ -237,8 +271,9 @@ def best_components(scenario: Scenario, mode: str, lam: float, de_frac: float | 
     return best
 
 
-def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None,
-                   lp_split: LpSplit | None = None) -> OnlineResult:
+def online_metrics(
+    scenario: Scenario, mode: str, aps: float, *, de_frac: float | None = None, lp_split: LpSplit | None = None
+) -> OnlineResult:
     """Online metrics at agent arrival rate ``aps`` [agents/s] in ``mode``, at split ``de_frac``, else
     at the best of the candidate splits (:func:`best_components`; ``lp_split`` then needed for a
     mode with the decode-side path)."""
@@ -261,4 +296,3 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, *, de_frac: float 
         rng = (lo, hi)
     comps = {k: c[k] for k in ("load", "wait_batch", "prefill_batch", "compute")}
     return OnlineResult(mode, aps, lam, float(de_frac), ttft, c["ttst"], c["tpot"], util, low, rng, stable, components_s=comps)
-

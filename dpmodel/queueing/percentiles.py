@@ -6,8 +6,10 @@ import math
 
 import numpy as np
 
-PERCENTILE_METHOD = ("each turn's own part (its read and lone prefill, over the workload's turn sizes) + an exponential "
-                     "queueing part whose mean closes the model's mean; quantiles of that mixture")
+PERCENTILE_METHOD = (
+    "each turn's own part (its read and lone prefill, over the workload's turn sizes) + an exponential "
+    "queueing part whose mean closes the model's mean; quantiles of that mixture"
+)
 
 
 def equal_weight_picks(key: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
@@ -51,4 +53,3 @@ def ttft_quantiles(fixed_s: np.ndarray, w: np.ndarray, mean_s: float, probs: tup
             lo, hi = (mid, hi) if cdf(mid) < p else (lo, mid)
         out.append(hi)
     return out
-

@@ -31,12 +31,26 @@ class CapacityResult(Result):
     at_max: OnlineResult | None
 
     def to_dict(self) -> dict[str, Any]:
-        return json_safe({"mode": self.mode, "max_aps": self.max_aps, "feasible": self.feasible, "reason": self.reason,
-                "at_max": None if self.at_max is None else self.at_max.to_dict()})
+        return json_safe(
+            {
+                "mode": self.mode,
+                "max_aps": self.max_aps,
+                "feasible": self.feasible,
+                "reason": self.reason,
+                "at_max": None if self.at_max is None else self.at_max.to_dict(),
+            }
+        )
 
 
-def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_tpot_s: float = 0.05, tol_frac: float = 1e-3,
-                 lp_split: LpSplit | None = None) -> CapacityResult:
+def slo_capacity(
+    scenario: Scenario,
+    mode: str,
+    *,
+    slo_ttft_s: float = 4.0,
+    slo_tpot_s: float = 0.05,
+    tol_frac: float = 1e-3,
+    lp_split: LpSplit | None = None,
+) -> CapacityResult:
     """Largest APS whose mean TTFT <= ``slo_ttft_s`` and TPOT <= ``slo_tpot_s`` (bisection; ``lp_split``
     as in :func:`~dpmodel.queueing.open_model.online_metrics`)."""
     for name, v in (("slo_ttft_s", slo_ttft_s), ("slo_tpot_s", slo_tpot_s)):
@@ -70,8 +84,9 @@ def slo_capacity(scenario: Scenario, mode: str, *, slo_ttft_s: float = 4.0, slo_
     from ..progress import tick
 
     tick(1, f"{mode} {lo:.3g} agents/s")
-    return CapacityResult(mode, lo, True, limiting_condition(scenario, mode, lo, hi, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s,
-                                                                     lp_split=lp_split), at)
+    return CapacityResult(
+        mode, lo, True, limiting_condition(scenario, mode, lo, hi, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, lp_split=lp_split), at
+    )
 
 
 def saturated_resource(scenario: Scenario, mode: str, aps: float, *, lp_split: LpSplit | None = None) -> tuple[str, float, float]:
@@ -98,8 +113,9 @@ def saturated_resource(scenario: Scenario, mode: str, aps: float, *, lp_split: L
     return name, util, float(f)
 
 
-def limiting_condition(scenario: Scenario, mode: str, lo: float, hi: float, *, slo_ttft_s: float, slo_tpot_s: float,
-                       lp_split: LpSplit | None = None) -> str:
+def limiting_condition(
+    scenario: Scenario, mode: str, lo: float, hi: float, *, slo_ttft_s: float, slo_tpot_s: float, lp_split: LpSplit | None = None
+) -> str:
     """What stops the load just above capacity ``lo`` (at ``hi``): a named resource's saturation or an SLO."""
     c = best_components(scenario, mode, hi * turns_per_agent(scenario), None, lp_split)[1]
     if not is_stable(c):

@@ -11,5 +11,17 @@ from .run import (
     simulate_trace,
 )
 
-__all__ = ["DYNAMIC_POLICIES", "POLICIES", "FluidNet", "Replications", "ServingSim", "SimResult", "Turn", "replicate_online",
-           "simulate_offline", "simulate_online", "simulate_saturated", "simulate_trace"]
+__all__ = [
+    "DYNAMIC_POLICIES",
+    "POLICIES",
+    "FluidNet",
+    "Replications",
+    "ServingSim",
+    "SimResult",
+    "Turn",
+    "replicate_online",
+    "simulate_offline",
+    "simulate_online",
+    "simulate_saturated",
+    "simulate_trace",
+]

@@ -55,7 +55,7 @@ POLICIES: dict[str, str] = {
     "dualpath": "alias of dualpath-static",
     "dualpath-static": "least-loaded engines; each turn's read side drawn with the throughput LP's split",
     "dualpath-paper": "the paper's scheduler: PE classes by read queue (alpha) and token cap (beta), DE two-phase "
-                      "assignment (Z = 1.05), whole turn read on the side with the shorter storage read queue",
+    "assignment (Z = 1.05), whole turn read on the side with the shorter storage read queue",
     "dualpath-queue": "least-loaded engines; whole turn read on the side with the shorter storage read queue",
     "dualpath-split": "least-loaded engines; each turn split across both sides to equalize finish times (water-filling)",
     "dualpath-table": "least-loaded engines; each turn's split looked up in a policy table (PolicyTable)",
@@ -236,8 +236,17 @@ class DecodeEngine:
 class ServingSim:
     """The simulated cluster for one scenario and policy."""
 
-    def __init__(self, scenario: Scenario, policy: str, seed: int = 0, de_frac: float | None = None, policy_table=None,
-                 snic_window_s: float = 10.0, read_concurrency: int = 32, lp_split=None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy: str,
+        seed: int = 0,
+        de_frac: float | None = None,
+        policy_table=None,
+        snic_window_s: float = 10.0,
+        read_concurrency: int = 32,
+        lp_split=None,
+    ):
         # lp_split: the throughput LP's split of a scenario and mode (dpmodel.plan.lp_split), the static
         # split of the dualpath policies when de_frac is not given
         if policy not in POLICIES:
@@ -291,8 +300,10 @@ class ServingSim:
             de_frac = 0.0
             if self.mode.de_path and policy in ("dualpath", "dualpath-static"):
                 if lp_split is None:
-                    raise ScenarioError(f"simulator: policy {policy!r} reads at a static split and none was given: pass de_frac=, "
-                                        "or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)")
+                    raise ScenarioError(
+                        f"simulator: policy {policy!r} reads at a static split and none was given: pass de_frac=, "
+                        "or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)"
+                    )
                 de_frac = lp_split(scenario, "dualpath")
         self.de_frac = float(de_frac)
         # the paper's constants, in seconds of reading / of one GPU's prefill
@@ -327,7 +338,9 @@ class ServingSim:
         """Basic: the whole hit KV storage -> PE SNIC -> DRAM -> CNIC -> HBM, pipelined, GPU held."""
         H = t.hit * self.b
         i, k = t.pe.node, t.gpu
-        return self.net.transfer(H, [*self._store(H), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
+        return self.net.transfer(
+            H, [*self._store(H), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)]
+        )
 
     def _store(self, nbytes: float) -> list[tuple[Link, float]]:
         """The store's read link as a use of a read flow, or [] (bytes counted) when it cannot bind."""

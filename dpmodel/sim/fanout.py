@@ -51,15 +51,34 @@ def simulate_many(tasks: list[dict], *, workers: int | None = None, scheduler=No
     for t in tasks:
         if t.get("kind") not in KINDS:
             raise ScenarioError(f"kind = {t.get('kind')!r}: use one of {', '.join(KINDS)}")
-    pts = [{"kind": t["kind"], "scenario": t["scenario"], "policy": t["policy"], "seed": int(t.get("seed", 0)),
-            "options": dict(t.get("options", {}))} for t in tasks]
+    pts = [
+        {
+            "kind": t["kind"],
+            "scenario": t["scenario"],
+            "policy": t["policy"],
+            "seed": int(t.get("seed", 0)),
+            "options": dict(t.get("options", {})),
+        }
+        for t in tasks
+    ]
     if len(pts) == 1 and scheduler is None:
         workers = 1  # a pool for one run only costs its start-up
     return [r["result"] for r in parallel_sweep(sim_task, pts, workers=workers, scheduler=scheduler)]
 
 
-def compare_policies(scenario, policies, *, agents: int | None = None, aps: float | None = None, duration_s: float | None = None,
-                     seeds=(0,), policy_table=None, workers: int | None = None, scheduler=None, **options) -> dict[str, list]:
+def compare_policies(
+    scenario,
+    policies,
+    *,
+    agents: int | None = None,
+    aps: float | None = None,
+    duration_s: float | None = None,
+    seeds=(0,),
+    policy_table=None,
+    workers: int | None = None,
+    scheduler=None,
+    **options,
+) -> dict[str, list]:
     """The scenario under each policy and seed, offline (``agents``) or online (``aps`` and
     ``duration_s``), all runs at once; returns ``{policy: [SimResult per seed]}``."""
     if (agents is None) == (aps is None):
@@ -75,10 +94,14 @@ def compare_policies(scenario, policies, *, agents: int | None = None, aps: floa
         if pol == "dualpath-table":
             opt["policy_table"] = policy_table
         if agents is not None:
-            tasks += [{"kind": "offline", "scenario": scenario, "policy": pol, "seed": s, "options": {"agents": agents, **opt}} for s in seeds]
+            tasks += [
+                {"kind": "offline", "scenario": scenario, "policy": pol, "seed": s, "options": {"agents": agents, **opt}} for s in seeds
+            ]
         else:
-            tasks += [{"kind": "online", "scenario": scenario, "policy": pol, "seed": s,
-                       "options": {"aps": aps, "duration_s": duration_s, **opt}} for s in seeds]
+            tasks += [
+                {"kind": "online", "scenario": scenario, "policy": pol, "seed": s, "options": {"aps": aps, "duration_s": duration_s, **opt}}
+                for s in seeds
+            ]
     res = simulate_many(tasks, workers=workers, scheduler=scheduler)
     k = len(seeds)
-    return {pol: res[i * k:(i + 1) * k] for i, pol in enumerate(policies)}
+    return {pol: res[i * k : (i + 1) * k] for i, pol in enumerate(policies)}

@@ -63,12 +63,25 @@ class Replications(Result):
             return float(np.mean(vals))
 
         skip = {"seed", "mode", "kind"}
-        return dataclasses.replace(first, **{f.name: avg([getattr(r, f.name) for r in self.results])
-                                             for f in dataclasses.fields(SimResult) if f.name not in skip})
+        return dataclasses.replace(
+            first, **{f.name: avg([getattr(r, f.name) for r in self.results]) for f in dataclasses.fields(SimResult) if f.name not in skip}
+        )
 
 
-def replicate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, rel_se: float = 0.04,
-                     min_reps: int = 6, max_reps: int = 40, workers: int | None = 1, scheduler=None, **kw) -> Replications:
+def replicate_online(
+    scenario,
+    policy: str,
+    *,
+    aps: float,
+    duration_s: float,
+    warmup_s: float | None = None,
+    rel_se: float = 0.04,
+    min_reps: int = 6,
+    max_reps: int = 40,
+    workers: int | None = 1,
+    scheduler=None,
+    **kw,
+) -> Replications:
     """:func:`simulate_online` with seeds 1, 2, ... until the mean TTFT's standard error is at most
     ``rel_se`` of the mean (at least ``min_reps`` replications, at most ``max_reps``). The stopping
     rule looks only at the simulator's own spread, never at a model. Deterministic.
@@ -85,15 +98,21 @@ def replicate_online(scenario, policy: str, *, aps: float, duration_s: float, wa
         raise ScenarioError("seed: replications use seeds 1, 2, ...; do not pass one")
     opts = {"aps": aps, "duration_s": duration_s, "warmup_s": warmup_s, **kw}
     if workers == 1 and scheduler is None:
+
         def batch(seeds):
             return [simulate_online(scenario, policy, seed=s, **opts) for s in seeds]
+
         size = 1
     else:
         opts["quiet"] = True  # no progress bars from the workers
 
         def batch(seeds):
-            return simulate_many([{"kind": "online", "scenario": scenario, "policy": policy, "seed": s, "options": opts} for s in seeds],
-                                 workers=workers, scheduler=scheduler)
+            return simulate_many(
+                [{"kind": "online", "scenario": scenario, "policy": policy, "seed": s, "options": opts} for s in seeds],
+                workers=workers,
+                scheduler=scheduler,
+            )
+
         size = _pool_size(workers, scheduler)
     runs: list[SimResult] = []
     while len(runs) < max_reps:

@@ -74,23 +74,45 @@ def _littles(sim: ServingSim, horizon_s: float) -> dict[str, float]:
     lam = sim.dec_entries / T if T > 0 else 0.0
     W = sim.dec_time_sum / sim.dec_entries if sim.dec_entries else 0.0
     open_L = sum(max(T - d0, 0.0) for d0 in sim.dec_open.values()) / T if T > 0 else 0.0
-    return {"occupancy_mean": L, "rate_x_time": lam * W, "open_frac": open_L / L if L > 0 else 0.0,
-            "rel_error_frac": abs(L - lam * W - open_L) / L if L > 0 else 0.0}
+    return {
+        "occupancy_mean": L,
+        "rate_x_time": lam * W,
+        "open_frac": open_L / L if L > 0 else 0.0,
+        "rel_error_frac": abs(L - lam * W - open_L) / L if L > 0 else 0.0,
+    }
 
 
 def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: int, horizon_s: float, jct: float | None) -> SimResult:
     r = sim.rec
     m = np.array(r.measured, bool)
     t0, first, second, end, tpot, ready, batch = (np.array(v, float)[m] for v in (r.t0, r.first, r.second, r.end, r.tpot, r.ready, r.batch))
-    comps = {"read": float(np.mean(ready - t0)), "prefill_wait": float(np.mean(batch - ready)),
-             "prefill_batch": float(np.mean(first - batch))} if len(t0) else {}
+    comps = (
+        {"read": float(np.mean(ready - t0)), "prefill_wait": float(np.mean(batch - ready)), "prefill_batch": float(np.mean(first - batch))}
+        if len(t0)
+        else {}
+    )
     util = sim.utilization(horizon_s)
     turns_rate = len(end) / max(horizon_s, 1e-12)
     return SimResult(
-        sim.policy, kind, int(agents), aps, int(seed), float(horizon_s), int(len(end)), float(turns_rate), jct,
-        _stats(first - t0), _stats(second - t0), _stats(tpot),
-        sim.de_bytes / sim.all_bytes if sim.all_bytes else 0.0, sim.snic_balance(), sim.peak_buffer_GB(), util,
-        _littles(sim, horizon_s), int(next(sim.env._eid)), comps,
+        sim.policy,
+        kind,
+        int(agents),
+        aps,
+        int(seed),
+        float(horizon_s),
+        int(len(end)),
+        float(turns_rate),
+        jct,
+        _stats(first - t0),
+        _stats(second - t0),
+        _stats(tpot),
+        sim.de_bytes / sim.all_bytes if sim.all_bytes else 0.0,
+        sim.snic_balance(),
+        sim.peak_buffer_GB(),
+        util,
+        _littles(sim, horizon_s),
+        int(next(sim.env._eid)),
+        comps,
     )
 
 
@@ -115,8 +137,18 @@ def _agent(sim: ServingSim, j: int, turns: list[tuple], window: tuple[float, flo
         yield from sim.turn(t)
 
 
-def simulate_offline(scenario, policy: str, agents: int, *, seed: int = 0, trajectories: TrajectorySet | None = None,
-                     policy_table=None, quiet: bool = True, de_frac: float | None = None, lp_split=None) -> SimResult:
+def simulate_offline(
+    scenario,
+    policy: str,
+    agents: int,
+    *,
+    seed: int = 0,
+    trajectories: TrajectorySet | None = None,
+    policy_table=None,
+    quiet: bool = True,
+    de_frac: float | None = None,
+    lp_split=None,
+) -> SimResult:
     """n agents start together and replay their trajectories turn by turn; JCT. ``de_frac``,
     ``lp_split``: the static split, as in :class:`ServingSim`."""
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
@@ -163,9 +195,21 @@ def _turn_durations_s(scenario, aps: float, ts: TrajectorySet) -> np.ndarray:
     return comp + ts.generated_tokens * tpot
 
 
-def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, warmup_s: float | None = None, seed: int = 0,
-                    policy_table=None, quiet: bool = True, trajectories: TrajectorySet | None = None, warm_start: bool = True,
-                    de_frac: float | None = None, lp_split=None) -> SimResult:
+def simulate_online(
+    scenario,
+    policy: str,
+    *,
+    aps: float,
+    duration_s: float,
+    warmup_s: float | None = None,
+    seed: int = 0,
+    policy_table=None,
+    quiet: bool = True,
+    trajectories: TrajectorySet | None = None,
+    warm_start: bool = True,
+    de_frac: float | None = None,
+    lp_split=None,
+) -> SimResult:
     """Poisson agent arrivals at ``aps`` [agents/s]; turns started in [warm-up, warm-up + duration)
     are measured."""
     if not (isinstance(aps, int | float) and math.isfinite(aps) and aps > 0):
@@ -197,7 +241,7 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
     warm_ids = rng.choice(pool.agents_count, size=n_warm, p=life / life.sum()) if n_warm else np.array([], int)
     warm_from = []
     for j in warm_ids:
-        d = dur[pool.offsets[j]:pool.offsets[j + 1]]
+        d = dur[pool.offsets[j] : pool.offsets[j + 1]]
         warm_from.append(int(rng.choice(len(d), p=d / d.sum())))
     ts = pool
     sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
@@ -242,8 +286,19 @@ def simulate_online(scenario, policy: str, *, aps: float, duration_s: float, war
     return dataclasses.replace(res, turns_per_s_sim=res.turns_measured / duration_s)
 
 
-def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_factor: float = 1.0, limit: int | None = None,
-                   policy_table=None, quiet: bool = True, de_frac: float | None = None, lp_split=None) -> SimResult:
+def simulate_trace(
+    scenario,
+    policy: str,
+    requests,
+    *,
+    seed: int = 0,
+    speedup_factor: float = 1.0,
+    limit: int | None = None,
+    policy_table=None,
+    quiet: bool = True,
+    de_frac: float | None = None,
+    lp_split=None,
+) -> SimResult:
     """A trace's requests (:class:`~dpmodel.workload.traces.TraceRequest`) at their own timestamps,
     each one turn (hit from the trace's cache simulation, append = input - hit)."""
     if not speedup_factor > 0:
@@ -289,8 +344,18 @@ def simulate_trace(scenario, policy: str, requests, *, seed: int = 0, speedup_fa
     return dataclasses.replace(res, turns_per_s_sim=len(rows) / horizon)
 
 
-def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, seed: int = 0, warmup_frac: float = 0.25,
-                       turns: str = "classes", de_frac: float | None = None, lp_split=None) -> SimResult:
+def simulate_saturated(
+    scenario,
+    policy: str,
+    *,
+    agents: int,
+    horizon_s: float,
+    seed: int = 0,
+    warmup_frac: float = 0.25,
+    turns: str = "classes",
+    de_frac: float | None = None,
+    lp_split=None,
+) -> SimResult:
     """Steady-state throughput: ``agents`` agents loop with no think time over turns drawn at random
     from the scenario's classes (by weight; ``turns="classes"``) or from a synthesized set of the
     workload's turns (``turns="workload"``: real per-turn variation); turns completed after the
@@ -304,7 +369,14 @@ def simulate_saturated(scenario, policy: str, *, agents: int, horizon_s: float, 
         hit = np.array([k.hit_tokens for k in ks], float)
         app = np.array([k.append_tokens for k in ks], float)
         gen = np.array([k.generated_tokens for k in ks], float)
-        flops = np.array([k.prefill_flops if k.prefill_flops is not None else float(scenario.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens)) for k in ks])
+        flops = np.array(
+            [
+                k.prefill_flops
+                if k.prefill_flops is not None
+                else float(scenario.model.prefill_flops(context_tokens=k.hit_tokens, append_tokens=k.append_tokens))
+                for k in ks
+            ]
+        )
     elif turns == "workload":
         ts = synthesize_workload(scenario.workload, agents=512, seed=seed)
         hit, app, gen = ts.context_tokens().astype(float), ts.append_tokens.astype(float), ts.generated_tokens.astype(float)

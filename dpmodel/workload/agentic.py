@@ -131,7 +131,9 @@ class WekaReader(_Reader):
                     if blocks is None:
                         raise ValueError(f"requests[{j}] field 'hash_ids' is missing")
                     if len(blocks) != -(-n_in // bt):
-                        raise ValueError(f"requests[{j}] hash_ids has {len(blocks)} blocks; in = {n_in} needs {-(-n_in // bt)} of {bt} tokens")
+                        raise ValueError(
+                            f"requests[{j}] hash_ids has {len(blocks)} blocks; in = {n_in} needs {-(-n_in // bt)} of {bt} tokens"
+                        )
                     parsed.append((float(t), n_in, n_out, blocks, str(r.get("type", ""))))
             except (ValueError, TypeError) as exc:
                 self._bad(lineno, str(exc))

@@ -47,7 +47,13 @@ def synthesize_workload(workload: WorkloadProfile, *, agents: int, seed: int = 0
     return synthesize(workload.synthesis, agents=agents, max_agent_length_tokens=workload.trajectory.max_agent_length_tokens, seed=seed)
 
 
-TABLE2_TARGETS = ("turns_turn_weighted", "append_tokens_per_turn", "generated_tokens_per_turn", "total_tokens_mean", "context_tokens_per_turn")
+TABLE2_TARGETS = (
+    "turns_turn_weighted",
+    "append_tokens_per_turn",
+    "generated_tokens_per_turn",
+    "total_tokens_mean",
+    "context_tokens_per_turn",
+)
 
 
 def table2_targets(workload: WorkloadProfile) -> dict[str, float]:

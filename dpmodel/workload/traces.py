@@ -98,8 +98,9 @@ class _Reader:
 
     BLOCK_TOKENS = MOONCAKE_BLOCK_TOKENS
 
-    def __init__(self, path: str | Path, lenient: bool = False, *, cache: InfiniteCache | LRUCache | None = None,
-                 block_tokens: int | None = None) -> None:
+    def __init__(
+        self, path: str | Path, lenient: bool = False, *, cache: InfiniteCache | LRUCache | None = None, block_tokens: int | None = None
+    ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise WorkloadError(f"trace file {str(path)!r} does not exist")
@@ -217,8 +218,10 @@ class MooncakeReader(_Reader):
                 if isinstance(ts, bool) or not isinstance(ts, int | float) or not math.isfinite(ts) or not 0 <= ts <= MAX_TIMESTAMP_MS:
                     raise ValueError(f"field 'timestamp' = {ts!r}: must be a number in [0, {MAX_TIMESTAMP_MS:g}] (ms)")
                 if ts < last_ts:
-                    raise ValueError(f"field 'timestamp' = {ts!r} is before the previous request's {last_ts!r}: "
-                                     "requests must be in time order (sort the trace by timestamp)")
+                    raise ValueError(
+                        f"field 'timestamp' = {ts!r} is before the previous request's {last_ts!r}: "
+                        "requests must be in time order (sort the trace by timestamp)"
+                    )
                 n_in = _int_field(obj, "input_length", 1)
                 n_out = _int_field(obj, "output_length", 0)
                 blocks = obj.get("hash_ids")
@@ -289,8 +292,10 @@ class AzureReader(_Reader):
                     raise ValueError(f"ContextTokens must be in [1, {MAX_TOKENS:,}] and GeneratedTokens in [0, {MAX_TOKENS:,}]")
                 t = ts.timestamp()
                 if last_t is not None and t < last_t:
-                    raise ValueError(f"TIMESTAMP {row[0].strip()} is before the previous request's: requests must be in "
-                                     "time order (sort the trace by TIMESTAMP)")
+                    raise ValueError(
+                        f"TIMESTAMP {row[0].strip()} is before the previous request's: requests must be in "
+                        "time order (sort the trace by TIMESTAMP)"
+                    )
             except (ValueError, OverflowError, OSError) as exc:
                 self._bad(lineno, str(exc))
                 continue
@@ -478,11 +483,11 @@ def read_trajectories(path: str | Path, *, lenient: bool = False) -> TrajectoryS
             ok = isinstance(a, list) and isinstance(g, list) and a and len(a) == len(g)
             ok = ok and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= MAX_TOKENS for x in a + g)
             if not ok:
-                raise ValueError("append_tokens and generated_tokens must be equal-length, non-empty lists of integers "
-                                 f"in [0, {MAX_TOKENS:,}]")
+                raise ValueError(
+                    f"append_tokens and generated_tokens must be equal-length, non-empty lists of integers in [0, {MAX_TOKENS:,}]"
+                )
             if len(a) > 1 and sum(a) + sum(g) > mal:  # the first turn may exceed MAL (it always stays)
-                raise ValueError(f"trajectory of {sum(a) + sum(g):,} tokens is longer than the file's "
-                                 f"max_agent_length_tokens {mal:,}")
+                raise ValueError(f"trajectory of {sum(a) + sum(g):,} tokens is longer than the file's max_agent_length_tokens {mal:,}")
         except (ValueError, AttributeError) as exc:
             rd._bad(lineno, str(exc))
             continue

@@ -111,9 +111,12 @@ class TrajectorySet:
         ``first_round_tokens`` tokens, or by default the sampled trajectory's own first-append length."""
         if extra < 0:
             raise WorkloadError("extra agents must be >= 0")
-        if first_round_tokens is not None and (isinstance(first_round_tokens, bool) or not isinstance(first_round_tokens, int | np.integer)
-                                               or first_round_tokens < 1):
-            raise WorkloadError(f"first_round_tokens = {first_round_tokens!r}: must be an integer >= 1 (or None: the trajectory's own first append)")
+        if first_round_tokens is not None and (
+            isinstance(first_round_tokens, bool) or not isinstance(first_round_tokens, int | np.integer) or first_round_tokens < 1
+        ):
+            raise WorkloadError(
+                f"first_round_tokens = {first_round_tokens!r}: must be an integer >= 1 (or None: the trajectory's own first append)"
+            )
         rng = np.random.default_rng(seed)
         picks = rng.integers(0, self.agents_count, extra)
         appends, gens = [], []
