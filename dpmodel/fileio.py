@@ -33,19 +33,25 @@ def output_error(path: str | Path, exc: OSError) -> OutputError:
     return OutputError(f"cannot write {path}: {exc.strerror or exc}; choose another path")
 
 
+def _temp_beside(path: Path) -> tuple[int, str]:
+    """A new temporary file beside ``path`` (its folder created), as ``(fd, name)``; a folder in the
+    way, a parent that is a file or no permission is our one-line :class:`OutputError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise output_error(path, exc) from None
+
+
 def atomic_write_with(path: str | Path, write) -> Path:
     """Call ``write(tmp_path)`` to fill a temporary file beside ``path``, then rename it over ``path``.
 
     On any failure (including Ctrl-C) the temporary file is removed and the old ``path`` stays.
     """
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise output_error(path, exc) from None
+    fd, tmp = _temp_beside(path)
     try:
         umask = os.umask(0)
         os.umask(umask)
@@ -69,14 +75,7 @@ def atomic_write_with(path: str | Path, write) -> Path:
 def check_output_path(path: str | Path) -> None:
     """Fail fast, before a long computation, where :func:`atomic_write_with` would fail to start: a
     folder in the way, a parent that is a file, no permission to create the temporary file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise output_error(path, exc) from None
+    fd, tmp = _temp_beside(Path(path))
     os.close(fd)
     os.unlink(tmp)
 
