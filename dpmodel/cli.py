@@ -1127,8 +1127,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     quiet = args.quiet or args.json
     reps = None
     if args.trace is not None:
+        from .workload import open_trace
         from .workload.agentic import block_tokens
-        from .workload.traces import InfiniteCache, LRUCache, open_trace
+        from .workload.traces import InfiniteCache, LRUCache
 
         scenario = scenario_from_args(args)
         cache = (

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from dpmodel.errors import WorkloadError
+from dpmodel.workload import open_trace
 from dpmodel.workload.agentic import AIPerfReader, WekaReader, block_tokens
-from dpmodel.workload.traces import LRUCache, MooncakeReader, open_trace, summarize
+from dpmodel.workload.traces import LRUCache, MooncakeReader, summarize
 
 DATA = Path(__file__).parent / "data"
 

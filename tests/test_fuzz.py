@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 from dpmodel.cli import main
 from dpmodel.errors import DpmodelError
 from dpmodel.profiles import from_mapping, resolve
-from dpmodel.workload.traces import open_trace, summarize
+from dpmodel.workload import open_trace
+from dpmodel.workload.traces import summarize
 
 # ---- strategies and oracles ------------------------------------------------------------------
 

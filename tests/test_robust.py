@@ -16,8 +16,8 @@ import pytest
 from dpmodel.cli import main
 from dpmodel.errors import DpmodelError
 from dpmodel.profiles import load_profile, resolve
-from dpmodel.workload import read_trajectories
-from dpmodel.workload.traces import open_trace, summarize
+from dpmodel.workload import open_trace, read_trajectories
+from dpmodel.workload.traces import summarize
 
 HERE = Path(__file__).resolve().parent
 

@@ -302,7 +302,8 @@ def test_trace_mode_replays_timestamps():
 
 def test_trace_mode_on_public_trace(traces_dir):
     from dpmodel.serving import simulate_trace
-    from dpmodel.workload.traces import InfiniteCache, open_trace
+    from dpmodel.workload import open_trace
+    from dpmodel.workload.traces import InfiniteCache
 
     sc = SCENARIOS["v3.2-2P4D-64k"]
     reader = open_trace(traces_dir / "conversation_trace.jsonl", cache=InfiniteCache())

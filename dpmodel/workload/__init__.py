@@ -2,6 +2,7 @@
 
 from .arrivals import arrival_stats, poisson_arrivals, replay_arrivals
 from .classes import classes_from_turns
+from .dispatch import open_trace
 from .sources import (
     resolve_trace,
     resolve_workload,
@@ -17,7 +18,6 @@ from .traces import (
     TraceRequest,
     TraceSummary,
     interarrival_cv,
-    open_trace,
     read_trajectories,
     summarize,
     write_trajectories,

@@ -13,7 +13,8 @@ from ..profiles.schema import Provenance
 from ..profiles.workload import TrajectorySpec
 from .agentic import block_tokens
 from .classes import RequestClass, classes_from_turns
-from .traces import InfiniteCache, LRUCache, TraceSummary, open_trace, read_trajectories, summarize
+from .dispatch import open_trace
+from .traces import InfiniteCache, LRUCache, TraceSummary, read_trajectories, summarize
 from .trajectory import TrajectorySet
 
 DEFAULT_CLASSES_COUNT = 8

@@ -307,25 +307,6 @@ class AzureReader(_Reader):
             raise WorkloadError(f"{self.path}:1: header must be TIMESTAMP,ContextTokens,GeneratedTokens")
 
 
-def open_trace(path: str | Path, *, cache: InfiniteCache | LRUCache | None = None, lenient: bool = False) -> _Reader:
-    """A reader for ``path`` by its format: ``.jsonl`` Mooncake / AIPerf sessions / WekaTrace, ``.csv`` Azure."""
-    p = Path(path)
-    if p.suffix == ".jsonl":
-        from .agentic import AIPerfReader, WekaReader, sniff_jsonl
-
-        kind = sniff_jsonl(p)  # by content: Weka sessions, AIPerf multi-turn, else Mooncake
-        if kind == "weka":
-            return WekaReader(p, cache=cache, lenient=lenient)
-        if kind == "aiperf":
-            return AIPerfReader(p, cache=cache, lenient=lenient)
-        return MooncakeReader(p, cache=cache, lenient=lenient)
-    if p.suffix == ".csv":
-        if cache is not None:
-            raise WorkloadError(f"{p}: Azure traces carry no prefix hashes, so a cache cannot be simulated")
-        return AzureReader(p, lenient=lenient)
-    raise WorkloadError(f"trace {str(path)!r}: unknown format; use a Mooncake .jsonl or an Azure .csv")
-
-
 # ---- summaries -----------------------------------------------------------------------------
 
 
