@@ -13,6 +13,7 @@ from dpmodel.profiles import load_cost
 from dpmodel.scenario import Scenario
 from dpmodel.serving import slo_capacity
 from dpmodel.sizing import _with_hw, size_cluster
+from dpmodel.topology import load_topology
 
 BASE = Scenario.load()
 COST = load_cost("cloud-hopper")
@@ -115,3 +116,83 @@ def test_cost_profile_validation(tmp_path):
     )
     with pytest.raises(ProfileError, match=r"prices\.gpu_per_hour = -1: must be >= 0"):
         load_cost(p)
+
+
+def _free_store(cost):
+    """``cost`` with the store's bandwidth free: the MILP's cost is then the node count times one price."""
+    import dataclasses
+
+    return dataclasses.replace(cost, prices=dataclasses.replace(cost.prices, store_GBps_per_hour=0.0))
+
+
+@pytest.mark.parametrize(
+    "snic_Gbps, context, eff",
+    [(20.0, 5000.0, 0.45), (20.0, 50000.0, 0.45), (100.0, 2000.0, 0.3), (400.0, 30000.0, 0.45), (50.0, 1000.0, 0.9)],
+)
+def test_sizing_milp_takes_the_topologys_paths_and_never_needs_more(tmp_path, snic_Gbps, context, eff):
+    """The MILP's rows and path variables come from the topology: the same scenario with a third
+    path added by a file alone has one more moved-turns column, and its optimum never costs more
+    (nor, with the store free, needs more nodes): the two-path answer stays feasible."""
+    from dpmodel.queueing.turn_sample import turns_per_agent
+    from dpmodel.sizing import _solve_milp
+
+    from .helpers import override
+    from .test_topology import _with_recompute
+
+    two = override(BASE, node={"snic_Gbps": snic_Gbps}, trajectory={"mean_context_tokens": context}, prefill_efficiency_frac=eff)
+    three = Scenario(two.cluster, two.model, two.workload, two.deployment, two.request_classes, load_topology(_with_recompute(tmp_path)))
+    X = turns_per_agent(two)
+    for cost in (COST, _free_store(COST)):
+        for snics in (1, 2):
+            s2, cons2, _ = _solve_milp(two, X, cost, snics, 0.9, 64)
+            s3, cons3, _ = _solve_milp(three, X, cost, snics, 0.9, 64)
+            assert set(cons3) == set(cons2)  # one row per resource of the topology
+            (z3,) = [v for v in cons3["store.read"].variables() if v.name() == "moved_turns_per_s"]
+            assert z3.shape == (1, 2)  # de_read and recompute
+            assert s3[3] <= s2[3] * (1 + 1e-9)
+            if cost.prices.store_GBps_per_hour == 0:
+                assert s3[0] + s3[1] <= s2[0] + s2[1]
+
+
+def test_sizing_picks_up_the_third_path():
+    """Where storage reads bind (slow storage NICs, short contexts), the MILP for one storage NIC
+    per node recomputes instead of adding prefill nodes for reads, and the sized cluster reports
+    the path (its LP path shares) and still meets the target."""
+    from dpmodel.queueing.turn_sample import turns_per_agent
+    from dpmodel.sizing import _solve_milp
+
+    from .helpers import override
+
+    def slow(sc):
+        return override(sc, node={"snic_Gbps": 20.0}, trajectory={"mean_context_tokens": 5000.0})
+
+    two, three = slow(BASE), slow(Scenario.load(topology="dualpath-recompute"))
+    X = turns_per_agent(two)
+    s2, _, _ = _solve_milp(two, X, COST, 1, 0.9, 64)
+    s3, _, _ = _solve_milp(three, X, COST, 1, 0.9, 64)
+    assert s3[0] + s3[1] < s2[0] + s2[1] and s3[3] < s2[3]
+    r = size_cluster(three, COST, target_aps=1.0)
+    assert set(r.path_shares) == {"pe_read", "de_read", "recompute"} and r.path_shares["recompute"] > 0
+    assert sum(r.path_shares.values()) == pytest.approx(1.0, abs=1e-9)
+    assert r.max_aps >= 1.0 * (1 - 1e-3)
+    assert [u["name"] for u in r.utilization] == list(three.topology.names)
+
+
+def test_shortcuts_agree_with_the_online_model():
+    """The search's two shortcuts give the online model's answers: the decode-side TPOT check
+    rejects only clusters the full SLO check rejects too (and does reject the decode-bound ones),
+    and the capacity bracketed from a nearby guess is slo_capacity's to its tolerance."""
+    from dpmodel.sizing import _capacity_near, _decode_holds, _slo_holds
+
+    slo = {"slo_ttft_s": 4.0, "slo_tpot_s": 0.05}
+    rejected = 0
+    for P, D in ((1, 2), (2, 2), (2, 3), (2, 4), (1, 5)):
+        sc = _with_hw(BASE, P=P, D=D, snics=1, store_GBps=400.0)
+        if not _decode_holds(sc, 2.0, slo_tpot_s=0.05):
+            rejected += 1
+            assert not _slo_holds(sc, 2.0, **slo), (P, D)
+    assert rejected >= 2
+    sc = _with_hw(BASE, P=2, D=4, snics=1, store_GBps=400.0)
+    full = slo_capacity(sc, "dualpath", **slo).max_aps
+    for guess in (0.9 * full, full, 1.3 * full):
+        assert _capacity_near(sc, guess, **slo) == pytest.approx(full, rel=1.1e-3)  # both within tol_frac of the threshold
