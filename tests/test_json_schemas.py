@@ -59,3 +59,11 @@ def test_json_safe_writes_non_finite_numbers_as_null():
     e = envelope("x", [1, 2])
     assert e == {"schema_version": SCHEMA_VERSION, "command": "x", "scenario": None, "rows": [1, 2]}
     json.dumps(e, allow_nan=False)
+
+
+def test_plan_schema_holds_for_a_three_path_topology():
+    """``path_shares`` is a map over the topology's paths: a third path validates too."""
+    schema = json.loads((gen.SCHEMA_DIR / "plan.schema.json").read_text(encoding="utf-8"))
+    out = gen.run(["plan", "--topology", "dualpath-recompute", "--json"])
+    jsonschema.validate(out, schema)
+    assert set(out["modes"]["dualpath"]["path_shares"]) == {"pe_read", "de_read", "recompute"}

@@ -35,6 +35,27 @@ def test_sizing_meets_target_and_is_verified(sized):
     )
 
 
+def test_sizing_reports_paths_and_utilization_in_the_one_vocabulary(sized):
+    """``path_shares`` over the topology's paths and ``utilization`` as the list of ``{name,
+    utilization_frac}`` every result writes, with the LP's resource names, at the target load."""
+    from dpmodel.plan import analyse_mode
+
+    assert set(sized.path_shares) == set(BASE.topology.path_names)
+    assert sum(sized.path_shares.values()) == pytest.approx(1.0, abs=1e-9)  # the LP's; split_de_frac is the online model's at capacity
+    d = sized.to_dict()
+    assert all(set(u) == {"name", "utilization_frac"} for u in d["utilization"])
+    assert [u["name"] for u in d["utilization"]] == list(BASE.topology.names)
+    chosen = _with_hw(BASE, P=sized.prefill_nodes, D=sized.decode_nodes, snics=sized.snics_per_node, store_GBps=sized.store_GBps)
+    at = analyse_mode(chosen, "dualpath")
+    from dpmodel.queueing.turn_sample import turns_per_agent
+
+    load = sized.target_aps * turns_per_agent(BASE) / at.turns_per_s
+    assert 0 < load < 1  # the target is below the chosen cluster's saturated throughput
+    for u, r in zip(d["utilization"], at.resources, strict=True):
+        assert u["utilization_frac"] == pytest.approx(r.utilization_frac * load, rel=1e-9)
+    assert max(u["utilization_frac"] for u in d["utilization"]) < 1
+
+
 def test_no_cheaper_node_mix_meets_the_target(sized):
     """Every cheaper mix of nodes and NICs (storage sized at 90 % read utilization) fails the target."""
     from dpmodel.queueing.turn_sample import turns_per_agent
