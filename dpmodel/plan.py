@@ -21,7 +21,27 @@ BINDING_UTIL_FRAC = 1.0 - 1e-6
 
 @dataclass(frozen=True)
 class ResourceResult(Result):
-    """One resource at the optimum: capacity and demand in ``unit``; shadow price in turns/s per unit."""
+    """One resource at the optimum: capacity and demand in ``unit``; shadow price in turns/s per unit.
+
+    Attributes
+    ----------
+    name : str
+        The topology's resource name (``pe.snic.read``, ``pe.gpu.time``, ``de.gpu.tokens``, ...).
+    description : str
+        What the resource is.
+    unit : str
+        Display unit of ``capacity`` and ``demand`` (``GB/s``, ``GPUs``, ``tokens/s``).
+    capacity : float
+        Cluster-wide capacity [``unit``].
+    demand : float
+        Demand at the optimum's throughput and split [``unit``].
+    utilization_frac : float
+        ``demand / capacity`` [fraction].
+    shadow_price : float
+        The LP dual: saturated turns/s gained per unit of added capacity [``shadow_price_unit``].
+    shadow_price_unit : str
+        Unit of ``shadow_price`` (``turns/s per GB/s``, ...).
+    """
 
     name: str
     description: str
@@ -38,6 +58,42 @@ class ResourceResult(Result):
 
 @dataclass(frozen=True)
 class ModeResult(Result):
+    """The throughput LP's answer for one mode.
+
+    Attributes
+    ----------
+    mode : str
+        ``basic``, ``layerwise``, ``dualpath`` or ``oracle``.
+    description : str
+        What the mode is.
+    turns_per_s : float
+        Saturated throughput [turns/s].
+    prompt_tokens_per_s : float
+        Prompt tokens (hit and appended) per second at that throughput [tokens/s].
+    generated_tokens_per_s : float
+        Generated tokens per second [tokens/s].
+    split_de_frac : float
+        Share of hit-KV bytes read through the decode side (the topology's second path) [fraction].
+    bottleneck : str
+        The binding resource worth most (largest dual).
+    bottlenecks : tuple of str
+        Every resource at capacity, busiest first.
+    resources : tuple of ResourceResult
+        Every resource of the topology at the optimum (``name``, ``utilization_frac``, ...).
+    solver : str
+        Which solver answered (closed form or the LP's).
+    solver_note : str
+        Why a fallback solver was used, if one was.
+    uncached_prompt_tokens_per_s : float
+        Appended (uncached) prompt tokens: what prefill computes anew [tokens/s].
+    tokens_per_s_per_gpu : float
+        Generated tokens/s over every GPU of the cluster (P + D nodes) [tokens/s per GPU].
+    tokens_per_s_per_user : float
+        1 / TPOT of one sequence at the decode batch this throughput needs [tokens/s].
+    path_shares : dict
+        Load path -> share of hit-KV bytes (sums to 1) [fraction].
+    """
+
     mode: str
     description: str
     turns_per_s: float
@@ -55,6 +111,23 @@ class ModeResult(Result):
     path_shares: dict[str, float] = field(default_factory=dict)  # load path -> share of hit-KV bytes (sums to 1)
 
     def resource(self, name: str) -> ResourceResult:
+        """One resource's result by name.
+
+        Parameters
+        ----------
+        name : str
+            The topology's resource name.
+
+        Returns
+        -------
+        ResourceResult
+            That resource at the optimum.
+
+        Raises
+        ------
+        KeyError
+            No resource of that name.
+        """
         for r in self.resources:
             if r.name == name:
                 return r
@@ -88,6 +161,24 @@ class ModeResult(Result):
 
 @dataclass(frozen=True)
 class PlanResult(Result):
+    """``dpmodel plan``: every mode's throughput LP answer for one scenario.
+
+    Attributes
+    ----------
+    scenario : dict
+        The scenario block (:meth:`dpmodel.scenario.Scenario.to_dict`).
+    modes : dict of str to ModeResult
+        Mode name -> its answer.
+    pd_ratio_window : dict
+        The paper's bottleneck-free P/D window (eq. 9): ``min`` and ``max`` [prefill/decode nodes].
+    decode : dict
+        The decode capacity model's numbers (:meth:`dpmodel.scenario.Scenario.decode_capacity`).
+    notes : tuple of str
+        Warnings and assumptions, one line each.
+    storage_reads : dict
+        The Full-Block read model (:meth:`dpmodel.scenario.Scenario.storage_reads`).
+    """
+
     scenario: dict[str, Any]
     modes: dict[str, ModeResult]
     pd_ratio_window: dict[str, float]
@@ -139,8 +230,22 @@ class PlanResult(Result):
 def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> ModeResult:
     """Solve the throughput LP for one mode and map its duals back to resource names.
 
-    ``solver``: ``"auto"`` takes the closed form (:mod:`dpmodel.closed_form`) where it is the LP's
-    unique answer and solves the LP (cvxpy) elsewhere; ``"lp"`` always solves the LP."""
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its demands and capacities come from :func:`dpmodel.compose.compose`).
+    mode : str
+        A mode of :data:`dpmodel.scenario.MODES`.
+    solver : str, optional
+        ``"auto"`` takes the closed form (:mod:`dpmodel.closed_form`) where it is the LP's unique
+        answer and solves the LP (cvxpy) elsewhere; ``"lp"`` always solves the LP.
+
+    Returns
+    -------
+    ModeResult
+        Saturated throughput [turns/s], split, bottleneck and every resource's utilization and
+        shadow price.
+    """
     if solver not in ("auto", "lp"):
         raise ValueError(f"solver {solver!r}: use 'auto' or 'lp'")
     m = MODES[mode]
@@ -245,15 +350,42 @@ def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> Mode
 
 
 def lp_split(scenario: Scenario, mode: str) -> float:
-    """The throughput LP's split of ``mode`` (share of hit KV read through the decode side; 0 for a
-    mode without that path). The models take it as their ``lp_split`` argument (a function of the
-    scenario and mode, called only when they need it): passed in, not imported from below."""
+    """The throughput LP's split of ``mode``.
+
+    The models take this function as their ``lp_split`` argument (a function of the scenario and
+    mode, called only when they need it): passed in, not imported from below.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario.
+    mode : str
+        A mode of :data:`dpmodel.scenario.MODES`.
+
+    Returns
+    -------
+    float
+        Share of hit KV read through the decode side; 0 for a mode without that path [fraction].
+    """
     return float(analyse_mode(scenario, mode).split_de_frac) if MODES[mode].de_path else 0.0
 
 
 def lp_path_shares(scenario: Scenario, mode: str) -> float | np.ndarray:
-    """:func:`lp_split` on a two-path topology; on a k-path one the LP's share of hit-KV demand per
-    path (in the topology's path order), which the offline model takes as its split."""
+    """The LP's split in the form the offline model takes.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario.
+    mode : str
+        A mode of :data:`dpmodel.scenario.MODES`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        :func:`lp_split` on a two-path topology; on a k-path one the LP's share of hit-KV demand
+        per path, in the topology's path order [fraction].
+    """
     if len(scenario.topology.paths) <= 2:
         return lp_split(scenario, mode)
     return np.array(list(analyse_mode(scenario, mode).path_shares.values()))
@@ -262,6 +394,20 @@ def lp_path_shares(scenario: Scenario, mode: str) -> float | np.ndarray:
 def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> float:
     """Tokens/s one sequence sees (1 / TPOT) when the decode GPUs produce ``generated_tokens_per_s``.
 
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its decode capacity model and decode node count).
+    generated_tokens_per_s : float
+        Generated tokens per second of the whole decode side [tokens/s].
+
+    Returns
+    -------
+    float
+        1 / TPOT [tokens/s]; NaN at zero load or past the decode HBM's bandwidth.
+
+    Notes
+    -----
     Each decode GPU runs the smallest batch ``b`` with ``b / step(b) = r`` (its share ``r`` of the
     rate), ``step(b) = overhead + (weights + b * seq KV) / HBM``, so ``b = r (o + W/H) / (1 - r S/H)``.
     """
@@ -281,7 +427,18 @@ def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> 
 
 
 def pd_window_for(scenario: Scenario) -> dict[str, float]:
-    """The paper's bottleneck-free P/D window (eq. 9) for the scenario's cluster."""
+    """The paper's bottleneck-free P/D window (eq. 9) for the scenario's cluster.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario (its cluster's storage-NIC, compute-NIC and DRAM bandwidths).
+
+    Returns
+    -------
+    dict
+        ``min`` and ``max`` of the window [prefill/decode nodes].
+    """
     cl = scenario.cluster
     B = cl.cnic_kv_Bps_per_gpu
     win = capacity.pd_ratio_window(
@@ -294,7 +451,20 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
 
 
 def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanResult:
-    """Analyse ``scenario`` in every mode: throughput, bottleneck, split and shadow prices."""
+    """Analyse ``scenario`` in every mode: throughput, bottleneck, split and shadow prices.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario.
+    modes : tuple of str, optional
+        Modes to solve (default every mode of :data:`dpmodel.scenario.MODES`).
+
+    Returns
+    -------
+    PlanResult
+        Every mode's :class:`ModeResult`, the P/D window, the decode capacity and notes.
+    """
     results = {m: analyse_mode(scenario, m) for m in modes}
     win = pd_window_for(scenario)
     dep = scenario.deployment

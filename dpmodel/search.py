@@ -36,6 +36,34 @@ RANK_KEYS = {
 
 @dataclass(frozen=True)
 class SearchResult(Result):
+    """``dpmodel search``: every configuration of a fixed node budget, ranked, and its Pareto front.
+
+    Attributes
+    ----------
+    nodes : int
+        The node budget (P + D).
+    rows : list of dict
+        Every configuration evaluated (feasible or not), ranked: node counts, storage NICs,
+        engine size, mode, ``turns_per_s``, ``split_de_frac``, ``bottleneck``, token rates, cost.
+    front : list of dict
+        The Pareto front (tokens/s per GPU against per user), with SLO capacity where computed.
+    evaluated : int
+        Number of configurations.
+    seconds : float
+        Wall time of the whole search [s].
+    rank_by : str
+        The ranking key (:data:`RANK_KEYS`).
+    slo : dict
+        The SLOs the front's capacity meets (``ttft_mean_s``, ``tpot_s``, ``ttft_p90_s``,
+        ``ttft_p99_s``; ``None`` where not set) [s].
+    store : str
+        ``fixed`` (the profile's storage back end) or ``free`` (priced per GB/s).
+    saturated_seconds : float
+        Wall time of the vectorized pass over every configuration [s].
+    capacity_seconds : float
+        Wall time of the SLO capacity on the front [s].
+    """
+
     nodes: int
     rows: list[dict[str, Any]]  # every configuration evaluated (feasible or not), ranked
     front: list[dict[str, Any]]  # the Pareto front (tokens/s per GPU vs per user), with SLO capacity
@@ -48,6 +76,18 @@ class SearchResult(Result):
     capacity_seconds: float = 0.0  # SLO capacity on the front
 
     def to_dict(self, top: int | None = None) -> dict[str, Any]:
+        """The JSON-safe dict of the result (``rows`` under ``top``).
+
+        Parameters
+        ----------
+        top : int, optional
+            Keep only the first ``top`` ranked rows (default all).
+
+        Returns
+        -------
+        dict
+            Plain JSON types only.
+        """
         return json_safe(
             {
                 "nodes": self.nodes,
@@ -71,13 +111,36 @@ class SearchResult(Result):
 
 
 def engine_sizes(gpus_per_node: int) -> list[int]:
-    """Prefill engine sizes that divide a node: 1, 2, 4, ... up to the node."""
+    """Prefill engine sizes that divide a node: 1, 2, 4, ... up to the node.
+
+    Parameters
+    ----------
+    gpus_per_node : int
+        GPUs of one node.
+
+    Returns
+    -------
+    list of int
+        Every divisor of ``gpus_per_node``, ascending [GPUs].
+    """
     return [e for e in range(1, gpus_per_node + 1) if gpus_per_node % e == 0]
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray, tie: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the points not dominated when both ``x`` and ``y`` are maximized; of equal points
-    the one with the smallest ``tie`` (e.g. the cost) is kept."""
+    """Indices of the points not dominated when both ``x`` and ``y`` are maximized.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        The two objectives, both maximized (same shape).
+    tie : numpy.ndarray, optional
+        Of equal points the one with the smallest ``tie`` (e.g. the cost) is kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        Indices of the front, ``x`` descending.
+    """
     tie = np.zeros_like(x) if tie is None else tie
     order = np.lexsort((tie, -y, -x))  # x descending, then y descending, then tie ascending
     keep, best_y = [], -np.inf
@@ -110,7 +173,21 @@ def _per_user(sc: Scenario, D: np.ndarray, gen: np.ndarray) -> np.ndarray:
 
 
 def config_scenario(base: Scenario, row: dict[str, Any]) -> Scenario:
-    """The scenario of one searched configuration."""
+    """The scenario of one searched configuration.
+
+    Parameters
+    ----------
+    base : Scenario
+        The searched scenario.
+    row : dict
+        A row of :attr:`SearchResult.rows` (``prefill_nodes``, ``decode_nodes``,
+        ``snics_per_node``, ``prefill_engine_gpus``).
+
+    Returns
+    -------
+    Scenario
+        ``base`` with that configuration.
+    """
     cl = base.cluster
     cl = dataclasses.replace(cl, node=dataclasses.replace(cl.node, snic_count=int(row["snics_per_node"])))
     sc = dataclasses.replace(base, cluster=cl)
@@ -140,10 +217,47 @@ def search(
 ) -> SearchResult:
     """Every (P, D = nodes - P, storage NICs per node, prefill engine size, mode) of ``base`` ranked.
 
-    ``store`` 'fixed' keeps the cluster profile's storage back end (a limit); 'free' removes that
-    limit and prices the read bandwidth each configuration needs (``cost``'s ``store_GBps_per_hour``).
-    SLO capacity (mean TTFT, TPOT, optionally p90/p99 TTFT) is computed for at most
-    ``front_capacity`` points of the Pareto front, highest throughput per GPU first.
+    Parameters
+    ----------
+    base : Scenario
+        A one-class scenario: its model, workload, node and topology.
+    nodes : int
+        The node budget P + D (at least 2).
+    snics : tuple of int, optional
+        Storage NICs per node to try.
+    engines : tuple of int, optional
+        Prefill engine sizes to try [GPUs] (default every divisor of a node).
+    modes : tuple of str, optional
+        Read modes to try.
+    cost : CostProfile, optional
+        Prices; adds ``cost_per_hour`` and ``cost_per_million_tokens`` to every row.
+    store : str, optional
+        ``fixed`` keeps the cluster profile's storage back end (a limit); ``free`` removes that
+        limit and prices the read bandwidth each configuration needs (``cost``'s
+        ``store_GBps_per_hour``).
+    slo_ttft_s : float, optional
+        Mean TTFT SLO of the front's capacity [s].
+    slo_tpot_s : float, optional
+        TPOT SLO [s].
+    slo_ttft_p90_s, slo_ttft_p99_s : float, optional
+        p90 / p99 TTFT SLOs, if any [s].
+    rank_by : str, optional
+        A key of :data:`RANK_KEYS`.
+    front_capacity : int, optional
+        SLO capacity is computed for at most this many points of the Pareto front, highest
+        throughput per GPU first.
+    progress : bool, optional
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    SearchResult
+        Every configuration ranked, and the front.
+
+    Raises
+    ------
+    ScenarioError
+        A bad budget, option or ranking key, or a multi-class workload.
     """
     t0 = time.perf_counter()
     if nodes < 2:
@@ -260,8 +374,30 @@ def search(
 def front_capacity_of(
     sc: Scenario, mode: str, *, ttft_mean_s: float, tpot_s: float, ttft_p90_s: float | None = None, ttft_p99_s: float | None = None
 ) -> dict[str, Any]:
-    """SLO capacity of one configuration (mean TTFT and TPOT by the online model's bisection; then, if
-    given, the p90/p99 TTFT SLOs by a further bisection below it) and its limiting condition."""
+    """SLO capacity of one configuration and its limiting condition.
+
+    Mean TTFT and TPOT by the online model's bisection; then, if given, the p90/p99 TTFT SLOs by a
+    further bisection below it.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The configuration's scenario (:func:`config_scenario`).
+    mode : str
+        Its read mode.
+    ttft_mean_s : float
+        Mean TTFT SLO [s].
+    tpot_s : float
+        TPOT SLO [s].
+    ttft_p90_s, ttft_p99_s : float, optional
+        p90 / p99 TTFT SLOs [s].
+
+    Returns
+    -------
+    dict
+        ``slo_capacity_aps`` [agents/s], ``slo_capacity_turns_per_s`` [turns/s] and
+        ``slo_limited_by`` (a sentence).
+    """
     from .queueing.turn_sample import turns_per_agent
     from .serving import online_metrics, slo_capacity
 

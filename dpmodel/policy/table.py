@@ -43,6 +43,18 @@ _MAX_BUCKETS = 1 << 16  # an axis whose cells are finer than its range / this us
 
 @dataclass(frozen=True)
 class PolicyTable:
+    """A per-request read-split policy: the decode-side share over a grid of request states.
+
+    Attributes
+    ----------
+    axes : tuple of numpy.ndarray
+        The grid: hit tokens [tokens], prefill-side backlog [s], decode-side backlog [s].
+    values : numpy.ndarray
+        ``split_de_frac`` at every grid point, shape ``(n_hit, n_pe, n_de)`` [fraction, 0 to 1].
+    meta : dict
+        Where the table came from (scenario, bandwidths, generator).
+    """
+
     axes: tuple[np.ndarray, np.ndarray, np.ndarray]  # hit_tokens, pe_backlog_s, de_backlog_s
     values: np.ndarray  # (n_hit, n_pe, n_de) in [0, 1]
     meta: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +71,27 @@ class PolicyTable:
         cnic_headroom_frac: float = 1.0,
         relay_s: float | None = None,
     ) -> PolicyTable:
-        """Per-request optimal split over a grid, from the scenario's bandwidths (vectorized)."""
+        """Per-request optimal split over a grid, from the scenario's bandwidths (vectorized).
+
+        Parameters
+        ----------
+        scenario : Scenario
+            The scenario whose storage-NIC and compute-NIC bandwidths set the split.
+        hit_tokens : array_like, optional
+            Grid of hit tokens [tokens] (default 24 points from 1e3 to 2e5, geometric).
+        pe_backlog_s, de_backlog_s : array_like, optional
+            Grids of prefill-side and decode-side backlog [s] (default 0 to 5 s, 26 points).
+        cnic_headroom_frac : float, optional
+            Share of the decode node's compute-NIC bandwidth the relay may use [fraction, (0, 1]].
+        relay_s : float, optional
+            Fixed relay latency of the decode-side path [s] (default the RDMA write latency per
+            KV layer).
+
+        Returns
+        -------
+        PolicyTable
+            The table.
+        """
         cl = scenario.cluster
         b = scenario.model.kv_bytes_per_token
         h = np.geomspace(1e3, 2e5, 24) if hit_tokens is None else np.asarray(hit_tokens, float)
@@ -106,7 +138,22 @@ class PolicyTable:
         object.__setattr__(self, "_scalar", None)
 
     def lookup(self, *, hit_tokens, pe_backlog_s, de_backlog_s, method: str = "linear"):
-        """Decode-side share for the given state(s): vectorized; 'linear' or 'nearest'; clamped at the edges."""
+        """Decode-side share for the given state(s): vectorized; clamped at the edges.
+
+        Parameters
+        ----------
+        hit_tokens : float or array_like
+            Hit tokens of the request(s) [tokens].
+        pe_backlog_s, de_backlog_s : float or array_like
+            Prefill-side and decode-side backlog [s] (broadcast together with ``hit_tokens``).
+        method : str, optional
+            ``linear`` (trilinear) or ``nearest``.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            ``split_de_frac`` of each state, the broadcast shape [fraction].
+        """
         if type(hit_tokens) in _SCALARS and type(pe_backlog_s) in _SCALARS and type(de_backlog_s) in _SCALARS:
             return self._lookup_one(hit_tokens, pe_backlog_s, de_backlog_s, method)
         if method not in ("linear", "nearest"):
@@ -194,8 +241,21 @@ class PolicyTable:
         return a
 
     def lookup_scalar(self, h: float, p: float, d: float) -> float:
-        """Trilinear lookup of one state (hit tokens, prefill-side and decode-side backlog [s]),
-        clamped at the edges: plain Python, no numpy on the call path (well under a microsecond)."""
+        """Trilinear lookup of one state, clamped at the edges: plain Python, no numpy on the call
+        path (well under a microsecond).
+
+        Parameters
+        ----------
+        h : float
+            Hit tokens [tokens].
+        p, d : float
+            Prefill-side and decode-side backlog [s].
+
+        Returns
+        -------
+        float
+            ``split_de_frac`` [fraction].
+        """
         fn = self._scalar
         if fn is None:
             fn = self._build_scalar()
@@ -333,7 +393,20 @@ class PolicyTable:
         return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
     def save(self, path: str | Path, fmt: str | None = None) -> Path:
-        """Write atomically as JSON, CSV or Parquet (by ``fmt`` or the file's suffix)."""
+        """Write atomically as JSON, CSV or Parquet.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file to write.
+        fmt : str, optional
+            ``json``, ``csv`` or ``parquet`` (default from the file's suffix, else JSON).
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
         path = Path(path)
         fmt = fmt or {".json": "json", ".csv": "csv", ".parquet": "parquet"}.get(path.suffix, "json")
         doc = self._document()
@@ -368,7 +441,23 @@ class PolicyTable:
 
     @classmethod
     def load(cls, path: str | Path) -> PolicyTable:
-        """Load and validate (schema version, axes, value range, checksum). Never executes content."""
+        """Load and validate (schema version, axes, value range, checksum). Never executes content.
+
+        Parameters
+        ----------
+        path : str or Path
+            A JSON, CSV or Parquet file written by :meth:`save`.
+
+        Returns
+        -------
+        PolicyTable
+            The table.
+
+        Raises
+        ------
+        PolicyTableError
+            The file cannot be read, or fails validation (the message names the field).
+        """
         path = Path(path)
         try:
             raw = path.read_bytes()
