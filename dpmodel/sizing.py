@@ -3,18 +3,25 @@
 Notes
 -----
 Decision: integer prefill nodes ``P`` and decode nodes ``D``, storage NICs per node ``s`` (one MILP
-per candidate s: capacities are linear in P and D for a fixed s), storage back-end bandwidth
-``W`` [GB/s] (continuous), and the decode-node read rate ``z`` (turns/s read on the DE path).
-With ``X`` the target turns/s and the LP's per-turn demands ``c_r + s_r f``:
+per candidate s: capacities are linear in P and D for a fixed s), storage back-end read bandwidth
+``W`` [GB/s] (continuous), and ``z[k, j]``, the turns/s of request class ``k`` moved from the
+topology's first load path to path ``j`` (every other path the mode allows). With ``X`` the target
+turns/s, ``w_k`` the class weights and ``coef[r, k, p]`` the per-turn demands of the one
+composition path (:meth:`dpmodel.scenario.Scenario.demands`):
 
     minimize   (P + D) (g price_gpu + price_node + s price_snic) + W price_store
-    subject to X c_r + z s_r <= u_max (P a_r + D d_r + W w_r)     for every resource r
-               0 <= z <= X,   1 <= P, D <= nodes_max
+    subject to X sum_k w_k coef[r, k, 0] + sum_{k, j} (coef[r, k, j] - coef[r, k, 0]) z[k, j]
+                   <= u_max (P a_r + D d_r + W w_r + e_r)                     for every resource r
+               z >= 0,   sum_j z[k, j] <= X w_k,   1 <= P, D <= nodes_max
 
-``u_max`` keeps headroom for queueing; the chosen cluster is then checked with the online model
-(max APS under the SLOs) and ``u_max`` lowered until the check passes. Because one headroom factor
-for every resource can overshoot, the node mixes around the MILP's answer (storage sized at 90 %
-read utilization) are then verified too and the cheapest one that meets the target is returned.
+Every row and column comes from the topology: ``a_r`` / ``d_r`` the capacity per node of a
+prefill- / decode-side resource, ``w_r`` per GB/s of a cluster resource whose rate is the store's
+read bandwidth, ``e_r`` the fixed capacity of any other cluster resource; a topology with another
+path adds a column per class, with no change here. ``u_max`` keeps headroom for queueing; the
+chosen cluster is then checked with the online model (max APS under the SLOs) and ``u_max``
+lowered until the check passes. Because one headroom factor for every resource can overshoot, the
+node mixes around the MILP's answer (storage sized at 90 % read utilization) are verified too,
+cheapest first, and the first that meets the target is returned.
 """
 
 from __future__ import annotations
