@@ -415,7 +415,8 @@ def size_cluster(
         """The headroom factor is global, so the MILP can overshoot: the cheapest node mix around
         its answer (store sized at STORE_UTIL_FRAC) that verifies, tried cheapest first (ties in
         loop order), or None. A mix whose decode side misses the TPOT SLO (which no read split
-        changes) is rejected from one evaluation of the decode model."""
+        changes, nor do the storage NICs or the store: checked once per node mix) is rejected from one
+        evaluation of the decode model."""
         cheaper = []
         for s2 in snic_options:
             node = scenario.cluster.gpus_per_node * pr.gpu_per_hour + pr.node_base_per_hour + s2 * pr.snic_per_hour

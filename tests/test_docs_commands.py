@@ -26,7 +26,7 @@ PREFIXES = ("$ dpmodel ", ".venv/bin/dpmodel ", "dpmodel ")
 #: examples that take long on purpose (a prefix of the command, after `dpmodel`): the reason, and where the same path is tested
 LONG = {
     "capacity": "four SLO-capacity bisections of the online model (~7 s of CPU); tests/test_cli.py and tests/test_limits.py run capacity",
-    "size": "a MILP per storage-NIC count, each verified by the online model (minutes of CPU); tests/test_sizing.py runs size_cluster",
+    "size": "a MILP per storage-NIC count, each verified by the online model (~7 s of CPU); tests/test_sizing.py runs size_cluster",
     "plan --report": "the report's TTFT curves need four saturation bisections (~13 s of CPU); tests/test_report_browser.py writes and renders it",
     "search --nodes 8 --front-capacity 0 --report": "the top configuration's report (as plan --report); tests/test_report_browser.py",
 }
