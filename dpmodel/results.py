@@ -20,8 +20,20 @@ SCHEMA_VERSION = 2
 
 
 def json_safe(obj: Any) -> Any:
-    """``obj`` with plain JSON types only: non-finite floats become ``None``, numpy scalars and
-    arrays plain numbers and lists, tuples lists, dataclasses and mappings dicts (string keys)."""
+    """``obj`` with plain JSON types only.
+
+    Parameters
+    ----------
+    obj : Any
+        A value: numbers, strings, numpy scalars and arrays, sequences, mappings, dataclasses,
+        :class:`Result` objects (anything else becomes its ``str``).
+
+    Returns
+    -------
+    Any
+        Non-finite floats become ``None``, numpy scalars and arrays plain numbers and lists, tuples
+        lists, dataclasses and mappings dicts (string keys).
+    """
     if isinstance(obj, bool) or obj is None or isinstance(obj, str | int):
         return obj
     if isinstance(obj, float):
@@ -40,8 +52,19 @@ def json_safe(obj: Any) -> Any:
 
 
 def utilization_list(util: Mapping[str, float]) -> list[dict[str, Any]]:
-    """Utilizations as the list every result writes: ``[{"name", "utilization_frac"}, ...]``, in
-    the given order (the plan's ``resources[]`` carry the same two fields)."""
+    """Utilizations as the list every result writes: ``[{"name", "utilization_frac"}, ...]``.
+
+    Parameters
+    ----------
+    util : Mapping of str to float
+        Resource name (the topology's, e.g. ``pe.snic.read``) -> utilization [fraction].
+
+    Returns
+    -------
+    list of dict
+        One ``{"name", "utilization_frac"}`` per resource, in the given order (the plan's
+        ``resources[]`` carry the same two fields).
+    """
     return [{"name": str(k), "utilization_frac": json_safe(float(v))} for k, v in util.items()]
 
 
@@ -50,20 +73,48 @@ class Result:
     otherwise) and ``to_frame()`` (one row of the flattened dict, unless the class has a table)."""
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as plain JSON types (:func:`json_safe`: non-finite numbers become ``None``).
+
+        Returns
+        -------
+        dict
+            Its fields, unless the class says otherwise.
+        """
         return json_safe({f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
 
     def to_frame(self):
         """A pandas table of :meth:`to_dict` (imported here: pandas takes a while to import, and
-        the command-line tool needs it only for tables)."""
+        the command-line tool needs it only for tables).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row of the flattened dict, unless the class has a table.
+        """
         import pandas as pd
 
         return pd.json_normalize(self.to_dict())
 
 
 def envelope(command: str, payload: Mapping[str, Any] | list, scenario: Any = None) -> dict[str, Any]:
-    """A command's ``--json``: ``schema_version``, ``command``, ``scenario`` (a
-    :class:`~dpmodel.scenario.Scenario`'s ``to_dict()``, a dict, or ``None``), then the payload's
-    fields (a list payload under ``rows``)."""
+    """A command's ``--json``: ``schema_version``, ``command``, ``scenario``, then the payload's fields.
+
+    Parameters
+    ----------
+    command : str
+        The command's name (``plan``, ``size``, ``profiles list``, ...).
+    payload : Mapping or list
+        The command's fields (a list payload goes under ``rows``); a ``scenario`` key in it is
+        used when ``scenario`` is not given.
+    scenario : Scenario or dict, optional
+        A :class:`~dpmodel.scenario.Scenario` (its ``to_dict()``), a dict, or ``None`` for
+        commands without a scenario.
+
+    Returns
+    -------
+    dict
+        JSON-safe (:func:`json_safe`).
+    """
     body = {"rows": payload} if isinstance(payload, list) else dict(payload)
     own = body.pop("scenario", None)
     if scenario is not None and hasattr(scenario, "to_dict"):
