@@ -217,3 +217,29 @@ def test_shortcuts_agree_with_the_online_model():
     full = slo_capacity(sc, "dualpath", **slo).max_aps
     for guess in (0.9 * full, full, 1.3 * full):
         assert _capacity_near(sc, guess, **slo) == pytest.approx(full, rel=1.1e-3)  # both within tol_frac of the threshold
+
+
+@pytest.mark.parametrize("which", ["two-path", "three-path", "trace, 3 classes"])
+def test_milp_rows_are_the_lps_constraints(which):
+    """The MILP's rows are the throughput LP's (one composition path): at the MILP's cluster the
+    LP carries exactly the target over the utilization cap (a row binds at u_max), on a two- and a
+    three-path topology and a multi-class trace (one moved-turns variable per class and path)."""
+    from pathlib import Path
+
+    from dpmodel.plan import analyse_mode
+    from dpmodel.queueing.turn_sample import turns_per_agent
+    from dpmodel.sizing import _solve_milp
+
+    sc = {
+        "two-path": lambda: BASE,
+        "three-path": lambda: Scenario.load(topology="dualpath-recompute"),
+        "trace, 3 classes": lambda: Scenario.load(trace=Path(__file__).parent / "data" / "mooncake_small.jsonl", classes_count=3),
+    }[which]()
+    K = len(sc.classes())
+    X = 2 * turns_per_agent(sc) if K == 1 else 50.0
+    for snics in (1, 2):
+        (P, D, W, _, _), cons, _ = _solve_milp(sc, X, COST, snics, 0.9, 64)
+        (z,) = [v for v in cons["store.read"].variables() if v.name() == "moved_turns_per_s"]
+        assert z.shape == (K, len(sc.topology.paths) - 1)
+        at = analyse_mode(_with_hw(sc, P=P, D=D, snics=snics, store_GBps=W), "dualpath")
+        assert at.turns_per_s == pytest.approx(X / 0.9, rel=1e-6)
