@@ -44,7 +44,8 @@ class SearchResult(Result):
         The node budget (P + D).
     rows : list of dict
         Every configuration evaluated (feasible or not), ranked: node counts, storage NICs,
-        engine size, mode, ``turns_per_s``, ``split_de_frac``, ``bottleneck``, token rates, cost.
+        engine size, mode, ``turns_per_s``, ``split_de_frac``, ``path_shares`` (load path -> share
+        of hit-KV bytes), ``bottleneck``, token rates, cost.
     front : list of dict
         The Pareto front (tokens/s per GPU against per user), with SLO capacity where computed.
     evaluated : int
@@ -291,6 +292,7 @@ def search(
     PP, SS = PP.ravel(), SS.ravel()
     DD = nodes - PP
     names = np.array(base.topology.names)
+    paths = base.topology.path_names
     rows: list[dict[str, Any]] = []
     hit_bytes = k.hit_tokens * base.model.kv_bytes_per_token
     for e in engines:
@@ -311,6 +313,7 @@ def search(
                         "fits": bool(out["fits"][i]),
                         "turns_per_s": float(X[i]),
                         "split_de_frac": float(out["split_de_frac"][i]) if mode == "dualpath" else 0.0,
+                        "path_shares": dict(zip(paths, map(float, out["path_shares"][i]), strict=True)),
                         "bottleneck": str(names[int(out["bottleneck_index"][i])]) if out["fits"][i] else "decode HBM (weights do not fit)",
                         "generated_tokens_per_s": float(gen[i]),
                         "uncached_prompt_tokens_per_s": float(X[i] * k.append_tokens),

@@ -108,3 +108,22 @@ def test_p99_ttft_slo_capacity_on_the_front():
     assert r["slo_limited_by"] == f"limited by the p99 TTFT SLO (1 s) at {r['slo_capacity_aps']:.3g} agents/s"
     assert online_metrics(sc, "dualpath", r["slo_capacity_aps"]).ttft_s["p99"] <= 1.0
     assert online_metrics(sc, "dualpath", r["slo_capacity_aps"] * 1.02).ttft_s["p99"] > 1.0
+
+
+def test_search_takes_the_topologys_paths():
+    """A three-path topology (recompute): every row carries path_shares over its paths (summing
+    to 1), no configuration loses throughput, and where storage reads bind some recompute."""
+    from .helpers import override
+
+    def slow(sc):
+        return override(sc, node={"snic_Gbps": 20.0}, trajectory={"mean_context_tokens": 5000.0})
+
+    kw = {"nodes": 4, "snics": (1,), "engines": (8,), "modes": ("dualpath",), "front_capacity": 0, "progress": False}
+    two = {r["prefill_nodes"]: r for r in search(slow(Scenario.load()), **kw).rows}
+    three = {r["prefill_nodes"]: r for r in search(slow(Scenario.load(topology="dualpath-recompute")), **kw).rows}
+    assert set(two[1]["path_shares"]) == {"pe_read", "de_read"}
+    for P, r in three.items():
+        assert set(r["path_shares"]) == {"pe_read", "de_read", "recompute"}
+        assert sum(r["path_shares"].values()) == pytest.approx(1.0, abs=1e-9)
+        assert r["turns_per_s"] >= two[P]["turns_per_s"] * (1 - 1e-9)
+    assert any(r["path_shares"]["recompute"] > 0.01 and r["turns_per_s"] > two[P]["turns_per_s"] * 1.01 for P, r in three.items())
