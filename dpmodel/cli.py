@@ -822,6 +822,10 @@ def cmd_size(args: argparse.Namespace) -> int:
     print(
         f"  cost {r.cost_per_hour:,.2f} {r.currency}/h; verified capacity {r.max_aps:.3g} agents/s; DE split {r.split_de_frac:.2f}; bottleneck: {r.bottleneck}"
     )
+    busy = sorted(r.utilization, key=lambda u: -(u["utilization_frac"] or 0.0))[:4]
+    print("  utilization at the target (LP split): " + ", ".join(f"{u['name']} {u['utilization_frac']:.0%}" for u in busy))
+    if len(r.path_shares) > 2:
+        print("  path shares (LP): " + ", ".join(f"{k} {v:.2f}" for k, v in r.path_shares.items()))
     for k, v in r.sensitivities.items():
         print(
             f"  one more {k.replace('_', ' ')}: {v['delta_max_aps']:+.3g} agents/s under the SLO "
