@@ -192,10 +192,10 @@ def test_sizing_picks_up_the_third_path():
     s2, _, _ = _solve_milp(two, X, COST, 1, 0.9, 64)
     s3, _, _ = _solve_milp(three, X, COST, 1, 0.9, 64)
     assert s3[0] + s3[1] < s2[0] + s2[1] and s3[3] < s2[3]
-    r = size_cluster(three, COST, target_aps=1.0)
-    assert set(r.path_shares) == {"pe_read", "de_read", "recompute"} and r.path_shares["recompute"] > 0
+    r = size_cluster(three, COST, target_aps=0.5)  # a small target: a small cluster, a short search
+    assert set(r.path_shares) == {"pe_read", "de_read", "recompute"} and r.path_shares["recompute"] > 0.05
     assert sum(r.path_shares.values()) == pytest.approx(1.0, abs=1e-9)
-    assert r.max_aps >= 1.0 * (1 - 1e-3)
+    assert r.max_aps >= 0.5 * (1 - 1e-3)
     assert [u["name"] for u in r.utilization] == list(three.topology.names)
 
 
