@@ -4,8 +4,8 @@ An engine of ``e`` GPUs in lock step takes every turn waiting when it frees up a
 the compute quota, as consecutive sub-batches). :class:`TurnParts` says what one turn costs the
 engine, :func:`batch_law` what sampled queues of n turns take, :func:`gated_batches` the stationary
 law of the batch sizes (a Markov chain) and from it the wait for the running batch and the own
-batch's duration. :func:`layerwise_routes` builds the parts of a layerwise engine's two-route
-mixture. Pure functions of arrays (no scenario).
+batch's duration. :func:`path_routes` builds the parts of a layerwise engine's mixture of routes,
+one per load path, from the paths' legs. Pure functions of arrays (no scenario).
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ class TurnParts:
     other turns' traffic stretching its legs). ``w`` weighs the entries; ``work_scale`` multiplies
     ``work`` (what the load changes in it, so that the rest can be kept, :func:`batch_static`).
     ``comp`` is each entry's compute on the engine [s], what the compute quota ``quota_s`` counts
-    (none given: no quota)."""
+    (none given: no quota). ``more_sides``: further per-GPU links summed like ``cr`` and ``cw``
+    (a topology with more than two prefill-GPU byte resources).
+
+    ``lone_terms`` and ``lone_scales``, when given, say what ``lone`` is made of:
+    ``lone = max_j lone_scales[j] * lone_terms[j]``, each term a leg's time at its line rate and
+    each scale (>= 0, the same for every entry) the stretch the load puts on it. A running maximum
+    commutes with a positive scale, so :func:`batch_static` keeps each term's running maxima and
+    :func:`batch_law` only rescales them as the load moves."""
 
     serial: np.ndarray
     work: np.ndarray
@@ -38,6 +45,9 @@ class TurnParts:
     work_scale: float = 1.0
     comp: np.ndarray | None = None
     quota_s: float = math.inf
+    more_sides: tuple[np.ndarray, ...] = ()
+    lone_terms: tuple[np.ndarray, ...] = ()
+    lone_scales: tuple[float, ...] = ()
 
 
 def sub_batch_starts(parts: TurnParts, ix: np.ndarray) -> np.ndarray:
@@ -81,12 +91,15 @@ def segmented_running_max(x: np.ndarray, start: np.ndarray) -> np.ndarray:
 def batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tuple[np.ndarray, ...]:
     """The parts of :func:`batch_law` that do not move with the load (per sampled queue and
     position, within the position's sub-batch): the summed work (before ``work_scale``), the busiest
-    rank's summed compute-NIC side, the summed serial part, and the sub-batch starts."""
+    rank's summed per-GPU link, the summed serial part, the sub-batch starts and (when ``parts``
+    has ``lone_terms``) each lone term's running maximum."""
     ix = draws[:, :n_cap]
     start = sub_batch_starts(parts, ix)
     rows = np.arange(len(ix))
     busiest = np.zeros(ix.shape)
-    for side in (parts.cr, parts.cw):
+    for side in (parts.cr, parts.cw, *parts.more_sides):
+        if not np.any(side):
+            continue  # a link this engine's turns never use
         acc, top = np.zeros((len(ix), e)), np.zeros(len(ix))
         x = side[ix]
         for j in range(n_cap):  # each sub-batch's ranks take its turns in turn, from rank 0
@@ -97,7 +110,11 @@ def batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tup
             acc[rows, rank] += x[:, j]
             top = np.maximum(top, acc[rows, rank])
             busiest[:, j] = np.maximum(busiest[:, j], top)
-    return segment_sums(parts.work[ix], start), busiest, segment_sums(parts.serial[ix], start), start
+    cut = bool(start.any())
+    lone_max = tuple(
+        np.maximum.accumulate(t[ix], axis=1) if not cut else segmented_running_max(t[ix], start) for t in parts.lone_terms
+    )
+    return segment_sums(parts.work[ix], start), busiest, segment_sums(parts.serial[ix], start), start, lone_max
 
 
 def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -108,13 +125,19 @@ def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: t
     engine's ranks take a (sub-)batch's turns in turn (turn j on GPU j mod e, as the simulator's
     engine does); a (sub-)batch lasts as :class:`TurnParts` says. ``static``: :func:`batch_static`
     of the same arguments, when already at hand."""
-    work, busiest, serial, start = static if static is not None else batch_static(parts, draws, e, n_cap)
-    lone_x = parts.lone[draws[:, :n_cap]]
+    work, busiest, serial, start, lone_max = static if static is not None else batch_static(parts, draws, e, n_cap)
     cut = bool(start.any())
-    if not cut:
-        lone = np.maximum.accumulate(lone_x, axis=1)
+    if parts.lone_terms:  # the running maximum of a max of scaled terms: the terms' maxima, rescaled
+        lone = None
+        for m, k in zip(lone_max, parts.lone_scales, strict=True):
+            if k == 0:
+                continue
+            lone = m * k if lone is None else np.maximum(lone, m * k)
+        lone = np.zeros(start.shape) if lone is None else lone
+    elif not cut:
+        lone = np.maximum.accumulate(parts.lone[draws[:, :n_cap]], axis=1)
     else:  # the running maximum restarts with every sub-batch
-        lone = segmented_running_max(lone_x, start)
+        lone = segmented_running_max(parts.lone[draws[:, :n_cap]], start)
     part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial  # the open (sub-)batch so far
     if not cut:
         return part, part
@@ -212,44 +235,84 @@ def gated_batches(
     return wait, own, busy, float(d[0])
 
 
-def layerwise_routes(
+def path_routes(
     hit_s: np.ndarray,
     comp_s: np.ndarray,
     w: np.ndarray,
     *,
-    f: float,
+    shares: np.ndarray,
     e: int,
-    append_bytes: float,
-    cnic_Bps: float,
-    de_read_util: float,
-    de_write_util: float,
+    other_bytes: tuple[float, float],
+    gpu_legs: np.ndarray,
+    gpu_Bps: np.ndarray,
+    de_legs: np.ndarray,
+    de_Bps: np.ndarray,
+    de_utils: np.ndarray,
+    recompute_s: np.ndarray | None = None,
+    recompute: np.ndarray | None = None,
     quota_s: float = math.inf,
 ) -> TurnParts:
-    """A layerwise prefill engine's turns as a two-route mixture (prefill-side routes, then
-    decode-side ones; weights ``1 - f`` and ``f``).
+    """A layerwise prefill engine's turns as a mixture of routes, one per load path (the
+    topology's paths in order, weights ``shares``), built from the paths' legs.
 
-    During the forward pass the prefill GPU's compute NIC reads the loaded KV and sends the hand-off
-    ((1 - f) H + A) to the decode node: a prefill-side turn moves 2H + A through its read side and
-    H through its write side; a decode-side one is relayed (H from the decode node's compute NIC
-    into the write side) and sends A back. A prefill GPU's compute NIC carries only its own
-    engine's traffic (summed per GPU in :func:`batch_law`); the decode GPUs' compute NICs also
-    carry other turns' relays, hand-offs and host-to-device copies, which stretch the legs that
-    cross them by ``1 / (1 - utilization)`` (processor sharing): the relay by the read side's, the
-    hand-off by the write side's.
+    Per turn of the sample (hit bytes ``H``, compute ``comp_s``) and path ``p``, with the turn's
+    other KV ``(A, O) = other_bytes`` (new prompt and generated bytes, the workload's means):
+
+    * the engine's work: its compute over the ``e`` GPUs, plus the recompute of the hit tokens'
+      KV (``recompute_s``) on a path that recomputes (``recompute[p]``);
+    * each prefill-GPU link ``g`` (``gpu_legs[p, g]``, coefficients of ``(H, A, O)``, at
+      ``gpu_Bps[g]``): the bytes the turn moves through it, summed per GPU in :func:`batch_law`
+      (the first two are ``cr`` and ``cw``, the rest ``more_sides``);
+    * each decode-GPU link ``d`` crossed during the prefill (``de_legs[p, d]``, at ``de_Bps[d]``):
+      the relay and hand-off, which other turns' traffic on the decode GPUs stretches by
+      ``1 / (1 - de_utils[d])`` (processor sharing).
+
+    A turn alone lasts the longest of its work, its prefill-GPU links at line rate and its
+    stretched decode-GPU links (``lone``, kept as ``lone_terms`` and ``lone_scales``). On the
+    paper's two paths this is the two-route mixture of prefill-side reads (2H + A through the
+    read side, H through the write side, the H + A hand-off stretched by the decode write side)
+    and decode-side reads (the H relay stretched by the decode read side, A sent back stretched by
+    its write side).
     """
-    B = cnic_Bps
-    s_r = 1.0 / (1.0 - de_read_util)
-    s_w = 1.0 / (1.0 - de_write_util)
-    H, A, c = hit_s, append_bytes, comp_s / e
-    pe_load = np.maximum((2 * H + A) / B, (H + A) / B * s_w)
-    de_load = np.maximum(H / B * s_r, A / B * s_w)
+    H = np.asarray(hit_s, float)
+    A, O = other_bytes  # noqa: E741 - the paper's symbol
+    P = len(shares)
+    c = comp_s / e
+    G, Dn = gpu_legs.shape[1], de_legs.shape[1]
+
+    def bytes_of(coef: np.ndarray) -> np.ndarray:
+        return coef[0] * H + coef[1] * A + coef[2] * O
+
+    work, sides, fixed, de_terms = [], [[] for _ in range(G)], [], [[] for _ in range(Dn)]
+    for p in range(P):
+        wk = c + recompute_s / e if recompute is not None and recompute[p] else c
+        work.append(wk)
+        top = wk
+        for g in range(G):
+            t = bytes_of(gpu_legs[p, g]) / gpu_Bps[g]
+            sides[g].append(t)
+            top = np.maximum(top, t)
+        fixed.append(top)
+        for d in range(Dn):
+            de_terms[d].append(bytes_of(de_legs[p, d]) / de_Bps[d])
+    stretch = tuple(1.0 / (1.0 - float(u)) for u in de_utils)
+    terms = (np.concatenate(fixed), *(np.concatenate(t) for t in de_terms))
+    scales = (1.0, *stretch)
+    lone = terms[0]
+    for t, k in zip(terms[1:], scales[1:], strict=True):
+        lone = np.maximum(lone, t * k)
+    side_arrays = [np.concatenate(x) for x in sides] + [np.zeros(P * len(H))] * max(0, 2 - G)
+    work_all = np.concatenate(work)
     return TurnParts(
-        serial=np.zeros(2 * len(H)),
-        work=np.concatenate([c, c]),
-        cr=np.concatenate([(2 * H + A) / B, np.full_like(H, A / B)]),
-        cw=np.concatenate([H / B, H / B]),
-        lone=np.concatenate([np.maximum(c, pe_load), np.maximum(c, de_load)]),
-        w=np.concatenate([(1 - f) * w, f * w]),
-        comp=np.concatenate([c, c]),
+        serial=np.zeros(P * len(H)),
+        work=work_all,
+        cr=side_arrays[0],
+        cw=side_arrays[1],
+        lone=lone,
+        w=np.concatenate([float(s) * w for s in shares]),
+        comp=work_all,
         quota_s=quota_s,
+        more_sides=tuple(side_arrays[2:]),
+        lone_terms=terms,
+        lone_scales=scales,
     )
