@@ -95,26 +95,58 @@ def batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tup
     has ``lone_terms``) each lone term's running maximum."""
     ix = draws[:, :n_cap]
     start = sub_batch_starts(parts, ix)
-    rows = np.arange(len(ix))
+    k_rows = len(ix)
     busiest = np.zeros(ix.shape)
+    pos = np.arange(n_cap)
+    keep = (start != pos[None, :]).astype(float)  # 0 where a sub-batch starts: its ranks start empty
+    flat = np.arange(k_rows)[:, None] * e + (pos[None, :] - start) % e  # each slot's rank, flat over (queue, rank)
     for side in (parts.cr, parts.cw, *parts.more_sides):
         if not np.any(side):
             continue  # a link this engine's turns never use
-        acc, top = np.zeros((len(ix), e)), np.zeros(len(ix))
+        acc, top = np.zeros(k_rows * e), np.zeros(k_rows)
         x = side[ix]
         for j in range(n_cap):  # each sub-batch's ranks take its turns in turn, from rank 0
-            fresh = start[:, j] == j
-            acc[fresh] = 0.0
-            top = np.where(fresh, 0.0, top)
-            rank = (j - start[:, j]) % e
-            acc[rows, rank] += x[:, j]
-            top = np.maximum(top, acc[rows, rank])
+            kj = keep[:, j]
+            acc.reshape(k_rows, e)[:] *= kj[:, None]
+            top *= kj
+            fj = flat[:, j]
+            acc[fj] += x[:, j]
+            top = np.maximum(top, acc[fj])
             busiest[:, j] = np.maximum(busiest[:, j], top)
     cut = bool(start.any())
     lone_max = tuple(
-        np.maximum.accumulate(t[ix], axis=1) if not cut else segmented_running_max(t[ix], start) for t in parts.lone_terms
+        np.zeros(ix.shape)
+        if not np.any(t)  # a leg no route of this mixture has
+        else np.maximum.accumulate(t[ix], axis=1)
+        if not cut
+        else segmented_running_max(t[ix], start)
+        for t in parts.lone_terms
     )
     return segment_sums(parts.work[ix], start), busiest, segment_sums(parts.serial[ix], start), start, lone_max
+
+
+def _law_static(static: tuple, parts: TurnParts) -> dict:
+    """What :func:`batch_law` derives from a :func:`batch_static` alone (kept with it): the
+    sub-batch bookkeeping under the quota and, where the load only rescales the decode-side lone
+    terms (``work_scale`` 1, no serial part), the longest of the summed work, the busiest rank and
+    the unscaled lone terms."""
+    work, busiest, serial, start, lone_max = static
+    n_cap = start.shape[1]
+    out: dict = {"cut": bool(start.any())}
+    if out["cut"]:
+        pos = np.arange(n_cap)
+        last = np.ones(start.shape, bool)  # the last position of a sub-batch within the queue
+        last[:, :-1] = start[:, 1:] == pos[None, 1:]
+        out["last"] = last
+        out["members"] = pos[None, :] - start + 1
+        out["has_prev"] = start > 0
+        out["prev_flat"] = np.arange(start.shape[0])[:, None] * n_cap + np.maximum(start - 1, 0)
+        out["n"] = np.broadcast_to(pos[None, :] + 1, start.shape)
+    out["serial0"] = not np.any(serial)
+    if parts.work_scale == 1.0 and out["serial0"] and parts.lone_terms:
+        out["fixed"] = np.maximum(np.maximum(work, busiest), lone_max[0])  # the first term: unscaled (scale 1)
+        out["scaled"] = [i for i in range(1, len(lone_max)) if np.any(lone_max[i])]  # terms that are ever > 0
+    return out
 
 
 def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -125,33 +157,42 @@ def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: t
     engine's ranks take a (sub-)batch's turns in turn (turn j on GPU j mod e, as the simulator's
     engine does); a (sub-)batch lasts as :class:`TurnParts` says. ``static``: :func:`batch_static`
     of the same arguments, when already at hand."""
-    work, busiest, serial, start, lone_max = static if static is not None else batch_static(parts, draws, e, n_cap)
-    cut = bool(start.any())
-    if parts.lone_terms:  # the running maximum of a max of scaled terms: the terms' maxima, rescaled
-        lone = None
-        for m, k in zip(lone_max, parts.lone_scales, strict=True):
-            if k == 0:
-                continue
-            lone = m * k if lone is None else np.maximum(lone, m * k)
-        lone = np.zeros(start.shape) if lone is None else lone
-    elif not cut:
-        lone = np.maximum.accumulate(parts.lone[draws[:, :n_cap]], axis=1)
-    else:  # the running maximum restarts with every sub-batch
-        lone = segmented_running_max(parts.lone[draws[:, :n_cap]], start)
-    part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial  # the open (sub-)batch so far
+    static = static if static is not None else batch_static(parts, draws, e, n_cap)
+    work, busiest, serial, start, lone_max = static[:5]
+    law = static[5] if len(static) > 5 and static[5] is not None else _law_static(static, parts)
+    cut = law["cut"]
+    fast = "fixed" in law and parts.work_scale == 1.0 and parts.lone_scales[:1] == (1.0,)
+    if fast:  # only the decode-side lone terms move with the load
+        part = law["fixed"]
+        for i in law["scaled"]:
+            k = parts.lone_scales[i]
+            if k != 0:
+                part = np.maximum(part, lone_max[i] * k)
+    else:
+        if parts.lone_terms:  # the running maximum of a max of scaled terms: the terms' maxima, rescaled
+            lone = None
+            for m, k in zip(lone_max, parts.lone_scales, strict=True):
+                if k == 0:
+                    continue
+                lone = m * k if lone is None else np.maximum(lone, m * k)
+            lone = np.zeros(start.shape) if lone is None else lone
+        elif not cut:
+            lone = np.maximum.accumulate(parts.lone[draws[:, :n_cap]], axis=1)
+        else:  # the running maximum restarts with every sub-batch
+            lone = segmented_running_max(parts.lone[draws[:, :n_cap]], start)
+        part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone)  # the open (sub-)batch so far
+        if not law["serial0"]:
+            part = part + serial
     if not cut:
         return part, part
-    pos = np.arange(n_cap)
-    last = np.ones(start.shape, bool)  # the last position of a sub-batch within the queue
-    last[:, :-1] = start[:, 1:] == pos[None, 1:]
+    last, members = law["last"], law["members"]
     done = np.cumsum(np.where(last, part, 0.0), axis=1)  # when each finished sub-batch ends
-    members = pos[None, :] - start + 1
     finish_sum = np.cumsum(np.where(last, members * done, 0.0), axis=1)  # its members' end times, summed
-    prev = np.maximum(start - 1, 0)
-    closed = np.where(start > 0, np.take_along_axis(done, prev, axis=1), 0.0)
-    closed_own = np.where(start > 0, np.take_along_axis(finish_sum, prev, axis=1), 0.0)
+    pf, hp = law["prev_flat"], law["has_prev"]
+    closed = np.where(hp, done.reshape(-1)[pf], 0.0)
+    closed_own = np.where(hp, finish_sum.reshape(-1)[pf], 0.0)
     dur = closed + part
-    own = (closed_own + members * dur) / (pos[None, :] + 1)
+    own = (closed_own + members * dur) / law["n"]
     return dur, own
 
 
@@ -205,7 +246,8 @@ def gated_batches(
     for n_cap in sorted({min(c, n_max) for c in (24, 64, n_max)}):
         n = np.arange(1, n_cap + 1, dtype=float)
         if n_cap not in statics:
-            statics[n_cap] = batch_static(parts, draws, e, n_cap)
+            st = batch_static(parts, draws, e, n_cap)
+            statics[n_cap] = (*st, _law_static(st, parts))
         dur, own_n = batch_law(parts, draws, e, n_cap, statics[n_cap])
         d, d2 = dur.mean(axis=0), (dur**2).mean(axis=0)
         P = arrivals_pmf(lam, d, d2, np.arange(n_cap + 1, dtype=float))  # arrivals during a batch of n
