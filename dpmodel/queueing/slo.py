@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,9 @@ from ..scenario import MODES, Scenario
 from .open_model import (
     LpSplit,
     OnlineResult,
+    SPLIT_GRID,
     best_components,
+    components,
     is_stable,
     result_from,
     split_candidates,
@@ -75,13 +78,22 @@ def slo_capacity(
         return is_stable(c) and c["ttft"] <= slo_ttft_s and c["tpot"] <= slo_tpot_s
 
     tiny = 1e-6
-    r0 = result_from(scenario, mode, tiny, tiny * tpa, *best(tiny))
-    if not (r0.ttft_s["mean"] <= slo_ttft_s and r0.tpot_s <= slo_tpot_s):
+    # zero load: the SLOs can be met iff some candidate meets them (the best one then does too), so
+    # the candidates are tried from the LP's split on until one does; all only when none does
+    cands = split_candidates(scenario, mode, lp_split)
+    lp_first = sorted(range(len(cands)), key=lambda i: i != _lp_index(cands))
+    z_ttft, z_tpot = math.inf, math.inf
+    for i in lp_first:
+        c0 = components(scenario, mode, tiny * tpa, cands[i])
+        z_ttft, z_tpot = min(z_ttft, c0["ttft"]), c0["tpot"]  # TPOT does not depend on the split
+        if z_ttft <= slo_ttft_s:
+            break
+    if not (z_ttft <= slo_ttft_s and z_tpot <= slo_tpot_s):
         why = []
-        if r0.ttft_s["mean"] > slo_ttft_s:
-            why.append(f"zero-load TTFT {r0.ttft_s['mean']:.3g} s > SLO {slo_ttft_s} s")
-        if r0.tpot_s > slo_tpot_s:
-            why.append(f"zero-load TPOT {r0.tpot_s:.3g} s > SLO {slo_tpot_s} s")
+        if z_ttft > slo_ttft_s:
+            why.append(f"zero-load TTFT {z_ttft:.3g} s > SLO {slo_ttft_s} s")
+        if z_tpot > slo_tpot_s:
+            why.append(f"zero-load TPOT {z_tpot:.3g} s > SLO {slo_tpot_s} s")
         return CapacityResult(mode, 0.0, False, "infeasible: " + "; ".join(why), None)
     lo, hi = tiny, 1.0
     while ok(hi):
@@ -103,6 +115,16 @@ def slo_capacity(
         _limit_reason(scenario, mode, lo, hi, c_hi, slo_ttft_s=slo_ttft_s, slo_tpot_s=slo_tpot_s, lp_split=lp_split),
         at,
     )
+
+
+def _lp_index(cands: tuple[tuple[float, ...], ...]) -> int:
+    """Index of the throughput LP's split among the two-path candidates (the grid point it is not
+    on; the first candidate when it is on the grid)."""
+    grid = {round(x, 12) for x in SPLIT_GRID}
+    for i, c in enumerate(cands[: len(SPLIT_GRID) + 1]):
+        if len(c) > 1 and round(c[1], 12) not in grid:
+            return i
+    return 0
 
 
 def saturated_resource(scenario: Scenario, mode: str, aps: float, *, lp_split: LpSplit | None = None) -> tuple[str, float, float]:
