@@ -54,17 +54,18 @@ def sub_batch_starts(parts: TurnParts, ix: np.ndarray) -> np.ndarray:
     """``start[k, j]``: the first position of the sub-batch that position j of sampled queue k
     falls in, when the engine serves a queue under the compute quota: FIFO, a sub-batch takes turns
     while their summed compute stays within the quota (at least one), the rest go next."""
-    start = np.zeros(ix.shape, dtype=np.intp)
     if parts.comp is None or not math.isfinite(parts.quota_s):
-        return start
-    c = parts.comp[ix]
+        return np.zeros(ix.shape, dtype=np.intp)
+    c = parts.comp[np.ascontiguousarray(ix.T)]  # position-major
+    start = np.zeros(c.shape, dtype=np.intp)
     cur, s = np.zeros(len(ix)), np.zeros(len(ix), dtype=np.intp)
-    for j in range(ix.shape[1]):
-        new = (cur > 0) & (cur + c[:, j] > parts.quota_s * (1 + 1e-12))
+    q = parts.quota_s * (1 + 1e-12)
+    for j in range(c.shape[0]):
+        new = (cur > 0) & (cur + c[j] > q)
         s = np.where(new, j, s)
-        cur = np.where(new, 0.0, cur) + c[:, j]
-        start[:, j] = s
-    return start
+        cur = np.where(new, 0.0, cur) + c[j]
+        start[j] = s
+    return np.ascontiguousarray(start.T)
 
 
 def segment_sums(x: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -96,32 +97,45 @@ def batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tup
     ix = draws[:, :n_cap]
     start = sub_batch_starts(parts, ix)
     k_rows = len(ix)
-    busiest = np.zeros(ix.shape)
+    ixt = np.ascontiguousarray(ix.T)  # position-major: each position's queues contiguous
     pos = np.arange(n_cap)
-    keep = (start != pos[None, :]).astype(float)  # 0 where a sub-batch starts: its ranks start empty
-    flat = np.arange(k_rows)[:, None] * e + (pos[None, :] - start) % e  # each slot's rank, flat over (queue, rank)
+    keep_t = np.ascontiguousarray((start != pos[None, :]).T)  # False where a sub-batch starts
+    start_t = np.ascontiguousarray(start.T)
+    busiest_t = np.zeros((n_cap, k_rows))
     for side in (parts.cr, parts.cw, *parts.more_sides):
         if not np.any(side):
             continue  # a link this engine's turns never use
-        acc, top = np.zeros(k_rows * e), np.zeros(k_rows)
-        x = side[ix]
-        for j in range(n_cap):  # each sub-batch's ranks take its turns in turn, from rank 0
-            kj = keep[:, j]
-            acc.reshape(k_rows, e)[:] *= kj[:, None]
-            top *= kj
-            fj = flat[:, j]
-            acc[fj] += x[:, j]
-            top = np.maximum(top, acc[fj])
-            busiest[:, j] = np.maximum(busiest[:, j], top)
-    cut = bool(start.any())
-    lone_max = tuple(
-        np.zeros(ix.shape)
-        if not np.any(t)  # a leg no route of this mixture has
-        else np.maximum.accumulate(t[ix], axis=1)
-        if not cut
-        else segmented_running_max(t[ix], start)
-        for t in parts.lone_terms
-    )
+        # each sub-batch's ranks take its turns in turn, from rank 0: position j runs on the rank
+        # of position j - e, so a rank's running sum is that of j - e (when in the same sub-batch)
+        # plus j's own; the busiest rank so far is the largest of the last e running sums there
+        x = side[ixt]
+        acc = np.empty_like(x)
+        for b0 in range(0, n_cap, e):
+            j = slice(b0, min(b0 + e, n_cap))
+            if b0 == 0:
+                acc[j] = x[j]
+            else:
+                jj = np.arange(b0, min(b0 + e, n_cap))
+                prev = acc[b0 - e : b0 - e + len(jj)]
+                acc[j] = np.where((jj - e)[:, None] >= start_t[j], prev, 0.0) + x[j]
+        np.maximum(busiest_t, acc, out=busiest_t)
+        for d in range(1, min(e, n_cap)):
+            back = np.where((pos[d:] - d)[:, None] >= start_t[d:], acc[:-d], 0.0)
+            np.maximum(busiest_t[d:], back, out=busiest_t[d:])
+    busiest = np.ascontiguousarray(busiest_t.T)
+    used = [i for i, t in enumerate(parts.lone_terms) if np.any(t)]  # legs some route of this mixture has
+    lone_max = [np.zeros(ix.shape)] * len(parts.lone_terms)
+    if used:
+        xt = np.stack([parts.lone_terms[i][ixt] for i in used], axis=1)  # (n_cap, terms, queues)
+        out = np.empty_like(xt)
+        out[0] = xt[0]
+        for j in range(1, n_cap):  # running maxima that restart with every sub-batch
+            np.maximum(out[j - 1], xt[j], out=out[j])
+            if not keep_t[j].all():
+                np.copyto(out[j], xt[j], where=~keep_t[j])
+        for n, i in enumerate(used):
+            lone_max[i] = np.ascontiguousarray(out[:, n, :].T)
+    lone_max = tuple(lone_max)
     return segment_sums(parts.work[ix], start), busiest, segment_sums(parts.serial[ix], start), start, lone_max
 
 
