@@ -67,15 +67,64 @@ def slo_capacity(
     tpa = turns_per_agent(scenario)
     dead: dict[tuple[float, ...], float] = {}  # per candidate, the lowest load found saturated (see best_components)
     seen: dict[float, tuple[tuple[float, ...], dict[str, Any]]] = {}
+    memo: dict[tuple[tuple[float, ...], float], dict[str, Any]] = {}
+    cands = split_candidates(scenario, mode, lp_split)
+    order = {c: i for i, c in enumerate(cands)}
+    searched = MODES[mode].de_path and len(cands) > 1
 
-    def best(aps: float):
+    def comp(s: tuple[float, ...], lam: float) -> dict[str, Any]:
+        if (s, lam) not in memo:
+            c = components(scenario, mode, lam, s)
+            if not math.isfinite(c["ttft"]):
+                dead[s] = min(lam, dead.get(s, math.inf))
+            memo[s, lam] = c
+        return memo[s, lam]
+
+    def best(aps: float):  # best_components(..., dead=dead), sharing the evaluations
         if aps not in seen:
-            seen[aps] = best_components(scenario, mode, aps * tpa, None, lp_split, dead=dead)
+            lam = aps * tpa
+            if not searched:
+                seen[aps] = (cands[0], comp(cands[0], lam))
+            else:
+                top = None
+                for s in cands:
+                    if lam >= dead.get(s, math.inf) and (s, lam) not in memo:
+                        continue
+                    c = comp(s, lam)
+                    if math.isfinite(c["ttft"]) and (top is None or c["ttft"] < top[1]["ttft"]):
+                        top = (s, c)
+                seen[aps] = top if top is not None else (cands[0], comp(cands[0], lam))
         return seen[aps]
 
-    def ok(aps: float) -> bool:  # the means only (no percentiles): the bisection's many steps
-        c = best(aps)[1]
+    def passes(c: dict[str, Any]) -> bool:
         return is_stable(c) and c["ttft"] <= slo_ttft_s and c["tpot"] <= slo_tpot_s
+
+    lead = [cands[_lp_index(cands)]]  # the candidate that passed last: tried first
+
+    def ok(aps: float) -> bool:  # the means only (no percentiles): the bisection's many steps
+        """Whether the best candidate (least mean TTFT) meets the SLOs. When the one that passed
+        last does, the best one does too unless a candidate with a lower TTFT is unstable; only
+        the candidates with a utilization at or above 1 (cheap: no batch law) can be, so only
+        they are evaluated. Else every live candidate is (:func:`best`)."""
+        lam = aps * tpa
+        s_b = lead[0]
+        if searched and aps not in seen and lam < dead.get(s_b, math.inf):
+            c_b = comp(s_b, lam)
+            if passes(c_b):
+                for s in cands:
+                    if s == s_b or lam >= dead.get(s, math.inf):
+                        continue
+                    if all(v < 1 for v in utilizations(scenario, mode, lam, s).values()):
+                        continue  # stable: if its TTFT is lower, it passes as well
+                    c = comp(s, lam)
+                    t, t_b = c["ttft"], c_b["ttft"]
+                    if math.isfinite(t) and (t < t_b or (t == t_b and order[s] < order[s_b])):
+                        break  # an unstable candidate may be the best: decide on the best
+                else:
+                    return True
+        s_best, c_best = best(aps)
+        lead[0] = s_best
+        return passes(c_best)
 
     tiny = 1e-6
     # zero load: the SLOs can be met iff some candidate meets them (the best one then does too), so
