@@ -59,9 +59,8 @@ def main() -> int:
             res = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, check=True)
             runs[label].append(json.loads(res.stdout.strip().splitlines()[-1]))
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    from _common import command_line, emit
-
     import numpy as np
+    from _common import command_line, emit
 
     lines = [
         "# Capacity speed",

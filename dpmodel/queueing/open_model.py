@@ -5,19 +5,27 @@ Notes
 Turns arrive at ``lambda = APS x turns per agent``. The structure follows the paper's data path
 (and the simulator, :mod:`dpmodel.sim`):
 
-* **Read** (layerwise modes): the turn's hit KV is read into a DRAM buffer through one side's
-  storage NIC (the decode side with probability ``f``), an M/G/1 processor-sharing queue per node:
-  mean ``(H / S) / (1 - rho_side)``.
+Each turn's hit KV takes one of the topology's load paths, path ``p`` with share ``s_p`` (the path
+shares, summing to 1; with the paper's two paths ``s = (1 - f, f)``, ``f = split_de_frac``). What a
+path costs comes from its legs (:func:`routes`), not from code per path:
+
+* **Read** (layerwise modes): the turn's hit KV is read into a DRAM buffer through the storage NICs
+  its path has legs on (the prefill or the decode node's), an M/G/1 processor-sharing queue per
+  node: mean ``(H / S) / (1 - rho)``; a path that recomputes reads nothing.
 * **Prefill**: ``P g / e`` engines of ``e`` GPUs in lock step (an expert-parallel group; 1 GPU for
   dense models). An engine takes every turn waiting when it frees up as one batch, its ranks taking
-  the batch's turns in turn. A batch lasts the longest of its summed compute over the ``e`` GPUs,
-  each GPU's summed compute-NIC bytes and its members' lone times (:class:`~dpmodel.queueing.batch.TurnParts`), averaged
-  over sampled batches of the workload's turns (:func:`~dpmodel.queueing.batch.batch_law`). With layerwise loading a
-  prefill-side turn moves 2H + A through its GPU's compute NIC (load and hand-off share it) and a
-  turn relayed from the decode side H; the legs that cross a decode GPU's compute NIC are stretched
-  by its utilization (:func:`~dpmodel.queueing.batch.layerwise_routes`). In ``basic`` the engine holds itself while its
-  batch's KV loads, then computes. The batch sizes form a Markov chain (gated batch service; the
-  arrivals during a batch are a Poisson mixture over its random duration); its stationary law
+  the batch's turns in turn. A batch lasts the longest of its summed work over the ``e`` GPUs
+  (compute, plus the recompute of the hit tokens' KV on a recompute path), each GPU's summed bytes
+  on the prefill GPU's links and its members' lone times (:class:`~dpmodel.queueing.batch.TurnParts`),
+  averaged over sampled batches of the workload's turns (:func:`~dpmodel.queueing.batch.batch_law`).
+  With layerwise loading the routes are a mixture, one per path
+  (:func:`~dpmodel.queueing.batch.path_routes`): a turn's bytes on the prefill GPU's compute NIC
+  are its path's legs there (2H + A read and H written when the prefill node reads, A read and H
+  written when the decode node reads and relays); the legs that cross a decode GPU's compute NIC
+  during the prefill (the path's legs there less the later copy of the prompt into HBM,
+  :data:`H2D_LEGS`) are stretched by its utilization. In ``basic`` the engine holds itself while
+  its batch's KV loads, then computes. The batch sizes form a Markov chain (gated batch service;
+  the arrivals during a batch are a Poisson mixture over its random duration); its stationary law
   gives the wait for the running batch and the own batch's duration. Under the compute quota (the
   paper's 300 ms) the turns an engine finds waiting are served as consecutive sub-batches, each
   taking turns in order while their compute fits, and a turn's own time runs to the end of its
@@ -25,8 +33,11 @@ Turns arrive at ``lambda = APS x turns per agent``. The structure follows the pa
   an engine at random in ``basic`` and ``layerwise``; DualPath's scheduler (and the Oracle) sends
   each to the least-loaded engine, which only the chance that every engine holds work leaves
   waiting (:func:`~dpmodel.queueing.erlang.least_loaded_wait_frac`).
-* TTFT = read + wait for the running batch + own batch. Link utilizations come from the flow table
-  (:func:`~dpmodel.queueing.links.link_model`).
+* TTFT = read + wait for the running batch + own batch. Link utilizations are linear in the path
+  shares (:func:`~dpmodel.queueing.links.path_links`, from the composition's demands).
+* The path shares are given (``split_de_frac`` or ``path_shares``) or searched: the lowest mean
+  TTFT among fixed candidates generated from the topology's paths and the throughput LP's split
+  (:func:`split_candidates`), the same shares for every turn.
 * **Decode**: TPOT at the batch Little's law implies, ``b = lambda o TPOT / (D g)``, a fixed point
   with a closed form because a step is linear in b. TTST = TTFT + the decode node's H2D of the
   prompt KV + one TPOT.

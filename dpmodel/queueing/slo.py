@@ -10,9 +10,9 @@ from ..errors import ScenarioError
 from ..results import Result, json_safe
 from ..scenario import MODES, Scenario
 from .open_model import (
+    SPLIT_GRID,
     LpSplit,
     OnlineResult,
-    SPLIT_GRID,
     best_components,
     components,
     is_stable,
