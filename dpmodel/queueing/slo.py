@@ -200,7 +200,15 @@ def saturated_resource(scenario: Scenario, mode: str, aps: float, *, lp_split: L
 
 
 def _limit_reason(
-    scenario: Scenario, mode: str, lo: float, hi: float, c: dict[str, Any], *, slo_ttft_s: float, slo_tpot_s: float, lp_split: LpSplit | None
+    scenario: Scenario,
+    mode: str,
+    lo: float,
+    hi: float,
+    c: dict[str, Any],
+    *,
+    slo_ttft_s: float,
+    slo_tpot_s: float,
+    lp_split: LpSplit | None,
 ) -> str:
     if not is_stable(c):
         name, _, _ = saturated_resource(scenario, mode, hi, lp_split=lp_split)
