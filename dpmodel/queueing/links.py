@@ -70,14 +70,21 @@ class PathLinks:
     names: tuple[str, ...]
     a: np.ndarray  # (R,)
     b: np.ndarray  # (R, P - 1)
+    a_k: np.ndarray | None = None  # (R, K): each request class's part of a (its weight included)
+    b_k: np.ndarray | None = None  # (R, K, P - 1)
 
     def utilization(self, turns_per_s: float, shares) -> dict[str, float]:
-        """``{name: utilization}`` at ``turns_per_s`` and path shares ``shares`` (length P)."""
-        u = self.a.copy()
-        for j in range(self.b.shape[1]):
-            s = float(shares[j + 1])
-            if s != 0.0:
-                u = u + self.b[:, j] * s
+        """``{name: utilization}`` at ``turns_per_s`` and path shares ``shares``: one share per path
+        (length P), or one row of shares per request class (K x P)."""
+        if np.ndim(shares) == 2:
+            S = np.asarray(shares, float)
+            u = self.a_k.sum(axis=1) + np.einsum("rkj,kj->r", self.b_k, S[:, 1:])
+        else:
+            u = self.a.copy()
+            for j in range(self.b.shape[1]):
+                s = float(shares[j + 1])
+                if s != 0.0:
+                    u = u + self.b[:, j] * s
         return {n: float(turns_per_s * x) for n, x in zip(self.names, u, strict=True)}
 
 
@@ -86,16 +93,27 @@ def path_links(scenario: Scenario, mode: str) -> PathLinks:
     demand, from the one composition path (:meth:`dpmodel.scenario.Scenario.demands`)."""
     d = scenario.demands(dataclasses.replace(MODES[mode], layerwise=True))
     io = scenario.topology.io_names
-    names, a, b = [], [], []
+    names, a, b, ak, bk = [], [], [], [], []
+    n_alt = max(len(d.paths) - 1, 0)
+    K = len(d.weights)
     for i, name in enumerate(d.names):
         if name not in io or not math.isfinite(d.capacity[i]):
             continue
         c0 = float(d.coef[i, :, 0] @ d.weights)  # one turn's demand on the first path
-        n_alt = len(d.paths) - 1
         c1 = np.array([float((d.coef[i, :, p] - d.coef[i, :, 0]) @ d.weights) if d.de_path else 0.0 for p in range(1, n_alt + 1)])
         if c0 == 0 and not np.any(c1):
             continue
         names.append(name)
         a.append(c0 / d.capacity[i])
         b.append(np.asarray(c1, float) / d.capacity[i])
-    return PathLinks(tuple(names), np.array(a, float), np.array(b, float).reshape(len(names), max(len(d.paths) - 1, 0)))
+        ak.append(d.coef[i, :, 0] * d.weights / d.capacity[i])
+        slope = (d.coef[i, :, 1:] - d.coef[i, :, :1]) if d.de_path else np.zeros((K, n_alt))
+        bk.append(slope * d.weights[:, None] / d.capacity[i])
+    R = len(names)
+    return PathLinks(
+        tuple(names),
+        np.array(a, float),
+        np.array(b, float).reshape(R, n_alt),
+        np.array(ak, float).reshape(R, K),
+        np.array(bk, float).reshape(R, K, n_alt),
+    )

@@ -72,7 +72,7 @@ from .batch import TurnParts, gated_batches, path_routes
 from .erlang import least_loaded_wait_frac
 from .links import path_links
 from .percentiles import PERCENTILE_METHOD, ttft_quantiles
-from .turn_sample import batch_draws, recompute_sizes, turn_sample, turn_sizes, turns_per_agent
+from .turn_sample import batch_draws, recompute_sizes, sample_is_classes, turn_sample, turn_sizes, turns_per_agent
 
 LOW_CONFIDENCE_UTIL_FRAC = 0.9
 
@@ -186,9 +186,11 @@ def routes(scenario: Scenario) -> Routes:
     return turn_sample(scenario).value("routes", make)
 
 
-def as_shares(scenario: Scenario, split) -> tuple[float, ...]:
+def as_shares(scenario: Scenario, split) -> tuple:
     """Path shares (the topology's paths, summing to 1) from ``split``: a number is the two-path
-    split ``split_de_frac`` (the second path's share), a sequence the shares themselves."""
+    split ``split_de_frac`` (the second path's share), a sequence the shares themselves, a table
+    (request classes x paths) one row of shares per request class (a tuple of rows; one row when
+    every class has the same)."""
     n = len(scenario.topology.paths)
     if np.ndim(split) == 0:
         f = float(split)
@@ -199,6 +201,13 @@ def as_shares(scenario: Scenario, split) -> tuple[float, ...]:
                 raise ScenarioError(f"split_de_frac = {split!r}: topology {scenario.topology.name!r} has one load path")
             return (1.0,)
         return (1.0 - f, f) + (0.0,) * (n - 2)
+    if np.ndim(split) == 2:  # one row of shares per request class
+        rows = np.asarray(split, float)
+        K = len(scenario.classes())
+        if rows.shape[0] != K:
+            raise ScenarioError(f"path_shares: {rows.shape[0]} rows given for {K} request classes: give one row per class (or one row)")
+        out = tuple(as_shares(scenario, r) for r in rows)
+        return out[0] if K == 1 or all(r == out[0] for r in out) else out
     s = np.asarray(split, float).reshape(-1)
     if len(s) != n or not np.all(np.isfinite(s)) or np.any(s < -1e-9) or abs(float(s.sum()) - 1.0) > 1e-6:
         raise ScenarioError(
@@ -220,8 +229,16 @@ def components(scenario: Scenario, mode: str, lam: float, shares, *, batch: bool
     False: the utilizations only (the batch law's TTFT parts are left out)."""
     m = MODES[mode]
     shares = as_shares(scenario, shares)
+    n_paths = len(scenario.topology.paths)
     if not m.de_path:
-        shares = (1.0,) + (0.0,) * (len(shares) - 1)
+        shares = (1.0,) + (0.0,) * (n_paths - 1)
+    per_class = isinstance(shares[0], tuple)
+    if per_class and not sample_is_classes(scenario):
+        raise ScenarioError(
+            "path_shares per request class: this workload's turn sample is synthesized, not its request classes; "
+            "give one row of shares (or a scenario with request classes)"
+        )
+    S_k = np.asarray(shares, float) if per_class else None  # (K, P): the sampled turns are the classes
     ts = turn_sample(scenario)
     cl, dep = scenario.cluster, scenario.deployment
     P, D, g = dep.prefill_nodes_count, dep.decode_nodes_count, cl.gpus_per_node
@@ -250,7 +267,7 @@ def components(scenario: Scenario, mode: str, lam: float, shares, *, batch: bool
             hit_s,
             comp_s,
             w,
-            shares=np.asarray(shares),
+            shares=np.asarray(shares, float),
             e=e,
             other_bytes=(A_mean, O_mean),
             gpu_legs=rt.gpu_legs,
@@ -268,7 +285,8 @@ def components(scenario: Scenario, mode: str, lam: float, shares, *, batch: bool
         H_mean = float(w @ hit_s)
         read = 0.0
         read_i = []  # each route's read time (processor sharing: a turn's own size, stretched)
-        for p, share in enumerate(shares):
+        for p in range(n_paths):
+            share = 0.0 if per_class else shares[p]  # (per class: summed over the turns below)
             r_i, r_mean = np.zeros_like(hit_s), 0.0
             for j, name in enumerate(rt.read_names):
                 cf = rt.read_legs[p, j]
@@ -283,16 +301,26 @@ def components(scenario: Scenario, mode: str, lam: float, shares, *, batch: bool
             read_i.append(r_i)
             read += share * r_mean if share > 0 else 0.0
         read_i = np.concatenate(read_i)
+        if per_class:  # each turn's read on each route, weighted by its own shares
+            r_all = read_i.reshape(n_paths, -1)
+            with np.errstate(invalid="ignore"):
+                read = float(np.sum(np.where(S_k.T > 0, S_k.T * wn[None, :] * r_all, 0.0)))
         # the engine's work per turn: its busiest resource's mean (compute, and recompute on a path
         # that recomputes; its GPUs' per-GPU links), which sets its utilization
         H = float(wn @ hit_s)
         C = float(wn @ comp_s)
         R_mean = float(wn @ rec) if rec is not None else 0.0
-        work_mean = sum(s_p * (C + (R_mean if rt.recompute[p] else 0.0)) for p, s_p in enumerate(shares))
-        links_mean = [
-            sum(s_p * float(rt.gpu_legs[p, k] @ (H, A_mean, O_mean)) for p, s_p in enumerate(shares)) / rt.gpu_Bps[k]
-            for k in range(len(rt.gpu_Bps))
-        ]
+        if not per_class:
+            work_mean = sum(s_p * (C + (R_mean if rt.recompute[p] else 0.0)) for p, s_p in enumerate(shares))
+            links_mean = [
+                sum(s_p * float(rt.gpu_legs[p, k] @ (H, A_mean, O_mean)) for p, s_p in enumerate(shares)) / rt.gpu_Bps[k]
+                for k in range(len(rt.gpu_Bps))
+            ]
+        else:
+            W = S_k * wn[:, None]  # (K, P): each class's turns on each path
+            work_mean = float(np.sum(W * (comp_s[:, None] + (rec[:, None] * rt.recompute[None, :] if rec is not None else 0.0))))
+            byts = np.einsum("pgt,kt->kpg", rt.gpu_legs, np.stack([hit_s, np.full_like(hit_s, A_mean), np.full_like(hit_s, O_mean)], 1))
+            links_mean = list(np.einsum("kp,kpg->g", W, byts) / rt.gpu_Bps)
         per_turn = max(work_mean, *links_mean) / e
     else:
         # the paper's Basic holds the engine while its batch's KV loads through the node's storage
@@ -505,8 +533,13 @@ def result_from(scenario: Scenario, mode: str, aps: float, lam: float, shares: t
         hi = components(scenario, mode, 1.05 * lam, shares)["ttft"]
         rng = (lo, hi)
     comps = {k: c[k] for k in ("load", "wait_batch", "prefill_batch", "compute")}
-    split = float(shares[1]) if len(shares) > 1 else 0.0
     names = scenario.topology.path_names
+    if isinstance(shares[0], tuple):  # per request class: each path's share of the turns' hit KV
+        hit, _, w = turn_sizes(scenario)
+        S = np.asarray(shares, float)
+        tot = float(w @ hit)
+        shares = tuple(float(x) for x in ((w * hit) @ S / tot if tot > 0 else w @ S / w.sum()))
+    split = float(shares[1]) if len(shares) > 1 else 0.0
     return OnlineResult(
         mode,
         aps,

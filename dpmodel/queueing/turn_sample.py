@@ -188,10 +188,23 @@ def route_of(u: np.ndarray, shares) -> np.ndarray:
     on ``[0, s_1)``, path 2 on ``[s_1, s_1 + s_2)``, ..., the first path on the rest (so with two
     paths the decode-side route takes ``u < f``)."""
     s = np.asarray(shares, float)
-    if len(s) <= 1:
+    if s.shape[-1] <= 1:
         return np.zeros(np.shape(u), dtype=np.intp)
     r = np.searchsorted(np.cumsum(s[1:]), u, side="right") + 1
     return np.where(r >= len(s), 0, r)
+
+
+def routes_of(idx: np.ndarray, u: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """:func:`route_of` with one row of shares per turn of the sample (``shares[idx]`` per slot)."""
+    cum = np.cumsum(np.asarray(shares, float)[:, 1:], axis=1)[idx]  # slots x (P - 1)
+    r = (cum <= u[..., None]).sum(axis=-1) + 1
+    return np.where(r >= shares.shape[1], 0, r)
+
+
+def sample_is_classes(scenario: Scenario) -> bool:
+    """Whether :func:`turn_sizes`' turns are the scenario's request classes (in order), so that
+    shares per request class are shares per sampled turn."""
+    return not (scenario.workload.synthesis is not None and not scenario.request_classes)
 
 
 def batch_draws(scenario: Scenario, shares=None, n_max: int = 160) -> np.ndarray:
@@ -201,4 +214,7 @@ def batch_draws(scenario: Scenario, shares=None, n_max: int = 160) -> np.ndarray
     idx, u = turn_sample(scenario).value("draws", lambda: stratified_draws(*turn_sizes(scenario), n_max))
     if shares is None:
         return idx
-    return idx + len(turn_sizes(scenario)[2]) * route_of(u, shares)
+    n = len(turn_sizes(scenario)[2])
+    if np.ndim(shares) == 2:
+        return idx + n * routes_of(idx, u, np.asarray(shares, float))
+    return idx + n * route_of(u, shares)
