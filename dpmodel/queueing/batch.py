@@ -257,12 +257,21 @@ def gated_batches(
     statics = {} if statics is None else statics
     # the chain is truncated at n_cap turns per batch: start small, grow while mass piles up there
     # (the arrivals' law has a long tail where batch durations vary a lot)
-    for n_cap in sorted({min(c, n_max) for c in (24, 64, n_max)}):
+    # the batch law of the first n turns of a queue is the same at any longer truncation (every
+    # step of it looks only backwards), so one law at the truncation the last call needed
+    # (``statics["reached"]``) serves every shorter one of this call
+    levels = sorted({min(c, n_max) for c in (24, 64, n_max)})
+    law = None
+    for n_cap in levels:
         n = np.arange(1, n_cap + 1, dtype=float)
-        if n_cap not in statics:
-            st = batch_static(parts, draws, e, n_cap)
-            statics[n_cap] = (*st, _law_static(st, parts))
-        dur, own_n = batch_law(parts, draws, e, n_cap, statics[n_cap])
+        if law is None or law[0] < n_cap:
+            L = max(n_cap, statics.get("reached", 0)) if law is None else n_cap
+            if L not in statics:
+                st = batch_static(parts, draws, e, L)
+                statics[L] = (*st, _law_static(st, parts))
+            law = (L, *batch_law(parts, draws, e, L, statics[L]))
+        statics["reached"] = n_cap
+        dur, own_n = law[1][:, :n_cap], law[2][:, :n_cap]
         d, d2 = dur.mean(axis=0), (dur**2).mean(axis=0)
         P = arrivals_pmf(lam, d, d2, np.arange(n_cap + 1, dtype=float))  # arrivals during a batch of n
         T = P[:, 1:].copy()  # n -> n' >= 1
