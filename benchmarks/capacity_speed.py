@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -52,12 +53,20 @@ def main() -> int:
         return 0
     sides = [("after (this checkout)", os.getcwd())] + ([("before", os.path.abspath(args.before))] if args.before else [])
     runs: dict[str, list[dict]] = {label: [] for label, _ in sides}
+    cli: dict[str, list[tuple[float, float]]] = {label: [] for label, _ in sides}
     for _ in range(args.repeat):
         for label, root in sides:  # alternate, so load on the machine falls on both alike
             env = dict(os.environ, PYTHONPATH=root, OPENBLAS_NUM_THREADS="1")
             cmd = [sys.executable, os.path.abspath(__file__), "--measure-only"]
             res = subprocess.run(cmd, env=env, cwd=root, capture_output=True, text=True, check=True)
             runs[label].append(json.loads(res.stdout.strip().splitlines()[-1]))
+            # the whole command as a user runs it: its process's CPU seconds (user + system) and wall
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            w0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "dpmodel", "capacity", "--quiet"], env=env, cwd=root, capture_output=True, check=True)
+            wall = time.perf_counter() - w0
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cli[label].append((after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall))
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import numpy as np
     from _common import command_line, emit
@@ -82,6 +91,15 @@ def main() -> int:
             f"| {label} | {med[label]:.3f} s | {min(cpu):.3f} s | {max(cpu):.3f} s | "
             f"{statistics.median(r['wall_s'] for r in rs):.3f} s | {statistics.median(r['import_s'] for r in rs):.2f} s |"
         )
+    lines += [
+        "",
+        f"The whole command, `python -m dpmodel capacity --quiet` (interpreter start and imports included), median of {args.repeat}:",
+        "",
+        "| code | CPU (user + system) | wall |",
+        "|---|---|---|",
+    ]
+    for label, rs in cli.items():
+        lines.append(f"| {label} | {statistics.median(r[0] for r in rs):.2f} s | {statistics.median(r[1] for r in rs):.2f} s |")
     lines += ["", "Capacities [agents/s] (first run of each):", "", "| code | " + " | ".join(MODES) + " |", "|---" * (len(MODES) + 1) + "|"]
     for label, rs in runs.items():
         lines.append(f"| {label} | " + " | ".join(f"{rs[0]['max_aps'][m]:.6g}" for m in MODES) + " |")
