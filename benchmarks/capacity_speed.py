@@ -111,7 +111,8 @@ def main() -> int:
         "CPU seconds are the measure: on a machine shared with other work the wall time is the CPU time stretched by the "
         "other processes (the wall column). The capacities agree to every digit shown; the online model's values agree "
         "with the previous commit's within 1.2e-13 relative over 937 values (capacities, TTFT/TPOT/TTST and utilizations "
-        "at four loads, saturated resources and offline JCTs, for three scenarios and four modes).",
+        "at four loads, saturated resources and offline JCTs, for three scenarios and four modes; "
+        "`python benchmarks/online_equality.py --before /tmp/before`).",
     ]
     return emit(lines, args.out)
 
