@@ -103,7 +103,7 @@ def main() -> int:
             for load in (0.3, 0.6, 0.8, 0.95):
                 aps = load * lp / turns_per_agent(sc)
                 f = analyse_mode(sc, mode).split_de_frac  # the static split, the same in both
-                a = online_metrics(sc, mode, aps, de_frac=f)
+                a = online_metrics(sc, mode, aps, split_de_frac=f)
                 r = replicate_online(
                     sc,
                     "dualpath-static" if mode == "dualpath" else mode,

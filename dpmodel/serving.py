@@ -2,9 +2,11 @@
 
 The models (:mod:`dpmodel.queueing`, :mod:`dpmodel.sim`) sit below the optimizer and the plan, so
 they take the throughput LP's split as an argument (``lp_split``, a function of the scenario and
-mode) instead of importing :mod:`dpmodel.plan`. These wrappers pass :func:`dpmodel.plan.lp_split`,
-with every other argument as the model's: use them where the model should pick the LP's split
-itself (a ``dualpath`` or ``oracle`` mode, or a static-split simulator policy, with no ``de_frac``).
+mode) instead of importing :mod:`dpmodel.plan`. These wrappers pass it, with every other argument
+as the model's: the queueing models get :func:`dpmodel.plan.lp_path_shares` (the two-path split, or
+the path shares on a topology with more paths), the simulator :func:`dpmodel.plan.lp_split`. Use
+them where the model should pick the LP's split itself (a ``dualpath`` or ``oracle`` mode, or a
+static-split simulator policy, with no ``split_de_frac`` or ``path_shares`` given).
 """
 
 from __future__ import annotations
@@ -39,26 +41,26 @@ __all__ = [
 
 def online_metrics(scenario: Scenario, mode: str, aps: float, **kw: Any) -> OnlineResult:
     """:func:`dpmodel.queueing.open_model.online_metrics` with the LP's split among the candidates."""
-    return _open.online_metrics(scenario, mode, aps, lp_split=lp_split, **kw)
+    return _open.online_metrics(scenario, mode, aps, lp_split=lp_path_shares, **kw)
 
 
 def slo_capacity(scenario: Scenario, mode: str, **kw: Any) -> CapacityResult:
     """:func:`dpmodel.queueing.slo.slo_capacity` with the LP's split among the candidates."""
-    return _slo.slo_capacity(scenario, mode, lp_split=lp_split, **kw)
+    return _slo.slo_capacity(scenario, mode, lp_split=lp_path_shares, **kw)
 
 
 def saturated_resource(scenario: Scenario, mode: str, aps: float) -> tuple[str, float, float]:
     """:func:`dpmodel.queueing.slo.saturated_resource` with the LP's split among the candidates."""
-    return _slo.saturated_resource(scenario, mode, aps, lp_split=lp_split)
+    return _slo.saturated_resource(scenario, mode, aps, lp_split=lp_path_shares)
 
 
 def offline_jct(scenario: Scenario, mode: str, agents: int, **kw: Any) -> OfflineResult:
-    """:func:`dpmodel.queueing.offline.offline_jct`, at the LP's split unless ``de_frac`` is given."""
+    """:func:`dpmodel.queueing.offline.offline_jct`, at the LP's split unless ``split_de_frac`` or ``path_shares`` is given."""
     return _offline.offline_jct(scenario, mode, agents, lp_split=lp_path_shares, **kw)
 
 
 def offline_jct_many(scenario: Scenario, mode: str, agent_counts: list[int], **kw: Any) -> list[OfflineResult]:
-    """:func:`dpmodel.queueing.offline.offline_jct_many`, at the LP's split unless ``de_frac`` is given."""
+    """:func:`dpmodel.queueing.offline.offline_jct_many`, at the LP's split unless ``split_de_frac`` or ``path_shares`` is given."""
     return _offline.offline_jct_many(scenario, mode, agent_counts, lp_split=lp_path_shares, **kw)
 
 

@@ -411,3 +411,35 @@ def test_turn_sample_cache_is_bounded_and_per_scenario():
     assert turn_sample(sc).value("sizes", lambda: None) is turn_sizes(sc)  # computed once, then kept
     copy = pickle.loads(pickle.dumps(sc))
     assert copy.__dict__["_online_turn_sample"].value("sizes", lambda: "fresh") == "fresh"
+
+
+def test_path_shares_per_request_class():
+    """One row of path shares per request class: equal rows are the one-row model; a resource
+    whose demand is the hit KV on one path carries the classes' hit-weighted share of it; a class
+    that recomputes reads nothing; a row count that is not the classes' is a one-line error."""
+    import dataclasses
+
+    from dpmodel.errors import ScenarioError
+    from dpmodel.queueing.offline import trajectories_for
+    from dpmodel.serving import online_metrics
+    from dpmodel.workload.classes import classes_from_turns
+
+    sc = Scenario.load(topology="dualpath-recompute")
+    ts = trajectories_for(sc, 64)
+    sc = dataclasses.replace(
+        sc, request_classes=classes_from_turns(ts.context_tokens(), ts.append_tokens, ts.generated_tokens, count=3, model=sc.model)
+    )
+    one = online_metrics(sc, "dualpath", 0.5, path_shares=(0.3, 0.6, 0.1))
+    same = online_metrics(sc, "dualpath", 0.5, path_shares=[(0.3, 0.6, 0.1)] * 3)
+    assert same.ttft_s == one.ttft_s and same.utilization == one.utilization
+    rows = [(0.0, 0.0, 1.0), (0.5, 0.5, 0.0), (0.2, 0.8, 0.0)]
+    r = online_metrics(sc, "dualpath", 0.5, path_shares=rows)
+    hit = np.array([k.hit_tokens * k.weight_frac for k in sc.classes()])
+    agg = hit @ np.array(rows) / hit.sum()
+    assert r.path_shares == pytest.approx(dict(zip(("pe_read", "de_read", "recompute"), agg, strict=True)), abs=1e-12)
+    flat = online_metrics(sc, "dualpath", 0.5, path_shares=tuple(agg))
+    assert r.utilization["pe.snic.read"] == pytest.approx(flat.utilization["pe.snic.read"], rel=1e-12)
+    assert r.utilization["de.snic.read"] == pytest.approx(flat.utilization["de.snic.read"], rel=1e-12)
+    assert math.isfinite(r.ttft_s["mean"]) and r.stable
+    with pytest.raises(ScenarioError, match="2 rows given for 3 request classes"):
+        online_metrics(sc, "dualpath", 0.5, path_shares=rows[:2])

@@ -408,7 +408,7 @@ def test_online_mean_ttft_matches_open_model(name, mode, load):
     sc = SCENARIOS[name]
     lp = analyse_mode(sc, mode)
     aps = load * lp.turns_per_s / turns_per_agent(sc)
-    a = online_metrics(sc, mode, aps, de_frac=lp.split_de_frac)
+    a = online_metrics(sc, mode, aps, split_de_frac=lp.split_de_frac)
     assert max(a.utilization.values()) <= 0.8
     # One 150 s window's mean TTFT varies between seeds by 2-26 % (standard deviation over the
     # mean; Qwen2.5-32B's 4.5 GB turns leave only ~50-170 agents in the system, so the load a window

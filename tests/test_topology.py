@@ -165,3 +165,54 @@ def test_offline_model_picks_up_the_path():
     two = _slow_snic(BASE, context=BASE.workload.trajectory.mean_context_tokens)
     three = _slow_snic(Scenario.load(topology="dualpath-recompute"), context=BASE.workload.trajectory.mean_context_tokens)
     assert offline_jct(three, "dualpath", 64).jct_s < offline_jct(two, "dualpath", 64).jct_s * 0.95
+
+
+def test_a_path_added_by_a_file_is_picked_up_by_the_queueing_models(tmp_path):
+    """The offline (MVA) and online models take the third path from the topology file alone: the
+    online model's routes come from the paths' legs and its candidate shares from the paths (those
+    of the two-path topology among them), so with slow storage NICs recomputing part of the hit KV
+    lowers TTFT and raises the SLO capacity, and nowhere does adding the path lower capacity."""
+    from dpmodel.serving import offline_jct, online_metrics, slo_capacity
+
+    mine = Scenario.load(topology=_with_recompute(tmp_path))
+    two = override(BASE, node={"snic_Gbps": 20.0})
+    three = Scenario(two.cluster, two.model, two.workload, two.deployment, two.request_classes, mine.topology)
+    # offline: the LP's path shares, recompute among them, finish the batch sooner
+    j2, j3 = offline_jct(two, "dualpath", 64), offline_jct(three, "dualpath", 64)
+    assert set(j3.path_shares) == {"pe_read", "de_read", "recompute"} and j3.path_shares["recompute"] > 0.05
+    assert sum(j3.path_shares.values()) == pytest.approx(1.0, abs=1e-9)
+    assert j3.jct_s < j2.jct_s * 0.95
+    # online: the best candidate recomputes, TTFT falls, capacity rises
+    c2, c3 = slo_capacity(two, "dualpath"), slo_capacity(three, "dualpath")
+    assert c3.max_aps > c2.max_aps * 1.05
+    assert c3.at_max.path_shares["recompute"] > 0.05 and sum(c3.at_max.path_shares.values()) == pytest.approx(1.0, abs=1e-12)
+    o2, o3 = online_metrics(two, "dualpath", c2.max_aps), online_metrics(three, "dualpath", c2.max_aps)
+    assert o3.ttft_s["mean"] < o2.ttft_s["mean"]
+    # given shares: no recompute share is the two-path model exactly; all-recompute reads nothing
+    same = online_metrics(three, "dualpath", 0.05, path_shares=(1 - o2.split_de_frac, o2.split_de_frac, 0.0))
+    assert same.ttft_s == online_metrics(two, "dualpath", 0.05, split_de_frac=o2.split_de_frac).ttft_s
+    rec = online_metrics(three, "dualpath", 0.05, path_shares=(0.0, 0.0, 1.0))
+    assert rec.components_s["load"] == 0.0 and rec.utilization["pe.snic.read"] == 0.0 and rec.utilization["de.snic.read"] == 0.0
+    assert rec.components_s["prefill_batch"] > same.components_s["prefill_batch"]  # recomputing costs GPU time
+    # modes without a split keep to the first path: the same capacity
+    assert slo_capacity(three, "layerwise").max_aps == slo_capacity(two, "layerwise").max_aps
+
+
+@pytest.mark.parametrize("snic", [20.0, 400.0])
+def test_adding_a_path_never_lowers_online_capacity(snic):
+    two = override(BASE, node={"snic_Gbps": snic})
+    three = Scenario(two.cluster, two.model, two.workload, two.deployment, two.request_classes, load_topology("dualpath-recompute"))
+    from dpmodel.serving import slo_capacity
+
+    assert slo_capacity(three, "dualpath").max_aps >= slo_capacity(two, "dualpath").max_aps
+
+
+def test_bad_path_shares_are_one_line_errors():
+    from dpmodel.errors import ScenarioError
+    from dpmodel.serving import online_metrics
+
+    three = Scenario.load(topology="dualpath-recompute")
+    with pytest.raises(ScenarioError, match="give 3 shares >= 0 summing to 1"):
+        online_metrics(three, "dualpath", 0.1, path_shares=(0.5, 0.6, 0.0))
+    with pytest.raises(ScenarioError, match=r"split_de_frac = 1.5: must lie in \[0, 1\]"):
+        online_metrics(BASE, "dualpath", 0.1, split_de_frac=1.5)

@@ -4,8 +4,8 @@ An engine of ``e`` GPUs in lock step takes every turn waiting when it frees up a
 the compute quota, as consecutive sub-batches). :class:`TurnParts` says what one turn costs the
 engine, :func:`batch_law` what sampled queues of n turns take, :func:`gated_batches` the stationary
 law of the batch sizes (a Markov chain) and from it the wait for the running batch and the own
-batch's duration. :func:`layerwise_routes` builds the parts of a layerwise engine's two-route
-mixture. Pure functions of arrays (no scenario).
+batch's duration. :func:`path_routes` builds the parts of a layerwise engine's mixture of routes,
+one per load path, from the paths' legs. Pure functions of arrays (no scenario).
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ class TurnParts:
     other turns' traffic stretching its legs). ``w`` weighs the entries; ``work_scale`` multiplies
     ``work`` (what the load changes in it, so that the rest can be kept, :func:`batch_static`).
     ``comp`` is each entry's compute on the engine [s], what the compute quota ``quota_s`` counts
-    (none given: no quota)."""
+    (none given: no quota). ``more_sides``: further per-GPU links summed like ``cr`` and ``cw``
+    (a topology with more than two prefill-GPU byte resources).
+
+    ``lone_terms`` and ``lone_scales``, when given, say what ``lone`` is made of:
+    ``lone = max_j lone_scales[j] * lone_terms[j]``, each term a leg's time at its line rate and
+    each scale (>= 0, the same for every entry) the stretch the load puts on it. A running maximum
+    commutes with a positive scale, so :func:`batch_static` keeps each term's running maxima and
+    :func:`batch_law` only rescales them as the load moves."""
 
     serial: np.ndarray
     work: np.ndarray
@@ -38,23 +45,27 @@ class TurnParts:
     work_scale: float = 1.0
     comp: np.ndarray | None = None
     quota_s: float = math.inf
+    more_sides: tuple[np.ndarray, ...] = ()
+    lone_terms: tuple[np.ndarray, ...] = ()
+    lone_scales: tuple[float, ...] = ()
 
 
 def sub_batch_starts(parts: TurnParts, ix: np.ndarray) -> np.ndarray:
     """``start[k, j]``: the first position of the sub-batch that position j of sampled queue k
     falls in, when the engine serves a queue under the compute quota: FIFO, a sub-batch takes turns
     while their summed compute stays within the quota (at least one), the rest go next."""
-    start = np.zeros(ix.shape, dtype=np.intp)
     if parts.comp is None or not math.isfinite(parts.quota_s):
-        return start
-    c = parts.comp[ix]
+        return np.zeros(ix.shape, dtype=np.intp)
+    c = parts.comp[np.ascontiguousarray(ix.T)]  # position-major
+    start = np.zeros(c.shape, dtype=np.intp)
     cur, s = np.zeros(len(ix)), np.zeros(len(ix), dtype=np.intp)
-    for j in range(ix.shape[1]):
-        new = (cur > 0) & (cur + c[:, j] > parts.quota_s * (1 + 1e-12))
+    q = parts.quota_s * (1 + 1e-12)
+    for j in range(c.shape[0]):
+        new = (cur > 0) & (cur + c[j] > q)
         s = np.where(new, j, s)
-        cur = np.where(new, 0.0, cur) + c[:, j]
-        start[:, j] = s
-    return start
+        cur = np.where(new, 0.0, cur) + c[j]
+        start[j] = s
+    return np.ascontiguousarray(start.T)
 
 
 def segment_sums(x: np.ndarray, start: np.ndarray) -> np.ndarray:
@@ -81,23 +92,75 @@ def segmented_running_max(x: np.ndarray, start: np.ndarray) -> np.ndarray:
 def batch_static(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int) -> tuple[np.ndarray, ...]:
     """The parts of :func:`batch_law` that do not move with the load (per sampled queue and
     position, within the position's sub-batch): the summed work (before ``work_scale``), the busiest
-    rank's summed compute-NIC side, the summed serial part, and the sub-batch starts."""
+    rank's summed per-GPU link, the summed serial part, the sub-batch starts and (when ``parts``
+    has ``lone_terms``) each lone term's running maximum."""
     ix = draws[:, :n_cap]
     start = sub_batch_starts(parts, ix)
-    rows = np.arange(len(ix))
-    busiest = np.zeros(ix.shape)
-    for side in (parts.cr, parts.cw):
-        acc, top = np.zeros((len(ix), e)), np.zeros(len(ix))
-        x = side[ix]
-        for j in range(n_cap):  # each sub-batch's ranks take its turns in turn, from rank 0
-            fresh = start[:, j] == j
-            acc[fresh] = 0.0
-            top = np.where(fresh, 0.0, top)
-            rank = (j - start[:, j]) % e
-            acc[rows, rank] += x[:, j]
-            top = np.maximum(top, acc[rows, rank])
-            busiest[:, j] = np.maximum(busiest[:, j], top)
-    return segment_sums(parts.work[ix], start), busiest, segment_sums(parts.serial[ix], start), start
+    k_rows = len(ix)
+    ixt = np.ascontiguousarray(ix.T)  # position-major: each position's queues contiguous
+    pos = np.arange(n_cap)
+    keep_t = np.ascontiguousarray((start != pos[None, :]).T)  # False where a sub-batch starts
+    start_t = np.ascontiguousarray(start.T)
+    busiest_t = np.zeros((n_cap, k_rows))
+    for side in (parts.cr, parts.cw, *parts.more_sides):
+        if not np.any(side):
+            continue  # a link this engine's turns never use
+        # each sub-batch's ranks take its turns in turn, from rank 0: position j runs on the rank
+        # of position j - e, so a rank's running sum is that of j - e (when in the same sub-batch)
+        # plus j's own; the busiest rank so far is the largest of the last e running sums there
+        x = side[ixt]
+        acc = np.empty_like(x)
+        for b0 in range(0, n_cap, e):
+            j = slice(b0, min(b0 + e, n_cap))
+            if b0 == 0:
+                acc[j] = x[j]
+            else:
+                jj = np.arange(b0, min(b0 + e, n_cap))
+                prev = acc[b0 - e : b0 - e + len(jj)]
+                acc[j] = np.where((jj - e)[:, None] >= start_t[j], prev, 0.0) + x[j]
+        np.maximum(busiest_t, acc, out=busiest_t)
+        for d in range(1, min(e, n_cap)):
+            back = np.where((pos[d:] - d)[:, None] >= start_t[d:], acc[:-d], 0.0)
+            np.maximum(busiest_t[d:], back, out=busiest_t[d:])
+    busiest = np.ascontiguousarray(busiest_t.T)
+    used = [i for i, t in enumerate(parts.lone_terms) if np.any(t)]  # legs some route of this mixture has
+    lone_max = [np.zeros(ix.shape)] * len(parts.lone_terms)
+    if used:
+        xt = np.stack([parts.lone_terms[i][ixt] for i in used], axis=1)  # (n_cap, terms, queues)
+        out = np.empty_like(xt)
+        out[0] = xt[0]
+        for j in range(1, n_cap):  # running maxima that restart with every sub-batch
+            np.maximum(out[j - 1], xt[j], out=out[j])
+            if not keep_t[j].all():
+                np.copyto(out[j], xt[j], where=~keep_t[j])
+        for n, i in enumerate(used):
+            lone_max[i] = np.ascontiguousarray(out[:, n, :].T)
+    lone_max = tuple(lone_max)
+    return segment_sums(parts.work[ix], start), busiest, segment_sums(parts.serial[ix], start), start, lone_max
+
+
+def _law_static(static: tuple, parts: TurnParts) -> dict:
+    """What :func:`batch_law` derives from a :func:`batch_static` alone (kept with it): the
+    sub-batch bookkeeping under the quota and, where the load only rescales the decode-side lone
+    terms (``work_scale`` 1, no serial part), the longest of the summed work, the busiest rank and
+    the unscaled lone terms."""
+    work, busiest, serial, start, lone_max = static
+    n_cap = start.shape[1]
+    out: dict = {"cut": bool(start.any())}
+    if out["cut"]:
+        pos = np.arange(n_cap)
+        last = np.ones(start.shape, bool)  # the last position of a sub-batch within the queue
+        last[:, :-1] = start[:, 1:] == pos[None, 1:]
+        out["last"] = last
+        out["members"] = pos[None, :] - start + 1
+        out["has_prev"] = start > 0
+        out["prev_flat"] = np.arange(start.shape[0])[:, None] * n_cap + np.maximum(start - 1, 0)
+        out["n"] = np.broadcast_to(pos[None, :] + 1, start.shape)
+    out["serial0"] = not np.any(serial)
+    if parts.work_scale == 1.0 and out["serial0"] and parts.lone_terms:
+        out["fixed"] = np.maximum(np.maximum(work, busiest), lone_max[0])  # the first term: unscaled (scale 1)
+        out["scaled"] = [i for i in range(1, len(lone_max)) if np.any(lone_max[i])]  # terms that are ever > 0
+    return out
 
 
 def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: tuple | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -108,27 +171,42 @@ def batch_law(parts: TurnParts, draws: np.ndarray, e: int, n_cap: int, static: t
     engine's ranks take a (sub-)batch's turns in turn (turn j on GPU j mod e, as the simulator's
     engine does); a (sub-)batch lasts as :class:`TurnParts` says. ``static``: :func:`batch_static`
     of the same arguments, when already at hand."""
-    work, busiest, serial, start = static if static is not None else batch_static(parts, draws, e, n_cap)
-    lone_x = parts.lone[draws[:, :n_cap]]
-    cut = bool(start.any())
-    if not cut:
-        lone = np.maximum.accumulate(lone_x, axis=1)
-    else:  # the running maximum restarts with every sub-batch
-        lone = segmented_running_max(lone_x, start)
-    part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone) + serial  # the open (sub-)batch so far
+    static = static if static is not None else batch_static(parts, draws, e, n_cap)
+    work, busiest, serial, start, lone_max = static[:5]
+    law = static[5] if len(static) > 5 and static[5] is not None else _law_static(static, parts)
+    cut = law["cut"]
+    fast = "fixed" in law and parts.work_scale == 1.0 and parts.lone_scales[:1] == (1.0,)
+    if fast:  # only the decode-side lone terms move with the load
+        part = law["fixed"]
+        for i in law["scaled"]:
+            k = parts.lone_scales[i]
+            if k != 0:
+                part = np.maximum(part, lone_max[i] * k)
+    else:
+        if parts.lone_terms:  # the running maximum of a max of scaled terms: the terms' maxima, rescaled
+            lone = None
+            for m, k in zip(lone_max, parts.lone_scales, strict=True):
+                if k == 0:
+                    continue
+                lone = m * k if lone is None else np.maximum(lone, m * k)
+            lone = np.zeros(start.shape) if lone is None else lone
+        elif not cut:
+            lone = np.maximum.accumulate(parts.lone[draws[:, :n_cap]], axis=1)
+        else:  # the running maximum restarts with every sub-batch
+            lone = segmented_running_max(parts.lone[draws[:, :n_cap]], start)
+        part = np.maximum(np.maximum(work * parts.work_scale, busiest), lone)  # the open (sub-)batch so far
+        if not law["serial0"]:
+            part = part + serial
     if not cut:
         return part, part
-    pos = np.arange(n_cap)
-    last = np.ones(start.shape, bool)  # the last position of a sub-batch within the queue
-    last[:, :-1] = start[:, 1:] == pos[None, 1:]
+    last, members = law["last"], law["members"]
     done = np.cumsum(np.where(last, part, 0.0), axis=1)  # when each finished sub-batch ends
-    members = pos[None, :] - start + 1
     finish_sum = np.cumsum(np.where(last, members * done, 0.0), axis=1)  # its members' end times, summed
-    prev = np.maximum(start - 1, 0)
-    closed = np.where(start > 0, np.take_along_axis(done, prev, axis=1), 0.0)
-    closed_own = np.where(start > 0, np.take_along_axis(finish_sum, prev, axis=1), 0.0)
+    pf, hp = law["prev_flat"], law["has_prev"]
+    closed = np.where(hp, done.reshape(-1)[pf], 0.0)
+    closed_own = np.where(hp, finish_sum.reshape(-1)[pf], 0.0)
     dur = closed + part
-    own = (closed_own + members * dur) / (pos[None, :] + 1)
+    own = (closed_own + members * dur) / law["n"]
     return dur, own
 
 
@@ -179,11 +257,21 @@ def gated_batches(
     statics = {} if statics is None else statics
     # the chain is truncated at n_cap turns per batch: start small, grow while mass piles up there
     # (the arrivals' law has a long tail where batch durations vary a lot)
-    for n_cap in sorted({min(c, n_max) for c in (24, 64, n_max)}):
+    # the batch law of the first n turns of a queue is the same at any longer truncation (every
+    # step of it looks only backwards), so one law at the truncation the last call needed
+    # (``statics["reached"]``) serves every shorter one of this call
+    levels = sorted({min(c, n_max) for c in (24, 64, n_max)})
+    law = None
+    for n_cap in levels:
         n = np.arange(1, n_cap + 1, dtype=float)
-        if n_cap not in statics:
-            statics[n_cap] = batch_static(parts, draws, e, n_cap)
-        dur, own_n = batch_law(parts, draws, e, n_cap, statics[n_cap])
+        if law is None or law[0] < n_cap:
+            L = max(n_cap, statics.get("reached", 0)) if law is None else n_cap
+            if L not in statics:
+                st = batch_static(parts, draws, e, L)
+                statics[L] = (*st, _law_static(st, parts))
+            law = (L, *batch_law(parts, draws, e, L, statics[L]))
+        statics["reached"] = n_cap
+        dur, own_n = law[1][:, :n_cap], law[2][:, :n_cap]
         d, d2 = dur.mean(axis=0), (dur**2).mean(axis=0)
         P = arrivals_pmf(lam, d, d2, np.arange(n_cap + 1, dtype=float))  # arrivals during a batch of n
         T = P[:, 1:].copy()  # n -> n' >= 1
@@ -212,44 +300,85 @@ def gated_batches(
     return wait, own, busy, float(d[0])
 
 
-def layerwise_routes(
+def path_routes(
     hit_s: np.ndarray,
     comp_s: np.ndarray,
     w: np.ndarray,
     *,
-    f: float,
+    shares: np.ndarray,
     e: int,
-    append_bytes: float,
-    cnic_Bps: float,
-    de_read_util: float,
-    de_write_util: float,
+    other_bytes: tuple[float, float],
+    gpu_legs: np.ndarray,
+    gpu_Bps: np.ndarray,
+    de_legs: np.ndarray,
+    de_Bps: np.ndarray,
+    de_utils: np.ndarray,
+    recompute_s: np.ndarray | None = None,
+    recompute: np.ndarray | None = None,
     quota_s: float = math.inf,
 ) -> TurnParts:
-    """A layerwise prefill engine's turns as a two-route mixture (prefill-side routes, then
-    decode-side ones; weights ``1 - f`` and ``f``).
+    """A layerwise prefill engine's turns as a mixture of routes, one per load path (the
+    topology's paths in order, weights ``shares``: one per path, or one row per turn of the
+    sample), built from the paths' legs.
 
-    During the forward pass the prefill GPU's compute NIC reads the loaded KV and sends the hand-off
-    ((1 - f) H + A) to the decode node: a prefill-side turn moves 2H + A through its read side and
-    H through its write side; a decode-side one is relayed (H from the decode node's compute NIC
-    into the write side) and sends A back. A prefill GPU's compute NIC carries only its own
-    engine's traffic (summed per GPU in :func:`batch_law`); the decode GPUs' compute NICs also
-    carry other turns' relays, hand-offs and host-to-device copies, which stretch the legs that
-    cross them by ``1 / (1 - utilization)`` (processor sharing): the relay by the read side's, the
-    hand-off by the write side's.
+    Per turn of the sample (hit bytes ``H``, compute ``comp_s``) and path ``p``, with the turn's
+    other KV ``(A, O) = other_bytes`` (new prompt and generated bytes, the workload's means):
+
+    * the engine's work: its compute over the ``e`` GPUs, plus the recompute of the hit tokens'
+      KV (``recompute_s``) on a path that recomputes (``recompute[p]``);
+    * each prefill-GPU link ``g`` (``gpu_legs[p, g]``, coefficients of ``(H, A, O)``, at
+      ``gpu_Bps[g]``): the bytes the turn moves through it, summed per GPU in :func:`batch_law`
+      (the first two are ``cr`` and ``cw``, the rest ``more_sides``);
+    * each decode-GPU link ``d`` crossed during the prefill (``de_legs[p, d]``, at ``de_Bps[d]``):
+      the relay and hand-off, which other turns' traffic on the decode GPUs stretches by
+      ``1 / (1 - de_utils[d])`` (processor sharing).
+
+    A turn alone lasts the longest of its work, its prefill-GPU links at line rate and its
+    stretched decode-GPU links (``lone``, kept as ``lone_terms`` and ``lone_scales``). On the
+    paper's two paths this is the two-route mixture of prefill-side reads (2H + A through the
+    read side, H through the write side, the H + A hand-off stretched by the decode write side)
+    and decode-side reads (the H relay stretched by the decode read side, A sent back stretched by
+    its write side).
     """
-    B = cnic_Bps
-    s_r = 1.0 / (1.0 - de_read_util)
-    s_w = 1.0 / (1.0 - de_write_util)
-    H, A, c = hit_s, append_bytes, comp_s / e
-    pe_load = np.maximum((2 * H + A) / B, (H + A) / B * s_w)
-    de_load = np.maximum(H / B * s_r, A / B * s_w)
+    H = np.asarray(hit_s, float)
+    A, O = other_bytes  # noqa: E741 - the paper's symbol
+    P = np.shape(shares)[-1]
+    c = comp_s / e
+    G, Dn = gpu_legs.shape[1], de_legs.shape[1]
+
+    def bytes_of(coef: np.ndarray) -> np.ndarray:
+        return coef[0] * H + coef[1] * A + coef[2] * O
+
+    work, sides, fixed, de_terms = [], [[] for _ in range(G)], [], [[] for _ in range(Dn)]
+    for p in range(P):
+        wk = c + recompute_s / e if recompute is not None and recompute[p] else c
+        work.append(wk)
+        top = wk
+        for g in range(G):
+            t = bytes_of(gpu_legs[p, g]) / gpu_Bps[g]
+            sides[g].append(t)
+            top = np.maximum(top, t)
+        fixed.append(top)
+        for d in range(Dn):
+            de_terms[d].append(bytes_of(de_legs[p, d]) / de_Bps[d])
+    stretch = tuple(1.0 / (1.0 - float(u)) for u in de_utils)
+    terms = (np.concatenate(fixed), *(np.concatenate(t) for t in de_terms))
+    scales = (1.0, *stretch)
+    lone = terms[0]
+    for t, k in zip(terms[1:], scales[1:], strict=True):
+        lone = np.maximum(lone, t * k)
+    side_arrays = [np.concatenate(x) for x in sides] + [np.zeros(P * len(H))] * max(0, 2 - G)
+    work_all = np.concatenate(work)
     return TurnParts(
-        serial=np.zeros(2 * len(H)),
-        work=np.concatenate([c, c]),
-        cr=np.concatenate([(2 * H + A) / B, np.full_like(H, A / B)]),
-        cw=np.concatenate([H / B, H / B]),
-        lone=np.concatenate([np.maximum(c, pe_load), np.maximum(c, de_load)]),
-        w=np.concatenate([(1 - f) * w, f * w]),
-        comp=np.concatenate([c, c]),
+        serial=np.zeros(P * len(H)),
+        work=work_all,
+        cr=side_arrays[0],
+        cw=side_arrays[1],
+        lone=lone,
+        w=np.concatenate([float(s) * w for s in shares] if np.ndim(shares) == 1 else [shares[:, p] * w for p in range(P)]),
+        comp=work_all,
         quota_s=quota_s,
+        more_sides=tuple(side_arrays[2:]),
+        lone_terms=terms,
+        lone_scales=scales,
     )

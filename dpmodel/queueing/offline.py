@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -18,11 +19,13 @@ from ..workload.classes import classes_from_turns
 from ..workload.synth import synthesize_workload
 from ..workload.trajectory import TrajectorySet
 from .mva import Station, drain_jct_s, mva_dpmodel
+from .open_model import as_shares
 
 
-def build_network(scenario: Scenario, mode: str, de_frac):
+def build_network(scenario: Scenario, mode: str, split):
     """Stations of one turn's cycle, the decode service as a function of turns in decode, and the
     share of the load's residence that holds the prefill GPU (returned for :func:`mva_dpmodel`).
+    ``split``: the two-path ``split_de_frac`` (a number) or the path shares (one per topology path).
 
     Per-turn demands and capacities are the LP's (:meth:`Scenario.demands`), so the offline model
     and the saturated-throughput bound share one source of truth. Without layerwise loading (the
@@ -34,11 +37,11 @@ def build_network(scenario: Scenario, mode: str, de_frac):
     layerwise = MODES[mode].layerwise
     d = scenario.demands(mode)
     hold = 0.0
-    if np.ndim(de_frac):  # a vector of path shares (the topology's paths, summing to 1)
-        sh = np.asarray(de_frac, float) if d.de_path else (np.arange(len(d.paths)) == 0).astype(float)
+    if np.ndim(split):  # a vector of path shares (the topology's paths, summing to 1)
+        sh = np.asarray(split, float) if d.de_path else (np.arange(len(d.paths)) == 0).astype(float)
         per_turn = np.einsum("rkp,k,p->r", d.coef, d.weights, sh)
     else:
-        f = np.full(len(d.weights), de_frac if d.de_path else 0.0)
+        f = np.full(len(d.weights), split if d.de_path else 0.0)
         per_turn = d.const @ d.weights + d.slope @ (d.weights * f)
     cl, dep = scenario.cluster, scenario.deployment
     io = scenario.topology.io_names  # the topology's byte resources, with their unit counts
@@ -78,6 +81,7 @@ class OfflineResult(Result):
     split_de_frac: float
     decode_tpot_s: float  # at full population
     seed: int
+    path_shares: dict[str, float] = field(default_factory=dict)  # load path -> share of hit KV (sums to 1)
 
 
 def _work_in_mean_turns(scenario: Scenario, ts: TrajectorySet) -> np.ndarray:
@@ -115,11 +119,12 @@ def offline_jct(
     append_scale: float = 1.0,
     gen_scale: float = 1.0,
     trajectories: TrajectorySet | None = None,
-    de_frac: float | None = None,
-    lp_split: Callable[[Scenario, str], float] | None = None,
+    split_de_frac: float | None = None,
+    path_shares=None,
+    lp_split: Callable[[Scenario, str], Any] | None = None,
 ) -> OfflineResult:
     """JCT of ``agents`` agents in ``mode`` (``basic``, ``layerwise``, ``dualpath``, ``oracle``);
-    ``de_frac`` and ``lp_split`` as in :func:`offline_jct_many`."""
+    ``split_de_frac``, ``path_shares`` and ``lp_split`` as in :func:`offline_jct_many`."""
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     (res,) = offline_jct_many(
@@ -130,7 +135,8 @@ def offline_jct(
         append_scale=append_scale,
         gen_scale=gen_scale,
         trajectories=trajectories,
-        de_frac=de_frac,
+        split_de_frac=split_de_frac,
+        path_shares=path_shares,
         lp_split=lp_split,
     )
     return res
@@ -145,9 +151,10 @@ def offline_jct_many(
     append_scale: float = 1.0,
     gen_scale: float = 1.0,
     trajectories: TrajectorySet | None = None,
-    de_frac: float | None = None,
+    split_de_frac: float | None = None,
+    path_shares=None,
     turns_reading: str = "turn-weighted",
-    lp_split: Callable[[Scenario, str], float] | None = None,
+    lp_split: Callable[[Scenario, str], Any] | None = None,
 ) -> list[OfflineResult]:
     """JCTs for several batch sizes from one MVA recursion: the batch of ``n`` agents is the first
     ``n`` of one synthesized set (nested samples), and per-turn demands are that set's means.
@@ -158,9 +165,10 @@ def offline_jct_many(
     (context is not the sum of earlier turns): per-turn demands are Table 2's means and every
     agent's turn count is scaled so the mean is Table 2's Turns.
 
-    ``de_frac``: the split; none given, the throughput LP's split of the scenario as read,
-    ``lp_split(scenario, mode)`` (:func:`dpmodel.plan.lp_split`), needed then for a mode with the
-    decode-side path.
+    ``split_de_frac``: the two-path split (the second path's share of the hit KV), or
+    ``path_shares``: one share per topology path, summing to 1; neither given, the throughput LP's
+    split or path shares of the scenario as read, ``lp_split(scenario, mode)``
+    (:func:`dpmodel.plan.lp_path_shares`), needed then for a mode with more than one path.
     """
     if turns_reading not in ("turn-weighted", "plain"):
         raise ScenarioError(f"turns_reading = {turns_reading!r}: use 'turn-weighted' or 'plain'")
@@ -184,18 +192,23 @@ def offline_jct_many(
         ctx = ts.context_tokens()
         classes = classes_from_turns(ctx, ts.append_tokens, ts.generated_tokens, count=1, model=scenario.model)
         sc = dataclasses.replace(scenario, request_classes=classes)
-    if de_frac is None:
-        de_frac = 0.0
-        if MODES[mode].de_path:
+    if split_de_frac is not None and path_shares is not None:
+        raise ScenarioError("give split_de_frac (two paths) or path_shares, not both")
+    split = path_shares if path_shares is not None else split_de_frac
+    if split is None:
+        split = 0.0
+        if MODES[mode].de_path and len(sc.topology.paths) > 1:
             if lp_split is None:
                 raise ScenarioError(
                     f"offline model: mode {mode!r} reads through the decode side and no split was given: "
-                    "pass de_frac=, or lp_split=dpmodel.plan.lp_split (or call it from dpmodel.serving)"
+                    "pass split_de_frac= or path_shares=, or lp_split=dpmodel.plan.lp_split "
+                    "(dpmodel.plan.lp_path_shares for more paths; or call it from dpmodel.serving)"
                 )
-            de_frac = lp_split(sc, mode)
-    stations, dec_fn, hold = build_network(sc, mode, de_frac)
-    if np.ndim(de_frac):
-        de_frac = float(de_frac[1])
+            split = lp_split(sc, mode)
+    shares = as_shares(sc, split)
+    if not MODES[mode].de_path:
+        shares = (1.0,) + (0.0,) * (len(shares) - 1)
+    stations, dec_fn, hold = build_network(sc, mode, split if np.ndim(split) == 0 else np.asarray(shares))
     res = mva_dpmodel(stations, n_max, hold_frac=hold, decode_service_s=dec_fn)
     real_turns = ts.turns_per_trajectory()
     X = res["throughput_per_s"]
@@ -207,5 +220,18 @@ def offline_jct_many(
         jct = drain_jct_s(turns[:n], X[:n])
         total = int(real_turns[:n].sum()) if turns_reading != "plain" else int(round(turns[:n].sum()))
         tpot = dec_fn(res["queue"][n - 1][dec_col]) / gen_mean
-        out.append(OfflineResult(mode, n, jct, total / jct, total, float(X[n - 1]), float(de_frac), tpot, seed))
+        out.append(
+            OfflineResult(
+                mode,
+                n,
+                jct,
+                total / jct,
+                total,
+                float(X[n - 1]),
+                float(shares[1]) if len(shares) > 1 else 0.0,
+                tpot,
+                seed,
+                path_shares=dict(zip(sc.topology.path_names, shares, strict=True)),
+            )
+        )
     return out

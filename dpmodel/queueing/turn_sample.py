@@ -164,11 +164,57 @@ def stratified_draws(hit: np.ndarray, comp: np.ndarray, w: np.ndarray, n_max: in
     return idx, (u + 0.5) / k
 
 
-def batch_draws(scenario: Scenario, f: float | None, n_max: int = 160) -> np.ndarray:
+def recompute_sizes(scenario: Scenario) -> np.ndarray:
+    """GPU-seconds to recompute each sampled turn's hit KV (:func:`turn_sizes`' turns): the FLOPs of
+    prefilling its context and new tokens from scratch less those of prefilling the new tokens
+    after the context, at the scenario's prefill rate (the composition's recompute cost)."""
+
+    def make() -> np.ndarray:
+        if scenario.workload.synthesis is not None and not scenario.request_classes:
+            ctx, app = _synthesized(scenario)
+        else:
+            ks = scenario.classes()
+            ctx = np.array([k.hit_tokens for k in ks], float)
+            app = np.array([k.append_tokens for k in ks], float)
+        m = scenario.model
+        flops = m.prefill_flops(context_tokens=0.0 * ctx, append_tokens=ctx + app) - m.prefill_flops(context_tokens=ctx, append_tokens=app)
+        return np.asarray(flops, float) / scenario.prefill_rate_flops_per_s()
+
+    return turn_sample(scenario).value("recompute", make)
+
+
+def route_of(u: np.ndarray, shares) -> np.ndarray:
+    """The route (path index) of a sampled slot with uniform ``u`` under path ``shares``: path 1
+    on ``[0, s_1)``, path 2 on ``[s_1, s_1 + s_2)``, ..., the first path on the rest (so with two
+    paths the decode-side route takes ``u < f``)."""
+    s = np.asarray(shares, float)
+    if s.shape[-1] <= 1:
+        return np.zeros(np.shape(u), dtype=np.intp)
+    r = np.searchsorted(np.cumsum(s[1:]), u, side="right") + 1
+    return np.where(r >= len(s), 0, r)
+
+
+def routes_of(idx: np.ndarray, u: np.ndarray, shares: np.ndarray) -> np.ndarray:
+    """:func:`route_of` with one row of shares per turn of the sample (``shares[idx]`` per slot)."""
+    cum = np.cumsum(np.asarray(shares, float)[:, 1:], axis=1)[idx]  # slots x (P - 1)
+    r = (cum <= u[..., None]).sum(axis=-1) + 1
+    return np.where(r >= shares.shape[1], 0, r)
+
+
+def sample_is_classes(scenario: Scenario) -> bool:
+    """Whether :func:`turn_sizes`' turns are the scenario's request classes (in order), so that
+    shares per request class are shares per sampled turn."""
+    return not (scenario.workload.synthesis is not None and not scenario.request_classes)
+
+
+def batch_draws(scenario: Scenario, shares=None, n_max: int = 160) -> np.ndarray:
     """Entries of :class:`dpmodel.queueing.batch.TurnParts` in the sampled queues of
-    :func:`stratified_draws` (per scenario): the workload's turns and, for the two-route mixture
-    (``f`` given), the decode-side route on a share ``f`` of each position."""
+    :func:`stratified_draws` (per scenario): the workload's turns and, for a mixture of routes
+    (``shares`` given, one per load path), each slot's route (:func:`route_of`)."""
     idx, u = turn_sample(scenario).value("draws", lambda: stratified_draws(*turn_sizes(scenario), n_max))
-    if f is None:
+    if shares is None:
         return idx
-    return idx + len(turn_sizes(scenario)[2]) * (u < f)
+    n = len(turn_sizes(scenario)[2])
+    if np.ndim(shares) == 2:
+        return idx + n * routes_of(idx, u, np.asarray(shares, float))
+    return idx + n * route_of(u, shares)

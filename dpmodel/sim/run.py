@@ -187,9 +187,9 @@ def _turn_durations_s(scenario, aps: float, ts: TrajectorySet) -> np.ndarray:
     from ..queueing.open_model import online_metrics
 
     # decode does not depend on the read path: any split gives the same TPOT
-    tpot = online_metrics(scenario, "oracle", aps, de_frac=0.0).tpot_s
+    tpot = online_metrics(scenario, "oracle", aps, split_de_frac=0.0).tpot_s
     if not math.isfinite(tpot):
-        tpot = online_metrics(scenario, "oracle", 1e-6, de_frac=0.0).tpot_s
+        tpot = online_metrics(scenario, "oracle", 1e-6, split_de_frac=0.0).tpot_s
     rate = scenario.prefill_rate_flops_per_s()
     comp = np.asarray(scenario.model.prefill_flops(context_tokens=ts.context_tokens(), append_tokens=ts.append_tokens), float) / rate
     return comp + ts.generated_tokens * tpot
