@@ -289,6 +289,9 @@ class Scenario:
 
     def decode_capacity(self) -> dict[str, float]:
         """Decode batch per GPU, step time and tokens/s per GPU at the largest admissible batch."""
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if "decode_capacity" in memo:  # frozen scenario: computed once per object (a copy each call)
+            return dict(memo["decode_capacity"])
         dep, cl = self.deployment, self.cluster
         w = self.decode_weight_bytes_per_gpu()
         hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w
@@ -305,12 +308,13 @@ class Scenario:
         batch = min(by_hbm, by_tpot)
         step = t0 + batch * per_seq
         cap = {"batch_seqs_per_gpu": batch, "step_s": step, "tokens_per_s_per_gpu": batch / step if step > 0 else 0.0}
-        return {
+        memo["decode_capacity"] = {
             **{k: float(v) for k, v in cap.items()},
             "weight_bytes_per_gpu": w,
             "hbm_kv_bytes_per_gpu": hbm_kv,
             "seq_kv_bytes": seq_bytes,
         }
+        return dict(memo["decode_capacity"])
 
     # ---- roofline forward passes -----------------------------------------------------------
     def _mean_turn(self) -> tuple[float, float, float]:
@@ -633,5 +637,8 @@ class Scenario:
         """SHA-256 (first 16 hex) of the profiles' and deployment's contents."""
         from .profiles.schema import to_plain
 
-        blob = json.dumps(to_plain(self), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if "fingerprint" not in memo:  # frozen scenario: its contents hash once per object
+            blob = json.dumps(to_plain(self), sort_keys=True, default=str).encode()
+            memo["fingerprint"] = hashlib.sha256(blob).hexdigest()[:16]
+        return memo["fingerprint"]
