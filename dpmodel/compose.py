@@ -277,13 +277,23 @@ def compose(scenario, mode, **axes: Any) -> Composition:
 
     # ---- capacities and unit counts -------------------------------------------------------------
     R = len(topo.resources)
-    cap = np.empty(shape + (R,))
-    unit_n = np.empty(shape + (R,))
+    # filled resource by resource in (R,) + S (contiguous rows, each product computed once per
+    # distinct rate and unit count), then laid out as S + (R,) in one transposing copy
+    cap_t = np.empty((R,) + shape)
+    unit_t = np.empty((R,) + shape)
+    done: dict[tuple, int] = {}
     for i, r in enumerate(topo.resources):
+        key = (r.rate, r.side, r.per)
+        if key in done:
+            cap_t[i], unit_t[i] = cap_t[done[key]], unit_t[done[key]]
+            continue
+        done[key] = i
         n_side = P if r.side == "prefill" else D if r.side == "decode" else np.ones(())
         n = n_side * g if r.per == "gpu" else n_side
-        unit_n[..., i] = n
-        cap[..., i] = rates[r.rate] * n
+        unit_t[i] = n
+        cap_t[i] = rates[r.rate] * n
+    cap = np.ascontiguousarray(np.moveaxis(cap_t, 0, -1))
+    unit_n = np.ascontiguousarray(np.moveaxis(unit_t, 0, -1))
 
     # ---- demands ----------------------------------------------------------------------------------
     m = mode

@@ -264,6 +264,11 @@ def min_max_affine(const: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np
     a2 = a.reshape(-1, R)
     b2 = b.reshape(-1, R)
     N = a2.shape[0]
+    if N > 64:
+        f = _min_max_argmin(a2, b2)
+        if f is not None:
+            value = np.max(a2 + b2 * f[:, None], axis=1)
+            return value.reshape(lead), f.reshape(lead)
     As = np.where(b2 != 0, a2, -np.inf)  # sloped lines only choose f
     f = np.zeros(N)
     rows = np.arange(N)
@@ -304,6 +309,56 @@ def min_max_affine(const: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np
     return value.reshape(lead), f.reshape(lead)
 
 
+#: rising x falling column pairs up to which :func:`min_max_affine` takes the pairwise formula
+_PAIRS_MAX = 64
+
+
+def _min_max_argmin(a2: np.ndarray, b2: np.ndarray) -> np.ndarray | None:
+    """:func:`min_max_affine`'s minimizer over ``(N, R)`` rows by the pairwise formula where few
+    columns slope (None: the caller walks the envelope)."""
+    rising = np.flatnonzero((b2 > 0).any(axis=0))
+    falling = np.flatnonzero((b2 < 0).any(axis=0))
+    if rising.size * falling.size > _PAIRS_MAX:
+        return None
+    return _min_max_by_pairs(a2, b2, rising, falling)
+
+
+def _min_max_by_pairs(a2: np.ndarray, b2: np.ndarray, rising: np.ndarray, falling: np.ndarray) -> np.ndarray:
+    """The minimizer of :func:`min_max_affine` over rows ``(N, R)`` from the rising x falling
+    crossings, column by column (a few columns, many points: contiguous vector passes, no gathers).
+
+    With ``U`` the top rising line and ``D`` the top falling one, the sloped envelope's minimizer
+    is the crossing ``f*`` of ``U`` and ``D``. A rising line ``i`` reaches ``D`` at
+    ``g_i = max_j f_ij`` (``f_ij`` its crossing with falling line ``j``: it is above ``j`` exactly
+    for ``f >= f_ij``), and ``g_i >= f*`` with equality for the line that makes ``U`` there, so
+    ``f* = min_i max_j f_ij``, clipped to [0, 1]: no falling line gives 0 (rising lines only), no
+    rising line 1, no sloped line 0, as the envelope walk decides. ``f_ij`` is the same expression
+    the walk evaluates for the same pair, so both give the same number."""
+    A = {c: np.ascontiguousarray(a2[:, c]) for c in np.union1d(rising, falling)}
+    B = {c: np.ascontiguousarray(b2[:, c]) for c in A}
+    up = {i: B[i] > 0 for i in rising}
+    down = {j: B[j] < 0 for j in falling}
+    N = a2.shape[0]
+    fstar = np.full(N, np.inf)
+    any_sloped = np.zeros(N, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in rising:
+            g = np.full(N, -np.inf)
+            for j in falling:
+                fij = (A[j] - A[i]) / (B[i] - B[j])
+                if up[i].all() and down[j].all():
+                    np.maximum(g, fij, out=g)
+                else:
+                    np.maximum(g, np.where(up[i] & down[j], fij, -np.inf), out=g)
+            np.minimum(fstar, np.where(up[i], g, np.inf), out=fstar)
+            any_sloped |= up[i]
+    for j in falling:
+        any_sloped |= down[j]
+    f = np.clip(fstar, 0.0, 1.0)
+    f[~any_sloped] = 0.0
+    return f
+
+
 def exact_peak(
     coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -330,6 +385,14 @@ def exact_peak(
     if K == 1 and len(usable) == 2:
         j = usable[1]
         slope = (coef[..., 0, j] - coef[..., 0, 0]) * (w[0] * inv)
+        R = base.shape[-1]
+        f = _min_max_argmin(base.reshape(-1, R), slope.reshape(-1, R)) if base.size > 64 * R else None
+        if f is not None:  # many points: the envelope at the minimizer once (what min_max_affine returns as its value)
+            f = f.reshape(shape)
+            util = base + slope * f[..., None]
+            shares_k[..., 0, 0] = 1.0 - f
+            shares_k[..., 0, j] = f
+            return util.max(axis=-1), shares_k, util
         peak, f = min_max_affine(base, slope)
         shares_k[..., 0, 0] = 1.0 - f
         shares_k[..., 0, j] = f
