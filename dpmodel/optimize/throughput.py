@@ -359,6 +359,59 @@ def _min_max_by_pairs(a2: np.ndarray, b2: np.ndarray, rising: np.ndarray, fallin
     return f
 
 
+def min_max_affine_2d(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact minimizer ``(s1, s2)`` of ``max_r (a_r + b_r s1 + c_r s2)`` over the triangle
+    ``s1, s2 >= 0, s1 + s2 <= 1``, for rows ``(N, R)`` (one class on three paths: the shares of
+    the two other paths), batched over the ``N`` points.
+
+    The problem is the LP ``min t`` s.t. ``t >= a_r + b_r s1 + c_r s2`` on the triangle; an optimal
+    vertex has three tight constraints: three rows (a vertex of the planes, kept where it lies in
+    the triangle), two rows and a side (the one-dimensional optimum along that side,
+    :func:`min_max_affine`), or a corner. Every candidate is evaluated and the best kept (ties to
+    the earliest: all on the first path, the sides' optima, the other corners, then the
+    vertices). Rows that are flat in both shares only
+    raise a floor and never choose the point, so vertices are formed from the sloped rows only.
+    """
+    N, R = a.shape
+    sloped = np.flatnonzero(((b != 0) | (c != 0)).any(axis=0))
+    zero = np.zeros(N)
+    cand = [(zero, zero)]  # everything on the first path; then each side's optimum, then the other corners
+    _, g = min_max_affine(a, b)  # side s2 = 0
+    cand.append((g, zero))
+    _, g = min_max_affine(a, c)  # side s1 = 0
+    cand.append((zero, g))
+    _, g = min_max_affine(a + c, b - c)  # side s1 + s2 = 1
+    cand += [(g, 1.0 - g), (np.ones(N), zero), (zero, np.ones(N))]
+    cols = {r: (np.ascontiguousarray(a[:, r]), np.ascontiguousarray(b[:, r]), np.ascontiguousarray(c[:, r])) for r in sloped}
+    inside = 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ii, p in enumerate(sloped):
+            ap, bp, cp = cols[p]
+            for jj in range(ii + 1, len(sloped)):
+                aq, bq, cq = cols[sloped[jj]]
+                b1, c1, r1 = bp - bq, cp - cq, aq - ap
+                for r in sloped[jj + 1 :]:
+                    ar, br_, cr = cols[r]
+                    b2, c2, r2 = bp - br_, cp - cr, ar - ap
+                    det = b1 * c2 - c1 * b2
+                    x = (r1 * c2 - c1 * r2) / det
+                    y = (b1 * r2 - r1 * b2) / det
+                    ok = (det != 0) & (x >= -inside) & (y >= -inside) & (x + y <= 1.0 + inside)
+                    if ok.any():
+                        x = np.where(ok, np.clip(x, 0.0, 1.0), 0.0)
+                        y = np.where(ok, np.clip(y, 0.0, 1.0 - x), 0.0)
+                        cand.append((x, y))
+    s1, s2 = cand[0]
+    best = np.max(a + b * s1[:, None] + c * s2[:, None], axis=1)
+    for x, y in cand[1:]:
+        v = np.max(a + b * x[:, None] + c * y[:, None], axis=1)
+        better = v < best - 1e-15 * np.abs(best)
+        best = np.where(better, v, best)
+        s1 = np.where(better, x, s1)
+        s2 = np.where(better, y, s2)
+    return s1, s2
+
+
 def exact_peak(
     coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -399,6 +452,15 @@ def exact_peak(
         return peak, shares_k, base + slope * f[..., None]
     alt = usable[1:]
     delta = (coef[..., alt] - coef[..., :1]) * w[:, None] * inv[..., None, None]  # S + (R, K, J)
+    if K == 1 and len(alt) == 2:  # one class on three paths: the exact vertex enumeration, batched
+        R = base.shape[-1]
+        s1, s2 = min_max_affine_2d(base.reshape(-1, R), delta[..., 0, 0].reshape(-1, R), delta[..., 0, 1].reshape(-1, R))
+        s1, s2 = s1.reshape(shape), s2.reshape(shape)
+        util = base + delta[..., 0, 0] * s1[..., None] + delta[..., 0, 1] * s2[..., None]
+        shares_k[..., 0, 0] = 1.0 - s1 - s2
+        shares_k[..., 0, alt[0]] = s1
+        shares_k[..., 0, alt[1]] = s2
+        return util.max(axis=-1), shares_k, util
     flat_base = base.reshape(-1, base.shape[-1])
     flat_delta = delta.reshape((-1,) + delta.shape[-3:])
     peak = np.empty(flat_base.shape[0])
