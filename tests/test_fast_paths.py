@@ -69,3 +69,24 @@ def test_three_path_vertex_enumeration_equals_the_simplex_lp():
             lp, _ = min_peak_utilization(a[i], np.stack([b[i], c[i]], axis=-1)[:, None, :])
             assert mine[i] <= lp + 1e-9 * max(1.0, abs(lp)), (trial, i)
             assert mine[i] >= lp - 1e-9 * max(1.0, abs(lp)), (trial, i)
+
+
+def test_plan_and_sweep_of_the_default_scenario_do_not_import_cvxpy():
+    """The closed forms answer the default scenario in every mode, so a process that only plans or
+    sweeps (the CLI, a notebook kernel) never pays cvxpy's import; the LP path still imports it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dpmodel.scenario import Scenario\n"
+        "from dpmodel.plan import analyse, analyse_mode\n"
+        "from dpmodel.sweep import sweep_throughput\n"
+        "sc = Scenario.load()\n"
+        "assert {m.solver for m in analyse(sc).modes.values()} == {'closed form'}\n"
+        "sweep_throughput(sc, 'dualpath', decode_nodes=[2, 4, 8])\n"
+        "assert 'cvxpy' not in sys.modules\n"
+        "assert analyse_mode(sc, 'dualpath', solver='lp').solver != 'closed form'\n"
+        "assert 'cvxpy' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

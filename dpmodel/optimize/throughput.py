@@ -23,7 +23,6 @@ import functools
 import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from ..capacity import minimize_max_affine
@@ -32,6 +31,21 @@ from .checks import require_dpp
 from .quiet import QuietStdout
 
 SOLVERS: tuple[str, ...] = ("CLARABEL", "HIGHS", "SCS")
+
+
+class _LazyCvxpy:
+    """``cp``: cvxpy, imported on the first attribute use. The numpy kernels of this module (the
+    closed forms, ``exact_peak``) serve ``plan`` and ``sweep`` without it, and importing cvxpy costs
+    seconds of CPU in every process (the CLI, notebook kernels) that never builds an LP."""
+
+    def __getattr__(self, name: str):
+        import cvxpy
+
+        globals()["cp"] = cvxpy
+        return getattr(cvxpy, name)
+
+
+cp = _LazyCvxpy()
 
 
 def define_variables(n_classes: int, n_alt: int = 1) -> tuple[cp.Variable, cp.Variable]:
