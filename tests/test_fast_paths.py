@@ -38,7 +38,7 @@ def test_min_max_pairwise_formula_equals_the_envelope_walk_and_the_enumeration()
     from dpmodel.optimize import throughput as T
 
     rng = np.random.default_rng(1)
-    for trial in range(120):
+    for _ in range(120):
         N, R = int(rng.integers(65, 300)), int(rng.integers(2, 9))
         a, b = _random_envelopes(rng, N, R)
         f = T._min_max_argmin(a, b)

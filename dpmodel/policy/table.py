@@ -244,9 +244,7 @@ class PolicyTable:
             V = self.values
             e = [np.minimum(np.arange(n) + 1, n - 1) for n in V.shape]  # the upper corner's index per axis
             i = [np.arange(n) for n in V.shape]
-            A, B, C, E, F, G, M, N = (
-                V[np.ix_(x, y, z)].reshape(-1) for x in (i[0], e[0]) for y in (i[1], e[1]) for z in (i[2], e[2])
-            )
+            A, B, C, E, F, G, M, N = (V[np.ix_(x, y, z)].reshape(-1) for x in (i[0], e[0]) for y in (i[1], e[1]) for z in (i[2], e[2]))
             c = np.ascontiguousarray(
                 np.array([A, B - A, C - A, E - C - B + A, F - A, G - F - B + A, M - F - C + A, N - M - G + F - E + C + B - A]).T
             )  # (cells, 8): one cell's coefficients share a cache line, so a lookup gathers one row
