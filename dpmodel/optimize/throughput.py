@@ -434,6 +434,7 @@ def exact_peak(
     vectorized over leading axes of ``coef (S + (R, K, P))``.
 
     One class on two usable paths: the closed form (:func:`min_max_affine`);
+    one class on three usable paths: the batched vertex enumeration (:func:`min_max_affine_2d`);
     one usable path: the largest demand; otherwise one simplex LP per point
     (:func:`min_peak_utilization`). ``plan`` and ``sweep`` both report this number.
     """
