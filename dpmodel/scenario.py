@@ -175,6 +175,10 @@ class Demands:
     units: np.ndarray | None = None  # (R,): identical parallel units making up each resource
 
 
+#: Scenario fields holding frozen profiles that scenarios share (their fingerprint text is kept on them)
+_PROFILE_FIELDS = frozenset({"cluster", "model", "workload", "topology"})
+
+
 @dataclass(frozen=True)
 class Scenario:
     cluster: ClusterProfile
@@ -639,6 +643,17 @@ class Scenario:
 
         memo = self.__dict__.setdefault("_roof_memo", {})
         if "fingerprint" not in memo:  # frozen scenario: its contents hash once per object
-            blob = json.dumps(to_plain(self), sort_keys=True, default=str).encode()
+            # json.dumps(to_plain(self), sort_keys=True, default=str), field by field: the profiles
+            # (frozen, shared by every scenario derived from them) keep their own text
+            parts = []
+            for f in sorted(dataclasses.fields(self), key=lambda f: f.name):
+                value = getattr(self, f.name)
+                text = value.__dict__.get("_plain_json") if f.name in _PROFILE_FIELDS else None
+                if text is None:
+                    text = json.dumps(to_plain(value), sort_keys=True, default=str)
+                    if f.name in _PROFILE_FIELDS:
+                        object.__setattr__(value, "_plain_json", text)
+                parts.append(f"{json.dumps(f.name)}: {text}")
+            blob = ("{" + ", ".join(parts) + "}").encode()
             memo["fingerprint"] = hashlib.sha256(blob).hexdigest()[:16]
         return memo["fingerprint"]

@@ -90,3 +90,23 @@ def test_plan_and_sweep_of_the_default_scenario_do_not_import_cvxpy():
         "assert 'cvxpy' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_fingerprint_equals_the_hash_of_the_whole_scenario_text():
+    """The fingerprint, assembled from the profiles' kept text, is the SHA-256 of the scenario's
+    whole JSON text, for derived scenarios sharing the profiles too (a changed field changes it)."""
+    import dataclasses
+    import hashlib
+    import json
+
+    from dpmodel.profiles.schema import to_plain
+    from dpmodel.scenario import Scenario
+
+    def whole(sc):
+        return hashlib.sha256(json.dumps(to_plain(sc), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    base = Scenario.load(topology="dualpath-recompute")
+    derived = [base, dataclasses.replace(base), base.with_deployment(decode_nodes_count=7), Scenario.load(decode_nodes=5)]
+    prints = [sc.fingerprint() for sc in derived]
+    assert prints == [whole(sc) for sc in derived]
+    assert prints[0] == prints[1] and len({prints[0], prints[2], prints[3]}) == 3
