@@ -139,6 +139,62 @@ def compose(scenario, mode, **axes: Any) -> Composition:
     """Per-turn demands (resources x classes x paths) and capacities of ``scenario`` in ``mode``
     (a :class:`dpmodel.scenario.Mode`), with any sweep axis replaced by an array (validated by the
     caller). Without axes every array has no leading dimensions."""
+    if axes:
+        parts = _mode_free_parts(scenario, axes)
+    else:  # no axes: the mode-free part once per (frozen) scenario, shared by its modes
+        memo = scenario.__dict__.setdefault("_roof_memo", {}) if hasattr(scenario, "__dict__") else {}
+        parts = memo.get("compose_mode_free")
+        if parts is None:
+            parts = memo["compose_mode_free"] = _mode_free_parts(scenario, axes)
+    (topo, cl, mdl, dep, w, shape, c, a, o, b, g, rate, compute_s, snic_read, cnic, cap, unit_n, fits) = parts
+    cap, unit_n, fits = cap.copy(), unit_n.copy(), fits.copy()  # the Composition's own arrays
+
+    # ---- demands ----------------------------------------------------------------------------------
+    m = mode
+    io = 1.0 if m.kv_io else 0.0
+    H, A, O = io * c * b, io * a * b, io * o * b  # noqa: E741 - the paper's symbol
+    K = len(w)
+    Hb, Ab, Ob = (np.broadcast_to(x, shape + (K,)) for x in (H, A, O))
+    HAO = np.stack([Hb, Ab, Ob], axis=-1)  # S + (K, 3)
+    M = topo.leg_matrix()  # (R, P, 3)
+    coef = np.moveaxis(np.tensordot(HAO, M, axes=([-1], [-1])), -3, -2)  # S + (R, K, P)
+    coef = np.ascontiguousarray(coef)
+    lost = 0.0 if m.layerwise else 1.0 - dep.basic_overlap_frac
+    for i, r in enumerate(topo.resources):
+        if r.demand == "generated_tokens":
+            coef[..., i, :, :] = np.broadcast_to(o, shape + (K,))[..., None]
+        elif r.demand == "prefill_gpu_s":
+            need_rec = any(p.recompute for p in topo.paths)
+            if need_rec:
+                rec = (
+                    mdl.prefill_flops(context_tokens=0.0 * c, append_tokens=c + a) - mdl.prefill_flops(context_tokens=c, append_tokens=a)
+                ) / rate
+            for j, p in enumerate(topo.paths):
+                t = compute_s
+                if lost and p.load_wait != "none":
+                    if p.load_wait == "pe_snic_shared":
+                        wait = flows.shared_snic_rate_Bps_per_gpu(
+                            hit_bytes=(c * b) @ w if c.ndim > 1 else float(w @ (c * b)),
+                            compute_s=compute_s @ w,
+                            snic_read_Bps_per_node=snic_read,
+                            gpus_per_node=g,
+                            engine_gpus=scenario.prefill_engine_gpus,
+                        )
+                    else:
+                        wait = cnic
+                    t = t + lost * (H / np.asarray(wait)[..., None])
+                if p.recompute:
+                    t = t + rec
+                coef[..., i, :, j] = np.broadcast_to(t, shape + (K,))
+    allowed = np.array([j == 0 or m.de_path for j in range(len(topo.paths))])
+    hit = np.broadcast_to(c * b, shape + (K,))
+    return Composition(topo, coef, cap, w, hit, allowed, fits, unit_n)
+
+
+def _mode_free_parts(scenario, axes: dict) -> tuple:
+    """What :func:`compose` computes before the demands, none of which depends on the mode: the
+    classes' tokens, the prefill compute seconds, every per-unit rate, the capacities and unit
+    counts, and where the weights fit."""
     topo = _scenario_topology(scenario)
     cl, mdl, dep = scenario.cluster, scenario.model, scenario.deployment
     node, gpu, net, st_ = cl.node, cl.gpu, cl.network, cl.storage
@@ -277,51 +333,22 @@ def compose(scenario, mode, **axes: Any) -> Composition:
 
     # ---- capacities and unit counts -------------------------------------------------------------
     R = len(topo.resources)
-    cap = np.empty(shape + (R,))
-    unit_n = np.empty(shape + (R,))
+    # filled resource by resource in (R,) + S (contiguous rows, each product computed once per
+    # distinct rate and unit count), then laid out as S + (R,) in one transposing copy
+    cap_t = np.empty((R,) + shape)
+    unit_t = np.empty((R,) + shape)
+    done: dict[tuple, int] = {}
     for i, r in enumerate(topo.resources):
+        key = (r.rate, r.side, r.per)
+        if key in done:
+            cap_t[i], unit_t[i] = cap_t[done[key]], unit_t[done[key]]
+            continue
+        done[key] = i
         n_side = P if r.side == "prefill" else D if r.side == "decode" else np.ones(())
         n = n_side * g if r.per == "gpu" else n_side
-        unit_n[..., i] = n
-        cap[..., i] = rates[r.rate] * n
+        unit_t[i] = n
+        cap_t[i] = rates[r.rate] * n
+    cap = np.ascontiguousarray(np.moveaxis(cap_t, 0, -1))
+    unit_n = np.ascontiguousarray(np.moveaxis(unit_t, 0, -1))
 
-    # ---- demands ----------------------------------------------------------------------------------
-    m = mode
-    io = 1.0 if m.kv_io else 0.0
-    H, A, O = io * c * b, io * a * b, io * o * b  # noqa: E741 - the paper's symbol
-    K = len(w)
-    Hb, Ab, Ob = (np.broadcast_to(x, shape + (K,)) for x in (H, A, O))
-    HAO = np.stack([Hb, Ab, Ob], axis=-1)  # S + (K, 3)
-    M = topo.leg_matrix()  # (R, P, 3)
-    coef = np.moveaxis(np.tensordot(HAO, M, axes=([-1], [-1])), -3, -2)  # S + (R, K, P)
-    coef = np.ascontiguousarray(coef)
-    lost = 0.0 if m.layerwise else 1.0 - dep.basic_overlap_frac
-    for i, r in enumerate(topo.resources):
-        if r.demand == "generated_tokens":
-            coef[..., i, :, :] = np.broadcast_to(o, shape + (K,))[..., None]
-        elif r.demand == "prefill_gpu_s":
-            need_rec = any(p.recompute for p in topo.paths)
-            if need_rec:
-                rec = (
-                    mdl.prefill_flops(context_tokens=0.0 * c, append_tokens=c + a) - mdl.prefill_flops(context_tokens=c, append_tokens=a)
-                ) / rate
-            for j, p in enumerate(topo.paths):
-                t = compute_s
-                if lost and p.load_wait != "none":
-                    if p.load_wait == "pe_snic_shared":
-                        wait = flows.shared_snic_rate_Bps_per_gpu(
-                            hit_bytes=(c * b) @ w if c.ndim > 1 else float(w @ (c * b)),
-                            compute_s=compute_s @ w,
-                            snic_read_Bps_per_node=snic_read,
-                            gpus_per_node=g,
-                            engine_gpus=scenario.prefill_engine_gpus,
-                        )
-                    else:
-                        wait = cnic
-                    t = t + lost * (H / np.asarray(wait)[..., None])
-                if p.recompute:
-                    t = t + rec
-                coef[..., i, :, j] = np.broadcast_to(t, shape + (K,))
-    allowed = np.array([j == 0 or m.de_path for j in range(len(topo.paths))])
-    hit = np.broadcast_to(c * b, shape + (K,))
-    return Composition(topo, coef, cap, w, hit, allowed, fits, unit_n)
+    return (topo, cl, mdl, dep, w, shape, c, a, o, b, g, rate, compute_s, snic_read, cnic, cap, unit_n, fits)

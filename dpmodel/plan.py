@@ -250,10 +250,13 @@ def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> Mode
         raise ValueError(f"solver {solver!r}: use 'auto' or 'lp'")
     m = MODES[mode]
     d = scenario.demands(m)
-    coef_x, coef_z, z_max, alt = path_coefficients(d.coef, d.capacity, d.weights, d.allowed)
+    memo = scenario.__dict__.setdefault("_roof_memo", {})  # frozen scenario: its LP coefficients once per mode
+    prep = memo.get(("plan_prep", m))
+    if prep is None:
+        prep = memo[("plan_prep", m)] = _prepare(scenario, d)
+    coef_x, coef_z, z_max, alt, io, rows, slope_full, per_turn = prep
     n_alt = max(len(alt), 1)
     K = len(d.weights)
-    io = tuple(r.name for r in scenario.topology.resources if r.demand == "legs")
     sol = None
     if solver == "auto" and n_alt == 1 and np.all(d.capacity > 0):
         # two-path topologies: the closed form where it is the LP's unique answer (no cvxpy solve)
@@ -298,38 +301,33 @@ def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> Mode
     else:
         path_shares = (np.arange(n_paths) == 0).astype(float)
     split = float(path_shares[1]) if n_paths > 1 else 0.0
-    slope_full = (d.coef[:, :, alt if alt.size else [0]] - d.coef[:, :, :1]).reshape(len(d.names), -1)
-    defs = {r.name: r for r in scenario.topology.resources}
+    dem_all = X * per_turn["const"] + slope_full @ z
     out = []
-    for i, name in enumerate(d.names):
-        unit, scale = _DISPLAY[defs[name].unit]
-        cap = d.capacity[i]
-        dem = X * float(d.const[i] @ d.weights) + float(slope_full[i] @ z)
-        util = dem / cap if np.isfinite(cap) and cap > 0 else 0.0
+    for i, (name, description, unit, scale, cap, finite, price_unit) in enumerate(rows):
+        dem = float(dem_all[i])
+        util = dem / cap if finite else 0.0
         lam = sol.duals[name]
-        price = lam / cap * scale if np.isfinite(cap) and cap > 0 else 0.0
+        price = lam / cap * scale if finite else 0.0
         out.append(
             ResourceResult(
                 name=name,
-                description=defs[name].description,
+                description=description,
                 unit=unit,
                 capacity=cap / scale,
                 demand=dem / scale,
                 utilization_frac=util,
                 shadow_price=price,
-                shadow_price_unit=f"turns/s per {unit.removesuffix('s') if unit == 'GPUs' else unit}",
+                shadow_price_unit=price_unit,
             )
         )
     binding = tuple(r.name for r in sorted(out, key=lambda r: -r.utilization_frac) if r.utilization_frac >= BINDING_UTIL_FRAC)
     bottleneck = max(d.names, key=lambda n: sol.duals[n])
     if sol.duals[bottleneck] <= 0 and binding:
         bottleneck = binding[0]
-    ks = scenario.classes()
-    prompt = X * sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks)
-    gen = X * sum(k.weight_frac * k.generated_tokens for k in ks)
-    uncached = X * sum(k.weight_frac * k.append_tokens for k in ks)
-    dep = scenario.deployment
-    gpus = (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node
+    prompt = X * per_turn["prompt"]
+    gen = X * per_turn["generated"]
+    uncached = X * per_turn["uncached"]
+    gpus = per_turn["gpus"]
     return ModeResult(
         mode,
         m.description,
@@ -347,6 +345,34 @@ def analyse_mode(scenario: Scenario, mode: str, *, solver: str = "auto") -> Mode
         tokens_per_s_per_user=per_user_tokens_per_s(scenario, gen),
         path_shares={p: float(v) for p, v in zip(d.paths, path_shares, strict=True)},
     )
+
+
+def _prepare(scenario: Scenario, d) -> tuple:
+    """What :func:`analyse_mode` reads of a scenario and mode that does not depend on the solve
+    (pure per scenario: kept in its memo): the LP coefficients, the KV rows, the per-resource
+    display rows, the demand slopes and the per-turn token sums."""
+    coef_x, coef_z, z_max, alt = path_coefficients(d.coef, d.capacity, d.weights, d.allowed)
+    io = tuple(r.name for r in scenario.topology.resources if r.demand == "legs")
+    slope_full = (d.coef[:, :, alt if alt.size else [0]] - d.coef[:, :, :1]).reshape(len(d.names), -1)
+    defs = {r.name: r for r in scenario.topology.resources}
+    rows = []
+    for i, name in enumerate(d.names):
+        unit, scale = _DISPLAY[defs[name].unit]
+        cap = float(d.capacity[i])
+        price_unit = f"turns/s per {unit.removesuffix('s') if unit == 'GPUs' else unit}"
+        rows.append((name, defs[name].description, unit, scale, cap, bool(np.isfinite(cap) and cap > 0), price_unit))
+    ks = scenario.classes()
+    dep = scenario.deployment
+    per_turn = {
+        "const": d.const @ d.weights,
+        "prompt": sum(k.weight_frac * (k.hit_tokens + k.append_tokens) for k in ks),
+        "generated": sum(k.weight_frac * k.generated_tokens for k in ks),
+        "uncached": sum(k.weight_frac * k.append_tokens for k in ks),
+        "gpus": (dep.prefill_nodes_count + dep.decode_nodes_count) * scenario.cluster.gpus_per_node,
+    }
+    for arr in (coef_x, coef_z, z_max, slope_full, per_turn["const"]):
+        arr.setflags(write=False)  # memoized: shared by every call
+    return coef_x, coef_z, z_max, alt, io, tuple(rows), slope_full, per_turn
 
 
 def lp_split(scenario: Scenario, mode: str) -> float:

@@ -175,6 +175,10 @@ class Demands:
     units: np.ndarray | None = None  # (R,): identical parallel units making up each resource
 
 
+#: Scenario fields holding frozen profiles that scenarios share (their fingerprint text is kept on them)
+_PROFILE_FIELDS = frozenset({"cluster", "model", "workload", "topology"})
+
+
 @dataclass(frozen=True)
 class Scenario:
     cluster: ClusterProfile
@@ -289,6 +293,9 @@ class Scenario:
 
     def decode_capacity(self) -> dict[str, float]:
         """Decode batch per GPU, step time and tokens/s per GPU at the largest admissible batch."""
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if "decode_capacity" in memo:  # frozen scenario: computed once per object (a copy each call)
+            return dict(memo["decode_capacity"])
         dep, cl = self.deployment, self.cluster
         w = self.decode_weight_bytes_per_gpu()
         hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - w
@@ -305,12 +312,13 @@ class Scenario:
         batch = min(by_hbm, by_tpot)
         step = t0 + batch * per_seq
         cap = {"batch_seqs_per_gpu": batch, "step_s": step, "tokens_per_s_per_gpu": batch / step if step > 0 else 0.0}
-        return {
+        memo["decode_capacity"] = {
             **{k: float(v) for k, v in cap.items()},
             "weight_bytes_per_gpu": w,
             "hbm_kv_bytes_per_gpu": hbm_kv,
             "seq_kv_bytes": seq_bytes,
         }
+        return dict(memo["decode_capacity"])
 
     # ---- roofline forward passes -----------------------------------------------------------
     def _mean_turn(self) -> tuple[float, float, float]:
@@ -633,5 +641,19 @@ class Scenario:
         """SHA-256 (first 16 hex) of the profiles' and deployment's contents."""
         from .profiles.schema import to_plain
 
-        blob = json.dumps(to_plain(self), sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:16]
+        memo = self.__dict__.setdefault("_roof_memo", {})
+        if "fingerprint" not in memo:  # frozen scenario: its contents hash once per object
+            # json.dumps(to_plain(self), sort_keys=True, default=str), field by field: the profiles
+            # (frozen, shared by every scenario derived from them) keep their own text
+            parts = []
+            for f in sorted(dataclasses.fields(self), key=lambda f: f.name):
+                value = getattr(self, f.name)
+                text = value.__dict__.get("_plain_json") if f.name in _PROFILE_FIELDS else None
+                if text is None:
+                    text = json.dumps(to_plain(value), sort_keys=True, default=str)
+                    if f.name in _PROFILE_FIELDS:
+                        object.__setattr__(value, "_plain_json", text)
+                parts.append(f"{json.dumps(f.name)}: {text}")
+            blob = ("{" + ", ".join(parts) + "}").encode()
+            memo["fingerprint"] = hashlib.sha256(blob).hexdigest()[:16]
+        return memo["fingerprint"]

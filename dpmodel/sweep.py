@@ -2,8 +2,9 @@
 
 The same demands and capacities as the LP (one composition path, :func:`dpmodel.compose.compose`),
 evaluated on arrays; the optimal split per scenario comes from the exact one-dimensional closed
-form :func:`dpmodel.optimize.throughput.min_max_affine` (one request class, two paths), or one exact
-LP per point for a class mixture or more paths. Cross-checked against ``dpmodel plan`` in the tests.
+form :func:`dpmodel.optimize.throughput.min_max_affine` (one request class, two paths), the exact
+batched vertex enumeration :func:`dpmodel.optimize.throughput.min_max_affine_2d` (one class, three
+paths), or one exact LP per point for a class mixture or more paths. Cross-checked against ``dpmodel plan`` in the tests.
 """
 
 from __future__ import annotations
@@ -75,7 +76,9 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
     The demands and capacities are :func:`dpmodel.compose.compose`'s, the same the LP of
     ``dpmodel plan`` solves, for every workload kind (one class or a mixture) and both physics.
     One class on two paths takes the exact closed form :func:`dpmodel.capacity.minimize_max_affine`;
-    a class mixture or more paths takes one exact LP per point (HiGHS, simplex).
+    one class on three paths the exact vertex enumeration
+    :func:`dpmodel.optimize.throughput.min_max_affine_2d`; a class mixture or more paths takes one
+    exact LP per point (HiGHS, simplex).
 
     Returns arrays of the broadcast shape: ``turns_per_s``, ``split_de_frac`` (hit-KV share of the
     second path), ``path_shares`` (shape + (paths,): hit-KV share of every path),
@@ -123,8 +126,8 @@ _CHUNK = 1 << 16  # points per composition: bounds the (points x resources x cla
 def solve_composition(comp: Composition) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Max turns/s of every point of ``comp``: ``(turns_per_s S, path_shares S + (P,), bottleneck S)``.
 
-    Path shares are hit-KV byte shares. Exact: the closed form for one class on two paths, one
-    simplex LP per point otherwise (:func:`dpmodel.optimize.throughput.min_peak_utilization`).
+    Path shares are hit-KV byte shares. Exact: the closed form for one class on two paths, the
+    vertex enumeration for one class on three, one simplex LP per point otherwise (:func:`dpmodel.optimize.throughput.min_peak_utilization`).
     """
     coef, w = comp.coef, comp.weights
     n_paths = coef.shape[-1]

@@ -112,13 +112,17 @@ def _reference_trilinear(axes, V, q):
 def test_scalar_and_vector_lookups_agree_with_trilinear_everywhere():
     """The scalar fast path, ``lookup_scalar`` and the vectorized path equal an independent
     trilinear interpolation over random tables (some with a single point on an axis, uneven and
-    geometric axes), including the last cell of every axis, the knots and just off them; 'nearest'
-    returns a corner of the state's cell."""
+    geometric and evenly spaced axes: the vectorized path's one-multiply cell), including the last
+    cell of every axis, the knots and just off them; 'nearest' returns a corner of the state's cell."""
     rng = np.random.default_rng(7)
-    for trial in range(40):
+    for trial in range(60):
         shape = [int(rng.integers(1, 7)) for _ in range(3)]
         axes = tuple(
-            np.geomspace(1e3, 2e5, n) if trial % 3 == 0 else np.sort(rng.choice(np.arange(60.0) * 0.25 - 2, n, replace=False))
+            np.geomspace(1e3, 2e5, n)
+            if trial % 3 == 0
+            else np.linspace(-0.5, 5.0, n)
+            if trial % 3 == 1
+            else np.sort(rng.choice(np.arange(60.0) * 0.25 - 2, n, replace=False))
             for n in shape
         )
         V = rng.uniform(0, 1, shape)

@@ -23,7 +23,6 @@ import functools
 import warnings
 from dataclasses import dataclass
 
-import cvxpy as cp
 import numpy as np
 
 from ..capacity import minimize_max_affine
@@ -32,6 +31,21 @@ from .checks import require_dpp
 from .quiet import QuietStdout
 
 SOLVERS: tuple[str, ...] = ("CLARABEL", "HIGHS", "SCS")
+
+
+class _LazyCvxpy:
+    """``cp``: cvxpy, imported on the first attribute use. The numpy kernels of this module (the
+    closed forms, ``exact_peak``) serve ``plan`` and ``sweep`` without it, and importing cvxpy costs
+    seconds of CPU in every process (the CLI, notebook kernels) that never builds an LP."""
+
+    def __getattr__(self, name: str):
+        import cvxpy
+
+        globals()["cp"] = cvxpy
+        return getattr(cvxpy, name)
+
+
+cp = _LazyCvxpy()
 
 
 def define_variables(n_classes: int, n_alt: int = 1) -> tuple[cp.Variable, cp.Variable]:
@@ -264,6 +278,11 @@ def min_max_affine(const: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np
     a2 = a.reshape(-1, R)
     b2 = b.reshape(-1, R)
     N = a2.shape[0]
+    if N > 64:
+        f = _min_max_argmin(a2, b2)
+        if f is not None:
+            value = np.max(a2 + b2 * f[:, None], axis=1)
+            return value.reshape(lead), f.reshape(lead)
     As = np.where(b2 != 0, a2, -np.inf)  # sloped lines only choose f
     f = np.zeros(N)
     rows = np.arange(N)
@@ -304,6 +323,109 @@ def min_max_affine(const: np.ndarray, slope: np.ndarray) -> tuple[np.ndarray, np
     return value.reshape(lead), f.reshape(lead)
 
 
+#: rising x falling column pairs up to which :func:`min_max_affine` takes the pairwise formula
+_PAIRS_MAX = 64
+
+
+def _min_max_argmin(a2: np.ndarray, b2: np.ndarray) -> np.ndarray | None:
+    """:func:`min_max_affine`'s minimizer over ``(N, R)`` rows by the pairwise formula where few
+    columns slope (None: the caller walks the envelope)."""
+    rising = np.flatnonzero((b2 > 0).any(axis=0))
+    falling = np.flatnonzero((b2 < 0).any(axis=0))
+    if rising.size * falling.size > _PAIRS_MAX:
+        return None
+    return _min_max_by_pairs(a2, b2, rising, falling)
+
+
+def _min_max_by_pairs(a2: np.ndarray, b2: np.ndarray, rising: np.ndarray, falling: np.ndarray) -> np.ndarray:
+    """The minimizer of :func:`min_max_affine` over rows ``(N, R)`` from the rising x falling
+    crossings, column by column (a few columns, many points: contiguous vector passes, no gathers).
+
+    With ``U`` the top rising line and ``D`` the top falling one, the sloped envelope's minimizer
+    is the crossing ``f*`` of ``U`` and ``D``. A rising line ``i`` reaches ``D`` at
+    ``g_i = max_j f_ij`` (``f_ij`` its crossing with falling line ``j``: it is above ``j`` exactly
+    for ``f >= f_ij``), and ``g_i >= f*`` with equality for the line that makes ``U`` there, so
+    ``f* = min_i max_j f_ij``, clipped to [0, 1]: no falling line gives 0 (rising lines only), no
+    rising line 1, no sloped line 0, as the envelope walk decides. ``f_ij`` is the same expression
+    the walk evaluates for the same pair, so both give the same number."""
+    A = {c: np.ascontiguousarray(a2[:, c]) for c in np.union1d(rising, falling)}
+    B = {c: np.ascontiguousarray(b2[:, c]) for c in A}
+    up = {i: B[i] > 0 for i in rising}
+    down = {j: B[j] < 0 for j in falling}
+    N = a2.shape[0]
+    fstar = np.full(N, np.inf)
+    any_sloped = np.zeros(N, bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i in rising:
+            g = np.full(N, -np.inf)
+            for j in falling:
+                fij = (A[j] - A[i]) / (B[i] - B[j])
+                if up[i].all() and down[j].all():
+                    np.maximum(g, fij, out=g)
+                else:
+                    np.maximum(g, np.where(up[i] & down[j], fij, -np.inf), out=g)
+            np.minimum(fstar, np.where(up[i], g, np.inf), out=fstar)
+            any_sloped |= up[i]
+    for j in falling:
+        any_sloped |= down[j]
+    f = np.clip(fstar, 0.0, 1.0)
+    f[~any_sloped] = 0.0
+    return f
+
+
+def min_max_affine_2d(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact minimizer ``(s1, s2)`` of ``max_r (a_r + b_r s1 + c_r s2)`` over the triangle
+    ``s1, s2 >= 0, s1 + s2 <= 1``, for rows ``(N, R)`` (one class on three paths: the shares of
+    the two other paths), batched over the ``N`` points.
+
+    The problem is the LP ``min t`` s.t. ``t >= a_r + b_r s1 + c_r s2`` on the triangle; an optimal
+    vertex has three tight constraints: three rows (a vertex of the planes, kept where it lies in
+    the triangle), two rows and a side (the one-dimensional optimum along that side,
+    :func:`min_max_affine`), or a corner. Every candidate is evaluated and the best kept (ties to
+    the earliest: all on the first path, the sides' optima, the other corners, then the
+    vertices). Rows that are flat in both shares only
+    raise a floor and never choose the point, so vertices are formed from the sloped rows only.
+    """
+    N, R = a.shape
+    sloped = np.flatnonzero(((b != 0) | (c != 0)).any(axis=0))
+    zero = np.zeros(N)
+    cand = [(zero, zero)]  # everything on the first path; then each side's optimum, then the other corners
+    _, g = min_max_affine(a, b)  # side s2 = 0
+    cand.append((g, zero))
+    _, g = min_max_affine(a, c)  # side s1 = 0
+    cand.append((zero, g))
+    _, g = min_max_affine(a + c, b - c)  # side s1 + s2 = 1
+    cand += [(g, 1.0 - g), (np.ones(N), zero), (zero, np.ones(N))]
+    cols = {r: (np.ascontiguousarray(a[:, r]), np.ascontiguousarray(b[:, r]), np.ascontiguousarray(c[:, r])) for r in sloped}
+    inside = 1e-12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for ii, p in enumerate(sloped):
+            ap, bp, cp = cols[p]
+            for jj in range(ii + 1, len(sloped)):
+                aq, bq, cq = cols[sloped[jj]]
+                b1, c1, r1 = bp - bq, cp - cq, aq - ap
+                for r in sloped[jj + 1 :]:
+                    ar, br_, cr = cols[r]
+                    b2, c2, r2 = bp - br_, cp - cr, ar - ap
+                    det = b1 * c2 - c1 * b2
+                    x = (r1 * c2 - c1 * r2) / det
+                    y = (b1 * r2 - r1 * b2) / det
+                    ok = (det != 0) & (x >= -inside) & (y >= -inside) & (x + y <= 1.0 + inside)
+                    if ok.any():
+                        x = np.where(ok, np.clip(x, 0.0, 1.0), 0.0)
+                        y = np.where(ok, np.clip(y, 0.0, 1.0 - x), 0.0)
+                        cand.append((x, y))
+    s1, s2 = cand[0]
+    best = np.max(a + b * s1[:, None] + c * s2[:, None], axis=1)
+    for x, y in cand[1:]:
+        v = np.max(a + b * x[:, None] + c * y[:, None], axis=1)
+        better = v < best - 1e-15 * np.abs(best)
+        best = np.where(better, v, best)
+        s1 = np.where(better, x, s1)
+        s2 = np.where(better, y, s2)
+    return s1, s2
+
+
 def exact_peak(
     coef: np.ndarray, capacity: np.ndarray, weights: np.ndarray, allowed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -312,6 +434,7 @@ def exact_peak(
     vectorized over leading axes of ``coef (S + (R, K, P))``.
 
     One class on two usable paths: the closed form (:func:`min_max_affine`);
+    one class on three usable paths: the batched vertex enumeration (:func:`min_max_affine_2d`);
     one usable path: the largest demand; otherwise one simplex LP per point
     (:func:`min_peak_utilization`). ``plan`` and ``sweep`` both report this number.
     """
@@ -330,12 +453,29 @@ def exact_peak(
     if K == 1 and len(usable) == 2:
         j = usable[1]
         slope = (coef[..., 0, j] - coef[..., 0, 0]) * (w[0] * inv)
+        R = base.shape[-1]
+        f = _min_max_argmin(base.reshape(-1, R), slope.reshape(-1, R)) if base.size > 64 * R else None
+        if f is not None:  # many points: the envelope at the minimizer once (what min_max_affine returns as its value)
+            f = f.reshape(shape)
+            util = base + slope * f[..., None]
+            shares_k[..., 0, 0] = 1.0 - f
+            shares_k[..., 0, j] = f
+            return util.max(axis=-1), shares_k, util
         peak, f = min_max_affine(base, slope)
         shares_k[..., 0, 0] = 1.0 - f
         shares_k[..., 0, j] = f
         return peak, shares_k, base + slope * f[..., None]
     alt = usable[1:]
     delta = (coef[..., alt] - coef[..., :1]) * w[:, None] * inv[..., None, None]  # S + (R, K, J)
+    if K == 1 and len(alt) == 2:  # one class on three paths: the exact vertex enumeration, batched
+        R = base.shape[-1]
+        s1, s2 = min_max_affine_2d(base.reshape(-1, R), delta[..., 0, 0].reshape(-1, R), delta[..., 0, 1].reshape(-1, R))
+        s1, s2 = s1.reshape(shape), s2.reshape(shape)
+        util = base + delta[..., 0, 0] * s1[..., None] + delta[..., 0, 1] * s2[..., None]
+        shares_k[..., 0, 0] = 1.0 - s1 - s2
+        shares_k[..., 0, alt[0]] = s1
+        shares_k[..., 0, alt[1]] = s2
+        return util.max(axis=-1), shares_k, util
     flat_base = base.reshape(-1, base.shape[-1])
     flat_delta = delta.reshape((-1,) + delta.shape[-3:])
     peak = np.empty(flat_base.shape[0])

@@ -41,6 +41,23 @@ _CHUNK = 1 << 15  # vectorized lookups run in chunks of this many states (cache-
 _MAX_BUCKETS = 1 << 16  # an axis whose cells are finer than its range / this uses a binary search
 
 
+def _uniform_inverse_step(knots: list[float]) -> float:
+    """``1 / step`` of an evenly spaced axis (each knot where ``x0 + i * step`` puts it, to 1e-12
+    of the axis's scale), else 0.0. There the cell is ``floor((x - x0) / step)`` and the local
+    coordinate the remainder: equal to the knots' own to rounding, and the interpolant is
+    continuous, so a query on a knot gives the same value from either side, to rounding."""
+    n = len(knots)
+    if n < 3:
+        return 0.0
+    step = (knots[-1] - knots[0]) / (n - 1)
+    if not step > 0:
+        return 0.0
+    tol = 1e-12 * max(abs(knots[0]), abs(knots[-1]), step)
+    if any(abs(knots[0] + i * step - x) > tol for i, x in enumerate(knots)):
+        return 0.0
+    return 1.0 / step
+
+
 @dataclass(frozen=True)
 class PolicyTable:
     """A per-request read-split policy: the decode-side share over a grid of request states.
@@ -187,7 +204,9 @@ class PolicyTable:
                 scale = nb / (ax[-1] - ax[0])
                 edges = ax[0] + np.arange(nb + 1) / scale
                 tab = np.clip(np.searchsorted(ax, edges, side="right") - 1, 0, len(ax) - 2).astype(np.intp)
-                fast.append((float(ax[0]), float(scale), tab, np.append(ax, np.inf), 1.0 / width))
+                entry = (float(ax[0]), float(scale), tab, np.append(ax, np.inf), 1.0 / width)
+                inv_step = _uniform_inverse_step([float(v) for v in ax])
+                fast.append(entry + (inv_step,) if inv_step else entry)  # linspace knots: u = (x - x0) / step
             object.__setattr__(self, "_axes_fast", fast)
         return fast
 
@@ -202,8 +221,18 @@ class PolicyTable:
                 steps.append(0)
                 w.append(None)
                 continue
-            x0, scale, tab, knots, inv_w = fa
+            x0, scale, tab, knots, inv_w = fa[:5]
             x = np.clip(x, ax[0], ax[-1])
+            if len(fa) > 5 and not nearest:  # evenly spaced knots: the cell by one multiply (see _axis_index)
+                u = x - x0
+                u *= fa[5]
+                i = u.astype(np.intp)
+                np.minimum(i, len(ax) - 2, out=i)
+                u -= i
+                base += i * st
+                steps.append(st)
+                w.append(u)
+                continue
             if tab is None:
                 i = np.searchsorted(ax, x, side="right") - 1
                 np.clip(i, 0, len(ax) - 2, out=i)
@@ -219,6 +248,20 @@ class PolicyTable:
             base += i * st
             steps.append(st)
             w.append(t)
+        if not nearest:  # each cell's trilinear polynomial (the scalar path's), Horner order: 8 gathers, 14 flops
+            G = np.take(self._cell_polynomials(), base, axis=0)
+            t0, t1, t2 = (0.0 if t is None else t for t in w)
+            g = [G[:, m] for m in range(8)]
+            out = g[7] * t2
+            out += g[6]
+            out *= t1
+            out += g[5] * t2
+            out += g[4]
+            out *= t0
+            out += (g[3] * t2 + g[2]) * t1
+            out += g[1] * t2
+            out += g[0]
+            return out
         # trilinear: lerp along the last axis, then the middle, then the first (as the scalar path)
         s0, s1, s2 = steps
         t0, t1, t2 = w
@@ -239,6 +282,21 @@ class PolicyTable:
         if s0:
             a += (lerp_jk(base + s0) - a) * t0
         return a
+
+    def _cell_polynomials(self) -> np.ndarray:
+        """``(cells, 8)``: every cell's trilinear polynomial in its local coordinates, the
+        coefficients :meth:`_build_scalar` uses (cells indexed as the values, lower corners)."""
+        c = self.__dict__.get("_poly8")
+        if c is None:
+            V = self.values
+            e = [np.minimum(np.arange(n) + 1, n - 1) for n in V.shape]  # the upper corner's index per axis
+            i = [np.arange(n) for n in V.shape]
+            A, B, C, E, F, G, M, N = (V[np.ix_(x, y, z)].reshape(-1) for x in (i[0], e[0]) for y in (i[1], e[1]) for z in (i[2], e[2]))
+            c = np.ascontiguousarray(
+                np.array([A, B - A, C - A, E - C - B + A, F - A, G - F - B + A, M - F - C + A, N - M - G + F - E + C + B - A]).T
+            )  # (cells, 8): one cell's coefficients share a cache line, so a lookup gathers one row
+            object.__setattr__(self, "_poly8", c)
+        return c
 
     def lookup_scalar(self, h: float, p: float, d: float) -> float:
         """Trilinear lookup of one state, clamped at the edges: plain Python, no numpy on the call
