@@ -15,8 +15,10 @@ plus its remaining bytes): it is done when that link's clock reaches ``F``. A st
 changes the shares of the links of that flow only; the flows bound there keep their marks (only the
 link's next completion moves), and a flow is re-bound only when another of its links becomes its
 bottleneck -- after a start, a flow faster than the link's new share; after an end, a flow bound to
-that link. Each link's next completion sits in one heap, with one SimPy timer armed at the earliest;
-stale entries are skipped by version.
+that link. Each link's next completion sits in one heap (stale entries skipped by version); the
+earliest valid one is ``FluidNet.next_t``, which the simulator's event loop (:mod:`dpmodel.sim.loop`)
+compares with SimPy's queue and serves by calling :meth:`FluidNet.fire`: no SimPy timer per
+completion (and none superseded). At a tie SimPy's events at that instant go first.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import heapq
 import math
 
 import simpy
-from simpy.events import Event, Timeout
+from simpy.events import Event
 
 
 class Link:
@@ -78,8 +80,8 @@ class FluidNet:
         self.links: dict[str, Link] = {}
         self._heap: list = []  # (time, seq, link, link version): each link's next completion
         self._seq = 0
-        self._timer_at = math.inf
-        self._timer_id = 0
+        self.next_t = math.inf  # the earliest valid completion (the event loop serves it)
+        self.fires = 0  # completion instants served (each one event of the simulation)
 
     def link(self, name: str, cap_Bps: float) -> Link:
         if name in self.links:
@@ -225,24 +227,14 @@ class FluidNet:
                 x = bk[0][0] - (L.V + L.share * (now - L.tV))  # bound flows: the link has flows
                 push(heap, (now + (0.0 if x < 0.0 else x) / L.share, seq, L, L.ver))  # max(x, 0.0)
         self._seq = seq
-        # arm the timer at the earliest valid completion (stale entries skipped by version)
+        # the earliest valid completion, for the event loop (stale entries skipped by version)
         while heap and heap[0][3] != heap[0][2].ver:
             pop(heap)
-        if heap and heap[0][0] < self._timer_at:
-            t = heap[0][0]
-            self._timer_at = t
-            self._timer_id += 1
-            d = t - now
-            tm = Timeout(self.env, 0.0 if d < 0.0 else d)
-            tm.tid = self._timer_id
-            tm.callbacks.append(self._on_timer)
+        self.next_t = heap[0][0] if heap else math.inf
 
-    def _on_timer(self, tm: Timeout) -> None:
-        if tm.tid == self._timer_id:  # else a timer superseded by an earlier one
-            self._fire()
-
-    def _fire(self) -> None:
-        self._timer_at = math.inf
+    def fire(self) -> None:
+        """Finish the flows due now (the event loop calls it at :attr:`next_t`, with the clock set)."""
+        self.fires += 1
         now = self.env._now
         h = self._heap
         pop = heapq.heappop

@@ -111,7 +111,7 @@ def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: in
         sim.peak_buffer_GB(),
         util,
         _littles(sim, horizon_s),
-        int(next(sim.env._eid)),
+        int(next(sim.env._eid)) + sim.net.fires,
         comps,
     )
 
@@ -174,7 +174,7 @@ def simulate_offline(
     for j in range(int(agents)):
         sim.env.process(run_agent(j))
     sim.env.process(sim.snic_sampler())
-    run(sim.env)
+    run(sim.env, net=sim.net)
     if bar is not None:
         bar.close()
     jct = float(max(sim.rec.end)) if sim.rec.end else 0.0
@@ -276,7 +276,7 @@ def simulate_online(
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    run(sim.env, until=finished)
+    run(sim.env, until=finished, net=sim.net)
     sim.stopped = True
     if bar is not None:
         bar.close()
@@ -336,7 +336,7 @@ def simulate_trace(
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    run(sim.env)
+    run(sim.env, net=sim.net)
     if bar is not None:
         bar.close()
     horizon = float(max(sim.rec.end))
@@ -393,7 +393,7 @@ def simulate_saturated(
     for j in range(agents):
         sim.env.process(looping(j))
     sim.env.process(sim.snic_sampler())
-    run(sim.env, until=horizon_s)
+    run(sim.env, until=horizon_s, net=sim.net)
     res = _result(sim, "saturated", agents, None, seed, horizon_s, None)
     done = sum(1 for e in sim.rec.end if e >= start)
     return dataclasses.replace(res, turns_per_s_sim=done / (horizon_s - start))
