@@ -420,7 +420,7 @@ def test_online_mean_ttft_matches_open_model(name, mode, load):
         aps=aps,
         duration_s=150.0,
         warmup_s=100.0,
-        de_frac=lp.split_de_frac if mode == "dualpath" else None,
+        split_de_frac=lp.split_de_frac if mode == "dualpath" else None,
         rel_se=TTFT_REL_SE,
         min_reps=TTFT_MIN_REPS,
         max_reps=TTFT_MAX_REPS,
