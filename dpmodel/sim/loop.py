@@ -32,6 +32,10 @@ def run(env: simpy.Environment, until: float | Event | None = None, net=None) ->
         return
     queue = env._queue
     inf = math.inf
+    if net is not None:
+        if not net.loop_driven and net.next_t < inf:
+            raise RuntimeError("the network has flows timed by SimPy timers: drive it with this loop from its start")
+        net.loop_driven = True
     while True:
         if net is not None:
             nt = net.next_t

@@ -18,7 +18,9 @@ bottleneck -- after a start, a flow faster than the link's new share; after an e
 that link. Each link's next completion sits in one heap (stale entries skipped by version); the
 earliest valid one is ``FluidNet.next_t``, which the simulator's event loop (:mod:`dpmodel.sim.loop`)
 compares with SimPy's queue and serves by calling :meth:`FluidNet.fire`: no SimPy timer per
-completion (and none superseded). At a tie SimPy's events at that instant go first.
+completion (and none superseded). At a tie SimPy's events at that instant go first. A network run
+by SimPy's own ``env.run()`` (``loop_driven`` false, as built) arms one SimPy timer at the earliest
+completion instead, superseded ones skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import heapq
 import math
 
 import simpy
-from simpy.events import Event
+from simpy.events import Event, Timeout
 
 
 class Link:
@@ -82,6 +84,9 @@ class FluidNet:
         self._seq = 0
         self.next_t = math.inf  # the earliest valid completion (the event loop serves it)
         self.fires = 0  # completion instants served (each one event of the simulation)
+        self.loop_driven = False  # set by dpmodel.sim.loop.run, which serves next_t itself
+        self._timer_at = math.inf  # else: the SimPy timer armed, and its id
+        self._timer_id = 0
 
     def link(self, name: str, cap_Bps: float) -> Link:
         if name in self.links:
@@ -230,11 +235,23 @@ class FluidNet:
         # the earliest valid completion, for the event loop (stale entries skipped by version)
         while heap and heap[0][3] != heap[0][2].ver:
             pop(heap)
-        self.next_t = heap[0][0] if heap else math.inf
+        self.next_t = t = heap[0][0] if heap else math.inf
+        if not self.loop_driven and t < self._timer_at:
+            self._timer_at = t
+            self._timer_id += 1
+            d = t - now
+            tm = Timeout(self.env, 0.0 if d < 0.0 else d)
+            tm.tid = self._timer_id
+            tm.callbacks.append(self._on_timer)
+
+    def _on_timer(self, tm: Timeout) -> None:
+        if tm.tid == self._timer_id:  # else a timer superseded by an earlier one
+            self.fire()
 
     def fire(self) -> None:
         """Finish the flows due now (the event loop calls it at :attr:`next_t`, with the clock set)."""
         self.fires += 1
+        self._timer_at = math.inf
         now = self.env._now
         h = self._heap
         pop = heapq.heappop
