@@ -155,7 +155,7 @@ def path_kinds(topology) -> tuple[str, ...]:
     return tuple(out)
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Turn:
     agent: int
     hit: float  # tokens
@@ -476,6 +476,7 @@ class ServingSim:
         self.snic_samples: list[list[float]] = []
         self.stopped = False
         self.on_turn_done = None
+        self._routes()
 
     # ---- data path ----------------------------------------------------------------------------
     def _buffer(self, node: str, delta: float) -> None:
@@ -492,6 +493,18 @@ class ServingSim:
         return self.net.transfer(
             H, [*self._store(H), (self.pe_snic[i], 1), (self.pe_dram[i], 2), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)]
         )
+
+    def _routes(self) -> None:
+        """The links (and weights) of every flow a turn can start, built once (what
+        :meth:`FluidNet.route` would make of them each time): per storage NIC the read, per
+        prefill GPU the prefill-side layerwise load, per decode GPU the load into HBM; the
+        decode-side load and the hand-off per pair of GPUs, as they are first used."""
+        route, store = self.net.route, ([(self.store_r, 1.0)] if self.store_binds else [])
+        self._rt_read = {L: route([*store, (L, 1), (D, 1)]) for L, D in zip(self.pe_snic + self.de_snic, self.pe_dram + self.de_dram, strict=True)}
+        self._rt_lw_pe = [[route([(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)]) for k in range(self.g)] for i in range(self.P)]
+        self._rt_dec = [[route([(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.de_cw[j][m], 1)]) for m in range(self.g)] for j in range(self.D)]
+        self._rt_lw_de: dict[tuple[int, int, int, int], tuple] = {}
+        self._rt_hand: dict[tuple[int, int, int, int], tuple] = {}
 
     def _store(self, nbytes: float) -> list[tuple[Link, float]]:
         """The store's read link as a use of a read flow, or [] (bytes counted) when it cannot bind."""
@@ -513,7 +526,9 @@ class ServingSim:
 
     def _start_read(self, nbytes: float, snic: Link, dram: Link, done: simpy.Event | None) -> simpy.Event:
         self.read_inflight[snic.name] += 1
-        ev = self.net.transfer(nbytes, [*self._store(nbytes), (snic, 1), (dram, 1)])
+        if not self.store_binds:  # the store's bytes only counted (:meth:`_store`)
+            self.store_r.bytes_done += nbytes
+        ev = self.net.flow(nbytes, *self._rt_read[snic])
         ev.callbacks.append(lambda _e: self._end_read(snic, done))
         return ev
 
@@ -553,10 +568,13 @@ class ServingSim:
         evs = []
         pe = 1 - t.f - t.r
         if pe * H > 0:
-            ev = self.net.transfer(pe * H, [(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)])
+            ev = self.net.flow(pe * H, *self._rt_lw_pe[i][k])
             evs.append(self._free_after(ev, self.pe_key[i], pe * H))
         if t.f * H > 0:
-            ev = self.net.transfer(t.f * H, [(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.pe_cw[i][k], 1)])
+            rt = self._rt_lw_de.get((j, m, i, k))
+            if rt is None:
+                rt = self._rt_lw_de[j, m, i, k] = self.net.route([(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.pe_cw[i][k], 1)])
+            ev = self.net.flow(t.f * H, *rt)
             evs.append(self._free_after(ev, self.de_key[j], t.f * H))
         return evs
 
@@ -569,7 +587,10 @@ class ServingSim:
         nbytes = (1 - t.f) * H + A
         i, k, j, m = t.pe.node, t.gpu, t.de.node, t.de.gpu
         self._buffer(self.de_key[j], nbytes)
-        return self.net.transfer(nbytes, [(self.pe_cr[i][k], 1), (self.de_cw[j][m], 1), (self.de_dram[j], 1)])
+        rt = self._rt_hand.get((i, k, j, m))
+        if rt is None:
+            rt = self._rt_hand[i, k, j, m] = self.net.route([(self.pe_cr[i][k], 1), (self.de_cw[j][m], 1), (self.de_dram[j], 1)])
+        return self.net.flow(nbytes, *rt)
 
     # ---- decisions ----------------------------------------------------------------------------
     def read_backlog_s(self, side: str, node: int) -> float:
@@ -731,7 +752,7 @@ class ServingSim:
         d0 = env.now
         self.dec_open[id(t)] = d0
         if io and H + A > 0:
-            yield self.net.transfer(H + A, [(self.de_dram[de.node], 1), (self.de_cr[de.node][de.gpu], 1), (self.de_cw[de.node][de.gpu], 1)])
+            yield self.net.flow(H + A, *self._rt_dec[de.node][de.gpu])
             self._buffer(self.de_key[de.node], -handoff)
         step = self._step_s(de)
         t_second = env.now + step

@@ -64,7 +64,7 @@ class Flow:
     __slots__ = ("size", "links", "ws", "ev", "b", "F", "ver")
 
     def __init__(self, nbytes: float, links: tuple[Link, ...], ws: tuple[float, ...], ev: simpy.Event):
-        self.size = float(nbytes)
+        self.size = nbytes + 0.0  # a float
         self.links, self.ws, self.ev = links, ws, ev
         self.b: Link | None = None  # the link it is bound to (its bottleneck)
         self.F = 0.0
@@ -96,19 +96,30 @@ class FluidNet:
         return L
 
     # ---- flows -------------------------------------------------------------------------------
-    def transfer(self, nbytes: float, uses: list[tuple[Link, float]]) -> simpy.Event:
-        """Start moving ``nbytes`` over ``uses`` = [(link, weight), ...]; the event fires when done."""
-        ev = Event(self.env)
+    @staticmethod
+    def route(uses: list[tuple[Link, float]]) -> tuple[tuple[Link, ...], tuple[float, ...]]:
+        """``uses`` = [(link, weight), ...] as the (links, weights) a flow crosses: weight > 0 and
+        finite capacity only (a link of infinite capacity never binds). Build once, reuse with
+        :meth:`flow`."""
         links, ws = [], []
         for L, w in uses:
             if w > 0 and L.finite:
                 links.append(L)
                 ws.append(w)
+        return tuple(links), tuple(ws)
+
+    def transfer(self, nbytes: float, uses: list[tuple[Link, float]]) -> simpy.Event:
+        """Start moving ``nbytes`` over ``uses`` = [(link, weight), ...]; the event fires when done."""
+        return self.flow(nbytes, *self.route(uses))
+
+    def flow(self, nbytes: float, links: tuple[Link, ...], ws: tuple[float, ...]) -> simpy.Event:
+        """:meth:`transfer` over a :meth:`route` built beforehand."""
+        ev = Event(self.env)
         if nbytes <= 0 or not links:
             ev.succeed()
             return ev
         now = self.env._now
-        fl = Flow(nbytes, tuple(links), tuple(ws), ev)
+        fl = Flow(nbytes, links, ws, ev)
         dirty: dict[Link, None] = {}
         for L, w in zip(links, ws, strict=False):
             if L.flows:  # advance the clock (and busy time) at the old share
