@@ -49,7 +49,7 @@ def one(agents: int, P: int, D: int, policy: str, seed: int) -> dict:
     r = simulate_offline(sc, policy, agents, seed=seed)
     wall, cpu = time.perf_counter() - w, time.process_time() - c
     d = r.to_dict()
-    digest = hashlib.sha256(json.dumps(d, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(_core(d), sort_keys=True, default=repr).encode()).hexdigest()[:16]
     return {
         "agents": agents,
         "P": P,
@@ -67,6 +67,38 @@ def one(agents: int, P: int, D: int, policy: str, seed: int) -> dict:
         "load_after": os.getloadavg()[0],
         "at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
     }
+
+
+#: the result fields every version of the simulator has (the digest's scope): the numbers, not
+#: their layout nor the event count (whose definition changed when the network's completions
+#: stopped being SimPy timers)
+CORE = (
+    "horizon_s",
+    "turns_measured",
+    "turns_per_s_sim",
+    "jct_s_sim",
+    "ttft_s_sim",
+    "ttst_s_sim",
+    "tpot_s_sim",
+    "decode_side_read_frac_sim",
+    "snic_balance_max_over_avg_sim",
+    "peak_dram_buffer_GB_sim",
+    "littles_law",
+    "ttft_components_s_sim",
+)
+
+
+def _core(d: dict) -> dict:
+    """The numbers of a result dict that old and new code both give: :data:`CORE`, and the
+    utilizations of the resources both name (a dict before, a list of {name, utilization_frac}
+    now; ``de.batch_seqs_mean`` was one of them and is now its own field)."""
+    u = d.get("utilization_sim", {})
+    if isinstance(u, list):
+        u = {x["name"]: x["utilization_frac"] for x in u}
+    u = dict(u)
+    seqs = u.pop("de.batch_seqs_mean", d.get("decode_batch_seqs_mean_sim"))
+    u.pop("de.gpu.tokens", None)  # added with the topology's resources
+    return {**{k: d[k] for k in CORE}, "utilization": u, "batch_seqs": seqs}
 
 
 def spawn(tree: pathlib.Path, agents: int, P: int, D: int, policy: str, seed: int, timeout_s: float | None) -> dict:
