@@ -139,13 +139,13 @@ def render() -> list[str]:
             "commands in its docstring); "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
             "",
-            "**The machine was shared**: 2 cores, seven helpers building and testing at the same time, 1-minute load average "
+            "**The machine was shared**: 2 cores, six helpers building and testing at the same time, 1-minute load average "
             f"{min(r['load_before'] for r in rows):.0f}-{max(r['load_before'] for r in rows):.0f} at the start of these runs "
             "(recorded per run).",
             "Wall time is therefore inflated by up to the load over the core count, and varies run to run with the others' work; CPU time",
             "(`time.process_time`, this process only) is the better measure of the simulator's own cost; "
             "it is itself inflated by cache and",
-            "hyper-thread sharing (issue 19 measured this run at 28-57 s of wall time on a quieter machine).",
+            "hyper-thread sharing (the same run took 49-61 s of CPU for the same code in this sitting, at loads 2.7-9.3).",
             "",
         ]
         if rows
@@ -156,7 +156,7 @@ def render() -> list[str]:
         lines += [
             "## The reference run: 2048 agents, DeepSeek-V3.2 2P4D, agentic-64k, offline, dualpath-paper, seed 0",
             "",
-            "Before (main, 0d76c6f, in a temporary worktree) and after (this branch), alternated run by run in one sitting.",
+            "Before (main, f92bbb7, in a temporary worktree) and after (this branch), alternated run by run in one sitting.",
             "",
             "| code | wall [s], median | CPU [s], median | each run: wall / CPU [s] (load avg) | events | events/s of CPU | JCT [s] | result digest |",
             "|---|---|---|---|---|---|---|---|",
@@ -175,30 +175,32 @@ def render() -> list[str]:
         a = [r for r in ref if r["code"] == "after"]
         if a and b:
             same = {r["digest"] for r in a} == {r["digest"] for r in b} and len({r["digest"] for r in a}) == 1
+            jb, ja = b[0]["jct_s"], a[0]["jct_s"]
             ratio_c = statistics.median(r["cpu_s"] for r in b) / statistics.median(r["cpu_s"] for r in a)
             ratio_w = statistics.median(r["wall_s"] for r in b) / statistics.median(r["wall_s"] for r in a)
             lines += [
                 "",
                 f"Speed-up (before / after, medians): CPU {ratio_c:.2f}x; wall {ratio_w:.2f}x, which is the load falling during "
                 "the sitting, not the code (compare the pairs run next to each other). Results "
-                f"{'identical (the same digest of every field of the result)' if same else 'DIFFER'}.",
+                f"{'identical (the same digest of every number of the result)' if same else f'differ at rounding level: JCT {ja:,.2f} s against {jb:,.2f} s ({ja / jb - 1:+.2%}); see the seed-to-seed comparison below'}.",
                 f"Target: < 20 s wall, median of 3: {'met' if statistics.median(r['wall_s'] for r in a) < 20 else 'not met'} "
                 f"(CPU median {statistics.median(r['cpu_s'] for r in a):.1f} s).",
             ]
         lines += [
             "",
-            "What changed, all with the same arithmetic in the same order (so the same numbers, bit for bit, and the same "
-            "event count): the fluid network's re-binding, backlog and bind inlined (no method call per flow and link), SimPy's "
-            "`step` inlined into one loop (`dpmodel/sim/loop.py`; the same events in the same order), the paper's PE choice "
-            "reading a node's read queue only when one of its engines is not overloaded, the DE node choice in C, buffer names "
-            "built once. What remains (`benchmarks/results/sim_speed_profile.md`, cProfile): the fluid network about 45 % of "
-            "the time, in fixed work per flow (about 4 flows and 11.5 SimPy events per turn; each start or end updates 2-3 "
-            "links and pushes a heap entry per changed link), not in re-rating (at 1024 agents the re-binding scans look at "
-            "8 M flow entries for 165 k re-bindings, about 2 % of the time); the engine's turn logic and decisions about 30 %; "
-            "SimPy's own loop and events about 15 %, so replacing the engine would gain at most that. A 3x speed-up needs "
-            "fewer events per turn (one flow for a turn's layerwise load and hand-off, timers only for the next completion) "
-            "or compiled code for `sim/net.py`; both change the numbers at rounding level and need the statistical "
-            "comparison this page's identity check cannot give.",
+            "What changed in this round: the fluid network's completions are served by the event loop itself "
+            "(`FluidNet.next_t` / `fire`, `dpmodel/sim/loop.py`) instead of a SimPy `Timeout` per completion, and superseded "
+            "timers are gone (about 4.4 SimPy events fewer per turn, 7.1 left, plus 4.0 network completion instants; "
+            "`events` now counts both); each flow's links and weights are built once per route; `Turn` has slots. The "
+            "fire time is now the completion time itself rather than `now + (t - now)` of the old timer, and at a tie "
+            "SimPy's events go first: the same numbers bit for bit on every small run of `tests/test_sim_golden.py` and "
+            "at 64 and 256 agents, but different roundings once in a while at 2048 agents, which then propagate (see "
+            "the seed-to-seed comparison). What remains (`benchmarks/results/sim_speed_profile.md`): the fluid network "
+            "about 40 % of the time in fixed work per flow start and end, the engine's turn logic and decisions about "
+            "31 %, SimPy's loop and events about 14 % (so replacing SimPy would gain at most that). The 20 s target "
+            "(3x) is out of reach of pure Python: even with SimPy free and the network and engine twice as fast the "
+            "run would be about 2x faster; it needs compiled code for `sim/net.py` (and the turn logic), or a "
+            "different abstraction (one flow per batch instead of per turn) whose numbers would move beyond rounding.",
         ]
         lines.append("")
     sc = [r for r in rows if r["section"] == "agents"]
