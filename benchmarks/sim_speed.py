@@ -183,6 +183,8 @@ def render() -> list[str]:
                 f"Speed-up (before / after, medians): CPU {ratio_c:.2f}x; wall {ratio_w:.2f}x, which is the load falling during "
                 "the sitting, not the code (compare the pairs run next to each other). Results "
                 f"{'identical (the same digest of every number of the result)' if same else f'differ at rounding level: JCT {ja:,.2f} s against {jb:,.2f} s ({ja / jb - 1:+.2%}); see the seed-to-seed comparison below'}.",
+                "Seed by seed, old against new (`benchmarks/results/sim_seeds.md`): identical at 512 agents (six seeds); at 2048 "
+                "agents the differences are tested against the seed-to-seed spread there.",
                 f"Target: < 20 s wall, median of 3: {'met' if statistics.median(r['wall_s'] for r in a) < 20 else 'not met'} "
                 f"(CPU median {statistics.median(r['cpu_s'] for r in a):.1f} s).",
             ]
@@ -229,7 +231,7 @@ def render() -> list[str]:
     cl = [r for r in rows if r["section"] == "clusters"]
     if cl:
         lines += [
-            "## Wall time vs cluster size (agents in proportion to the prefill nodes, 32 or 64 per node; dualpath-paper, seed 0; this branch)",
+            f"## Wall time vs cluster size (agents in proportion to the prefill nodes, {', '.join(sorted({str(r['agents'] // r['P']) for r in cl}))} per node; dualpath-paper, seed 0; this branch)",
             "",
             "| cluster | agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -254,13 +256,22 @@ def render() -> list[str]:
     a = [r for r in ref if r["code"] == "after"]
     if not pp and a:
         cpu = statistics.median(r["cpu_s"] for r in a)
+        big = [r for r in cl if (r["P"], r["D"]) == (48, 96) and r["code"] == "after"]
+        per_turn = max(r["cpu_s"] / r["turns"] for r in big) if big else None
         lines += [
             "## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline",
             "",
             f"Not run. It is 24 times the reference run (24 x the agents, prefill and decode nodes; about 24 x "
             f"{a[0]['turns']:,} turns and 24 x {a[0]['events']:,} events), so it needs at least 24 x {cpu:.0f} s = "
-            f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn, more since that cost grows with the cluster and the agents "
-            "(the tables above): over the 10-minute target even on an idle core, and hours of wall time on this shared machine. "
+            f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn on 2P4D, more since that cost grows with the cluster and the agents "
+            "(the tables above)"
+            + (
+                f"; at the cost per turn measured on 48P96D itself ({1e3 * per_turn:.3f} s per 1k turns) about "
+                f"{24 * a[0]['turns'] * per_turn:,.0f} s"
+                if per_turn
+                else ""
+            )
+            + ": over the 10-minute target even on an idle core, and the better part of an hour of wall time on this shared machine. "
             "Peak memory grows about linearly with the agents (the tables' peak RSS), some 2-3 GB at 48K agents by that trend.",
             "",
         ]
