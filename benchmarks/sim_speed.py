@@ -182,7 +182,11 @@ def render() -> list[str]:
                 "",
                 f"Speed-up (before / after, medians): CPU {ratio_c:.2f}x; wall {ratio_w:.2f}x, which is the load falling during "
                 "the sitting, not the code (compare the pairs run next to each other). Results "
-                f"{'identical (the same digest of every number of the result)' if same else f'differ at rounding level: JCT {ja:,.2f} s against {jb:,.2f} s ({ja / jb - 1:+.2%}); see the seed-to-seed comparison below'}.",
+                + (
+                    "identical (the same digest of every number of the result)."
+                    if same
+                    else f"differ at rounding level: JCT {ja:,.2f} s against {jb:,.2f} s ({ja / jb - 1:+.2%}); see the seed-to-seed comparison below."
+                ),
                 "Seed by seed, old against new (`benchmarks/results/sim_seeds.md`): identical at 512 agents (six seeds); at 2048 "
                 "agents (five seeds) no seed is identical, and every metric's difference of the means is within 0.71 of its "
                 "standard error from the seed-to-seed spread (JCT -0.04, turns/s +0.05, utilizations within 0.07): equivalent.",
@@ -232,7 +236,8 @@ def render() -> list[str]:
     cl = [r for r in rows if r["section"] == "clusters"]
     if cl:
         lines += [
-            f"## Wall time vs cluster size (agents in proportion to the prefill nodes, {', '.join(sorted({str(r['agents'] // r['P']) for r in cl}))} per node; dualpath-paper, seed 0; this branch)",
+            "## Wall time vs cluster size (agents in proportion to the prefill nodes, "
+            f"{', '.join(sorted({str(r['agents'] // r['P']) for r in cl}))} per node; dualpath-paper, seed 0; this branch)",
             "",
             "| cluster | agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
             "|---|---|---|---|---|---|---|---|---|---|",
