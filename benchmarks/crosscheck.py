@@ -110,7 +110,7 @@ def main() -> int:
                     aps=aps,
                     duration_s=400.0,
                     warmup_s=200.0,
-                    de_frac=f if mode == "dualpath" else None,
+                    split_de_frac=f if mode == "dualpath" else None,
                     rel_se=REL_SE,
                     min_reps=MIN_REPS,
                     max_reps=MAX_REPS,

@@ -49,7 +49,7 @@ def one(agents: int, P: int, D: int, policy: str, seed: int) -> dict:
     r = simulate_offline(sc, policy, agents, seed=seed)
     wall, cpu = time.perf_counter() - w, time.process_time() - c
     d = r.to_dict()
-    digest = hashlib.sha256(json.dumps(d, sort_keys=True, default=repr).encode()).hexdigest()[:16]
+    digest = hashlib.sha256(json.dumps(_core(d), sort_keys=True, default=repr).encode()).hexdigest()[:16]
     return {
         "agents": agents,
         "P": P,
@@ -67,6 +67,38 @@ def one(agents: int, P: int, D: int, policy: str, seed: int) -> dict:
         "load_after": os.getloadavg()[0],
         "at": f"{datetime.now(UTC):%Y-%m-%d %H:%M UTC}",
     }
+
+
+#: the result fields every version of the simulator has (the digest's scope): the numbers, not
+#: their layout nor the event count (whose definition changed when the network's completions
+#: stopped being SimPy timers)
+CORE = (
+    "horizon_s",
+    "turns_measured",
+    "turns_per_s_sim",
+    "jct_s_sim",
+    "ttft_s_sim",
+    "ttst_s_sim",
+    "tpot_s_sim",
+    "decode_side_read_frac_sim",
+    "snic_balance_max_over_avg_sim",
+    "peak_dram_buffer_GB_sim",
+    "littles_law",
+    "ttft_components_s_sim",
+)
+
+
+def _core(d: dict) -> dict:
+    """The numbers of a result dict that old and new code both give: :data:`CORE`, and the
+    utilizations of the resources both name (a dict before, a list of {name, utilization_frac}
+    now; ``de.batch_seqs_mean`` was one of them and is now its own field)."""
+    u = d.get("utilization_sim", {})
+    if isinstance(u, list):
+        u = {x["name"]: x["utilization_frac"] for x in u}
+    u = dict(u)
+    seqs = u.pop("de.batch_seqs_mean", d.get("decode_batch_seqs_mean_sim"))
+    u.pop("de.gpu.tokens", None)  # added with the topology's resources
+    return {**{k: d[k] for k in CORE}, "utilization": u, "batch_seqs": seqs}
 
 
 def spawn(tree: pathlib.Path, agents: int, P: int, D: int, policy: str, seed: int, timeout_s: float | None) -> dict:
@@ -107,13 +139,13 @@ def render() -> list[str]:
             "commands in its docstring); "
             f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}.",
             "",
-            "**The machine was shared**: 2 cores, seven helpers building and testing at the same time, 1-minute load average "
+            "**The machine was shared**: 2 cores, six helpers building and testing at the same time, 1-minute load average "
             f"{min(r['load_before'] for r in rows):.0f}-{max(r['load_before'] for r in rows):.0f} at the start of these runs "
             "(recorded per run).",
             "Wall time is therefore inflated by up to the load over the core count, and varies run to run with the others' work; CPU time",
             "(`time.process_time`, this process only) is the better measure of the simulator's own cost; "
             "it is itself inflated by cache and",
-            "hyper-thread sharing (issue 19 measured this run at 28-57 s of wall time on a quieter machine).",
+            "hyper-thread sharing (the same run took 49-61 s of CPU for the same code in this sitting, at loads 2.7-9.3).",
             "",
         ]
         if rows
@@ -124,7 +156,7 @@ def render() -> list[str]:
         lines += [
             "## The reference run: 2048 agents, DeepSeek-V3.2 2P4D, agentic-64k, offline, dualpath-paper, seed 0",
             "",
-            "Before (main, 0d76c6f, in a temporary worktree) and after (this branch), alternated run by run in one sitting.",
+            "Before (main, f92bbb7, in a temporary worktree) and after (this branch), alternated run by run in one sitting.",
             "",
             "| code | wall [s], median | CPU [s], median | each run: wall / CPU [s] (load avg) | events | events/s of CPU | JCT [s] | result digest |",
             "|---|---|---|---|---|---|---|---|",
@@ -143,30 +175,39 @@ def render() -> list[str]:
         a = [r for r in ref if r["code"] == "after"]
         if a and b:
             same = {r["digest"] for r in a} == {r["digest"] for r in b} and len({r["digest"] for r in a}) == 1
+            jb, ja = b[0]["jct_s"], a[0]["jct_s"]
             ratio_c = statistics.median(r["cpu_s"] for r in b) / statistics.median(r["cpu_s"] for r in a)
             ratio_w = statistics.median(r["wall_s"] for r in b) / statistics.median(r["wall_s"] for r in a)
             lines += [
                 "",
                 f"Speed-up (before / after, medians): CPU {ratio_c:.2f}x; wall {ratio_w:.2f}x, which is the load falling during "
                 "the sitting, not the code (compare the pairs run next to each other). Results "
-                f"{'identical (the same digest of every field of the result)' if same else 'DIFFER'}.",
+                + (
+                    "identical (the same digest of every number of the result)."
+                    if same
+                    else f"differ at rounding level: JCT {ja:,.2f} s against {jb:,.2f} s ({ja / jb - 1:+.2%}); see the seed-to-seed comparison below."
+                ),
+                "Seed by seed, old against new (`benchmarks/results/sim_seeds.md`): identical at 512 agents (six seeds); at 2048 "
+                "agents (five seeds) no seed is identical, and every metric's difference of the means is within 0.71 of its "
+                "standard error from the seed-to-seed spread (JCT -0.04, turns/s +0.05, utilizations within 0.07): equivalent.",
                 f"Target: < 20 s wall, median of 3: {'met' if statistics.median(r['wall_s'] for r in a) < 20 else 'not met'} "
                 f"(CPU median {statistics.median(r['cpu_s'] for r in a):.1f} s).",
             ]
         lines += [
             "",
-            "What changed, all with the same arithmetic in the same order (so the same numbers, bit for bit, and the same "
-            "event count): the fluid network's re-binding, backlog and bind inlined (no method call per flow and link), SimPy's "
-            "`step` inlined into one loop (`dpmodel/sim/loop.py`; the same events in the same order), the paper's PE choice "
-            "reading a node's read queue only when one of its engines is not overloaded, the DE node choice in C, buffer names "
-            "built once. What remains (`benchmarks/results/sim_speed_profile.md`, cProfile): the fluid network about 45 % of "
-            "the time, in fixed work per flow (about 4 flows and 11.5 SimPy events per turn; each start or end updates 2-3 "
-            "links and pushes a heap entry per changed link), not in re-rating (at 1024 agents the re-binding scans look at "
-            "8 M flow entries for 165 k re-bindings, about 2 % of the time); the engine's turn logic and decisions about 30 %; "
-            "SimPy's own loop and events about 15 %, so replacing the engine would gain at most that. A 3x speed-up needs "
-            "fewer events per turn (one flow for a turn's layerwise load and hand-off, timers only for the next completion) "
-            "or compiled code for `sim/net.py`; both change the numbers at rounding level and need the statistical "
-            "comparison this page's identity check cannot give.",
+            "What changed in this round: the fluid network's completions are served by the event loop itself "
+            "(`FluidNet.next_t` / `fire`, `dpmodel/sim/loop.py`) instead of a SimPy `Timeout` per completion, and superseded "
+            "timers are gone (about 4.4 SimPy events fewer per turn, 7.1 left, plus 4.0 network completion instants; "
+            "`events` now counts both); each flow's links and weights are built once per route; `Turn` has slots. The "
+            "fire time is now the completion time itself rather than `now + (t - now)` of the old timer, and at a tie "
+            "SimPy's events go first: the same numbers bit for bit on every small run of `tests/test_sim_golden.py` and "
+            "at 64 and 256 agents, but different roundings once in a while at 2048 agents, which then propagate (see "
+            "the seed-to-seed comparison). What remains (`benchmarks/results/sim_speed_profile.md`): the fluid network "
+            "about 40 % of the time in fixed work per flow start and end, the engine's turn logic and decisions about "
+            "31 %, SimPy's loop and events about 14 % (so replacing SimPy would gain at most that). The 20 s target "
+            "(3x) is out of reach of pure Python: even with SimPy free and the network and engine twice as fast the "
+            "run would be about 2x faster; it needs compiled code for `sim/net.py` (and the turn logic), or a "
+            "different abstraction (one flow per batch instead of per turn) whose numbers would move beyond rounding.",
         ]
         lines.append("")
     sc = [r for r in rows if r["section"] == "agents"]
@@ -195,7 +236,8 @@ def render() -> list[str]:
     cl = [r for r in rows if r["section"] == "clusters"]
     if cl:
         lines += [
-            "## Wall time vs cluster size (agents in proportion to the prefill nodes, 32 or 64 per node; dualpath-paper, seed 0; this branch)",
+            "## Wall time vs cluster size (agents in proportion to the prefill nodes, "
+            f"{', '.join(sorted({str(r['agents'] // r['P']) for r in cl}))} per node; dualpath-paper, seed 0; this branch)",
             "",
             "| cluster | agents | wall [s] | CPU [s] | load avg | events | events/s of CPU | CPU per 1k turns [s] | JCT [s] | peak RSS [MiB] |",
             "|---|---|---|---|---|---|---|---|---|---|",
@@ -220,13 +262,22 @@ def render() -> list[str]:
     a = [r for r in ref if r["code"] == "after"]
     if not pp and a:
         cpu = statistics.median(r["cpu_s"] for r in a)
+        big = [r for r in cl if (r["P"], r["D"]) == (48, 96) and r["code"] == "after"]
+        per_turn = max(r["cpu_s"] / r["turns"] for r in big) if big else None
         lines += [
             "## The paper's largest configuration: 48P96D, 48K agents, dualpath-paper, offline",
             "",
             f"Not run. It is 24 times the reference run (24 x the agents, prefill and decode nodes; about 24 x "
             f"{a[0]['turns']:,} turns and 24 x {a[0]['events']:,} events), so it needs at least 24 x {cpu:.0f} s = "
-            f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn, more since that cost grows with the cluster and the agents "
-            "(the tables above): over the 10-minute target even on an idle core, and hours of wall time on this shared machine. "
+            f"{24 * cpu:,.0f} s of CPU at this branch's cost per turn on 2P4D, more since that cost grows with the cluster and the agents "
+            "(the tables above)"
+            + (
+                f"; at the cost per turn measured on 48P96D itself ({1e3 * per_turn:.3f} s per 1k turns) about "
+                f"{24 * a[0]['turns'] * per_turn:,.0f} s"
+                if per_turn
+                else ""
+            )
+            + ": over the 10-minute target even on an idle core, and the better part of an hour of wall time on this shared machine. "
             "Peak memory grows about linearly with the agents (the tables' peak RSS), some 2-3 GB at 48K agents by that trend.",
             "",
         ]

@@ -1098,6 +1098,7 @@ def cmd_policy_show(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from .results import utilization_list
     from .serving import simulate_offline, simulate_online, simulate_trace
 
     # --trace (a scenario option: the trace is also the workload) replays the trace's own arrivals
@@ -1194,7 +1195,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         "decode_side_read_frac": r.decode_side_read_frac_sim,
         "snic_balance_max_over_avg": r.snic_balance_max_over_avg_sim,
         "peak_dram_buffer_GB": r.peak_dram_buffer_GB_sim,
-        "utilization": r.utilization_sim,
+        "utilization": utilization_list(r.utilization_sim),
+        "decode_batch_seqs_mean": r.decode_batch_seqs_mean_sim,
+        "path_shares": r.path_shares_sim,
         "littles_law": r.littles_law,
         "events": r.events,
     }
@@ -1224,7 +1227,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             f"  decode-side reads {r.decode_side_read_frac_sim:.1%}; storage-NIC balance max/avg {r.snic_balance_max_over_avg_sim:.3f}; "
             f"peak DRAM buffer {r.peak_dram_buffer_GB_sim:.1f} GB"
         )
-        busy = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization_sim.items(), key=lambda kv: -kv[1]) if k != "de.batch_seqs_mean")
+        busy = ", ".join(f"{k} {v:.0%}" for k, v in sorted(r.utilization_sim.items(), key=lambda kv: -kv[1]))
         print(f"  utilization: {busy}")
     return 0
 

@@ -66,24 +66,24 @@ def offline_jct_many(scenario: Scenario, mode: str, agent_counts: list[int], **k
 
 def simulate_offline(scenario: Scenario, policy: str, agents: int, **kw: Any) -> _sim.SimResult:
     """:func:`dpmodel.sim.simulate_offline`; a static-split policy reads at the LP's split."""
-    return _sim.simulate_offline(scenario, policy, agents, lp_split=lp_split, **kw)
+    return _sim.simulate_offline(scenario, policy, agents, lp_split=lp_path_shares, **kw)
 
 
 def simulate_online(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimResult:
     """:func:`dpmodel.sim.simulate_online`; a static-split policy reads at the LP's split."""
-    return _sim.simulate_online(scenario, policy, lp_split=lp_split, **kw)
+    return _sim.simulate_online(scenario, policy, lp_split=lp_path_shares, **kw)
 
 
 def simulate_trace(scenario: Scenario, policy: str, requests, **kw: Any) -> _sim.SimResult:
     """:func:`dpmodel.sim.simulate_trace`; a static-split policy reads at the LP's split."""
-    return _sim.simulate_trace(scenario, policy, requests, lp_split=lp_split, **kw)
+    return _sim.simulate_trace(scenario, policy, requests, lp_split=lp_path_shares, **kw)
 
 
 def simulate_saturated(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimResult:
     """:func:`dpmodel.sim.simulate_saturated`; a static-split policy reads at the LP's split."""
-    return _sim.simulate_saturated(scenario, policy, lp_split=lp_split, **kw)
+    return _sim.simulate_saturated(scenario, policy, lp_split=lp_path_shares, **kw)
 
 
 def replicate_online(scenario: Scenario, policy: str, **kw: Any) -> _replicate.Replications:
     """:func:`dpmodel.sim.replicate_online`; a static-split policy reads at the LP's split."""
-    return _replicate.replicate_online(scenario, policy, lp_split=lp_split, **kw)
+    return _replicate.replicate_online(scenario, policy, lp_split=lp_path_shares, **kw)

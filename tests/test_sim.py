@@ -420,10 +420,68 @@ def test_online_mean_ttft_matches_open_model(name, mode, load):
         aps=aps,
         duration_s=150.0,
         warmup_s=100.0,
-        de_frac=lp.split_de_frac if mode == "dualpath" else None,
+        split_de_frac=lp.split_de_frac if mode == "dualpath" else None,
         rel_se=TTFT_REL_SE,
         min_reps=TTFT_MIN_REPS,
         max_reps=TTFT_MAX_REPS,
     )
     assert reps.ttft_mean_se_s <= TTFT_REL_SE * reps.ttft_mean_s, f"{len(reps.results)} replications left the mean imprecise"
     assert a.ttft_s["mean"] == pytest.approx(reps.ttft_mean_s, rel=0.15)
+
+
+# ---- load paths from the topology (issue 15) ------------------------------------------------------
+
+
+def test_simulator_picks_up_a_path_added_by_a_topology_file(tmp_path):
+    """A third path (recompute) added by a topology file alone: the simulator times it (its hit
+    KV recomputed on the prefill GPU), the static policy draws it at the LP's share, the
+    utilizations carry the LP's resource names, and saturated throughput does not fall -- it
+    rises with the LP's where reading binds (slow storage NICs, short contexts)."""
+    from dpmodel.sim.engine import path_kinds
+
+    from .test_topology import BASE, _slow_snic, _with_recompute
+
+    two = _slow_snic(BASE)
+    three = _slow_snic(Scenario.load(topology=_with_recompute(tmp_path)))
+    assert path_kinds(two.topology) == ("pe", "de")
+    assert path_kinds(three.topology) == ("pe", "de", "recompute")
+    lp2, lp3 = analyse_mode(two, "dualpath"), analyse_mode(three, "dualpath")
+    r2 = simulate_saturated(two, "dualpath-static", agents=600, horizon_s=60.0, seed=1)
+    r3 = simulate_saturated(three, "dualpath-static", agents=600, horizon_s=60.0, seed=1)
+    assert set(r2.path_shares_sim) == {"pe_read", "de_read"}
+    assert r3.path_shares_sim["recompute"] == pytest.approx(lp3.path_shares["recompute"], abs=0.03)
+    assert r3.path_shares_sim["de_read"] == pytest.approx(lp3.path_shares["de_read"], abs=0.03)
+    assert r3.turns_per_s_sim > 1.1 * r2.turns_per_s_sim  # the LP gains 27 %
+    for lp, r in ((lp2, r2), (lp3, r3)):
+        assert r.turns_per_s_sim == pytest.approx(lp.turns_per_s, rel=0.05)
+        assert list(r.utilization_sim) == [x.name for x in lp.resources] + ["de.hbm"]
+    # recomputing costs prefill GPU time, which the LP binds on and the simulator fills
+    assert r3.utilization_sim["pe.gpu.time"] > 0.9 > 2 * r2.utilization_sim["pe.gpu.time"]
+    d = r3.to_dict()["utilization_sim"]
+    assert d[0] == {"name": "pe.snic.read", "utilization_frac": r3.utilization_sim["pe.snic.read"]}
+
+
+def test_simulator_path_shares_vector_and_errors(tmp_path):
+    from dpmodel.errors import ScenarioError
+    from dpmodel.sim.engine import ServingSim
+
+    from .test_topology import BASE, _with_recompute
+
+    three = Scenario.load(topology=_with_recompute(tmp_path))
+    # all recompute: no bytes read from storage at all
+    r = simulate_offline(three, "dualpath-static", 8, seed=0, path_shares=[0.0, 0.0, 1.0])
+    assert r.path_shares_sim == {"pe_read": 0.0, "de_read": 0.0, "recompute": 1.0}
+    assert r.utilization_sim["store.read"] == 0.0 and r.utilization_sim["pe.snic.read"] == 0.0
+    assert r.utilization_sim["pe.cnic.read"] > 0  # the recomputed KV is still handed to the decode node
+    with pytest.raises(ScenarioError, match="path_shares"):
+        ServingSim(three, "dualpath-static", path_shares=[0.5, 0.5])
+    with pytest.raises(ScenarioError, match="split_de_frac"):
+        ServingSim(BASE, "dualpath-static", split_de_frac=1.5)
+    # a path whose legs are not one of the simulator's data paths is refused by name
+    text = _with_recompute(tmp_path).read_text().replace(
+        'legs."pe.cnic.read" = { hit = 1 }\nlegs."de.cnic.write" = { hit = 1 }\n', 'legs."pe.snic.read" = { hit = 1 }\n'
+    )
+    odd = tmp_path / "odd.toml"
+    odd.write_text(text.replace("recompute = true\n", ""))
+    with pytest.raises(ScenarioError, match="path 'recompute'"):
+        ServingSim(Scenario.load(topology=odd), "basic")

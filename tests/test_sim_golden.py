@@ -2,8 +2,11 @@
 every result, for runs covering each policy and each kind of run, against values recorded once
 from the code before the change (``benchmarks/sim_golden.py --record``: first on commit 0d76c6f on
 the simulator branch, then again on the merged tree before the speed-up landed, commit 842de5e,
-whose physics and resource names had moved; the speed-up reproduced both). The 2048-agent
-reference run is compared the same way by ``benchmarks/sim_speed.py``."""
+whose physics and resource names had moved; the speed-up reproduced both). Re-recorded on the
+simspeed branch (issue 19, second round) when the utilizations became the topology's list and
+``events`` came to count the fluid network's completion instants (no SimPy timer each): every
+other number was identical to the previous record. The 2048-agent reference run is compared the
+same way by ``benchmarks/sim_speed.py``."""
 
 from __future__ import annotations
 

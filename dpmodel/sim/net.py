@@ -15,8 +15,12 @@ plus its remaining bytes): it is done when that link's clock reaches ``F``. A st
 changes the shares of the links of that flow only; the flows bound there keep their marks (only the
 link's next completion moves), and a flow is re-bound only when another of its links becomes its
 bottleneck -- after a start, a flow faster than the link's new share; after an end, a flow bound to
-that link. Each link's next completion sits in one heap, with one SimPy timer armed at the earliest;
-stale entries are skipped by version.
+that link. Each link's next completion sits in one heap (stale entries skipped by version); the
+earliest valid one is ``FluidNet.next_t``, which the simulator's event loop (:mod:`dpmodel.sim.loop`)
+compares with SimPy's queue and serves by calling :meth:`FluidNet.fire`: no SimPy timer per
+completion (and none superseded). At a tie SimPy's events at that instant go first. A network run
+by SimPy's own ``env.run()`` (``loop_driven`` false, as built) arms one SimPy timer at the earliest
+completion instead, superseded ones skipped.
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class Flow:
     __slots__ = ("size", "links", "ws", "ev", "b", "F", "ver")
 
     def __init__(self, nbytes: float, links: tuple[Link, ...], ws: tuple[float, ...], ev: simpy.Event):
-        self.size = float(nbytes)
+        self.size = nbytes + 0.0  # a float
         self.links, self.ws, self.ev = links, ws, ev
         self.b: Link | None = None  # the link it is bound to (its bottleneck)
         self.F = 0.0
@@ -78,7 +82,10 @@ class FluidNet:
         self.links: dict[str, Link] = {}
         self._heap: list = []  # (time, seq, link, link version): each link's next completion
         self._seq = 0
-        self._timer_at = math.inf
+        self.next_t = math.inf  # the earliest valid completion (the event loop serves it)
+        self.fires = 0  # completion instants served (each one event of the simulation)
+        self.loop_driven = False  # set by dpmodel.sim.loop.run, which serves next_t itself
+        self._timer_at = math.inf  # else: the SimPy timer armed, and its id
         self._timer_id = 0
 
     def link(self, name: str, cap_Bps: float) -> Link:
@@ -89,19 +96,30 @@ class FluidNet:
         return L
 
     # ---- flows -------------------------------------------------------------------------------
-    def transfer(self, nbytes: float, uses: list[tuple[Link, float]]) -> simpy.Event:
-        """Start moving ``nbytes`` over ``uses`` = [(link, weight), ...]; the event fires when done."""
-        ev = Event(self.env)
+    @staticmethod
+    def route(uses: list[tuple[Link, float]]) -> tuple[tuple[Link, ...], tuple[float, ...]]:
+        """``uses`` = [(link, weight), ...] as the (links, weights) a flow crosses: weight > 0 and
+        finite capacity only (a link of infinite capacity never binds). Build once, reuse with
+        :meth:`flow`."""
         links, ws = [], []
         for L, w in uses:
             if w > 0 and L.finite:
                 links.append(L)
                 ws.append(w)
+        return tuple(links), tuple(ws)
+
+    def transfer(self, nbytes: float, uses: list[tuple[Link, float]]) -> simpy.Event:
+        """Start moving ``nbytes`` over ``uses`` = [(link, weight), ...]; the event fires when done."""
+        return self.flow(nbytes, *self.route(uses))
+
+    def flow(self, nbytes: float, links: tuple[Link, ...], ws: tuple[float, ...]) -> simpy.Event:
+        """:meth:`transfer` over a :meth:`route` built beforehand."""
+        ev = Event(self.env)
         if nbytes <= 0 or not links:
             ev.succeed()
             return ev
         now = self.env._now
-        fl = Flow(nbytes, tuple(links), tuple(ws), ev)
+        fl = Flow(nbytes, links, ws, ev)
         dirty: dict[Link, None] = {}
         for L, w in zip(links, ws, strict=False):
             if L.flows:  # advance the clock (and busy time) at the old share
@@ -225,11 +243,11 @@ class FluidNet:
                 x = bk[0][0] - (L.V + L.share * (now - L.tV))  # bound flows: the link has flows
                 push(heap, (now + (0.0 if x < 0.0 else x) / L.share, seq, L, L.ver))  # max(x, 0.0)
         self._seq = seq
-        # arm the timer at the earliest valid completion (stale entries skipped by version)
+        # the earliest valid completion, for the event loop (stale entries skipped by version)
         while heap and heap[0][3] != heap[0][2].ver:
             pop(heap)
-        if heap and heap[0][0] < self._timer_at:
-            t = heap[0][0]
+        self.next_t = t = heap[0][0] if heap else math.inf
+        if not self.loop_driven and t < self._timer_at:
             self._timer_at = t
             self._timer_id += 1
             d = t - now
@@ -239,9 +257,11 @@ class FluidNet:
 
     def _on_timer(self, tm: Timeout) -> None:
         if tm.tid == self._timer_id:  # else a timer superseded by an earlier one
-            self._fire()
+            self.fire()
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
+        """Finish the flows due now (the event loop calls it at :attr:`next_t`, with the clock set)."""
+        self.fires += 1
         self._timer_at = math.inf
         now = self.env._now
         h = self._heap

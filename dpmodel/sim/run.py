@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from ..errors import ScenarioError, WorkloadError
 from ..queueing.offline import trajectories_for
-from ..results import Result
+from ..results import Result, utilization_list
 from ..workload.synth import synthesize_workload
 from ..workload.traces import percentiles
 from ..workload.trajectory import TrajectorySet
@@ -49,10 +49,19 @@ class SimResult(Result):
     decode_side_read_frac_sim: float
     snic_balance_max_over_avg_sim: float
     peak_dram_buffer_GB_sim: float
-    utilization_sim: dict[str, float]
+    utilization_sim: dict[str, float]  # the topology's resources (the LP's names, in its order), then de.hbm
     littles_law: dict[str, float]
-    events: int
+    events: int  # SimPy events plus the fluid network's completion instants
     ttft_components_s_sim: dict[str, float] = dataclasses.field(default_factory=dict)
+    path_shares_sim: dict[str, float] = dataclasses.field(default_factory=dict)  # load path -> share of hit KV
+    decode_batch_seqs_mean_sim: float = 0.0  # mean sequences admitted per decode GPU
+
+    def to_dict(self) -> dict:
+        """The fields, with the utilizations as the list every result writes (``[{"name",
+        "utilization_frac"}, ...]``)."""
+        d = super().to_dict()
+        d["utilization_sim"] = utilization_list(self.utilization_sim)
+        return d
 
 
 def _stats(x: np.ndarray) -> dict[str, float]:
@@ -92,6 +101,7 @@ def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: in
         else {}
     )
     util = sim.utilization(horizon_s)
+    batch_seqs = util.pop("de.batch_seqs_mean")
     turns_rate = len(end) / max(horizon_s, 1e-12)
     return SimResult(
         sim.policy,
@@ -111,8 +121,10 @@ def _result(sim: ServingSim, kind: str, agents: int, aps: float | None, seed: in
         sim.peak_buffer_GB(),
         util,
         _littles(sim, horizon_s),
-        int(next(sim.env._eid)),
+        int(next(sim.env._eid)) + sim.net.fires,
         comps,
+        sim.path_shares_done(),
+        batch_seqs,
     )
 
 
@@ -123,15 +135,27 @@ def _progress(total: float, quiet: bool, unit: str):
     return tqdm(total=total, unit=unit, disable=None, file=sys.stderr, leave=False, mininterval=0.5)
 
 
-def _turns_of(scenario, ts: TrajectorySet, j: int, ctx: np.ndarray, flops: np.ndarray) -> list[tuple]:
+def _rflops(sim: ServingSim, scenario, ctx, app, flops) -> np.ndarray | None:
+    """Each turn's FLOPs to recompute its hit KV (prefilling c + a tokens from scratch less a
+    after c, as the LP's composition charges a recompute path), where the topology has one."""
+    if not sim.needs_rflops:
+        return None
+    ctx = np.asarray(ctx, float)
+    return np.asarray(scenario.model.prefill_flops(context_tokens=0.0 * ctx, append_tokens=ctx + app), float) - flops
+
+
+def _turns_of(scenario, ts: TrajectorySet, j: int, ctx: np.ndarray, flops: np.ndarray, rflops: np.ndarray | None = None) -> list[tuple]:
     s, e = ts.offsets[j], ts.offsets[j + 1]
-    return list(zip(ctx[s:e].tolist(), ts.append_tokens[s:e].tolist(), ts.generated_tokens[s:e].tolist(), flops[s:e].tolist(), strict=True))
+    rf = rflops[s:e].tolist() if rflops is not None else [0.0] * int(e - s)
+    return list(
+        zip(ctx[s:e].tolist(), ts.append_tokens[s:e].tolist(), ts.generated_tokens[s:e].tolist(), flops[s:e].tolist(), rf, strict=True)
+    )
 
 
 def _agent(sim: ServingSim, j: int, turns: list[tuple], window: tuple[float, float] | None, tracker: dict | None):
-    for c, a, o, f in turns:
+    for c, a, o, f, rf in turns:
         measured = window is None or window[0] <= sim.env.now < window[1]
-        t = Turn(j, c, a, o, f, measured=measured)
+        t = Turn(j, c, a, o, f, measured=measured, rflops=rf)
         if tracker is not None and measured:
             tracker["open"] += 1
         yield from sim.turn(t)
@@ -146,25 +170,27 @@ def simulate_offline(
     trajectories: TrajectorySet | None = None,
     policy_table=None,
     quiet: bool = True,
-    de_frac: float | None = None,
+    split_de_frac: float | None = None,
     lp_split=None,
+    path_shares=None,
 ) -> SimResult:
-    """n agents start together and replay their trajectories turn by turn; JCT. ``de_frac``,
-    ``lp_split``: the static split, as in :class:`ServingSim`."""
+    """n agents start together and replay their trajectories turn by turn; JCT. ``split_de_frac``,
+    ``path_shares``, ``lp_split``: the static split, as in :class:`ServingSim`."""
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     ts = trajectories if trajectories is not None else trajectories_for(scenario, int(agents), seed=seed)
     if ts.agents_count < agents:
         raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {agents} asked for")
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
+    rflops = _rflops(sim, scenario, ctx, ts.append_tokens, flops)
     total = int(ts.offsets[agents])
     bar = _progress(total, quiet, "turn")
     left = {"agents": int(agents)}
 
     def run_agent(j):
-        yield from _agent(sim, j, _turns_of(scenario, ts, j, ctx, flops), None, None)
+        yield from _agent(sim, j, _turns_of(scenario, ts, j, ctx, flops, rflops), None, None)
         left["agents"] -= 1
         if left["agents"] == 0:
             sim.stopped = True
@@ -174,7 +200,7 @@ def simulate_offline(
     for j in range(int(agents)):
         sim.env.process(run_agent(j))
     sim.env.process(sim.snic_sampler())
-    run(sim.env)
+    run(sim.env, net=sim.net)
     if bar is not None:
         bar.close()
     jct = float(max(sim.rec.end)) if sim.rec.end else 0.0
@@ -207,8 +233,9 @@ def simulate_online(
     quiet: bool = True,
     trajectories: TrajectorySet | None = None,
     warm_start: bool = True,
-    de_frac: float | None = None,
+    split_de_frac: float | None = None,
     lp_split=None,
+    path_shares=None,
 ) -> SimResult:
     """Poisson agent arrivals at ``aps`` [agents/s]; turns started in [warm-up, warm-up + duration)
     are measured."""
@@ -244,9 +271,10 @@ def simulate_online(
         d = dur[pool.offsets[j] : pool.offsets[j + 1]]
         warm_from.append(int(rng.choice(len(d), p=d / d.sum())))
     ts = pool
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
+    rflops = _rflops(sim, scenario, ctx, ts.append_tokens, flops)
     tracker = {"open": 0}
     finished = sim.env.event()
     bar = _progress(end_s, quiet, "s")
@@ -262,21 +290,21 @@ def simulate_online(
     sim.on_turn_done = on_done
 
     for j, k0 in zip(warm_ids, warm_from, strict=True):
-        sim.env.process(_agent(sim, int(j), _turns_of(scenario, ts, int(j), ctx, flops)[k0:], (warmup_s, end_s), tracker))
+        sim.env.process(_agent(sim, int(j), _turns_of(scenario, ts, int(j), ctx, flops, rflops)[k0:], (warmup_s, end_s), tracker))
 
     def source():
         order = rng.permutation(ts.agents_count)
         for i, a in enumerate(arr):
             yield sim.env.timeout(a - sim.env.now)
             j = int(order[i % ts.agents_count])
-            sim.env.process(_agent(sim, j, _turns_of(scenario, ts, j, ctx, flops), (warmup_s, end_s), tracker))
+            sim.env.process(_agent(sim, j, _turns_of(scenario, ts, j, ctx, flops, rflops), (warmup_s, end_s), tracker))
         yield sim.env.timeout(max(end_s - sim.env.now, 0.0))
         if tracker["open"] == 0 and not finished.triggered:
             finished.succeed()
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    run(sim.env, until=finished)
+    run(sim.env, until=finished, net=sim.net)
     sim.stopped = True
     if bar is not None:
         bar.close()
@@ -296,8 +324,9 @@ def simulate_trace(
     limit: int | None = None,
     policy_table=None,
     quiet: bool = True,
-    de_frac: float | None = None,
+    split_de_frac: float | None = None,
     lp_split=None,
+    path_shares=None,
 ) -> SimResult:
     """A trace's requests (:class:`~dpmodel.workload.traces.TraceRequest`) at their own timestamps,
     each one turn (hit from the trace's cache simulation, append = input - hit)."""
@@ -317,14 +346,15 @@ def simulate_trace(
     app = np.array([a for _, _, a, _ in rows], float)
     gen = np.array([o for *_, o in rows], float)
     flops = scenario.model.prefill_flops(context_tokens=hit, append_tokens=app)
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, de_frac=de_frac, lp_split=lp_split)
+    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
+    rflops = _rflops(sim, scenario, hit, app, flops)
     bar = _progress(len(rows), quiet, "req")
     if bar is not None:
         sim.on_turn_done = lambda _t: bar.update(1)
     left = {"n": len(rows)}
 
     def one(i):
-        yield from sim.turn(Turn(i, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i])))
+        yield from sim.turn(Turn(i, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), rflops=0.0 if rflops is None else float(rflops[i])))
         left["n"] -= 1
         if left["n"] == 0:
             sim.stopped = True
@@ -336,7 +366,7 @@ def simulate_trace(
 
     sim.env.process(source())
     sim.env.process(sim.snic_sampler())
-    run(sim.env)
+    run(sim.env, net=sim.net)
     if bar is not None:
         bar.close()
     horizon = float(max(sim.rec.end))
@@ -353,14 +383,15 @@ def simulate_saturated(
     seed: int = 0,
     warmup_frac: float = 0.25,
     turns: str = "classes",
-    de_frac: float | None = None,
+    split_de_frac: float | None = None,
     lp_split=None,
+    path_shares=None,
 ) -> SimResult:
     """Steady-state throughput: ``agents`` agents loop with no think time over turns drawn at random
     from the scenario's classes (by weight; ``turns="classes"``) or from a synthesized set of the
     workload's turns (``turns="workload"``: real per-turn variation); turns completed after the
     warm-up, per second."""
-    sim = ServingSim(scenario, policy, seed=seed, de_frac=de_frac, lp_split=lp_split)
+    sim = ServingSim(scenario, policy, seed=seed, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
     rng = np.random.default_rng(seed + 1)
     start = warmup_frac * horizon_s
     if turns == "classes":
@@ -384,16 +415,18 @@ def simulate_saturated(
         w = np.full(len(hit), 1.0 / len(hit))
     else:
         raise ScenarioError(f"turns = {turns!r}: use 'classes' or 'workload'")
+    rflops = _rflops(sim, scenario, hit, app, flops)
 
     def looping(j):
         while True:
             i = int(rng.choice(len(w), p=w))
-            yield from sim.turn(Turn(j, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), measured=sim.env.now >= start))
+            rf = 0.0 if rflops is None else float(rflops[i])
+            yield from sim.turn(Turn(j, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), measured=sim.env.now >= start, rflops=rf))
 
     for j in range(agents):
         sim.env.process(looping(j))
     sim.env.process(sim.snic_sampler())
-    run(sim.env, until=horizon_s)
+    run(sim.env, until=horizon_s, net=sim.net)
     res = _result(sim, "saturated", agents, None, seed, horizon_s, None)
     done = sum(1 for e in sim.rec.end if e >= start)
     return dataclasses.replace(res, turns_per_s_sim=done / (horizon_s - start))
