@@ -3,8 +3,8 @@
 The models (:mod:`dpmodel.queueing`, :mod:`dpmodel.sim`) sit below the optimizer and the plan, so
 they take the throughput LP's split as an argument (``lp_split``, a function of the scenario and
 mode) instead of importing :mod:`dpmodel.plan`. These wrappers pass it, with every other argument
-as the model's: the queueing models get :func:`dpmodel.plan.lp_path_shares` (the two-path split, or
-the path shares on a topology with more paths), the simulator :func:`dpmodel.plan.lp_split`. Use
+as the model's: the queueing models and the simulator get :func:`dpmodel.plan.lp_path_shares` (the
+two-path split, or the path shares on a topology with more paths). Use
 them where the model should pick the LP's split itself (a ``dualpath`` or ``oracle`` mode, or a
 static-split simulator policy, with no ``split_de_frac`` or ``path_shares`` given).
 """
