@@ -293,6 +293,24 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
     return {k: float(v) for k, v in win.items()}
 
 
+def physics_note(scenario: Scenario) -> str:
+    """Which compute physics and calibration the numbers come from (the plan's header says it too)."""
+    from .fig7 import CALIBRATED_SUFFIX
+
+    dep = scenario.deployment
+    if dep.physics == "flat":
+        return (
+            f"flat physics: prefill efficiency {dep.prefill_efficiency_frac:.2f} of peak and decode step overhead "
+            f"{dep.decode_step_overhead_s * 1e3:.1f} ms are assumptions unless fitted"
+        )
+    if scenario.cluster.name.endswith(CALIBRATED_SUFFIX):
+        return (
+            "roofline, calibrated: kernel knobs from the bounded Oracle-only Fig. 7 fit for this model on the paper's testbed "
+            "(catalog/calibration/roofline-oracle.toml, every knob inside its sourced range); --uncalibrated for the raw roofline"
+        )
+    return "roofline, uncalibrated: published kernel figures only (the cluster's [kernels]), nothing fitted"
+
+
 def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanResult:
     """Analyse ``scenario`` in every mode: throughput, bottleneck, split and shadow prices."""
     results = {m: analyse_mode(scenario, m) for m in modes}
@@ -305,9 +323,6 @@ def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanRe
             f"P/D = {ratio:.3g} lies outside the bottleneck-free window [{win['min']:.3g}, {win['max']:.3g}] "
             "of the paper's equation (9): some link saturates before the storage NICs do"
         )
-    notes.append(
-        f"prefill efficiency {dep.prefill_efficiency_frac:.2f} of peak and decode step overhead "
-        f"{dep.decode_step_overhead_s * 1e3:.1f} ms are assumptions until calibrated"
-    )
+    notes.append(physics_note(scenario))
     dec = {k: float(v) for k, v in scenario.decode_capacity().items()}
     return PlanResult(scenario.to_dict(), results, win, dec, tuple(notes), scenario.storage_reads())
