@@ -192,7 +192,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
     # physics: the roofline (calibrated on the paper's testbed, see below) unless the flat physics is
     # asked for, by --set deployment.physics=flat or by giving one of its two knobs
     calibration = "calibrated" if args.calibrated else ("uncalibrated" if getattr(args, "uncalibrated", False) else None)
-    if args.calibrated and calibration and getattr(args, "uncalibrated", False):
+    if args.calibrated and getattr(args, "uncalibrated", False):
         raise DpmodelError("--calibrated and --uncalibrated: give one of them")
     flat_knobs = [k for k in ("prefill_efficiency_frac", "decode_step_overhead_s") if k in dep]
     if "physics" not in dep:

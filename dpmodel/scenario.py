@@ -88,12 +88,12 @@ class Deployment:
     physics : "flat" (default): FLOPs at ``prefill_efficiency_frac``, decode weights + KV over
         HBM plus ``decode_step_overhead_s`` (the physics the committed Fig. 7 calibration was fitted
         under); "roofline": prefill and decode times from the roofline forward pass
-        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The roofline
-        is opt-in: it meets DeepSeek's published per-GPU prefill and decode figures and the
-        paper's TPOT ranges, but it is 40-80 % fast against every Fig. 7 Oracle bar with Table 2
-        read turn-weighted (a fit bounded to the sourced kernel ranges then leaves every knob at a
-        bound); read plain, 32 % median and the bounded fit lands inside every range
-        (benchmarks/results/roofline_fig7.md; issue 14).
+        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The library
+        keeps "flat" as its default; the CLI runs the roofline, on the paper's testbed with the
+        model's bounded Oracle-only fit of the kernel knobs (``dpmodel.fig7.calibrated_cluster``;
+        ``--uncalibrated`` for the raw roofline). Raw, it meets DeepSeek's published per-GPU
+        prefill and decode figures and the paper's TPOT ranges and is 30 % fast (median) against
+        the Fig. 7 Oracle bars with Table 2 read plain (docs/validation.md; issue 14).
     prefill_gpu_max_tokens : most new tokens one GPU holds in a prefill forward (DeepSeek's
         profile-data prefill trace: 16K tokens per GPU; compute-references.md 1).
     """
