@@ -438,14 +438,14 @@ def acceptance_section(rows: list[Row], summary: list[dict]) -> list[str]:
     lines = ["## Acceptance (issue 14), computed", "", "| target | value | verdict |", "|---|---|---|"]
     for mode in ("oracle", "basic", "dualpath"):
         v = med(DEFAULT_REF, f"offline JCT, {mode}")
-        lines.append(f"| Fig. 7 {mode} JCT, 33 cells, median abs. error <= 15 % | {v:.1%} | {verdict(v <= 0.15)} |" if v is not None else None)
+        lines.append(
+            f"| Fig. 7 {mode} JCT, 33 cells, median abs. error <= 15 % | {v:.1%} | {verdict(v <= 0.15)} |" if v is not None else None
+        )
     v = med(DEFAULT_REF, "speedup basic/dualpath JCT")
     if v is not None:
         lines.append(f"| Fig. 7 speedup, median abs. error <= 10 % | {v:.1%} | {verdict(v <= 0.10)} |")
     jct = {(r.model, r.workload, r.point, r.mode): r for r in rows if r.reference == DEFAULT_REF and r.tier.startswith("offline JCT")}
-    above = [
-        (k, r) for k, r in jct.items() if k[3] == "dualpath" and r.ref > 1.10 * jct[(k[0], k[1], k[2], "oracle")].ref
-    ]
+    above = [(k, r) for k, r in jct.items() if k[3] == "dualpath" and r.ref > 1.10 * jct[(k[0], k[1], k[2], "oracle")].ref]
     if above:
         ok = sum(r.pred > jct[(k[0], k[1], k[2], "oracle")].pred * (1 + 1e-3) for k, r in above)
         lines.append(
@@ -575,7 +575,7 @@ def build_page(
         'knobs fitted to the Oracle bars inside their sourced ranges (table below); "raw roofline (uncalibrated)" is '
         "`--uncalibrated` (published kernel figures, the cluster's `[kernels]` defaults, nothing fitted); \"flat physics, Oracle "
         'fit" uses the two compute knobs of the flat physics fitted to the Oracle bars only '
-        "(`dpmodel/catalog/calibration/fig7-oracle.toml`). Basic and DualPath are never fitted. \"published kernel / profile figures\" are "
+        '(`dpmodel/catalog/calibration/fig7-oracle.toml`). Basic and DualPath are never fitted. "published kernel / profile figures" are '
         "the independent checks of the raw roofline (tests/test_roofline.py). The paper reports no TTFT distribution and no saturated "
         "throughput we can compare with, so those tiers appear only in section 2.",
         "",

@@ -232,7 +232,7 @@ def compose(scenario, mode, **axes: Any) -> Composition:
     place = dict(weight_bytes=mdl.weight_bytes, gpus_per_node=g, decode_nodes=D, weight_nodes=dep.decode_weight_nodes_count)
     moe = arch.layers_count > arch.dense_layers_count
     # MoE: attention data parallel (non-routed weights on every GPU) where that leaves HBM, as Scenario does
-    rep = scenario.nonrouted_weight_bytes()
+    rep = scenario.nonrouted_weight_bytes() if roofline else 0.0
     dp = compute.decode_weight_bytes_per_gpu(**place, moe=moe, replicated_bytes=rep)
     rep = np.where(dp < cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac), rep, 0.0)
     wbytes = compute.decode_weight_bytes_per_gpu(**place, moe=moe, replicated_bytes=rep)

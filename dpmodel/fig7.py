@@ -23,7 +23,7 @@ import numpy as np
 from .errors import ProfileError
 from .profiles.loader import parse_toml
 from .queueing.offline import trajectories_for
-from .reference import FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
+from .reference import CALIBRATED_SUFFIX, FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
 from .scenario import Scenario
 from .serving import offline_jct_many
 from .workload.trajectory import TrajectorySet
@@ -78,8 +78,6 @@ ROOFLINE_SLOW_END = {k: (lo if k.endswith("_frac") else hi) for k, (lo, hi, _) i
 
 
 ROOFLINE_FIT_FILE = CALIBRATION_FILE.parent / "roofline-oracle.toml"
-#: the suffix of a cluster profile carrying the committed bounded roofline fit
-CALIBRATED_SUFFIX = "+roofline-oracle"
 
 
 def load_roofline_fit(path: Path = ROOFLINE_FIT_FILE) -> dict[str, dict[str, float]]:
@@ -96,7 +94,9 @@ def load_roofline_fit(path: Path = ROOFLINE_FIT_FILE) -> dict[str, dict[str, flo
                 continue  # the fit's diagnostics (s, rms_log_error, at_bound, ...)
             lo, hi, _ = ROOFLINE_KNOB_RANGES[k]
             if isinstance(v, bool) or not isinstance(v, int | float) or not (lo <= v <= hi):
-                raise ProfileError(f"calibration file {path} field models.{model}.{k} = {v!r}: must be inside its sourced range [{lo:g}, {hi:g}]")
+                raise ProfileError(
+                    f"calibration file {path} field models.{model}.{k} = {v!r}: must be inside its sourced range [{lo:g}, {hi:g}]"
+                )
             knobs[k] = float(v)
         out[model] = knobs
     return out

@@ -263,20 +263,20 @@ def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> 
     """Tokens/s one sequence sees (1 / TPOT) when the decode GPUs produce ``generated_tokens_per_s``.
 
     Each decode GPU runs the smallest batch ``b`` with ``b / step(b) = r`` (its share ``r`` of the
-    rate), ``step(b) = overhead + (weights + b * seq KV) / HBM``, so ``b = r (o + W/H) / (1 - r S/H)``.
+    rate), ``step(b) = t0 + b * per_seq`` (:meth:`Scenario.decode_affine_s`: the flat physics'
+    overhead + weights / HBM and seq KV / HBM, or the roofline's), so ``b = r t0 / (1 - r per_seq)``.
     """
     dep, cl = scenario.deployment, scenario.cluster
     dec = scenario.decode_capacity()
     r = generated_tokens_per_s / (dep.decode_nodes_count * cl.gpus_per_node)
     if not (r > 0):
         return math.nan
-    H = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
-    fixed = dep.decode_step_overhead_s + dec["weight_bytes_per_gpu"] / H
-    denom = 1.0 - r * dec["seq_kv_bytes"] / H
+    fixed, per_seq = scenario.decode_affine_s()
+    denom = 1.0 - r * per_seq
     if denom <= 0:
         return math.nan
     b = min(r * fixed / denom, dec["batch_seqs_per_gpu"])
-    step = fixed + b * dec["seq_kv_bytes"] / H
+    step = fixed + b * per_seq
     return 1.0 / step
 
 
@@ -295,7 +295,7 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
 
 def physics_note(scenario: Scenario) -> str:
     """Which compute physics and calibration the numbers come from (the plan's header says it too)."""
-    from .fig7 import CALIBRATED_SUFFIX
+    from .reference import CALIBRATED_SUFFIX
 
     dep = scenario.deployment
     if dep.physics == "flat":

@@ -41,7 +41,7 @@ def _storage_line(st: dict[str, float]) -> list[str]:
 
 def _physics_label(sc: dict) -> str:
     """The plan header's physics line, from the scenario's dict (physics and the cluster's name)."""
-    from .fig7 import CALIBRATED_SUFFIX
+    from .reference import CALIBRATED_SUFFIX
 
     if sc["deployment"].get("physics") == "flat":
         return "flat (prefill FLOPs at one efficiency, decode weights + KV over HBM plus a step overhead)"

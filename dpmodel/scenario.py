@@ -279,7 +279,8 @@ class Scenario:
         """Weight bytes a decode GPU holds and reads per step: an MoE replica runs attention data
         parallel (the non-routed weights on every GPU) with routed experts over its GPUs, as
         DeepSeek's and SGLang's decode do, unless that leaves no HBM (then every weight is split,
-        attention tensor parallel); a dense replica is tensor parallel."""
+        attention tensor parallel); a dense replica is tensor parallel. The flat physics keeps the
+        placement its Oracle calibration was fitted under (every weight split)."""
         arch = self.model.architecture
         moe = arch.layers_count > arch.dense_layers_count
         return float(
@@ -298,7 +299,7 @@ class Scenario:
         dtype, held by every decode GPU of an MoE replica (data-parallel attention); 0 where that
         placement leaves no HBM for KV (attention then tensor parallel: every weight split)."""
         rep = self.nonrouted_weight_bytes()
-        if rep == 0.0:
+        if rep == 0.0 or self.deployment.physics == "flat":  # the flat physics keeps its fitted placement: all split
             return 0.0
         dp = compute.decode_weight_bytes_per_gpu(
             weight_bytes=self.model.weight_bytes,
