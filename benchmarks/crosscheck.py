@@ -77,7 +77,9 @@ def main() -> int:
     for name, sc in SCENARIOS.items():
         for n in (128, 512):
             for mode in ("basic", "dualpath", "oracle"):
-                a = offline_jct(sc, mode, n, seed=0).jct_s
+                a = offline_jct(
+                    sc, mode, n, seed=0, turns_reading="turn-weighted"
+                ).jct_s  # the simulator replays the trajectories as they are
                 s = simulate_offline(sc, mode, n, seed=0).jct_s_sim
                 lines.append(f"| {name} | {n} | {mode} | {a:,.0f} | {s:,.0f} | {a / s - 1:+.1%} |")
     lines += [

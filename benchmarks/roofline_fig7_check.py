@@ -1,7 +1,8 @@
 """Uncalibrated roofline against every Fig. 7 bar (issue 14): per-mode median |error|.
 
-Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py [plain]  (record: benchmarks/results/roofline_fig7.md);
-``plain`` reads Table 2's columns as plain per-trajectory means (offline_jct_many's turns_reading).
+Run: PYTHONPATH=$PWD python benchmarks/roofline_fig7_check.py [turn-weighted]  (record: benchmarks/results/roofline_fig7.md);
+Table 2's columns are read as plain per-trajectory means (the default, offline_jct_many's turns_reading);
+``turn-weighted`` reads them as the synthesized trajectories' pooled per-turn means instead.
 """
 
 import statistics
@@ -13,7 +14,7 @@ from dpmodel.reference import FIG7_JCT_S
 MODES = ("oracle", "dualpath", "basic")
 allc, allsp = [], []
 for m in FIG7_JCT_S:
-    reading = "plain" if sys.argv[1:] == ["plain"] else "turn-weighted"
+    reading = "turn-weighted" if sys.argv[1:] == ["turn-weighted"] else "plain"
     cells = predict(m, None, reading=reading)  # no knobs: the raw roofline (published kernel figures only)
     sp = speedup_errors(cells)
     allc += cells

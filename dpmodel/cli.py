@@ -125,7 +125,13 @@ def add_scenario_options(p: argparse.ArgumentParser) -> None:
         help="GPUs per prefill engine that step in lock step (default auto: MoE = a node, dense = 1)",
     )
     g.add_argument("--overlay", default=None, help="a hardware-profile overlay TOML from `dpmodel bench fit`")
-    g.add_argument("--calibrated", action="store_true", help="use the Fig. 7 Oracle calibration of the model's compute knobs (if any)")
+    g.add_argument(
+        "--calibrated",
+        action="store_true",
+        help="the roofline with the model's bounded Oracle-only Fig. 7 fit of its kernel knobs (the default on the paper's "
+        "testbed cluster; an error where no fit exists)",
+    )
+    g.add_argument("--uncalibrated", action="store_true", help="the raw roofline: published kernel figures only, nothing fitted")
     g.add_argument(
         "--set",
         action="append",
@@ -183,16 +189,19 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         dep["prefill_quota_s"] = args.prefill_quota_s
     if getattr(args, "prefill_engine_gpus", None) is not None:
         dep["prefill_engine_gpus_count"] = args.prefill_engine_gpus
-    if args.calibrated:
-        from .fig7 import load_calibration
-        from .profiles import load_model
-
-        name = load_model(args.model).name
-        cal = load_calibration().get(name)
-        if cal is None:
-            raise DpmodelError(f"--calibrated: no Fig. 7 calibration for model '{name}' (calibrated: {', '.join(load_calibration())})")
-        for k, v in cal.items():
-            dep.setdefault(k, v)
+    # physics: the roofline (calibrated on the paper's testbed, see below) unless the flat physics is
+    # asked for, by --set deployment.physics=flat or by giving one of its two knobs
+    calibration = "calibrated" if args.calibrated else ("uncalibrated" if getattr(args, "uncalibrated", False) else None)
+    if args.calibrated and getattr(args, "uncalibrated", False):
+        raise DpmodelError("--calibrated and --uncalibrated: give one of them")
+    flat_knobs = [k for k in ("prefill_efficiency_frac", "decode_step_overhead_s") if k in dep]
+    if "physics" not in dep:
+        dep["physics"] = "flat" if flat_knobs and calibration is None else "roofline"
+    if calibration and (dep["physics"] != "roofline" or flat_knobs):
+        raise DpmodelError(
+            f"--{calibration}: it selects the roofline's kernel knobs; --prefill-efficiency, --decode-step-overhead-s and "
+            "deployment.physics=flat select the flat physics: drop one"
+        )
     sc = Scenario.load(
         cluster=args.cluster,
         model=args.model,
@@ -206,6 +215,22 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         topology=getattr(args, "topology", None),
         **dep,
     )
+    if sc.deployment.physics == "roofline" and calibration != "uncalibrated":
+        from .fig7 import ROOFLINE_FIT_FILE, calibrated_cluster, load_roofline_fit
+
+        keep = tuple(k for k in sets.get("cluster", {}) if k.startswith("kernels."))
+        cal = calibrated_cluster(sc.cluster, sc.model.name, keep=keep)
+        if cal is not None:
+            import dataclasses
+
+            sc = dataclasses.replace(sc, cluster=cal)
+        elif calibration == "calibrated":
+            from .reference import FIG7_CLUSTER
+
+            raise DpmodelError(
+                f"--calibrated: no Fig. 7 roofline fit for model '{sc.model.name}' on cluster '{sc.cluster.name}' (fitted: "
+                f"{', '.join(load_roofline_fit(ROOFLINE_FIT_FILE))} on {FIG7_CLUSTER}); drop --calibrated for the raw roofline"
+            )
     if args.overlay:
         import dataclasses
 

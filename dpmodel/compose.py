@@ -285,13 +285,13 @@ def _mode_free_parts(scenario, axes: dict) -> tuple:
     cnic = np.minimum(cnic_Gbps * units.Gbps, gpu.pcie_GBps * units.GBps) * (1.0 - net.cnic_collective_frac) / net.cnic_imbalance_factor
     dram = dram_GBps * units.GBps
     arch = mdl.architecture
-    wbytes = compute.decode_weight_bytes_per_gpu(
-        weight_bytes=mdl.weight_bytes,
-        gpus_per_node=g,
-        decode_nodes=D,
-        weight_nodes=dep.decode_weight_nodes_count,
-        moe=arch.layers_count > arch.dense_layers_count,
-    )
+    place = dict(weight_bytes=mdl.weight_bytes, gpus_per_node=g, decode_nodes=D, weight_nodes=dep.decode_weight_nodes_count)
+    moe = arch.layers_count > arch.dense_layers_count
+    # MoE: attention data parallel (non-routed weights on every GPU) where that leaves HBM, as Scenario does
+    rep = scenario.nonrouted_weight_bytes() if roofline else 0.0
+    dp = compute.decode_weight_bytes_per_gpu(**place, moe=moe, replicated_bytes=rep)
+    rep = np.where(dp < cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac), rep, 0.0)
+    wbytes = compute.decode_weight_bytes_per_gpu(**place, moe=moe, replicated_bytes=rep)
     hbm_kv = cl.hbm_bytes_per_gpu * (1.0 - dep.hbm_reserve_frac) - wbytes
     fits = np.broadcast_to(hbm_kv > 0, shape)
     if not roofline:

@@ -170,19 +170,35 @@ def decode_tokens_per_s_per_gpu(
     return {"batch_seqs_per_gpu": batch, "step_s": step, "tokens_per_s_per_gpu": rate}
 
 
-def decode_weight_bytes_per_gpu(
-    *, weight_bytes: ArrayLike, gpus_per_node: ArrayLike, decode_nodes: ArrayLike, weight_nodes: ArrayLike, moe: bool
-) -> np.ndarray:
-    """Weight bytes each decode GPU holds and reads per step.
-
-    A replica's weights spread over ``weight_nodes`` decode nodes (0 = auto: every decode node
-    for an MoE model, expert parallel; one node for a dense model), never more than there are.
-    """
+def decode_weight_nodes(*, decode_nodes: ArrayLike, weight_nodes: ArrayLike, moe: bool) -> np.ndarray:
+    """Decode nodes one replica spans: ``weight_nodes``, or 0 = auto (every decode node for an MoE
+    model, expert parallel; one node for a dense model), never more than there are."""
     D = np.asarray(decode_nodes, float)
     n = np.asarray(weight_nodes, float)
     auto = D if moe else np.ones_like(D)
-    nodes = np.minimum(np.where(n > 0, n, auto), D)
-    return np.asarray(weight_bytes, float) / (np.asarray(gpus_per_node, float) * nodes)
+    return np.minimum(np.where(n > 0, n, auto), D)
+
+
+def decode_weight_bytes_per_gpu(
+    *,
+    weight_bytes: ArrayLike,
+    gpus_per_node: ArrayLike,
+    decode_nodes: ArrayLike,
+    weight_nodes: ArrayLike,
+    moe: bool,
+    replicated_bytes: ArrayLike = 0.0,
+) -> np.ndarray:
+    """Weight bytes each decode GPU holds and reads per step.
+
+    A replica spans :func:`decode_weight_nodes`. A dense replica is tensor parallel: every weight
+    split over its GPUs. An MoE replica runs attention data parallel and routed experts expert
+    parallel (DeepSeek's decode: EP144 / DP144, MLA and the shared expert on every GPU; SGLang's
+    large-scale EP the same; compute-references.md 1, 3a): ``replicated_bytes`` (the non-routed
+    weights) sit on every GPU, the rest spread over the replica's GPUs.
+    """
+    nodes = decode_weight_nodes(decode_nodes=decode_nodes, weight_nodes=weight_nodes, moe=moe)
+    rep = np.asarray(replicated_bytes, float) if moe else 0.0
+    return rep + (np.asarray(weight_bytes, float) - rep) / (np.asarray(gpus_per_node, float) * nodes)
 
 
 # ---- roofline forward pass (prefill batch and decode step) ----------------------------------

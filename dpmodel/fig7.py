@@ -7,7 +7,8 @@ untouched; they are never fitted.
 
 A run's agents are built as the paper builds them (:func:`paper_trajectories`): one set of 500
 trajectories (synthesized here from the workload's Table 2 fit), and beyond 500 agents, copies of
-sampled ones with a first round prepended.
+sampled ones with a first round prepended. Table 2 is read plain (per-trajectory means; the
+offline model's default for the packaged workloads, ``offline_jct_many``'s ``turns_reading``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from .errors import ProfileError
 from .profiles.loader import parse_toml
 from .queueing.offline import trajectories_for
-from .reference import FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
+from .reference import CALIBRATED_SUFFIX, FIG7_CLUSTER, FIG7_JCT_S, PAPER_TRAJECTORIES_PER_SET
 from .scenario import Scenario
 from .serving import offline_jct_many
 from .workload.trajectory import TrajectorySet
@@ -74,6 +75,59 @@ ROOFLINE_KNOB_RANGES: dict[str, tuple[float, float, str]] = {
 }
 #: the slow end of each range (the slowest plausible roofline)
 ROOFLINE_SLOW_END = {k: (lo if k.endswith("_frac") else hi) for k, (lo, hi, _) in ROOFLINE_KNOB_RANGES.items()}
+
+
+ROOFLINE_FIT_FILE = CALIBRATION_FILE.parent / "roofline-oracle.toml"
+
+
+def load_roofline_fit(path: Path = ROOFLINE_FIT_FILE) -> dict[str, dict[str, float]]:
+    """Per-model kernel knobs of the committed bounded roofline fit (``benchmarks/roofline_calibrate.py``),
+    validated: a ``[provenance]`` source, only the knobs of :data:`ROOFLINE_KNOB_RANGES`, each inside its range."""
+    data = parse_toml(path, f"calibration file {path}")
+    if "provenance" not in data or "source" not in data["provenance"]:
+        raise ProfileError(f"calibration file {path}: missing [provenance] source")
+    out: dict[str, dict[str, float]] = {}
+    for model, row in data.get("models", {}).items():
+        knobs = {}
+        for k, v in row.items():
+            if k not in ROOFLINE_KNOB_RANGES:
+                continue  # the fit's diagnostics (s, rms_log_error, at_bound, ...)
+            lo, hi, _ = ROOFLINE_KNOB_RANGES[k]
+            if isinstance(v, bool) or not isinstance(v, int | float) or not (lo <= v <= hi):
+                raise ProfileError(
+                    f"calibration file {path} field models.{model}.{k} = {v!r}: must be inside its sourced range [{lo:g}, {hi:g}]"
+                )
+            knobs[k] = float(v)
+        out[model] = knobs
+    return out
+
+
+def calibrated_cluster(cluster, model_name: str, *, keep: tuple[str, ...] = (), path: Path = ROOFLINE_FIT_FILE):
+    """The paper's testbed cluster (:data:`~dpmodel.reference.FIG7_CLUSTER`) with ``model_name``'s
+    fitted kernel knobs (the committed bounded Oracle-only fit), each field's provenance naming the
+    fit; named ``<cluster>+roofline-oracle``. None when the cluster is not the testbed or the model
+    has no fit. ``keep``: ``kernels.*`` fields set elsewhere (``--set``) that the fit must not replace."""
+    from .profiles.loader import from_mapping
+    from .profiles.schema import default_sources, to_plain
+
+    if cluster.name != FIG7_CLUSTER:
+        return None
+    knobs = load_roofline_fit(path).get(model_name)
+    if not knobs:
+        return None
+    data = to_plain(cluster)
+    data["provenance"] = {k: v for k, v in data["provenance"].items() if k in ("source", "date", "fields", "notes")}
+    data["provenance"]["fields"] = {**default_sources(type(cluster)), **data["provenance"]["fields"]}
+    for k, v in knobs.items():
+        if f"kernels.{k}" in keep:
+            continue
+        data["kernels"][k] = v
+        data["provenance"]["fields"][f"kernels.{k}"] = (
+            f"derived: bounded Oracle-only fit of Fig. 7 for {model_name}, inside {ROOFLINE_KNOB_RANGES[k][0]:g}-"
+            f"{ROOFLINE_KNOB_RANGES[k][1]:g} ({ROOFLINE_KNOB_RANGES[k][2]}); catalog/calibration/{path.name}"
+        )
+    data["name"] = f"{cluster.name}{CALIBRATED_SUFFIX}"
+    return from_mapping("cluster", data, ctx=f"cluster '{cluster.name}' with the roofline fit for {model_name}")
 
 
 def scenario_for(
@@ -177,7 +231,7 @@ def predict(
     knobs: dict[str, float] | None = None,
     modes=("oracle", "dualpath", "basic"),
     seed: int = 0,
-    reading: str = "turn-weighted",
+    reading: str = "plain",
     snic_payload_frac: float | None = None,
     agents_from: str = "paper",
     kernels: dict[str, float] | None = None,
@@ -209,7 +263,7 @@ def speedup_errors(cells: list[Fig7Cell]) -> list[dict]:
 
 
 def calibrate_oracle(
-    model: str, seed: int = 0, maxiter: int = 60, reading: str = "turn-weighted", agents_from: str = "paper"
+    model: str, seed: int = 0, maxiter: int = 60, reading: str = "plain", agents_from: str = "paper"
 ) -> tuple[dict[str, float], float]:
     """Fit the two knobs to the Oracle cells of ``model`` (least squares on log JCT)."""
     from scipy.optimize import minimize
@@ -229,50 +283,20 @@ def calibrate_oracle(
     return knobs_of(best.x), float(math.sqrt(best.fun))
 
 
-def calibrate_roofline(
-    model: str, *, seed: int = 0, maxiter: int = 20, knobs: tuple[str, ...] | None = None, reading: str = "turn-weighted"
-) -> dict:
-    """Bounded fit of the roofline's kernel knobs to the Oracle cells of ``model`` only (no KV I/O):
-    least squares on log JCT, every knob inside its sourced range (:data:`ROOFLINE_KNOB_RANGES`).
+#: the fit's axes: every knob moves along its own segment from the profile's value (``s`` = 0) to
+#: the slow end of its range (``s`` = 1), the knobs of one axis together. "one": every knob on one
+#: axis; "prefill-decode": the prefill kernels (GEMM, attention, prefill layer cost, normal-mode
+#: all-to-all) and the decode ones (HBM, decode layer cost, low-latency all-to-all, rank wait) apart
+ROOFLINE_AXES: dict[str, dict[str, tuple[str, ...]]] = {
+    "one": {"all": tuple(ROOFLINE_KNOB_RANGES)},
+    "prefill-decode": {
+        "prefill": ("gemm_eff_max_frac", "attention_efficiency_frac", "prefill_layer_fixed_us", "ep_normal_latency_us"),
+        "decode": ("hbm_efficiency_frac", "decode_layer_fixed_us", "ep_low_latency_us", "ep_decode_rank_wait_us"),
+    },
+}
 
-    One evaluation is a full Fig. 7 Oracle prediction (seconds), so the fit is one-dimensional:
-    every knob moves together along the segment from the profile's value (``s`` = 0) to the slow
-    end of its range (``s`` = 1), ``knob = default + s (slow - default)``; ``s`` is fitted on
-    [0, 1] (bounded Brent). The segment stays inside the box, so every knob stays in its range.
 
-    ``reading``: how Table 2 is read (:func:`~dpmodel.queueing.offline.offline_jct_many`).
-
-    Returns ``knobs`` (fitted values), ``ranges``, ``s``, ``at_bound`` (knob -> 'low' / 'high' for
-    any within 1 % of the range's width of an end), ``rms_log_error``, ``evaluations`` and
-    ``still_fast_at_slow_corner`` (every Oracle cell predicted faster than the paper even with
-    every knob at its slow end: then the optimum is that corner, found without a search).
-    """
-    from scipy.optimize import minimize_scalar
-
-    from .profiles.hardware import KernelSpec
-
-    names = tuple(knobs or ROOFLINE_KNOB_RANGES)
-    base = {k: min(max(float(getattr(KernelSpec(), k)), ROOFLINE_KNOB_RANGES[k][0]), ROOFLINE_KNOB_RANGES[k][1]) for k in names}
-    slow = {k: ROOFLINE_SLOW_END[k] for k in names}
-    evals = 0
-
-    def knobs_at(x: float) -> dict[str, float]:
-        return {k: base[k] + x * (slow[k] - base[k]) for k in names}
-
-    def loss_cells(x: float):
-        nonlocal evals
-        evals += 1
-        cells = predict(model, modes=("oracle",), seed=seed, kernels=knobs_at(x), reading=reading)
-        return float(np.mean([math.log(c.jct_s_pred / c.jct_s_paper) ** 2 for c in cells])), cells
-
-    f1, corner = loss_cells(1.0)
-    fast = all(c.jct_s_pred < c.jct_s_paper for c in corner)
-    if fast:
-        x, f = 1.0, f1
-    else:
-        r = minimize_scalar(lambda x: loss_cells(x)[0], bounds=(0.0, 1.0), method="bounded", options={"maxiter": maxiter, "xatol": 1e-3})
-        x, f = (float(r.x), float(r.fun)) if r.fun < f1 else (1.0, f1)
-    fitted = knobs_at(x)
+def _at_bound(fitted: dict[str, float]) -> dict[str, str]:
     at = {}
     for k, v in fitted.items():
         a, b, _ = ROOFLINE_KNOB_RANGES[k]
@@ -280,11 +304,86 @@ def calibrate_roofline(
             at[k] = "low"
         elif v >= b - 0.01 * (b - a):
             at[k] = "high"
+    return at
+
+
+def calibrate_roofline(
+    model: str | tuple[str, ...],
+    *,
+    seed: int = 0,
+    maxiter: int = 20,
+    knobs: tuple[str, ...] | None = None,
+    reading: str = "plain",
+    axes: str = "one",
+) -> dict:
+    """Bounded fit of the roofline's kernel knobs to the Oracle cells of ``model`` only (no KV I/O):
+    least squares on log JCT, every knob inside its sourced range (:data:`ROOFLINE_KNOB_RANGES`).
+    ``model`` may be a tuple of models: one set of knobs shared by them (one hardware, one set of
+    kernel efficiencies), fitted to all their Oracle cells together.
+
+    One evaluation is a full Fig. 7 Oracle prediction (seconds), so the fit has one or two
+    dimensions (:data:`ROOFLINE_AXES`): every knob moves along the segment from the profile's value
+    (``s`` = 0) to the slow end of its range (``s`` = 1), ``knob = default + s (slow - default)``,
+    with one ``s`` per axis fitted on [0, 1] (bounded Brent for one axis, bounded Powell for two).
+    The segment stays inside the box, so every knob stays in its range.
+
+    ``reading``: how Table 2 is read (:func:`~dpmodel.queueing.offline.offline_jct_many`).
+
+    Returns ``knobs`` (fitted values), ``ranges``, ``s`` (axis -> value; a float for one axis),
+    ``at_bound`` (knob -> 'low' / 'high' for any within 1 % of the range's width of an end),
+    ``rms_log_error``, ``evaluations`` and ``still_fast_at_slow_corner`` (every Oracle cell
+    predicted faster than the paper even with every knob at its slow end: then the optimum is that
+    corner, found without a search).
+    """
+    from scipy.optimize import minimize, minimize_scalar
+
+    from .profiles.hardware import KernelSpec
+
+    models = (model,) if isinstance(model, str) else tuple(model)
+    axis_knobs = {a: tuple(k for k in ks if knobs is None or k in knobs) for a, ks in ROOFLINE_AXES[axes].items()}
+    axis_knobs = {a: ks for a, ks in axis_knobs.items() if ks}
+    names = tuple(k for ks in axis_knobs.values() for k in ks)
+    base = {k: min(max(float(getattr(KernelSpec(), k)), ROOFLINE_KNOB_RANGES[k][0]), ROOFLINE_KNOB_RANGES[k][1]) for k in names}
+    slow = {k: ROOFLINE_SLOW_END[k] for k in names}
+    evals = 0
+
+    def knobs_at(x) -> dict[str, float]:
+        x = np.atleast_1d(np.asarray(x, float))
+        return {k: base[k] + float(x[i]) * (slow[k] - base[k]) for i, ks in enumerate(axis_knobs.values()) for k in ks}
+
+    def loss_cells(x):
+        nonlocal evals
+        evals += 1
+        cells = [c for m in models for c in predict(m, modes=("oracle",), seed=seed, kernels=knobs_at(x), reading=reading)]
+        return float(np.mean([math.log(c.jct_s_pred / c.jct_s_paper) ** 2 for c in cells])), cells
+
+    dim = len(axis_knobs)
+    ones = np.ones(dim)
+    f1, corner = loss_cells(ones)
+    fast = all(c.jct_s_pred < c.jct_s_paper for c in corner)
+    if fast:
+        x, f = ones, f1
+    elif dim == 1:
+        r = minimize_scalar(lambda x: loss_cells(x)[0], bounds=(0.0, 1.0), method="bounded", options={"maxiter": maxiter, "xatol": 1e-3})
+        x, f = (np.array([float(r.x)]), float(r.fun)) if r.fun < f1 else (ones, f1)
+    else:
+        r = minimize(
+            lambda x: loss_cells(x)[0],
+            0.5 * ones,
+            method="Powell",
+            bounds=[(0.0, 1.0)] * dim,
+            options={"maxfev": maxiter * dim * 2, "xtol": 1e-3, "ftol": 1e-5},
+        )
+        x, f = (np.asarray(r.x, float), float(r.fun)) if r.fun < f1 else (ones, f1)
+    fitted = knobs_at(x)
+    s_out = {a: float(x[i]) for i, a in enumerate(axis_knobs)}
     return {
         "knobs": fitted,
         "ranges": {k: ROOFLINE_KNOB_RANGES[k][:2] for k in names},
-        "s": x,
-        "at_bound": at,
+        "s": s_out if dim > 1 else float(x[0]),
+        "axes": axes,
+        "models": models,
+        "at_bound": _at_bound(fitted),
         "rms_log_error": float(math.sqrt(f)),
         "evaluations": evals,
         "still_fast_at_slow_corner": fast,

@@ -435,20 +435,20 @@ def per_user_tokens_per_s(scenario: Scenario, generated_tokens_per_s: float) -> 
     Notes
     -----
     Each decode GPU runs the smallest batch ``b`` with ``b / step(b) = r`` (its share ``r`` of the
-    rate), ``step(b) = overhead + (weights + b * seq KV) / HBM``, so ``b = r (o + W/H) / (1 - r S/H)``.
+    rate), ``step(b) = t0 + b * per_seq`` (:meth:`Scenario.decode_affine_s`: the flat physics'
+    overhead + weights / HBM and seq KV / HBM, or the roofline's), so ``b = r t0 / (1 - r per_seq)``.
     """
     dep, cl = scenario.deployment, scenario.cluster
     dec = scenario.decode_capacity()
     r = generated_tokens_per_s / (dep.decode_nodes_count * cl.gpus_per_node)
     if not (r > 0):
         return math.nan
-    H = cl.hbm_Bps_per_gpu * dep.decode_hbm_efficiency_frac
-    fixed = dep.decode_step_overhead_s + dec["weight_bytes_per_gpu"] / H
-    denom = 1.0 - r * dec["seq_kv_bytes"] / H
+    fixed, per_seq = scenario.decode_affine_s()
+    denom = 1.0 - r * per_seq
     if denom <= 0:
         return math.nan
     b = min(r * fixed / denom, dec["batch_seqs_per_gpu"])
-    step = fixed + b * dec["seq_kv_bytes"] / H
+    step = fixed + b * per_seq
     return 1.0 / step
 
 
@@ -476,6 +476,24 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
     return {k: float(v) for k, v in win.items()}
 
 
+def physics_note(scenario: Scenario) -> str:
+    """Which compute physics and calibration the numbers come from (the plan's header says it too)."""
+    from .reference import CALIBRATED_SUFFIX
+
+    dep = scenario.deployment
+    if dep.physics == "flat":
+        return (
+            f"flat physics: prefill efficiency {dep.prefill_efficiency_frac:.2f} of peak and decode step overhead "
+            f"{dep.decode_step_overhead_s * 1e3:.1f} ms are assumptions unless fitted"
+        )
+    if scenario.cluster.name.endswith(CALIBRATED_SUFFIX):
+        return (
+            "roofline, calibrated: kernel knobs from the bounded Oracle-only Fig. 7 fit for this model on the paper's testbed "
+            "(catalog/calibration/roofline-oracle.toml, every knob inside its sourced range); --uncalibrated for the raw roofline"
+        )
+    return "roofline, uncalibrated: published kernel figures only (the cluster's [kernels]), nothing fitted"
+
+
 def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanResult:
     """Analyse ``scenario`` in every mode: throughput, bottleneck, split and shadow prices.
 
@@ -501,9 +519,6 @@ def analyse(scenario: Scenario, modes: tuple[str, ...] = tuple(MODES)) -> PlanRe
             f"P/D = {ratio:.3g} lies outside the bottleneck-free window [{win['min']:.3g}, {win['max']:.3g}] "
             "of the paper's equation (9): some link saturates before the storage NICs do"
         )
-    notes.append(
-        f"prefill efficiency {dep.prefill_efficiency_frac:.2f} of peak and decode step overhead "
-        f"{dep.decode_step_overhead_s * 1e3:.1f} ms are assumptions until calibrated"
-    )
+    notes.append(physics_note(scenario))
     dec = {k: float(v) for k, v in scenario.decode_capacity().items()}
     return PlanResult(scenario.to_dict(), results, win, dec, tuple(notes), scenario.storage_reads())

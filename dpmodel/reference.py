@@ -99,3 +99,5 @@ PAPER_TRAJECTORIES_SOURCE = (
 PAPER_TPOT_S: dict[str, tuple[float, float]] = {"deepseek-v3.2": (0.031, 0.049), "ds-27b": (0.011, 0.025)}
 PAPER_TPOT_SOURCE = "DualPath arXiv 2602.21548, measured TPOT as shared/reference/dualpath-brief.md 14.3 reports it"
 FIG7_CLUSTER = "dualpath-hopper"
+#: the name suffix of the testbed cluster carrying the committed bounded roofline fit (dpmodel.fig7.calibrated_cluster)
+CALIBRATED_SUFFIX = "+roofline-oracle"

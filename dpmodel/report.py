@@ -39,6 +39,17 @@ def _storage_line(st: dict[str, float]) -> list[str]:
     ]
 
 
+def _physics_label(sc: dict) -> str:
+    """The plan header's physics line, from the scenario's dict (physics and the cluster's name)."""
+    from .reference import CALIBRATED_SUFFIX
+
+    if sc["deployment"].get("physics") == "flat":
+        return "flat (prefill FLOPs at one efficiency, decode weights + KV over HBM plus a step overhead)"
+    if str(sc["cluster"]).endswith(CALIBRATED_SUFFIX):
+        return "roofline, calibrated (bounded Oracle-only Fig. 7 fit of the kernel knobs; --uncalibrated: the raw roofline)"
+    return "roofline, uncalibrated (published kernel figures only, nothing fitted)"
+
+
 def format_plan_text(res: PlanResult) -> str:
     """The ``dpmodel plan`` report: per-mode throughput, split, speedups, resources, P/D window."""
     sc = res.scenario
@@ -52,8 +63,10 @@ def format_plan_text(res: PlanResult) -> str:
             if sc.get("config_command_line")
             else []
         ),
-        f"KV         {sc['kv_bytes_per_token']:,.0f} bytes/token; prefill efficiency {dep['prefill_efficiency_frac']:.2f} of peak; "
-        f"decode batch {res.decode['batch_seqs_per_gpu']:.1f} seqs/GPU, step {res.decode['step_s'] * 1e3:.1f} ms",
+        f"physics    {_physics_label(sc)}",
+        f"KV         {sc['kv_bytes_per_token']:,.0f} bytes/token; "
+        + (f"prefill efficiency {dep['prefill_efficiency_frac']:.2f} of peak; " if dep.get("physics") == "flat" else "")
+        + f"decode batch {res.decode['batch_seqs_per_gpu']:.1f} seqs/GPU, step {res.decode['step_s'] * 1e3:.1f} ms",
         *_storage_line(res.storage_reads),
         "",
         f"{'mode':<10} {'turns/s':>9} {'prompt tok/s':>13} {'uncached':>10} {'gen tok/s':>10} {'tok/s/GPU':>10} "

@@ -88,12 +88,12 @@ class Deployment:
     physics : "flat" (default): FLOPs at ``prefill_efficiency_frac``, decode weights + KV over
         HBM plus ``decode_step_overhead_s`` (the physics the committed Fig. 7 calibration was fitted
         under); "roofline": prefill and decode times from the roofline forward pass
-        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The roofline
-        is opt-in: it meets DeepSeek's published per-GPU prefill and decode figures and the
-        paper's TPOT ranges, but it is 40-80 % fast against every Fig. 7 Oracle bar with Table 2
-        read turn-weighted (a fit bounded to the sourced kernel ranges then leaves every knob at a
-        bound); read plain, 32 % median and the bounded fit lands inside every range
-        (benchmarks/results/roofline_fig7.md; issue 14).
+        (:func:`dpmodel.compute.forward_parts_s`, the cluster's ``[kernels]`` rates). The library
+        keeps "flat" as its default; the CLI runs the roofline, on the paper's testbed with the
+        model's bounded Oracle-only fit of the kernel knobs (``dpmodel.fig7.calibrated_cluster``;
+        ``--uncalibrated`` for the raw roofline). Raw, it meets DeepSeek's published per-GPU
+        prefill and decode figures and the paper's TPOT ranges and is 30 % fast (median) against
+        the Fig. 7 Oracle bars with Table 2 read plain (docs/validation.md; issue 14).
     prefill_gpu_max_tokens : most new tokens one GPU holds in a prefill forward (DeepSeek's
         profile-data prefill trace: 16K tokens per GPU; compute-references.md 1).
     """
@@ -280,16 +280,59 @@ class Scenario:
         return P * g
 
     def decode_weight_bytes_per_gpu(self) -> float:
+        """Weight bytes a decode GPU holds and reads per step: an MoE replica runs attention data
+        parallel (the non-routed weights on every GPU) with routed experts over its GPUs, as
+        DeepSeek's and SGLang's decode do, unless that leaves no HBM (then every weight is split,
+        attention tensor parallel); a dense replica is tensor parallel. The flat physics keeps the
+        placement its Oracle calibration was fitted under (every weight split)."""
         arch = self.model.architecture
+        moe = arch.layers_count > arch.dense_layers_count
         return float(
             compute.decode_weight_bytes_per_gpu(
                 weight_bytes=self.model.weight_bytes,
                 gpus_per_node=self.cluster.gpus_per_node,
                 decode_nodes=self.deployment.decode_nodes_count,
                 weight_nodes=self.deployment.decode_weight_nodes_count,
-                moe=arch.layers_count > arch.dense_layers_count,
+                moe=moe,
+                replicated_bytes=self._decode_replicated_weight_bytes() if moe else 0.0,
             )
         )
+
+    def _decode_replicated_weight_bytes(self) -> float:
+        """Non-routed weights (attention, dense layers, shared experts, embeddings) at the weight
+        dtype, held by every decode GPU of an MoE replica (data-parallel attention); 0 where that
+        placement leaves no HBM for KV (attention then tensor parallel: every weight split)."""
+        rep = self.nonrouted_weight_bytes()
+        if rep == 0.0 or self.deployment.physics == "flat":  # the flat physics keeps its fitted placement: all split
+            return 0.0
+        dp = compute.decode_weight_bytes_per_gpu(
+            weight_bytes=self.model.weight_bytes,
+            gpus_per_node=self.cluster.gpus_per_node,
+            decode_nodes=self.deployment.decode_nodes_count,
+            weight_nodes=self.deployment.decode_weight_nodes_count,
+            moe=True,
+            replicated_bytes=rep,
+        )
+        return rep if float(dp) < self.cluster.hbm_bytes_per_gpu * (1.0 - self.deployment.hbm_reserve_frac) else 0.0
+
+    def nonrouted_weight_bytes(self) -> float:
+        """An MoE model's non-routed weights at the weight dtype (0 for a dense model)."""
+        arch = self.model.architecture
+        if arch.layers_count <= arch.dense_layers_count:
+            return 0.0
+        _, _, nonexpert = self._flops_split()
+        return float(nonexpert * self.model.weight_bytes / self.model.total_params)
+
+    @property
+    def decode_replica_gpus(self) -> int:
+        """GPUs one decode replica spans (its EP size for an MoE model, its TP size for a dense one)."""
+        arch = self.model.architecture
+        nodes = compute.decode_weight_nodes(
+            decode_nodes=self.deployment.decode_nodes_count,
+            weight_nodes=self.deployment.decode_weight_nodes_count,
+            moe=arch.layers_count > arch.dense_layers_count,
+        )
+        return int(round(float(nodes))) * self.cluster.gpus_per_node
 
     def decode_capacity(self) -> dict[str, float]:
         """Decode batch per GPU, step time and tokens/s per GPU at the largest admissible batch."""
@@ -436,7 +479,7 @@ class Scenario:
         moe = arch.layers_count > arch.dense_layers_count
         g = cl.gpus_per_node
         w = self.decode_weight_bytes_per_gpu()
-        G = max(1.0, round(mdl.weight_bytes / w))  # GPUs one replica spans (EP size, or TP size)
+        G = float(max(1, self.decode_replica_gpus))  # GPUs one replica spans (EP size, or TP size)
         att = mdl.attention
         attn_tok = float(mdl.prefill_flops(context_tokens=ctx, append_tokens=1.0)) - (dense_f + expert_f)
         if att.sparse_top_k_tokens:  # the top-k latents, and the indexer keys of every position

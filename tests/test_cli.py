@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from dpmodel.cli import main
+from dpmodel.cli import build_parser, main, scenario_from_args
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -222,11 +222,27 @@ def test_offline_online_capacity_json(capsys):
 
 
 def test_calibrated_option(capsys):
-    assert main(["plan", "--calibrated", "--json"]) == 0
-    d = json.loads(capsys.readouterr().out)
-    assert d["scenario"]["deployment"]["prefill_efficiency_frac"] < 0.4
+    """The default on the paper's testbed: the roofline with the model's bounded Oracle-only fit
+    (--calibrated says so explicitly); --uncalibrated: the raw roofline; a flat knob: the flat physics."""
+    from dpmodel.fig7 import load_roofline_fit
+
+    runs = {}
+    for opts in ([], ["--calibrated"], ["--uncalibrated"], ["--prefill-efficiency", "0.3"]):
+        assert main(["plan", *opts, "--json"]) == 0
+        runs[tuple(opts)] = json.loads(capsys.readouterr().out)["scenario"]
+    default, cal, raw, flat = runs.values()
+    assert default["fingerprint"] == cal["fingerprint"] and cal["cluster"] == "dualpath-hopper+roofline-oracle"
+    assert raw["cluster"] == "dualpath-hopper" and raw["fingerprint"] != cal["fingerprint"]
+    assert cal["deployment"]["physics"] == raw["deployment"]["physics"] == "roofline" and flat["deployment"]["physics"] == "flat"
+    sc = scenario_from_args(build_parser().parse_args(["plan"]))
+    for k, v in load_roofline_fit()["deepseek-v3.2"].items():  # the fitted knobs, each with the fit as its source
+        assert getattr(sc.cluster.kernels, k) == v and "bounded Oracle-only fit" in sc.cluster.provenance.fields[f"kernels.{k}"]
+    assert main(["plan", "--uncalibrated"]) == 0 and "roofline, uncalibrated" in capsys.readouterr().out
+    assert main(["plan"]) == 0 and "roofline, calibrated" in capsys.readouterr().out
     p = run("plan", "--calibrated", "--model", "gpt-oss-120b")
-    assert p.returncode == 2 and "no Fig. 7 calibration" in p.stderr
+    assert p.returncode == 2 and "no Fig. 7 roofline fit" in p.stderr
+    p = run("plan", "--calibrated", "--prefill-efficiency", "0.3")
+    assert p.returncode == 2 and "flat physics" in p.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,10 @@
 """Calibration against the paper's Fig. 7: only Oracle-calibrated compute knobs; Basic and DualPath
-are predicted. The test holds the median absolute speedup error across every cell <= 15 %."""
+are predicted. The target: median absolute speedup error across every cell <= 15 %.
+
+Table 2 is read plain (the default since the switch, docs/workloads-and-traces.md). The bounded
+roofline fit (``roofline-oracle.toml``) meets the target; the flat two-knob calibration, refitted
+under the plain reading, does not (21.9 %: DualPath predicted at its Oracle for DS 27B and Qwen, so
+the speedup comes out 20-80 % high; benchmarks/results/paper_fig7.md): a strict xfail records it."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import numpy as np
 import pytest
 
 from dpmodel.errors import ProfileError
-from dpmodel.fig7 import KNOBS, load_calibration, predict, speedup_errors
+from dpmodel.fig7 import KNOBS, load_calibration, load_roofline_fit, predict, speedup_errors
 from dpmodel.reference import FIG7_JCT_S
 
 
@@ -19,6 +24,12 @@ def cells():
     return {m: predict(m, cal[m]) for m in FIG7_JCT_S}
 
 
+@pytest.fixture(scope="module")
+def fit_cells():
+    fit = load_roofline_fit()
+    return {m: predict(m, kernels=fit[m]) for m in FIG7_JCT_S}
+
+
 def test_calibration_covers_every_model_and_only_compute_knobs():
     cal = load_calibration()
     assert set(cal) == set(FIG7_JCT_S)
@@ -26,15 +37,25 @@ def test_calibration_covers_every_model_and_only_compute_knobs():
         assert set(knobs) == set(KNOBS)
 
 
-def test_median_speedup_error_within_15pct(cells):
+def _median_speedup_error(cells):
     errs = [abs(s["error_frac"]) for m in cells for s in speedup_errors(cells[m])]
     assert len(errs) == 33  # every Fig. 7 cell with a Basic and a DualPath bar
-    assert statistics.median(errs) <= 0.15
+    return statistics.median(errs)
 
 
-def test_predictions_keep_the_paper_ordering(cells):
+def test_median_speedup_error_within_15pct_roofline_fit(fit_cells):
+    assert _median_speedup_error(fit_cells) <= 0.15
+
+
+@pytest.mark.xfail(strict=True, reason="flat calibration under the plain Table 2 reading: 21.9 % (benchmarks/results/paper_fig7.md)")
+def test_median_speedup_error_within_15pct_flat(cells):
+    assert _median_speedup_error(cells) <= 0.15
+
+
+@pytest.mark.parametrize("which", ["cells", "fit_cells"])
+def test_predictions_keep_the_paper_ordering(which, request):
     """DualPath never predicted slower than Basic, nor faster than Oracle."""
-    for cs in cells.values():
+    for cs in request.getfixturevalue(which).values():
         by = {(c.workload, c.agents, c.mode): c.jct_s_pred for c in cs}
         for (wl, n, mode), v in by.items():
             if mode == "dualpath":
@@ -76,3 +97,30 @@ def test_bad_calibration_file(tmp_path):
     p.write_text('[models."m"]\nprefill_efficiency_frac = 0.5\n')
     with pytest.raises(ProfileError, match="provenance"):
         load_calibration(p)
+
+
+def test_roofline_fit_file_is_validated_and_applied_only_on_the_testbed(tmp_path):
+    from dpmodel.fig7 import ROOFLINE_KNOB_RANGES, calibrated_cluster
+    from dpmodel.scenario import Scenario
+
+    fit = load_roofline_fit()
+    assert set(fit) == set(FIG7_JCT_S)
+    for knobs in fit.values():  # the committed fit: every knob strictly inside its sourced range
+        assert set(knobs) == set(ROOFLINE_KNOB_RANGES)
+        for k, v in knobs.items():
+            lo, hi, _ = ROOFLINE_KNOB_RANGES[k]
+            assert lo + 0.01 * (hi - lo) < v < hi - 0.01 * (hi - lo), k
+    p = tmp_path / "fit.toml"
+    p.write_text('[provenance]\nsource = "x"\n[models."m"]\ngemm_eff_max_frac = 0.95\n')
+    with pytest.raises(ProfileError, match="gemm_eff_max_frac.*sourced range"):
+        load_roofline_fit(p)
+    p.write_text('[models."m"]\ngemm_eff_max_frac = 0.6\n')
+    with pytest.raises(ProfileError, match="provenance"):
+        load_roofline_fit(p)
+    sc = Scenario.load(model="ds-27b", prefill_nodes=1, decode_nodes=1)
+    cl = calibrated_cluster(sc.cluster, "ds-27b")
+    assert cl.name.endswith("+roofline-oracle") and cl.kernels.gemm_eff_max_frac == fit["ds-27b"]["gemm_eff_max_frac"]
+    kept = calibrated_cluster(sc.cluster, "ds-27b", keep=("kernels.gemm_eff_max_frac",))
+    assert kept.kernels.gemm_eff_max_frac == sc.cluster.kernels.gemm_eff_max_frac  # a --set value wins
+    assert calibrated_cluster(sc.cluster, "gpt-oss-120b") is None  # no fit for that model
+    assert calibrated_cluster(Scenario.load(cluster="h100-sxm").cluster, "ds-27b") is None  # not the testbed

@@ -108,9 +108,10 @@ def _plan_json(capsys, *args):
 
 def test_plan_from_config_equals_packaged(capsys):
     """`dpmodel plan --model <qwen2.5-32b config>` prints the packaged spec's KV bytes/token and turns/s."""
-    assert main(["plan", "--model", str(_cfg("qwen2.5-32b"))]) == 0
+    # both on the raw roofline: the Fig. 7 fit (the CLI's default on the testbed) is keyed by the packaged name
+    assert main(["plan", "--uncalibrated", "--model", str(_cfg("qwen2.5-32b"))]) == 0
     a = capsys.readouterr().out
-    assert main(["plan", "--model", "qwen2.5-32b"]) == 0
+    assert main(["plan", "--uncalibrated", "--model", "qwen2.5-32b"]) == 0
     b = capsys.readouterr().out
     kv = [ln for ln in b.splitlines() if ln.startswith("KV ")]
     assert kv and "262,144 bytes/token" in kv[0] and kv[0] in a.splitlines()

@@ -261,8 +261,10 @@ def test_table2_plain_reading_has_more_turns():
     from dpmodel.serving import offline_jct_many
 
     sc = Scenario.load(model="ds-27b", workload="agentic-64k", prefill_nodes=1, decode_nodes=1)
-    (tw,) = offline_jct_many(sc, "oracle", [64], seed=3)
+    (tw,) = offline_jct_many(sc, "oracle", [64], seed=3, turns_reading="turn-weighted")
     (pl,) = offline_jct_many(sc, "oracle", [64], seed=3, turns_reading="plain")
+    (default,) = offline_jct_many(sc, "oracle", [64], seed=3)  # a Table 2 preset is read plain by default
+    assert default.jct_s == pl.jct_s and default.turns_total == pl.turns_total
     assert pl.turns_total == pytest.approx(64 * sc.workload.trajectory.mean_turns_count, rel=0.01)
     assert pl.turns_total > 1.5 * tw.turns_total and pl.jct_s > tw.jct_s
     with pytest.raises(ScenarioError, match="turns_reading"):

@@ -109,7 +109,7 @@ def test_size_cli_json(capsys, monkeypatch, sized):
     assert seen["target_aps"] == 1.0 and seen["slo_ttft_s"] == 3.0 and seen["target_turns_per_s"] is None
     out = capsys.readouterr().out
     d = json.loads(out)  # nothing but JSON on stdout
-    assert d["command"] == "size" and d["scenario"]["cluster"] == "dualpath-hopper"
+    assert d["command"] == "size" and d["scenario"]["cluster"] == "dualpath-hopper+roofline-oracle"  # CLI default
     assert {k: v for k, v in d.items() if k not in ("schema_version", "command", "scenario")} == json.loads(json.dumps(sized.to_dict()))
     assert {"prefill_nodes", "decode_nodes", "snics_per_node", "cost_per_hour", "max_aps"} <= set(d)
     assert set(d["sensitivities"]) >= {"prefill_node", "decode_node", "snic_per_node"}

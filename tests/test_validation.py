@@ -102,6 +102,9 @@ def test_page_separates_measurements_from_simulator(validation, tmp_path):
     assert text.index("Against real measurements") < text.index("Consistency with our own simulator") < text.index("Where to trust")
     assert validation.COMMAND in text
     assert "knee, load >= 0.9" in text
+    acc = text[text.index("## Acceptance (issue 14), computed") :]
+    assert "every fitted knob strictly inside its sourced range" in acc and "feasible under TTFT <= 4 s" in acc
+    assert text.index(validation.DEFAULT_REF) < text.index("Where to trust")  # the default's rows are on the page
 
 
 def test_fit_section_puts_every_knob_beside_its_range_and_bolds_bounds(validation):

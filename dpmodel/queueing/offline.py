@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import ScenarioError
 from ..results import Result
 from ..scenario import MODES, Scenario
-from ..workload.classes import classes_from_turns
+from ..workload.classes import RequestClass, classes_from_turns
 from ..workload.synth import synthesize_workload
 from ..workload.trajectory import TrajectorySet
 from .mva import Station, drain_jct_s, mva_dpmodel
@@ -110,6 +110,16 @@ def trajectories_for(scenario: Scenario, agents: int, *, seed: int = 0, append_s
     return ts
 
 
+#: the readings of a workload's Table 2 (:func:`offline_jct_many`)
+TURNS_READINGS = ("plain", "turn-weighted")
+
+
+def default_turns_reading(scenario: Scenario) -> str:
+    """``"plain"`` for a workload fitted to Table 2-style means (one with a ``[synthesis]`` table: the
+    packaged ``agentic-*`` presets), ``"turn-weighted"`` (the trajectories as they are) otherwise."""
+    return "plain" if scenario.workload.synthesis is not None else "turn-weighted"
+
+
 def offline_jct(
     scenario: Scenario,
     mode: str,
@@ -122,9 +132,10 @@ def offline_jct(
     split_de_frac: float | None = None,
     path_shares=None,
     lp_split: Callable[[Scenario, str], Any] | None = None,
+    turns_reading: str | None = None,
 ) -> OfflineResult:
     """JCT of ``agents`` agents in ``mode`` (``basic``, ``layerwise``, ``dualpath``, ``oracle``);
-    ``split_de_frac``, ``path_shares`` and ``lp_split`` as in :func:`offline_jct_many`."""
+    ``split_de_frac``, ``path_shares``, ``lp_split`` and ``turns_reading`` as in :func:`offline_jct_many`."""
     if not isinstance(agents, int | np.integer) or isinstance(agents, bool) or agents < 1:
         raise ScenarioError(f"agents = {agents!r}: must be an integer >= 1")
     (res,) = offline_jct_many(
@@ -138,6 +149,7 @@ def offline_jct(
         split_de_frac=split_de_frac,
         path_shares=path_shares,
         lp_split=lp_split,
+        turns_reading=turns_reading,
     )
     return res
 
@@ -153,23 +165,28 @@ def offline_jct_many(
     trajectories: TrajectorySet | None = None,
     split_de_frac: float | None = None,
     path_shares=None,
-    turns_reading: str = "turn-weighted",
+    turns_reading: str | None = None,
     lp_split: Callable[[Scenario, str], Any] | None = None,
 ) -> list[OfflineResult]:
     """JCTs for several batch sizes from one MVA recursion: the batch of ``n`` agents is the first
     ``n`` of one synthesized set (nested samples), and per-turn demands are that set's means.
 
     ``turns_reading`` says how the workload's Table 2 is read (README, "Table 2 weighting"):
-    ``"turn-weighted"`` (default): the synthesized cumulative-context trajectories as they are;
-    ``"plain"``: Turns, Append, Gen and Context as plain means, as if agents manage their context
-    (context is not the sum of earlier turns): per-turn demands are Table 2's means and every
-    agent's turn count is scaled so the mean is Table 2's Turns.
+    ``"plain"``: Turns, Append, Gen and Context as plain per-trajectory means, as if agents manage
+    their context (context is not the sum of earlier turns): per-turn demands are Table 2's means
+    (times ``append_scale`` / ``gen_scale``) and every agent's turn count is scaled so the mean is
+    Table 2's Turns; ``"turn-weighted"``: the (synthesized or given) cumulative-context trajectories
+    as they are. None (default): :func:`default_turns_reading` (plain for a Table 2-fitted workload,
+    the one the paper's Fig. 7 supports: benchmarks/results/roofline_fig7.md). The simulator
+    replays trajectories as they are, so a cross-check against it passes ``"turn-weighted"``.
 
     ``split_de_frac``: the two-path split (the second path's share of the hit KV), or
     ``path_shares``: one share per topology path, summing to 1; neither given, the throughput LP's
     split or path shares of the scenario as read, ``lp_split(scenario, mode)``
     (:func:`dpmodel.plan.lp_path_shares`), needed then for a mode with more than one path.
     """
+    if turns_reading is None:
+        turns_reading = default_turns_reading(scenario)
     if turns_reading not in ("turn-weighted", "plain"):
         raise ScenarioError(f"turns_reading = {turns_reading!r}: use 'turn-weighted' or 'plain'")
     if mode not in MODES:
@@ -186,8 +203,13 @@ def offline_jct_many(
         raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {n_max} asked for")
     turns = _work_in_mean_turns(scenario, ts)
     if turns_reading == "plain":
-        sc = dataclasses.replace(scenario, request_classes=())
-        turns = turns * (scenario.workload.trajectory.mean_turns_count / turns[:n_max].mean())
+        t = scenario.workload.trajectory
+        mean_turn = RequestClass(1.0, t.mean_context_tokens, t.mean_append_tokens * append_scale, t.mean_generated_tokens * gen_scale)
+        sc = dataclasses.replace(scenario, request_classes=(mean_turn,))
+        # Table 2's Turns is the mean of the unscaled set: longer turns still reach MAL sooner
+        scaled = trajectories is None and (append_scale != 1.0 or gen_scale != 1.0)
+        ref = trajectories_for(scenario, n_max, seed=seed) if scaled else ts
+        turns = turns * (scenario.workload.trajectory.mean_turns_count / ref.turns_per_trajectory()[:n_max].mean())
     else:
         ctx = ts.context_tokens()
         classes = classes_from_turns(ctx, ts.append_tokens, ts.generated_tokens, count=1, model=scenario.model)
