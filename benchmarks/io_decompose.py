@@ -24,7 +24,6 @@ is the only fitted input, and the Basic and DualPath bars are only compared agai
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import sys
 import time
