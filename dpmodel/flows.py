@@ -90,11 +90,11 @@ def kv_flow_coefficients(
     return out
 
 
-def kv_flows_bytes(*, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike, de_frac: ArrayLike) -> dict[str, np.ndarray]:
-    """Bytes per turn on every KV resource for a DE-path share ``de_frac`` of the hit bytes."""
-    f = np.asarray(de_frac, float)
+def kv_flows_bytes(*, hit_bytes: ArrayLike, new_bytes: ArrayLike, gen_bytes: ArrayLike, split_de_frac: ArrayLike) -> dict[str, np.ndarray]:
+    """Bytes per turn on every KV resource for a DE-path share ``split_de_frac`` of the hit bytes."""
+    f = np.asarray(split_de_frac, float)
     if np.any((f < 0) | (f > 1)):
-        raise ValueError("de_frac must lie in [0, 1]")
+        raise ValueError("split_de_frac must lie in [0, 1]")
     coef = kv_flow_coefficients(hit_bytes=hit_bytes, new_bytes=new_bytes, gen_bytes=gen_bytes)
     return {name: c + s * f for name, (c, s) in coef.items()}
 

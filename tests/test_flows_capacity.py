@@ -44,7 +44,7 @@ def test_flow_table_reproduces_paper_equations(P, D):
     H = 1.0  # bytes per turn; the turn rate saturates every storage NIC
     f = D / (P + D)
     X = (P + D) * s * B / H
-    by = flows.kv_flows_bytes(hit_bytes=H, new_bytes=0, gen_bytes=0, de_frac=f)
+    by = flows.kv_flows_bytes(hit_bytes=H, new_bytes=0, gen_bytes=0, split_de_frac=f)
     paper = capacity.paper_link_loads(prefill_nodes=P, decode_nodes=D, gpus_per_node=g, snic_per_cnic=s, cnic_Bps=B)
     per_gpu = {"pe.cnic.read": P * g, "pe.cnic.write": P * g, "de.cnic.read": D * g, "de.cnic.write": D * g}
     for name, n in per_gpu.items():
@@ -56,8 +56,8 @@ def test_flow_table_reproduces_paper_equations(P, D):
 
 
 def test_new_and_generated_kv_add_where_the_table_says():
-    base = flows.kv_flows_bytes(hit_bytes=100, new_bytes=0, gen_bytes=0, de_frac=0.3)
-    more = flows.kv_flows_bytes(hit_bytes=100, new_bytes=10, gen_bytes=5, de_frac=0.3)
+    base = flows.kv_flows_bytes(hit_bytes=100, new_bytes=0, gen_bytes=0, split_de_frac=0.3)
+    more = flows.kv_flows_bytes(hit_bytes=100, new_bytes=10, gen_bytes=5, split_de_frac=0.3)
     delta = {k: float(more[k] - base[k]) for k in base}
     assert delta == {
         "pe.snic.read": 0,
@@ -75,8 +75,8 @@ def test_new_and_generated_kv_add_where_the_table_says():
 
 
 def test_split_out_of_range_raises():
-    with pytest.raises(ValueError, match="de_frac"):
-        flows.kv_flows_bytes(hit_bytes=1, new_bytes=0, gen_bytes=0, de_frac=1.5)
+    with pytest.raises(ValueError, match="split_de_frac"):
+        flows.kv_flows_bytes(hit_bytes=1, new_bytes=0, gen_bytes=0, split_de_frac=1.5)
 
 
 def test_basic_overlap_makes_load_serial():
