@@ -30,7 +30,18 @@ import sys
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent
 STORE = HERE / "results" / "sim_seeds.json"
-METRICS = ("jct_s", "turns_per_s", "ttft_mean_s", "ttft_p99_s", "tpot_mean_s", "de_read_frac", "u_pe_snic", "u_de_snic", "u_pe_gpu", "u_de_cnic_w")
+METRICS = (
+    "jct_s",
+    "turns_per_s",
+    "ttft_mean_s",
+    "ttft_p99_s",
+    "tpot_mean_s",
+    "de_read_frac",
+    "u_pe_snic",
+    "u_de_snic",
+    "u_pe_gpu",
+    "u_de_cnic_w",
+)
 #: |difference of the means| over its standard error must stay under this
 Z_MAX = 2.0
 

@@ -478,8 +478,10 @@ def test_simulator_path_shares_vector_and_errors(tmp_path):
     with pytest.raises(ScenarioError, match="split_de_frac"):
         ServingSim(BASE, "dualpath-static", split_de_frac=1.5)
     # a path whose legs are not one of the simulator's data paths is refused by name
-    text = _with_recompute(tmp_path).read_text().replace(
-        'legs."pe.cnic.read" = { hit = 1 }\nlegs."de.cnic.write" = { hit = 1 }\n', 'legs."pe.snic.read" = { hit = 1 }\n'
+    text = (
+        _with_recompute(tmp_path)
+        .read_text()
+        .replace('legs."pe.cnic.read" = { hit = 1 }\nlegs."de.cnic.write" = { hit = 1 }\n', 'legs."pe.snic.read" = { hit = 1 }\n')
     )
     odd = tmp_path / "odd.toml"
     odd.write_text(text.replace("recompute = true\n", ""))

@@ -500,9 +500,15 @@ class ServingSim:
         prefill GPU the prefill-side layerwise load, per decode GPU the load into HBM; the
         decode-side load and the hand-off per pair of GPUs, as they are first used."""
         route, store = self.net.route, ([(self.store_r, 1.0)] if self.store_binds else [])
-        self._rt_read = {L: route([*store, (L, 1), (D, 1)]) for L, D in zip(self.pe_snic + self.de_snic, self.pe_dram + self.de_dram, strict=True)}
-        self._rt_lw_pe = [[route([(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)]) for k in range(self.g)] for i in range(self.P)]
-        self._rt_dec = [[route([(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.de_cw[j][m], 1)]) for m in range(self.g)] for j in range(self.D)]
+        self._rt_read = {
+            L: route([*store, (L, 1), (D, 1)]) for L, D in zip(self.pe_snic + self.de_snic, self.pe_dram + self.de_dram, strict=True)
+        }
+        self._rt_lw_pe = [
+            [route([(self.pe_dram[i], 1), (self.pe_cr[i][k], 1), (self.pe_cw[i][k], 1)]) for k in range(self.g)] for i in range(self.P)
+        ]
+        self._rt_dec = [
+            [route([(self.de_dram[j], 1), (self.de_cr[j][m], 1), (self.de_cw[j][m], 1)]) for m in range(self.g)] for j in range(self.D)
+        ]
         self._rt_lw_de: dict[tuple[int, int, int, int], tuple] = {}
         self._rt_hand: dict[tuple[int, int, int, int], tuple] = {}
 

@@ -181,7 +181,9 @@ def simulate_offline(
     ts = trajectories if trajectories is not None else trajectories_for(scenario, int(agents), seed=seed)
     if ts.agents_count < agents:
         raise ScenarioError(f"the trajectory set has {ts.agents_count} agents, fewer than the {agents} asked for")
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
+    sim = ServingSim(
+        scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares
+    )
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
     rflops = _rflops(sim, scenario, ctx, ts.append_tokens, flops)
@@ -271,7 +273,9 @@ def simulate_online(
         d = dur[pool.offsets[j] : pool.offsets[j + 1]]
         warm_from.append(int(rng.choice(len(d), p=d / d.sum())))
     ts = pool
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
+    sim = ServingSim(
+        scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares
+    )
     ctx = ts.context_tokens()
     flops = scenario.model.prefill_flops(context_tokens=ctx, append_tokens=ts.append_tokens)
     rflops = _rflops(sim, scenario, ctx, ts.append_tokens, flops)
@@ -346,7 +350,9 @@ def simulate_trace(
     app = np.array([a for _, _, a, _ in rows], float)
     gen = np.array([o for *_, o in rows], float)
     flops = scenario.model.prefill_flops(context_tokens=hit, append_tokens=app)
-    sim = ServingSim(scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares)
+    sim = ServingSim(
+        scenario, policy, seed=seed, policy_table=policy_table, split_de_frac=split_de_frac, lp_split=lp_split, path_shares=path_shares
+    )
     rflops = _rflops(sim, scenario, hit, app, flops)
     bar = _progress(len(rows), quiet, "req")
     if bar is not None:
@@ -354,7 +360,9 @@ def simulate_trace(
     left = {"n": len(rows)}
 
     def one(i):
-        yield from sim.turn(Turn(i, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), rflops=0.0 if rflops is None else float(rflops[i])))
+        yield from sim.turn(
+            Turn(i, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), rflops=0.0 if rflops is None else float(rflops[i]))
+        )
         left["n"] -= 1
         if left["n"] == 0:
             sim.stopped = True
@@ -421,7 +429,9 @@ def simulate_saturated(
         while True:
             i = int(rng.choice(len(w), p=w))
             rf = 0.0 if rflops is None else float(rflops[i])
-            yield from sim.turn(Turn(j, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), measured=sim.env.now >= start, rflops=rf))
+            yield from sim.turn(
+                Turn(j, float(hit[i]), float(app[i]), float(gen[i]), float(flops[i]), measured=sim.env.now >= start, rflops=rf)
+            )
 
     for j in range(agents):
         sim.env.process(looping(j))
