@@ -477,7 +477,19 @@ def pd_window_for(scenario: Scenario) -> dict[str, float]:
 
 
 def physics_note(scenario: Scenario) -> str:
-    """Which compute physics and calibration the numbers come from (the plan's header says it too)."""
+    """Which compute physics and calibration the numbers come from (the plan's header says it too).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario whose deployment (``physics``) and cluster (a ``+roofline-oracle`` name when
+        the bounded Fig. 7 fit is applied) are described.
+
+    Returns
+    -------
+    str
+        One line: flat physics with its two knobs, the calibrated roofline, or the raw roofline.
+    """
     from .reference import CALIBRATED_SUFFIX
 
     dep = scenario.deployment

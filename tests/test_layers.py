@@ -73,10 +73,10 @@ def test_models_take_the_lp_split_as_an_argument():
 
     sc = Scenario.load(model="qwen2.5-32b", workload="agentic-32k", prefill_nodes=1, decode_nodes=2)
     for call in (lambda: online_metrics(sc, "dualpath", 0.1), lambda: offline_jct(sc, "dualpath", 4), lambda: ServingSim(sc, "dualpath")):
-        with pytest.raises(ScenarioError, match="lp_split=dpmodel.plan.lp_split"):
+        with pytest.raises(ScenarioError, match=r"lp_split=dpmodel\.plan\.lp_path_shares"):
             call()
     assert online_metrics(sc, "basic", 0.1).split_de_frac == 0.0  # no decode-side path: nothing needed
     calls = []
     r = online_metrics(sc, "dualpath", 0.1, lp_split=lambda s, m: calls.append(m) or lp_split(s, m))
     assert calls == ["dualpath"] and 0.0 <= r.split_de_frac <= 1.0
-    assert ServingSim(sc, "dualpath", lp_split=lp_split).de_frac == pytest.approx(lp_split(sc, "dualpath"))
+    assert ServingSim(sc, "dualpath", lp_split=lp_split).split_de_frac == pytest.approx(lp_split(sc, "dualpath"))

@@ -223,8 +223,8 @@ def offline_jct_many(
             if lp_split is None:
                 raise ScenarioError(
                     f"offline model: mode {mode!r} reads through the decode side and no split was given: "
-                    "pass split_de_frac= or path_shares=, or lp_split=dpmodel.plan.lp_split "
-                    "(dpmodel.plan.lp_path_shares for more paths; or call it from dpmodel.serving)"
+                    "pass split_de_frac= or path_shares=, or lp_split=dpmodel.plan.lp_path_shares "
+                    "(or call it from dpmodel.serving)"
                 )
             split = lp_split(sc, mode)
     shares = as_shares(sc, split)

@@ -402,7 +402,7 @@ def need_lp_split(lp_split: LpSplit | None, what: str, mode: str) -> LpSplit:
     if lp_split is None:
         raise ScenarioError(
             f"{what}: mode {mode!r} reads through the decode side and no split was given: pass split_de_frac= or "
-            "path_shares=, or lp_split=dpmodel.plan.lp_split (dpmodel.plan.lp_path_shares for more paths; or call it from dpmodel.serving, which does)"
+            "path_shares=, or lp_split=dpmodel.plan.lp_path_shares (or call it from dpmodel.serving, which does)"
         )
     return lp_split
 
