@@ -49,7 +49,27 @@ AXIS_RANGES: dict[str, tuple[bool, float, float]] = {
 
 def check_axis(name: str, values: ArrayLike) -> np.ndarray:
     """Validate one sweep axis like the option it replaces: known, non-empty, finite, in range,
-    integers for counts. Raises ScenarioError naming the axis and the bad value."""
+    integers for counts.
+
+    Parameters
+    ----------
+    name : str
+        The axis, one of :data:`SWEEP_AXES`.
+    values : array_like
+        The axis's values, in the unit of the option it replaces (counts, tokens, Gb/s, GB/s or a
+        fraction; :data:`SWEEP_AXES`), each within :data:`AXIS_RANGES`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` as a flat float array.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the axis and the bad value: an unknown axis, non-numbers, no values, or a value that
+        is not finite, out of range, or not an integer for a count.
+    """
     if name not in SWEEP_AXES:
         raise ScenarioError(f"--axis {name}: unknown sweep axis; use one of {', '.join(SWEEP_AXES)}")
     try:
@@ -80,11 +100,29 @@ def sweep_throughput(base: Scenario, mode: str = "dualpath", **axes: ArrayLike) 
     :func:`dpmodel.optimize.throughput.min_max_affine_2d`; a class mixture or more paths takes one
     exact LP per point (HiGHS, simplex).
 
-    Returns arrays of the broadcast shape: ``turns_per_s``, ``split_de_frac`` (hit-KV share of the
-    second path), ``path_shares`` (shape + (paths,): hit-KV share of every path),
-    ``bottleneck_index`` (into ``base.topology.names``; :data:`dpmodel.flows.RESOURCE_NAMES` for
-    the default topology) and ``fits`` (False where the model's weights do not fit on the decode
-    GPUs; throughput is 0 there).
+    Parameters
+    ----------
+    base : Scenario
+        The scenario whose values the axes replace.
+    mode : str, optional
+        The loading mode, one of :data:`dpmodel.scenario.MODES` (default ``"dualpath"``).
+    **axes : array_like
+        Any of :data:`SWEEP_AXES`, each broadcastable against the others, in the unit of the option
+        it replaces; checked by :func:`check_axis`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Arrays of the broadcast shape: ``turns_per_s`` (saturated turns/s), ``split_de_frac`` (hit-KV
+        share of the second path [fraction]), ``path_shares`` (shape + (paths,): hit-KV share of every
+        path [fraction]), ``bottleneck_index`` (into ``base.topology.names``;
+        :data:`dpmodel.flows.RESOURCE_NAMES` for the default topology) and ``fits`` (False where the
+        model's weights do not fit on the decode GPUs; throughput is 0 there).
+
+    Raises
+    ------
+    ScenarioError
+        An unknown axis or mode, or a bad axis value (:func:`check_axis`).
     """
     unknown = set(axes) - set(SWEEP_AXES)
     if unknown:
@@ -128,6 +166,23 @@ def solve_composition(comp: Composition) -> tuple[np.ndarray, np.ndarray, np.nda
 
     Path shares are hit-KV byte shares. Exact: the closed form for one class on two paths, the
     vertex enumeration for one class on three, one simplex LP per point otherwise (:func:`dpmodel.optimize.throughput.min_peak_utilization`).
+
+    Parameters
+    ----------
+    comp : Composition
+        Demands, capacities, class weights and allowed paths of S points
+        (:func:`dpmodel.compose.compose`).
+
+    Returns
+    -------
+    turns_per_s : numpy.ndarray
+        Shape S: max turns/s of each point (0 where the weights do not fit, inf where nothing is
+        demanded).
+    path_shares : numpy.ndarray
+        Shape S + (P,): hit-KV byte share of every path [fraction] (all on the first path where no
+        hit bytes are read).
+    bottleneck : numpy.ndarray
+        Shape S: index of the most utilized resource at the optimum.
     """
     coef, w = comp.coef, comp.weights
     n_paths = coef.shape[-1]
@@ -151,7 +206,28 @@ def bottleneck_grid(
     base: Scenario, *, pd_ratios: ArrayLike, contexts_tokens: ArrayLike, decode_nodes: int = 4, mode: str = "dualpath"
 ) -> dict:
     """Dual-path throughput and bottleneck over P/D ratio x context length (``decode_nodes``
-    fixed; P = ratio x D, rounded, at least 1)."""
+    fixed; P = ratio x D, rounded, at least 1).
+
+    Parameters
+    ----------
+    base : Scenario
+        The scenario the grid varies.
+    pd_ratios : array_like
+        Prefill-to-decode node ratios P/D (columns of the grid).
+    contexts_tokens : array_like
+        Hit (cached) tokens per turn [tokens] (rows of the grid).
+    decode_nodes : int, optional
+        D, decode nodes, fixed over the grid (default 4).
+    mode : str, optional
+        The loading mode, one of :data:`dpmodel.scenario.MODES` (default ``"dualpath"``).
+
+    Returns
+    -------
+    dict
+        ``pd_ratio`` (the achieved ratios after rounding P), ``context_tokens``, and arrays of shape
+        (contexts, ratios): ``turns_per_s``, ``bottleneck`` (resource names) and ``split_de_frac``
+        [fraction], as in :func:`sweep_throughput`.
+    """
     ratios = np.asarray(pd_ratios, float)
     ctx = np.asarray(contexts_tokens, float)
     P = np.maximum(1, np.rint(ratios * decode_nodes))
@@ -167,7 +243,22 @@ def bottleneck_grid(
 
 
 def split_curve(scenario: Scenario, *, points: int = 101) -> dict:
-    """Throughput as a function of the split f, with each resource's own limit ``cap / demand(f)``."""
+    """Throughput as a function of the split f, with each resource's own limit ``cap / demand(f)``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario, at its ``dualpath`` demands.
+    points : int, optional
+        Number of evenly spaced splits f in [0, 1] (default 101).
+
+    Returns
+    -------
+    dict
+        ``split_de_frac`` (the splits f [fraction]), ``limits`` (resource name -> turns/s that
+        resource alone allows at each f; inf where it has no demand) and ``turns_per_s`` (their
+        minimum at each f).
+    """
     d = scenario.demands("dualpath")
     f = np.linspace(0.0, 1.0, points)
     dem = (d.const @ d.weights)[:, None] + (d.slope @ d.weights)[:, None] * f[None, :]
@@ -181,7 +272,24 @@ def split_curve(scenario: Scenario, *, points: int = 101) -> dict:
 
 def offline_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
     """One offline-JCT evaluation from plain arguments (picklable, for process pools and Dask);
-    ``scenario`` holds :meth:`Scenario.load`'s arguments (cluster, model, workload, node counts, knobs)."""
+    ``scenario`` holds :meth:`Scenario.load`'s arguments (cluster, model, workload, node counts, knobs).
+
+    Parameters
+    ----------
+    mode : str
+        The loading mode, one of :data:`dpmodel.scenario.MODES`.
+    agents : int
+        Agents in the offline batch.
+    seed : int, optional
+        Seed of the synthesized trajectories (default 0).
+    **scenario
+        :meth:`Scenario.load`'s arguments.
+
+    Returns
+    -------
+    dict
+        ``jct_s`` (job completion time [s]) and ``turns_per_s`` of :func:`dpmodel.serving.offline_jct`.
+    """
     from .serving import offline_jct
 
     r = offline_jct(Scenario.load(**scenario), mode, agents, seed=seed)
@@ -189,7 +297,25 @@ def offline_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
 
 
 def simulate_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict:
-    """One simulated offline batch from plain arguments, like :func:`offline_point`."""
+    """One simulated offline batch from plain arguments, like :func:`offline_point`.
+
+    Parameters
+    ----------
+    mode : str
+        The simulator policy, one of :data:`dpmodel.sim.POLICIES`.
+    agents : int
+        Agents in the offline batch.
+    seed : int, optional
+        Seed of the synthesized trajectories and of the simulator (default 0).
+    **scenario
+        :meth:`Scenario.load`'s arguments.
+
+    Returns
+    -------
+    dict
+        ``jct_s_sim`` (simulated job completion time [s]), ``turns_per_s_sim`` and ``events`` (events
+        simulated) of :func:`dpmodel.serving.simulate_offline`.
+    """
     from .serving import simulate_offline
 
     r = simulate_offline(Scenario.load(**scenario), mode, agents, seed=seed)
@@ -197,7 +323,18 @@ def simulate_point(*, mode: str, agents: int, seed: int = 0, **scenario) -> dict
 
 
 def grid(**axes) -> list[dict]:
-    """Every combination of the given axes, as a list of points."""
+    """Every combination of the given axes, as a list of points.
+
+    Parameters
+    ----------
+    **axes : iterable
+        Axis name -> its values.
+
+    Returns
+    -------
+    list of dict
+        One ``{axis: value}`` per combination, the last axis varying fastest.
+    """
     import itertools
 
     keys = list(axes)
