@@ -51,7 +51,8 @@ def online_metrics(scenario: Scenario, mode: str, aps: float, **kw: Any) -> Onli
     aps : float
         Agent arrival rate [agents/s].
     **kw
-        The other keyword arguments of :func:`dpmodel.queueing.open_model.online_metrics`: all but ``lp_split``, which this wrapper passes.
+        The other keyword arguments of :func:`dpmodel.queueing.open_model.online_metrics`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -71,7 +72,8 @@ def slo_capacity(scenario: Scenario, mode: str, **kw: Any) -> CapacityResult:
     mode : str
         The loading mode, one of :data:`dpmodel.scenario.MODES`.
     **kw
-        The other keyword arguments of :func:`dpmodel.queueing.slo.slo_capacity`: all but ``lp_split``, which this wrapper passes.
+        The other keyword arguments of :func:`dpmodel.queueing.slo.slo_capacity`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -114,7 +116,8 @@ def offline_jct(scenario: Scenario, mode: str, agents: int, **kw: Any) -> Offlin
     agents : int
         Agents in the offline batch.
     **kw
-        The other keyword arguments of :func:`dpmodel.queueing.offline.offline_jct`: all but ``lp_split``, which this wrapper passes.
+        The other keyword arguments of :func:`dpmodel.queueing.offline.offline_jct`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -136,7 +139,8 @@ def offline_jct_many(scenario: Scenario, mode: str, agent_counts: list[int], **k
     agent_counts : list of int
         The offline batch sizes (agents) to evaluate.
     **kw
-        The other keyword arguments of :func:`dpmodel.queueing.offline.offline_jct_many`: all but ``lp_split``, which this wrapper passes.
+        The other keyword arguments of :func:`dpmodel.queueing.offline.offline_jct_many`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -158,7 +162,8 @@ def simulate_offline(scenario: Scenario, policy: str, agents: int, **kw: Any) ->
     agents : int
         Agents in the offline batch.
     **kw
-        The other keyword arguments of :func:`dpmodel.sim.simulate_offline`: all but ``lp_split``, which this wrapper passes.
+        The other keyword arguments of :func:`dpmodel.sim.simulate_offline`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -178,7 +183,8 @@ def simulate_online(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimResul
     policy : str
         The simulator policy, one of :data:`dpmodel.sim.POLICIES`.
     **kw
-        The keyword arguments (``aps``, ``duration_s``, ...) of :func:`dpmodel.sim.simulate_online`: all but ``lp_split``, which this wrapper passes.
+        The keyword arguments (``aps``, ``duration_s``, ...) of :func:`dpmodel.sim.simulate_online`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -201,7 +207,8 @@ def simulate_trace(scenario: Scenario, policy: str, requests, **kw: Any) -> _sim
         The trace's requests (:class:`~dpmodel.workload.traces.TraceRequest`), replayed at their
         own timestamps.
     **kw
-        The other keyword arguments of :func:`dpmodel.sim.simulate_trace`: all but ``lp_split``, which this wrapper passes.
+        The other keyword arguments of :func:`dpmodel.sim.simulate_trace`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -221,7 +228,8 @@ def simulate_saturated(scenario: Scenario, policy: str, **kw: Any) -> _sim.SimRe
     policy : str
         The simulator policy, one of :data:`dpmodel.sim.POLICIES`.
     **kw
-        The keyword arguments (``agents``, ``horizon_s``, ...) of :func:`dpmodel.sim.simulate_saturated`: all but ``lp_split``, which this wrapper passes.
+        The keyword arguments (``agents``, ``horizon_s``, ...) of :func:`dpmodel.sim.simulate_saturated`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------
@@ -241,7 +249,8 @@ def replicate_online(scenario: Scenario, policy: str, **kw: Any) -> _replicate.R
     policy : str
         The simulator policy, one of :data:`dpmodel.sim.POLICIES`.
     **kw
-        The keyword arguments (``aps``, ``duration_s``, ...) of :func:`dpmodel.sim.replicate_online`: all but ``lp_split``, which this wrapper passes.
+        The keyword arguments (``aps``, ``duration_s``, ...) of :func:`dpmodel.sim.replicate_online`:
+        all but ``lp_split``, which this wrapper passes.
 
     Returns
     -------

@@ -22,7 +22,16 @@ import typing
 import pytest
 
 #: modules whose public functions and classes are the analysis layer's API (docs/development.md)
-ANALYSIS_MODULES = ("dpmodel.plan", "dpmodel.sizing", "dpmodel.search", "dpmodel.results")
+ANALYSIS_MODULES = (
+    "dpmodel.plan",
+    "dpmodel.sizing",
+    "dpmodel.search",
+    "dpmodel.results",
+    "dpmodel.sweep",
+    "dpmodel.serving",
+    "dpmodel.fig7",
+    "dpmodel.validate_run",
+)
 
 _SECTION = re.compile(r"^\s*([A-Z][A-Za-z ]+)\n\s*-{3,}\s*$", re.M)
 
