@@ -33,7 +33,25 @@ KNOBS = ("prefill_efficiency_frac", "decode_step_overhead_s")
 
 
 def load_calibration(path: Path = CALIBRATION_FILE) -> dict[str, dict[str, float]]:
-    """Per-model calibrated knobs from the committed TOML (validated)."""
+    """Per-model calibrated knobs from the committed TOML (validated).
+
+    Parameters
+    ----------
+    path : Path, optional
+        The calibration file (default :data:`CALIBRATION_FILE`): a ``[provenance]`` with a
+        ``source``, and ``[models.<name>]`` tables of the :data:`KNOBS`.
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        Model name -> ``{"prefill_efficiency_frac": [fraction], "decode_step_overhead_s": [s]}``.
+
+    Raises
+    ------
+    ProfileError
+        No ``[provenance]`` source, an unknown knob, or a knob out of range (efficiency in (0, 1],
+        overhead in [0, 1) s).
+    """
     data = parse_toml(path, f"calibration file {path}")
     if "provenance" not in data or "source" not in data["provenance"]:
         raise ProfileError(f"calibration file {path}: missing [provenance] source")
@@ -82,7 +100,24 @@ ROOFLINE_FIT_FILE = CALIBRATION_FILE.parent / "roofline-oracle.toml"
 
 def load_roofline_fit(path: Path = ROOFLINE_FIT_FILE) -> dict[str, dict[str, float]]:
     """Per-model kernel knobs of the committed bounded roofline fit (``benchmarks/roofline_calibrate.py``),
-    validated: a ``[provenance]`` source, only the knobs of :data:`ROOFLINE_KNOB_RANGES`, each inside its range."""
+    validated: a ``[provenance]`` source, only the knobs of :data:`ROOFLINE_KNOB_RANGES`, each inside its range.
+
+    Parameters
+    ----------
+    path : Path, optional
+        The fit's file (default :data:`ROOFLINE_FIT_FILE`).
+
+    Returns
+    -------
+    dict of str to dict of str to float
+        Model name -> kernel knob -> fitted value, in the knob's unit (fields of
+        :data:`ROOFLINE_KNOB_RANGES`; the file's other fields, the fit's diagnostics, are skipped).
+
+    Raises
+    ------
+    ProfileError
+        No ``[provenance]`` source, or a knob that is not a number inside its sourced range.
+    """
     data = parse_toml(path, f"calibration file {path}")
     if "provenance" not in data or "source" not in data["provenance"]:
         raise ProfileError(f"calibration file {path}: missing [provenance] source")
@@ -106,7 +141,25 @@ def calibrated_cluster(cluster, model_name: str, *, keep: tuple[str, ...] = (), 
     """The paper's testbed cluster (:data:`~dpmodel.reference.FIG7_CLUSTER`) with ``model_name``'s
     fitted kernel knobs (the committed bounded Oracle-only fit), each field's provenance naming the
     fit; named ``<cluster>+roofline-oracle``. None when the cluster is not the testbed or the model
-    has no fit. ``keep``: ``kernels.*`` fields set elsewhere (``--set``) that the fit must not replace."""
+    has no fit. ``keep``: ``kernels.*`` fields set elsewhere (``--set``) that the fit must not replace.
+
+    Parameters
+    ----------
+    cluster : ClusterProfile
+        The cluster profile; only the testbed (:data:`~dpmodel.reference.FIG7_CLUSTER`) gets the fit.
+    model_name : str
+        The model whose fitted knobs to apply.
+    keep : tuple of str, optional
+        ``kernels.<field>`` names the fit must leave as they are (default none).
+    path : Path, optional
+        The fit's file (default :data:`ROOFLINE_FIT_FILE`), read by :func:`load_roofline_fit`.
+
+    Returns
+    -------
+    ClusterProfile or None
+        The cluster with the fitted kernel knobs and their provenance, named
+        ``<cluster>+roofline-oracle``; None when the cluster is not the testbed or the model has no fit.
+    """
     from .profiles.loader import from_mapping
     from .profiles.schema import default_sources, to_plain
 
@@ -142,7 +195,33 @@ def scenario_for(
 
     ``knobs``: the committed flat calibration (physics 'flat'); ``kernels``: roofline kernel knobs
     (fields of the cluster's ``[kernels]``, :data:`ROOFLINE_KNOB_RANGES`) replacing the profile's;
-    neither: the raw roofline."""
+    neither: the raw roofline.
+
+    Parameters
+    ----------
+    model : str
+        A model of :data:`~dpmodel.reference.FIG7_JCT_S` (its node counts are the paper's).
+    workload : str
+        The workload profile.
+    knobs : dict of str to float, optional
+        Flat-physics knobs (:func:`load_calibration`'s per-model entry); default none.
+    snic_payload_frac : float, optional
+        Payload share of the storage NIC's line rate [fraction], replacing the profile's; default
+        the profile's.
+    kernels : dict of str to float, optional
+        Roofline kernel knobs replacing the cluster's ``[kernels]`` fields, each in its field's unit;
+        default none. Not with ``knobs``.
+
+    Returns
+    -------
+    Scenario
+        The testbed cluster with ``model`` and ``workload`` at the paper's prefill and decode nodes.
+
+    Raises
+    ------
+    ProfileError
+        Both ``knobs`` and ``kernels`` given.
+    """
     spec = FIG7_JCT_S[model]
     # the committed knobs were fitted under the flat physics; uncalibrated, the raw roofline
     # (published kernel figures only) is what issue 14 asks to report
@@ -174,7 +253,26 @@ def paper_trajectories(scenario: Scenario, agents: int, *, seed: int = 0, first_
     of ``n`` <= 500 agents; beyond that, copies of randomly drawn ones with a synthetic first round
     prepended (:meth:`TrajectorySet.with_extra_agents`: the trajectory's own first-append length,
     one generated token, or ``first_round_tokens``; the paper does not give the round's length).
-    Unlike ``agents`` independent draws, the longest trajectories of a large run are those of the 500."""
+    Unlike ``agents`` independent draws, the longest trajectories of a large run are those of the 500.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario whose workload the trajectories are synthesized from.
+    agents : int
+        Agents in the run.
+    seed : int, optional
+        Seed of the base set; the copies beyond it use ``seed + 1`` (default 0).
+    first_round_tokens : int, optional
+        Length of the prepended round of each copy [tokens]; default the trajectory's own first
+        append.
+
+    Returns
+    -------
+    TrajectorySet
+        The base set when ``agents`` <= its size (a run of ``n`` uses its first ``n``), else the set
+        with ``agents`` - 500 copies appended.
+    """
     base = trajectories_for(scenario, PAPER_TRAJECTORIES_PER_SET, seed=seed)
     extra = int(agents) - base.agents_count
     return base.with_extra_agents(extra, seed=seed + 1, first_round_tokens=first_round_tokens) if extra > 0 else base
@@ -187,7 +285,31 @@ AGENTS_FROM = ("paper", "paper-1-token-round", "independent")
 
 
 def run_trajectories(scenario: Scenario, agents: int, *, seed: int = 0, agents_from: str = "paper") -> TrajectorySet:
-    """The agents of a run, built as ``agents_from`` says (:data:`AGENTS_FROM`)."""
+    """The agents of a run, built as ``agents_from`` says (:data:`AGENTS_FROM`).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The scenario whose workload the trajectories are synthesized from.
+    agents : int
+        Agents in the run.
+    seed : int, optional
+        Seed of the synthesis (default 0).
+    agents_from : str, optional
+        ``"paper"`` (:func:`paper_trajectories`), ``"paper-1-token-round"`` (the same with a
+        one-token prepended round) or ``"independent"`` (``agents`` independent draws); default
+        ``"paper"``.
+
+    Returns
+    -------
+    TrajectorySet
+        The run's agents.
+
+    Raises
+    ------
+    ProfileError
+        An ``agents_from`` not in :data:`AGENTS_FROM`.
+    """
     if agents_from not in AGENTS_FROM:
         raise ProfileError(f"agents_from = {agents_from!r}: use one of {', '.join(AGENTS_FROM)}")
     if agents_from == "independent":
@@ -197,6 +319,26 @@ def run_trajectories(scenario: Scenario, agents: int, *, seed: int = 0, agents_f
 
 @dataclass(frozen=True)
 class Fig7Cell:
+    """One Fig. 7 bar: the predicted and the paper's JCT of one model, workload, agent count and mode.
+
+    Attributes
+    ----------
+    model : str
+        The model.
+    workload : str
+        The workload.
+    agents : int
+        Agents in the offline batch.
+    mode : str
+        The loading mode (``oracle``, ``dualpath``, ``basic``).
+    jct_s_pred : float
+        The predicted job completion time [s].
+    jct_s_paper : float
+        The paper's job completion time [s].
+    error_frac : float
+        ``jct_s_pred / jct_s_paper - 1`` [fraction] (a property).
+    """
+
     model: str
     workload: str
     agents: int
@@ -213,7 +355,28 @@ _TS_MEMO: dict[tuple, TrajectorySet] = {}
 
 
 def run_trajectories_cached(sc: Scenario, model: str, wl: str, agents: int, seed: int, agents_from: str) -> TrajectorySet:
-    """A run's agents depend on the workload and the model's name only (not on kernel knobs): reused across a fit."""
+    """A run's agents depend on the workload and the model's name only (not on kernel knobs): reused across a fit.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The scenario whose workload the trajectories are synthesized from.
+    model : str
+        The model's name (part of the memo's key).
+    wl : str
+        The workload's name (part of the memo's key).
+    agents : int
+        Agents in the run.
+    seed : int
+        Seed of the synthesis.
+    agents_from : str
+        How the agents are built (:data:`AGENTS_FROM`).
+
+    Returns
+    -------
+    TrajectorySet
+        :func:`run_trajectories`'s set, memoized (the memo is cleared past 64 entries).
+    """
     import json
 
     from .profiles.schema import to_plain
@@ -236,7 +399,34 @@ def predict(
     agents_from: str = "paper",
     kernels: dict[str, float] | None = None,
 ) -> list[Fig7Cell]:
-    """Predicted vs paper JCT for every Fig. 7 cell of ``model`` (agents built by :func:`run_trajectories`)."""
+    """Predicted vs paper JCT for every Fig. 7 cell of ``model`` (agents built by :func:`run_trajectories`).
+
+    Parameters
+    ----------
+    model : str
+        A model of :data:`~dpmodel.reference.FIG7_JCT_S`.
+    knobs : dict of str to float, optional
+        Flat-physics knobs (:func:`scenario_for`); default none (the raw roofline).
+    modes : iterable of str, optional
+        The loading modes to predict (default ``oracle``, ``dualpath``, ``basic``).
+    seed : int, optional
+        Seed of the trajectories and the model (default 0).
+    reading : str, optional
+        How Table 2 is read, :func:`~dpmodel.queueing.offline.offline_jct_many`'s ``turns_reading``
+        (default ``"plain"``).
+    snic_payload_frac : float, optional
+        Payload share of the storage NIC's line rate [fraction] (:func:`scenario_for`); default the
+        profile's.
+    agents_from : str, optional
+        How the agents are built (:data:`AGENTS_FROM`; default ``"paper"``).
+    kernels : dict of str to float, optional
+        Roofline kernel knobs (:func:`scenario_for`); default none.
+
+    Returns
+    -------
+    list of Fig7Cell
+        One per workload, mode and agent count of the paper's cells.
+    """
     cells = []
     for wl, ref in FIG7_JCT_S[model]["cells"].items():
         sc = scenario_for(model, wl, knobs, snic_payload_frac, kernels=kernels)
@@ -250,7 +440,20 @@ def predict(
 
 
 def speedup_errors(cells: list[Fig7Cell]) -> list[dict]:
-    """Basic/DualPath speedup, predicted vs paper, per (workload, agents)."""
+    """Basic/DualPath speedup, predicted vs paper, per (workload, agents).
+
+    Parameters
+    ----------
+    cells : list of Fig7Cell
+        Predicted cells (:func:`predict`); only (workload, agents) with both a ``basic`` and a
+        ``dualpath`` cell count.
+
+    Returns
+    -------
+    list of dict
+        Per (workload, agents): ``workload``, ``agents``, ``speedup_pred`` and ``speedup_paper``
+        (Basic JCT / DualPath JCT) and ``error_frac`` (``speedup_pred / speedup_paper - 1``).
+    """
     by = {(c.workload, c.agents, c.mode): c for c in cells}
     out = []
     for (wl, n, mode), c in by.items():
@@ -265,7 +468,30 @@ def speedup_errors(cells: list[Fig7Cell]) -> list[dict]:
 def calibrate_oracle(
     model: str, seed: int = 0, maxiter: int = 60, reading: str = "plain", agents_from: str = "paper"
 ) -> tuple[dict[str, float], float]:
-    """Fit the two knobs to the Oracle cells of ``model`` (least squares on log JCT)."""
+    """Fit the two knobs to the Oracle cells of ``model`` (least squares on log JCT).
+
+    Nelder-Mead from two starting points, the better fit kept.
+
+    Parameters
+    ----------
+    model : str
+        A model of :data:`~dpmodel.reference.FIG7_JCT_S`.
+    seed : int, optional
+        Seed of the trajectories and the model (default 0).
+    maxiter : int, optional
+        Most Nelder-Mead iterations from each starting point (default 60).
+    reading : str, optional
+        How Table 2 is read (:func:`predict`; default ``"plain"``).
+    agents_from : str, optional
+        How the agents are built (:data:`AGENTS_FROM`; default ``"paper"``).
+
+    Returns
+    -------
+    knobs : dict of str to float
+        ``prefill_efficiency_frac`` [fraction] and ``decode_step_overhead_s`` [s].
+    rms_log_error : float
+        Root mean square of log(predicted / paper JCT) over the Oracle cells at the fit.
+    """
     from scipy.optimize import minimize
 
     def knobs_of(x):
@@ -329,11 +555,32 @@ def calibrate_roofline(
 
     ``reading``: how Table 2 is read (:func:`~dpmodel.queueing.offline.offline_jct_many`).
 
-    Returns ``knobs`` (fitted values), ``ranges``, ``s`` (axis -> value; a float for one axis),
-    ``at_bound`` (knob -> 'low' / 'high' for any within 1 % of the range's width of an end),
-    ``rms_log_error``, ``evaluations`` and ``still_fast_at_slow_corner`` (every Oracle cell
-    predicted faster than the paper even with every knob at its slow end: then the optimum is that
-    corner, found without a search).
+    Parameters
+    ----------
+    model : str or tuple of str
+        A model of :data:`~dpmodel.reference.FIG7_JCT_S`, or several fitted together.
+    seed : int, optional
+        Seed of the trajectories and the model (default 0).
+    maxiter : int, optional
+        Most Brent iterations for one axis; for two, Powell's most function evaluations are
+        ``maxiter x 2 x axes`` (default 20).
+    knobs : tuple of str, optional
+        The knobs to fit, a subset of :data:`ROOFLINE_KNOB_RANGES`; default all. The others keep the
+        profile's values.
+    reading : str, optional
+        How Table 2 is read (default ``"plain"``).
+    axes : str, optional
+        The fit's axes, a key of :data:`ROOFLINE_AXES` (``"one"`` or ``"prefill-decode"``; default
+        ``"one"``).
+
+    Returns
+    -------
+    dict
+        ``knobs`` (fitted values), ``ranges``, ``s`` (axis -> value; a float for one axis),
+        ``axes``, ``models``, ``at_bound`` (knob -> 'low' / 'high' for any within 1 % of the range's
+        width of an end), ``rms_log_error``, ``evaluations`` and ``still_fast_at_slow_corner`` (every
+        Oracle cell predicted faster than the paper even with every knob at its slow end: then the
+        optimum is that corner, found without a search).
     """
     from scipy.optimize import minimize, minimize_scalar
 
