@@ -39,6 +39,38 @@ from .profiles.workload import TrajectorySpec, WorkloadProfile
 
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
+    """What the model needs of one serving run, read from a ``vllm bench serve`` result or an AIPerf
+    profile export.
+
+    Attributes
+    ----------
+    source : str
+        The file it was read from.
+    loop : str
+        ``"open"`` (a finite request rate) or ``"closed"`` (a concurrency limit, infinite rate).
+    request_rate_per_s : float
+        Offered request rate [requests/s]; inf for a closed loop.
+    max_concurrency : int or None
+        Requests in flight at most (the closed loop's ``N``); None when not set.
+    completed : int
+        Requests completed.
+    mean_input_tokens : float
+        Mean prompt length of the completed requests [tokens].
+    mean_output_tokens : float
+        Mean output length of the completed requests [tokens].
+    max_total_tokens : int
+        Longest request, input plus output [tokens] (from the means, rounded up, where the per-request
+        lengths are not in the file).
+    throughput_req_per_s : float
+        Measured request throughput [requests/s].
+    ttft_s : dict of str to float
+        Time to first token [s] by statistic: ``mean``, and ``p50``, ``p99`` where present.
+    tpot_s : float or None
+        Mean time per output token after the first [s]; None when the file has none.
+    tool : str
+        The tool that wrote the file (``"vllm bench serve"`` or ``"AIPerf profile export"``).
+    """
+
     source: str
     loop: str  # "open" or "closed"
     request_rate_per_s: float
@@ -67,6 +99,28 @@ def _f(d: dict, key: str, ctx: str, *, required: bool = True) -> float | None:
 
 
 def read_vllm_result(path: str | Path) -> RunSummary:
+    """A ``vllm bench serve --save-result`` JSON (the module's field list).
+
+    Means and TTFT percentiles come from the per-request lists (``input_lens``, ``output_lens``,
+    ``ttfts``; failed requests, output length 0, dropped) where present, else from the totals and
+    the ``*_ms`` summaries.
+
+    Parameters
+    ----------
+    path : str or Path
+        The result file.
+
+    Returns
+    -------
+    RunSummary
+        The run; a closed loop where ``request_rate`` is inf (or absent) and ``max_concurrency`` set.
+
+    Raises
+    ------
+    RunError
+        An unreadable or non-JSON file, a missing or bad field, no completed request, or a burst
+        (infinite rate with no concurrency limit: neither loop).
+    """
     p = Path(path)
     ctx = f"run result {p}"
     try:
@@ -151,7 +205,27 @@ def _aiperf_metric(d: dict, tag: str, ctx: str, stat: str = "avg", *, unit: str 
 
 
 def read_aiperf_export(path: str | Path, d: dict | None = None) -> RunSummary:
-    """An AIPerf ``profile_export_aiperf.json`` (aggregate statistics plus ``input_config``)."""
+    """An AIPerf ``profile_export_aiperf.json`` (aggregate statistics plus ``input_config``).
+
+    Parameters
+    ----------
+    path : str or Path
+        The export file (named in messages and in :attr:`RunSummary.source`).
+    d : dict, optional
+        The file's parsed JSON, when already read (:func:`read_run`); default: read ``path``.
+
+    Returns
+    -------
+    RunSummary
+        The run: open loop when ``input_config.loadgen`` has a ``request_rate``, else closed at its
+        ``concurrency``; time metrics converted to seconds by their ``unit``.
+
+    Raises
+    ------
+    RunError
+        An unreadable or non-JSON file, no ``input_config.loadgen``, neither a rate nor a
+        concurrency, or a missing metric, bad value or unexpected unit.
+    """
     p = Path(path)
     ctx = f"AIPerf export {p}"
     if d is None:
@@ -214,7 +288,24 @@ def _load_json(p: Path, ctx: str):
 
 
 def read_run(path: str | Path) -> RunSummary:
-    """A serving-run result by its content: an AIPerf profile export or a ``vllm bench serve`` JSON."""
+    """A serving-run result by its content: an AIPerf profile export or a ``vllm bench serve`` JSON.
+
+    Parameters
+    ----------
+    path : str or Path
+        The result file.
+
+    Returns
+    -------
+    RunSummary
+        :func:`read_aiperf_export`'s or :func:`read_vllm_result`'s summary.
+
+    Raises
+    ------
+    RunError
+        An unreadable or non-JSON file, an AIPerf per-request ``profile_export.jsonl`` (it holds no
+        load settings), or what the reader raises.
+    """
     p = Path(path)
     ctx = f"run result {p}"
     jsonl_msg = (
@@ -240,6 +331,19 @@ def read_run(path: str | Path) -> RunSummary:
 
 
 def run_workload(run: RunSummary) -> WorkloadProfile:
+    """The run as a workload: every request a one-turn agent with the run's mean input (all of it a
+    miss, no cached context) and mean output (at least one token).
+
+    Parameters
+    ----------
+    run : RunSummary
+        The measured run.
+
+    Returns
+    -------
+    WorkloadProfile
+        Named after the run's file, each trajectory field's provenance ``measured: <file>``.
+    """
     spec = TrajectorySpec(
         mean_turns_count=1.0,
         mean_append_tokens=run.mean_input_tokens,
@@ -268,7 +372,28 @@ def run_workload(run: RunSummary) -> WorkloadProfile:
 
 
 def predict(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
-    """The model's throughput, TTFT and TPOT for the run (open or closed loop)."""
+    """The model's throughput, TTFT and TPOT for the run (open or closed loop).
+
+    An open loop is the online model (:func:`dpmodel.serving.online_metrics`) at the run's rate; a
+    closed loop at the rate ``X`` where Little's law gives the run's ``max_concurrency`` requests in
+    flight, ``X * (TTFT(X) + (out - 1) * TPOT(X)) = N`` (bisection, relative tolerance 1e-4).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The cluster and model the run served; its workload and request classes are replaced by the
+        run's (:func:`run_workload`).
+    run : RunSummary
+        The measured run (:func:`read_run`).
+    mode : str
+        The loading mode, one of :data:`dpmodel.scenario.MODES`.
+
+    Returns
+    -------
+    dict
+        ``rate_per_s`` (the request rate the model is evaluated at [requests/s]) and ``result``
+        (its :class:`~dpmodel.queueing.open_model.OnlineResult` there).
+    """
     from .serving import online_metrics
 
     sc = dataclasses.replace(scenario, workload=run_workload(run), request_classes=())
@@ -299,6 +424,28 @@ def predict(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
 
 
 def compare(scenario, run: RunSummary, mode: str) -> dict[str, Any]:
+    """Measured vs predicted throughput, TTFT and TPOT of the run (:func:`predict`).
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The cluster and model the run served; its workload and request classes are replaced by the
+        run's (:func:`run_workload`).
+    run : RunSummary
+        The measured run (:func:`read_run`).
+    mode : str
+        The loading mode, one of :data:`dpmodel.scenario.MODES`.
+
+    Returns
+    -------
+    dict
+        The run's settings (``run``, ``loop``, ``mode``, ``request_rate_per_s``, ``max_concurrency``,
+        ``completed``, ``mean_input_tokens``, ``mean_output_tokens``), ``stable`` (whether the model
+        is stable at the predicted rate), the ``fingerprint`` of the scenario with the run's workload,
+        and ``metrics``: one ``{metric, measured, predicted, error_frac}`` per ``throughput_req_per_s``
+        [requests/s; NaN predicted where unstable], ``ttft_<stat>_s`` [s] for each statistic the run
+        has and ``tpot_s`` [s] where it has one; ``error_frac`` is ``(predicted - measured) / measured``.
+    """
     pred = predict(scenario, run, mode)
     r = pred["result"]
     rows = [("throughput_req_per_s", run.throughput_req_per_s, pred["rate_per_s"] if r.stable else float("nan"))]
