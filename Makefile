@@ -1,6 +1,6 @@
 # Two entry points (see README Quickstart):
 #   make run   -> set up .venv from the lock file and run `dpmodel plan` on the default scenario
-#   make test  -> set up .venv from the lock file and run the whole test suite
+#   make test  -> set up .venv from the lock file and run the whole test suite (two pytest-xdist workers)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/dpmodel plan
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_plan.py --out benchmarks/results/plan.md

@@ -72,6 +72,9 @@ def pytest_runtest_call(item):
 
 def pytest_sessionfinish(session):
     out = os.environ.get("DPMODEL_TEST_CPU_TIMES")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # under pytest-xdist each worker writes its own FILE.gwN
+    if out and worker:
+        out = f"{out}.{worker}"
     if out and _CPU_TIMES:
         total = sum(c for c, _, _ in _CPU_TIMES)
         lines = [f"{c:.2f}\t{ph}\t{n}" for c, ph, n in sorted(_CPU_TIMES, reverse=True)]
