@@ -93,7 +93,47 @@ def decompose(model: str, workload: str, agents: int) -> None:
     )
 
 
+LOAD_CELLS = (("ds-27b", "agentic-48k"), ("deepseek-v3.2", "agentic-48k"), ("qwen2.5-32b", "agentic-48k"))
+
+
+def load_scaling(model: str, workload: str, mode: str = "oracle") -> None:
+    """Issue 14 finding 1: where one agent's turn goes at the lightest vs the heaviest Fig. 7 load.
+
+    For each population: the MVA's per-turn residence per station (s), each station's utilization
+    (throughput x demand / servers), the per-agent cycle (agents / throughput) beside the one the
+    paper's JCT implies (agents x JCT / turns), and the zero-load cycle (the sum of the demands)."""
+    sc0 = scenario_for(model, workload, None)
+    ref = FIG7_JCT_S[model]["cells"][workload]
+    lo, hi = min(ref["agents"]), max(ref["agents"])
+    ts = run_trajectories(sc0, hi)
+    classes = classes_from_turns(ts.context_tokens(), ts.append_tokens, ts.generated_tokens, count=1, model=sc0.model)
+    sc = dataclasses.replace(sc0, request_classes=classes)
+    stations, dec_fn, hold = build_network(sc, mode, 0.0 if mode == "oracle" else None)
+    print(f"### {model} {workload} {mode}: load {lo} vs {hi} agents\n")
+    print("| agents | model JCT s | paper s | err | X turns/s | cycle model s | cycle paper s | " + " | ".join(s.name for s in stations) + " | util " + " / ".join(s.name for s in stations) + " |")
+    print("|" + "---|" * (7 + len(stations) + 1))
+    zero = sum(s.service_s for s in stations)
+    for n in (lo, hi):
+        (r,) = offline_jct_many(sc0, mode, [n], trajectories=ts)
+        res = mva_dpmodel(stations, n, hold_frac=hold, decode_service_s=dec_fn)
+        X = float(res["throughput_per_s"][-1])
+        resid = [float(q) / X for q in res["queue"][-1]]
+        util = [X * s.service_s / s.servers for s in stations]
+        paper = ref[mode][ref["agents"].index(n)]
+        print(
+            f"| {n} | {r.jct_s:,.0f} | {paper:,} | {100 * (r.jct_s / paper - 1):+.0f} % | {X:.2f} | {n / X:.2f} | "
+            f"{n * paper / r.turns_total:.2f} | " + " | ".join(f"{v:.2f}" for v in resid) + " | " + " / ".join(f"{u:.2f}" for u in util) + " |"
+        )
+    print(f"\nzero-load cycle (sum of demands at batch 1 decode): {zero:.2f} s; prefill batch {sc.prefill_batch_turns():.0f} turns per forward\n")
+
+
 def main() -> None:
+    import sys
+
+    if "--load" in sys.argv:
+        for cell in LOAD_CELLS:
+            load_scaling(*cell)
+        return
     for cell in CELLS:
         decompose(*cell)
     print(
