@@ -110,7 +110,8 @@ def load_scaling(model: str, workload: str, mode: str = "oracle") -> None:
     sc = dataclasses.replace(sc0, request_classes=classes)
     stations, dec_fn, hold = build_network(sc, mode, 0.0 if mode == "oracle" else None)
     print(f"### {model} {workload} {mode}: load {lo} vs {hi} agents\n")
-    print("| agents | model JCT s | paper s | err | X turns/s | cycle model s | cycle paper s | " + " | ".join(s.name for s in stations) + " | util " + " / ".join(s.name for s in stations) + " |")
+    names = [s.name for s in stations]
+    print("| agents | model JCT s | paper s | err | X turns/s | cycle model s | cycle paper s | " + " | ".join(names) + " | util " + " / ".join(names) + " |")
     print("|" + "---|" * (7 + len(stations) + 1))
     zero = sum(s.service_s for s in stations)
     for n in (lo, hi):
