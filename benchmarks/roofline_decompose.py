@@ -111,7 +111,13 @@ def load_scaling(model: str, workload: str, mode: str = "oracle") -> None:
     stations, dec_fn, hold = build_network(sc, mode, 0.0 if mode == "oracle" else None)
     print(f"### {model} {workload} {mode}: load {lo} vs {hi} agents\n")
     names = [s.name for s in stations]
-    print("| agents | model JCT s | paper s | err | X turns/s | cycle model s | cycle paper s | " + " | ".join(names) + " | util " + " / ".join(names) + " |")
+    print(
+        "| agents | model JCT s | paper s | err | X turns/s | cycle model s | cycle paper s | "
+        + " | ".join(names)
+        + " | util "
+        + " / ".join(names)
+        + " |"
+    )
     print("|" + "---|" * (7 + len(stations) + 1))
     zero = sum(s.service_s for s in stations)
     for n in (lo, hi):
@@ -123,9 +129,15 @@ def load_scaling(model: str, workload: str, mode: str = "oracle") -> None:
         paper = ref[mode][ref["agents"].index(n)]
         print(
             f"| {n} | {r.jct_s:,.0f} | {paper:,} | {100 * (r.jct_s / paper - 1):+.0f} % | {X:.2f} | {n / X:.2f} | "
-            f"{n * paper / r.turns_total:.2f} | " + " | ".join(f"{v:.2f}" for v in resid) + " | " + " / ".join(f"{u:.2f}" for u in util) + " |"
+            f"{n * paper / r.turns_total:.2f} | "
+            + " | ".join(f"{v:.2f}" for v in resid)
+            + " | "
+            + " / ".join(f"{u:.2f}" for u in util)
+            + " |"
         )
-    print(f"\nzero-load cycle (sum of demands at batch 1 decode): {zero:.2f} s; prefill batch {sc.prefill_batch_turns():.0f} turns per forward\n")
+    print(
+        f"\nzero-load cycle (sum of demands at batch 1 decode): {zero:.2f} s; prefill batch {sc.prefill_batch_turns():.0f} turns per forward\n"
+    )
 
 
 def main() -> None:
