@@ -85,3 +85,25 @@ def pytest_sessionfinish(session):
 
 
 _T0 = time.perf_counter()
+
+
+# ---- pytest-xdist (`make test` runs `-n 2 --dist loadgroup`): a test that shares an expensive result with
+# other tests (a module-scoped fixture, a notebook run once per process in test_notebooks.executed) runs on
+# the same worker as they do, so that result is computed once per suite, not once per worker.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = None
+        callspec = getattr(item, "callspec", None)
+        if item.module.__name__.endswith("test_notebooks") and callspec and "path" in callspec.params:
+            group = f"notebook-{Path(callspec.params['path']).stem}"
+        else:
+            info = getattr(item, "_fixtureinfo", None)
+            for defs in info.name2fixturedefs.values() if info else ():
+                if any(d.scope == "module" for d in defs):
+                    group = item.module.__name__
+                    break
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -36,7 +36,7 @@ def test_make_run_is_dpmodel_plan():
     # `make run` (the Quickstart) runs `dpmodel plan` from the venv; `make test` runs this suite
     mk = (ROOT / "Makefile").read_text()
     assert re.search(r"^run: .*\n\t\$\(BIN\)/dpmodel plan$", mk, flags=re.M)
-    assert re.search(r"^test: .*\n\t\$\(BIN\)/python -m pytest -q -n 2$", mk, flags=re.M)  # two pytest-xdist workers
+    assert re.search(r"^test: .*\n\t\$\(BIN\)/python -m pytest -q -n 2 --dist loadgroup$", mk, flags=re.M)  # two pytest-xdist workers
     assert "make test" in (ROOT / ".ci" / "run").read_text()
 
 
